@@ -1,0 +1,28 @@
+//! Server functions: the UI's only way to the server. Each is thin — context in, one port
+//! call, error mapped to its HTTP status — and the ports decide who may do what.
+
+use leptos::prelude::*;
+
+use crate::domain::{LoginOptions, SessionInfo, SystemInfo};
+use crate::error::AppError;
+
+/// Who is signed in, and whether the development login is on.
+#[server(endpoint = "session")]
+pub async fn get_session_info() -> Result<SessionInfo, AppError> {
+    use crate::ports::{current_user, ports, respond};
+    respond(ports().map(|p| SessionInfo { user: current_user(), dev_login: p.system.dev_login_enabled() }))
+}
+
+/// What the login page offers (SSO, development personas).
+#[server(endpoint = "login-options")]
+pub async fn get_login_options() -> Result<LoginOptions, AppError> {
+    use crate::ports::{ports, respond};
+    respond(async { ports()?.system.login_options().await }.await)
+}
+
+/// Version, database backend and mode of the running portal (administrators only).
+#[server(endpoint = "system")]
+pub async fn get_system_info() -> Result<SystemInfo, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.system.system_info(&require_user()?).await }.await)
+}

@@ -1,0 +1,5 @@
+//! Building blocks shared by the pages.
+
+pub mod layout;
+pub mod page;
+pub mod theme;

@@ -1,0 +1,43 @@
+//! Page furniture: a heading with a lead paragraph, and the empty state every list shows
+//! before it has anything in it.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// A page's title (also the document title) and a one-line description.
+#[component]
+pub fn PageHeader(
+    /// The page's title.
+    title: &'static str,
+    /// What the page is for, in one sentence.
+    lead: &'static str,
+) -> impl IntoView {
+    view! {
+        <Title text=title />
+        <header class="mb-6">
+            <h1 class="text-2xl font-semibold tracking-tight">{title}</h1>
+            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{lead}</p>
+        </header>
+    }
+}
+
+/// What a list shows while it is empty: what will appear here, and how to get there.
+#[component]
+pub fn EmptyState(
+    /// Short statement of what is missing.
+    title: &'static str,
+    /// What will appear here and how it gets here.
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <section
+            data-testid="empty-state"
+            class="rounded-xl border border-dashed border-slate-300 bg-white p-10 text-center dark:border-slate-700 dark:bg-slate-900"
+        >
+            <h2 class="text-base font-medium">{title}</h2>
+            <div class="mx-auto mt-2 max-w-prose text-sm text-slate-600 dark:text-slate-400">
+                {children()}
+            </div>
+        </section>
+    }
+}

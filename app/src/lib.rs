@@ -1,0 +1,93 @@
+//! Slipway's user interface, compiled twice: into the server (feature `ssr`) to render pages
+//! and run server functions, and into WebAssembly (feature `hydrate`) to make those pages live.
+//!
+//! ```text
+//!   browser ──GET /catalog──▶ server: shell() + App rendered to HTML (ssr)
+//!      │                                   │
+//!      │◀──────── HTML + /pkg/slipway.js ──┘
+//!      └─ hydrate(): the same App attaches to that HTML; server fns are then plain POSTs
+//! ```
+//!
+//! Invariants: this crate never depends on sqlx, kube, git or OIDC crates. Server functions in
+//! [`api`] are thin: they read the ports and the current user from context, call one port
+//! method and map its error. The server crate implements the traits in [`ports`].
+
+#![recursion_limit = "256"]
+
+pub mod api;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ports;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Redirect, Route, Router, Routes},
+};
+
+use crate::components::layout::Layout;
+use crate::pages::{
+    admin::AdminPage, catalog::CatalogPage, login::LoginPage, metrics::MetricsPage,
+    not_found::NotFound, requests::RequestsPage, status::StatusPage,
+};
+
+/// Sets the colour scheme before first paint, so a dark-mode user never sees a white flash.
+/// Reads the choice saved by the theme toggle, else the operating system's preference.
+const THEME_BOOT_SCRIPT: &str = r#"(function(){try{var t=localStorage.getItem('slipway-theme');var d=t?t==='dark':window.matchMedia('(prefers-color-scheme: dark)').matches;if(d)document.documentElement.classList.add('dark');}catch(e){}})();"#;
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <script inner_html=THEME_BOOT_SCRIPT></script>
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="min-h-screen bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: routes inside the shared layout (navigation, user menu, error boundary).
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/slipway.css" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Slipway".to_owned() } else { format!("{page} · Slipway") }
+        } />
+        <Router>
+            <Routes fallback=|| view! { <Layout><NotFound /></Layout> }>
+                <Route path=StaticSegment("") view=|| view! { <Redirect path="/catalog" /> } />
+                <Route path=StaticSegment("login") view=LoginPage />
+                <Route path=StaticSegment("catalog") view=|| view! { <Layout><CatalogPage /></Layout> } />
+                <Route path=StaticSegment("requests") view=|| view! { <Layout><RequestsPage /></Layout> } />
+                <Route path=StaticSegment("status") view=|| view! { <Layout><StatusPage /></Layout> } />
+                <Route path=StaticSegment("metrics") view=|| view! { <Layout><MetricsPage /></Layout> } />
+                <Route path=StaticSegment("admin") view=|| view! { <Layout><AdminPage /></Layout> } />
+            </Routes>
+        </Router>
+    }
+}
+
+/// Browser entry point: attaches the app to the server-rendered HTML.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    hydrate_body(App);
+}

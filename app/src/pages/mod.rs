@@ -1,0 +1,9 @@
+//! One module per route.
+
+pub mod admin;
+pub mod catalog;
+pub mod login;
+pub mod metrics;
+pub mod not_found;
+pub mod requests;
+pub mod status;

@@ -1,0 +1,60 @@
+//! Ports: the traits server functions call. The server crate implements them (with the
+//! database, Git, Kubernetes, OIDC); tests may implement them with anything. Every method
+//! takes the actor explicitly, so authorization is decided in one place, the services, for
+//! the UI, the REST API and the CLI alike.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::{CurrentUser, LoginOptions, SystemInfo};
+use crate::error::AppError;
+
+/// Facts about the running portal.
+#[async_trait]
+pub trait SystemPort: Send + Sync + 'static {
+    /// Version, backend and mode; administrators only.
+    async fn system_info(&self, actor: &CurrentUser) -> Result<SystemInfo, AppError>;
+    /// Whether the development login is on (shown as a banner on every page).
+    fn dev_login_enabled(&self) -> bool;
+    /// What the login page offers.
+    async fn login_options(&self) -> Result<LoginOptions, AppError>;
+}
+
+/// Everything server functions may call, handed to Leptos as context.
+#[derive(Clone)]
+pub struct Ports {
+    /// See [`SystemPort`].
+    pub system: Arc<dyn SystemPort>,
+}
+
+/// The signed-in user of the request being served, if any.
+///
+/// The server's session middleware puts a [`CurrentUser`] into the request's extensions;
+/// leptos_axum hands those request parts to both page rendering and server functions.
+pub fn current_user() -> Option<CurrentUser> {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<CurrentUser>().cloned())
+}
+
+/// The signed-in user, or [`AppError::Unauthenticated`].
+pub fn require_user() -> Result<CurrentUser, AppError> {
+    current_user().ok_or(AppError::Unauthenticated)
+}
+
+/// The ports provided by the server, or an internal error naming the wiring fault.
+pub fn ports() -> Result<Ports, AppError> {
+    leptos::prelude::use_context::<Ports>()
+        .ok_or_else(|| AppError::Internal("ports-missing-from-context".into()))
+}
+
+/// Gives a server function's HTTP response the status its error stands for (server_fn
+/// answers every error with 500 otherwise), then passes the result through.
+pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(error) = &result {
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(error.status_code());
+        }
+    }
+    result
+}

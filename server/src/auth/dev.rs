@@ -1,0 +1,95 @@
+//! The development login: sign in as a sample persona without a password. Exists only when
+//! the server runs with `--dev-login`, which configuration refuses off loopback; the routes
+//! answer 404 otherwise, and every page shows a banner while it is on.
+
+use app::domain::{CurrentUser, DevPersona};
+use axum::Form;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
+use serde::Deserialize;
+
+use crate::auth::session::{self, SessionToken};
+use crate::db::{self, audit, users::NewLogin};
+use crate::state::AppState;
+
+/// The personas offered: two single-team members, one member of both teams, an admin.
+pub fn personas() -> Vec<DevPersona> {
+    let p = |handle: &str, name: &str, teams: &[&str], is_admin| DevPersona {
+        handle: handle.into(),
+        name: name.into(),
+        teams: teams.iter().map(|t| (*t).to_owned()).collect(),
+        is_admin,
+    };
+    vec![
+        p("alice", "Alice Archer", &["team-a"], false),
+        p("bob", "Bob Builder", &["team-b"], false),
+        p("carol", "Carol Chen", &["team-a", "team-b"], false),
+        p("pat", "Pat Platform", &["platform"], true),
+    ]
+}
+
+/// The dev-login form.
+#[derive(Debug, Deserialize)]
+pub struct DevLoginForm {
+    handle: String,
+}
+
+/// `POST /auth/dev-login`: signs in as a persona and goes to the catalog.
+pub async fn login(
+    State(state): State<AppState>,
+    previous: Option<Extension<SessionToken>>,
+    Form(form): Form<DevLoginForm>,
+) -> Response {
+    if !state.settings.dev_login {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let Some(persona) = personas().into_iter().find(|p| p.handle == form.handle) else {
+        return Redirect::to("/login?error=Unknown%20development%20persona").into_response();
+    };
+    let login = NewLogin {
+        subject: format!("dev|{}", persona.handle),
+        display_name: persona.name,
+        email: format!("{}@dev.slipway.invalid", persona.handle),
+        is_admin: persona.is_admin,
+        teams: persona.teams,
+    };
+    let started = async {
+        let user = db::users::upsert_login(&state.db, &login).await?;
+        session::start(&state.db, &state.settings, previous.as_deref(), &user, "dev-login").await
+    };
+    match started.await {
+        Ok(cookie) => ([(header::SET_COOKIE, cookie)], Redirect::to("/catalog")).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "development login failed");
+            Redirect::to("/login?error=Sign-in%20failed%3A%20the%20database%20is%20unavailable").into_response()
+        }
+    }
+}
+
+/// `POST /auth/logout`: ends the session, clears the cookie, goes to the login page.
+pub async fn logout(
+    State(state): State<AppState>,
+    token: Option<Extension<SessionToken>>,
+    user: Option<Extension<CurrentUser>>,
+) -> Response {
+    if let Some(Extension(token)) = token {
+        if let Err(error) = db::sessions::delete(&state.db, &session::hash_token(&token.0)).await {
+            tracing::error!(%error, "sign-out could not delete the session");
+            return (StatusCode::SERVICE_UNAVAILABLE, "Sign-out failed: the session store is unavailable.").into_response();
+        }
+        let entry = audit::NewAuditEntry {
+            actor: user.as_deref(),
+            action: "logout",
+            target: None,
+            request_id: None,
+            outcome: audit::Outcome::Ok,
+            detail: None,
+        };
+        if let Err(error) = audit::record(&state.db, entry).await {
+            tracing::error!(%error, "audit entry for sign-out not written");
+        }
+    }
+    ([(header::SET_COOKIE, session::clear_cookie(&state.settings))], Redirect::to("/login")).into_response()
+}

@@ -1,0 +1,15 @@
+//! Authentication and request protection.
+//!
+//! ```text
+//!  request ─▶ same_origin_writes ─▶ load_user ─▶ require_login ─▶ routes / Leptos
+//!             (CSRF: unsafe methods    (session cookie    (anonymous page views
+//!              must come from the       → CurrentUser in   → 303 /login)
+//!              portal's own origin)     extensions)
+//! ```
+//! Sign-in methods: the development login ([`dev`]) now; OIDC joins it later. Every method
+//! ends in [`session::start`], which rotates the session and writes the audit entry.
+
+pub mod csrf;
+pub mod dev;
+pub mod guard;
+pub mod session;

@@ -1,0 +1,146 @@
+//! Session cookies. The cookie holds 32 random bytes (base64url); the database holds their
+//! SHA-256. Cookies are `HttpOnly`, `SameSite=Lax`, `Path=/`, and on HTTPS `Secure` with the
+//! `__Host-` prefix (which forbids a `Domain` and so keeps subdomains from planting one).
+
+use app::domain::CurrentUser;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use cookie::{Cookie, SameSite};
+use sha2::{Digest, Sha256};
+
+use crate::config::Settings;
+use crate::db::{self, Db, audit};
+use crate::state::AppState;
+
+/// The session token of the current request, as found in its cookie.
+#[derive(Clone, Debug)]
+pub struct SessionToken(pub String);
+
+/// Cookie name for these settings.
+pub fn cookie_name(settings: &Settings) -> &'static str {
+    if settings.secure_cookies { "__Host-slipway_session" } else { "slipway_session" }
+}
+
+/// A fresh unguessable token.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the database stores for a token.
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The value of the cookie `name`, if the request carries it.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+}
+
+fn set_cookie(settings: &Settings, value: String, max_age: cookie::time::Duration) -> HeaderValue {
+    let cookie = Cookie::build((cookie_name(settings), value))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(settings.secure_cookies)
+        .path("/")
+        .max_age(max_age)
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).expect("cookie text is a valid header value")
+}
+
+/// Starts a session for a signed-in user: ends any session the browser already had
+/// (rotation: a fixed token planted before login is worthless after it), stores the new one,
+/// audits the login and returns the `Set-Cookie` header value.
+pub async fn start(
+    db: &Db,
+    settings: &Settings,
+    previous: Option<&SessionToken>,
+    user: &CurrentUser,
+    method: &str,
+) -> db::Result<HeaderValue> {
+    if let Some(previous) = previous {
+        db::sessions::delete(db, &hash_token(&previous.0)).await?;
+    }
+    let token = new_token();
+    db::sessions::create(db, &hash_token(&token), &user.id, settings.session_ttl).await?;
+    audit::record(
+        db,
+        audit::NewAuditEntry {
+            actor: Some(user),
+            action: "login",
+            target: None,
+            request_id: None,
+            outcome: audit::Outcome::Ok,
+            detail: Some(method),
+        },
+    )
+    .await?;
+    let ttl = cookie::time::Duration::seconds(i64::try_from(settings.session_ttl.as_secs()).unwrap_or(i64::MAX));
+    Ok(set_cookie(settings, token, ttl))
+}
+
+/// A `Set-Cookie` value that removes the session cookie.
+pub fn clear_cookie(settings: &Settings) -> HeaderValue {
+    set_cookie(settings, String::new(), cookie::time::Duration::ZERO)
+}
+
+/// Middleware: resolves the session cookie to a [`CurrentUser`] in the request extensions.
+/// A database failure is answered with 503 rather than treating the user as signed out.
+pub async fn load_user(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let name = cookie_name(&state.settings);
+    if let Some(token) = cookie_value(request.headers(), name) {
+        match db::sessions::user_for(&state.db, &hash_token(&token)).await {
+            Ok(Some(user)) => {
+                request.extensions_mut().insert(user);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(%error, "session lookup failed");
+                return (StatusCode::SERVICE_UNAVAILABLE, "The session store is unavailable. Please try again shortly.")
+                    .into_response();
+            }
+        }
+        request.extensions_mut().insert(SessionToken(token));
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_url_safe() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43, "32 bytes in unpadded base64");
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    #[test]
+    fn the_stored_hash_is_sha256_hex_of_the_token() {
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.append(header::COOKIE, HeaderValue::from_static("theme=dark; slipway_session=tok123"));
+        assert_eq!(cookie_value(&headers, "slipway_session").as_deref(), Some("tok123"));
+        assert_eq!(cookie_value(&headers, "other"), None);
+    }
+}

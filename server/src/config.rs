@@ -1,0 +1,273 @@
+//! Typed configuration: every setting is a flag with an `SLIPWAY_*` (or `DATABASE_URL`)
+//! environment variable, documented in `slipway <command> --help`. Values are checked once at
+//! start-up ([`ServeArgs::settings`]) and the server fails fast naming the offending variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use url::Url;
+
+/// Slipway: a self-service internal developer platform portal.
+#[derive(Debug, Parser)]
+#[command(name = "slipway", version, about, long_about = None)]
+pub struct Cli {
+    /// Log format: `human` for terminals, `json` for log collectors.
+    #[arg(long, env = "SLIPWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The `slipway` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the portal (runs pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Prepare a local data directory for trying Slipway out: SQLite database, a bare GitOps
+    /// repository with the default layout and a sample catalog. Idempotent.
+    Init(InitArgs),
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where the database is.
+#[derive(Clone, Debug, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://PATH` (created if missing) or `postgres://USER:PASS@HOST/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/slipway.db", hide_env_values = true)]
+    pub database_url: String,
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "SLIPWAY_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+}
+
+/// Options of `slipway serve`.
+#[derive(Clone, Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Socket address to listen on.
+    #[arg(long, env = "SLIPWAY_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// The URL users reach the portal at. Decides the cookies' `Secure` flag and the origin
+    /// that state-changing requests must come from. Default: `http://<listen address>`.
+    #[arg(long, env = "SLIPWAY_PUBLIC_URL")]
+    pub public_url: Option<Url>,
+    /// Folder with the built front end (cargo-leptos's site root: `pkg/`, static files).
+    #[arg(long, env = "SLIPWAY_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+    /// Folder for local state (the default SQLite database, Git caches).
+    #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// URL of the GitOps repository claims are committed to. Default: the bare repository
+    /// `slipway init` creates in the data folder.
+    #[arg(long, env = "SLIPWAY_GIT_URL")]
+    pub git_url: Option<String>,
+    /// Development login: anyone can sign in as a sample persona without a password. Only
+    /// for trying Slipway out; refused unless both the listen address and the public URL are
+    /// loopback, and announced by a banner on every page.
+    #[arg(long, env = "SLIPWAY_DEV_LOGIN")]
+    pub dev_login: bool,
+    /// How long a session lasts after sign-in, in seconds.
+    #[arg(long, env = "SLIPWAY_SESSION_TTL_SECS", default_value_t = 12 * 3600)]
+    pub session_ttl_secs: u64,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "SLIPWAY_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// How long in-flight requests may take to finish on shutdown, in seconds.
+    #[arg(long, env = "SLIPWAY_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
+}
+
+/// Options of `slipway init`.
+#[derive(Clone, Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Folder to prepare.
+    #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
+/// A configuration value that cannot work, naming the variable to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable (and flag) at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// Checked settings the running server uses.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Scheme, host and port users reach the portal at, e.g. `https://slipway.example.com`.
+    pub public_origin: String,
+    /// Whether cookies carry `Secure` (public URL is HTTPS).
+    pub secure_cookies: bool,
+    /// Development login on.
+    pub dev_login: bool,
+    /// Session lifetime.
+    pub session_ttl: Duration,
+    /// GitOps repository URL (credentials never included).
+    pub git_url: String,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl ServeArgs {
+    /// Checks the arguments and derives the server's settings.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let public_url = match &self.public_url {
+            Some(url) => url.clone(),
+            None => Url::parse(&format!("http://{}", self.listen)).map_err(|e| ConfigError {
+                variable: "SLIPWAY_LISTEN",
+                problem: e.to_string(),
+            })?,
+        };
+        if !matches!(public_url.scheme(), "http" | "https") || public_url.host().is_none() {
+            return Err(ConfigError {
+                variable: "SLIPWAY_PUBLIC_URL",
+                problem: format!("must be an http(s) URL with a host, got `{public_url}`"),
+            });
+        }
+        if self.dev_login {
+            if !self.listen.ip().is_loopback() {
+                return Err(ConfigError {
+                    variable: "SLIPWAY_DEV_LOGIN",
+                    problem: format!(
+                        "the development login lets anyone sign in as anyone; it is refused on the non-loopback address {}",
+                        self.listen
+                    ),
+                });
+            }
+            if !host_is_loopback(&public_url) {
+                return Err(ConfigError {
+                    variable: "SLIPWAY_DEV_LOGIN",
+                    problem: format!("refused with the non-loopback public URL {public_url}"),
+                });
+            }
+        }
+        if self.session_ttl_secs < 60 {
+            return Err(ConfigError {
+                variable: "SLIPWAY_SESSION_TTL_SECS",
+                problem: "must be at least 60 seconds".into(),
+            });
+        }
+        let git_url = match &self.git_url {
+            Some(url) => url.clone(),
+            None => format!("file://{}", absolute(&self.data_dir.join("gitops.git")).display()),
+        };
+        Ok(Settings {
+            public_origin: public_url.origin().ascii_serialization(),
+            secure_cookies: public_url.scheme() == "https",
+            dev_login: self.dev_login,
+            session_ttl: Duration::from_secs(self.session_ttl_secs),
+            git_url: redact_credentials(&git_url),
+            max_body_bytes: self.max_body_bytes,
+        })
+    }
+}
+
+fn host_is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Removes user-info from a URL so it can be shown and logged.
+pub fn redact_credentials(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            // Both setters only fail for URLs that cannot have credentials at all.
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        let mut argv = vec!["slipway", "serve"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).expect("arguments parse").command {
+            Command::Serve(a) => a,
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn dev_login_is_refused_on_a_public_listen_address() {
+        let err = serve(&["--dev-login", "--listen", "0.0.0.0:3000"]).settings().unwrap_err();
+        assert_eq!(err.variable, "SLIPWAY_DEV_LOGIN");
+        assert!(err.problem.contains("0.0.0.0:3000"), "{err}");
+    }
+
+    #[test]
+    fn dev_login_is_refused_with_a_public_url_even_on_loopback() {
+        let err = serve(&["--dev-login", "--public-url", "https://portal.example.com"])
+            .settings()
+            .unwrap_err();
+        assert_eq!(err.variable, "SLIPWAY_DEV_LOGIN");
+    }
+
+    #[test]
+    fn dev_login_is_accepted_on_loopback() {
+        let settings = serve(&["--dev-login"]).settings().unwrap();
+        assert!(settings.dev_login);
+        assert_eq!(settings.public_origin, "http://127.0.0.1:3000");
+        assert!(!settings.secure_cookies);
+    }
+
+    #[test]
+    fn an_https_public_url_makes_cookies_secure() {
+        let settings = serve(&["--public-url", "https://portal.example.com/base/"]).settings().unwrap();
+        assert!(settings.secure_cookies);
+        assert_eq!(settings.public_origin, "https://portal.example.com");
+    }
+
+    #[test]
+    fn a_public_url_without_http_is_refused_naming_the_variable() {
+        let err = serve(&["--public-url", "ftp://x.example.com"]).settings().unwrap_err();
+        assert_eq!(err.variable, "SLIPWAY_PUBLIC_URL");
+    }
+
+    #[test]
+    fn credentials_in_the_git_url_never_reach_the_settings() {
+        let settings = serve(&["--git-url", "https://bot:s3cret@git.example.com/platform/gitops.git"])
+            .settings()
+            .unwrap();
+        assert_eq!(settings.git_url, "https://git.example.com/platform/gitops.git");
+    }
+
+    #[test]
+    fn the_default_git_repository_lives_in_the_data_folder() {
+        let settings = serve(&["--data-dir", "/srv/slipway"]).settings().unwrap();
+        assert_eq!(settings.git_url, "file:///srv/slipway/gitops.git");
+    }
+}

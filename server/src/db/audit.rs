@@ -1,0 +1,92 @@
+//! The audit log: who did what, to what, with which outcome. Append-only.
+
+use app::domain::CurrentUser;
+
+use super::{Db, Result, new_id, now_ms};
+
+/// How an audited action ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done.
+    Ok,
+    /// Refused by authorization or validation.
+    Denied,
+    /// Failed.
+    Error,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Denied => "denied",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// One entry to append.
+#[derive(Clone, Debug)]
+pub struct NewAuditEntry<'a> {
+    /// Who acted; `None` for anonymous visitors and the system.
+    pub actor: Option<&'a CurrentUser>,
+    /// What was done, e.g. `login`, `logout`, `request.create`.
+    pub action: &'a str,
+    /// What it was done to.
+    pub target: Option<&'a str>,
+    /// The request it belongs to, if any.
+    pub request_id: Option<&'a str>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Extra facts (never secrets).
+    pub detail: Option<&'a str>,
+}
+
+/// A stored entry.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditRow {
+    /// Entry id.
+    pub id: String,
+    /// Unix milliseconds.
+    pub at: i64,
+    /// Actor's user id.
+    pub actor_id: Option<String>,
+    /// Actor's name at the time.
+    pub actor_name: String,
+    /// Action.
+    pub action: String,
+    /// Target.
+    pub target: Option<String>,
+    /// Outcome (`ok`, `denied`, `error`).
+    pub outcome: String,
+}
+
+/// Appends an entry.
+pub async fn record(db: &Db, entry: NewAuditEntry<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (id, at, actor_id, actor_name, action, target, request_id, outcome, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new_id())
+    .bind(now_ms())
+    .bind(entry.actor.map(|a| a.id.clone()))
+    .bind(entry.actor.map_or_else(|| "anonymous".to_owned(), |a| a.name.clone()))
+    .bind(entry.action)
+    .bind(entry.target)
+    .bind(entry.request_id)
+    .bind(entry.outcome.as_str())
+    .bind(entry.detail)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The newest entries first.
+pub async fn recent(db: &Db, limit: i64) -> Result<Vec<AuditRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, at, actor_id, actor_name, action, target, outcome FROM audit_log ORDER BY id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?)
+}

@@ -1,0 +1,201 @@
+//! The HTTP surface: health endpoints, auth routes, Leptos pages and server functions, static
+//! files, and the middleware stack around them.
+//!
+//! ```text
+//!  trace ─▶ security headers ─▶ body limit ─▶ CSRF ─▶ session ─▶ login guard ─▶ route
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use app::{App, shell};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Json};
+use axum::routing::{get, post};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use serde_json::json;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::auth::{csrf, dev, guard, session};
+use crate::config::{ServeArgs, Settings};
+use crate::db::{self, Db};
+use crate::services;
+use crate::state::AppState;
+
+/// Builds the state from its parts (used by `serve` and by tests).
+pub fn state(leptos_options: LeptosOptions, db: Db, settings: Settings) -> AppState {
+    let settings = Arc::new(settings);
+    let ports = services::ports(&db, &settings);
+    AppState { leptos_options, db, settings, ports }
+}
+
+/// Leptos options for a site root (cargo-leptos's output) and listen address.
+pub fn leptos_options(site_root: &std::path::Path, listen: std::net::SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("slipway")
+        .site_root(site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(listen)
+        .build()
+}
+
+/// The whole application as a router: what `serve` listens with and tests call directly.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let ports = state.ports.clone();
+    let context = move || provide_context(ports.clone());
+    let options = state.leptos_options.clone();
+    let max_body = state.settings.max_body_bytes;
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/auth/dev-login", post(dev::login))
+        .route("/auth/logout", post(dev::logout))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(from_fn(guard::require_login))
+        .layer(from_fn_with_state(state.clone(), session::load_user))
+        .layer(from_fn_with_state(state.clone(), csrf::same_origin_writes))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                // The path only: query strings may carry OAuth codes or search terms.
+                .make_span_with(|req: &http::Request<_>| {
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+/// `GET /healthz`: the process is alive. Touches nothing else, so an orchestrator does not
+/// restart the portal because a dependency is down.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: the portal can serve requests (database reachable, schema current).
+async fn readyz(State(db): State<Db>) -> impl IntoResponse {
+    let database = match db.ping().await {
+        Ok(()) => match db.migrations_applied().await {
+            Ok(n) if usize::try_from(n).is_ok_and(|n| n >= db.migrations_known()) => "ok",
+            Ok(_) => "migrations pending",
+            Err(_) => "unreachable",
+        },
+        Err(_) => "unreachable",
+    };
+    let ready = database == "ok";
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({ "ready": ready, "database": database })))
+}
+
+/// `slipway serve`: migrate, then serve until SIGINT/SIGTERM, then drain for the grace period.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = args.settings()?;
+    let db = Db::connect(&args.database.database_url, args.database.db_max_connections)
+        .await
+        .context("connecting to the database named by DATABASE_URL")?;
+    db.migrate().await.context("applying database migrations")?;
+    if settings.dev_login {
+        tracing::warn!("development login is ON: anyone can sign in as any sample persona");
+    }
+    let public_origin = settings.public_origin.clone();
+    let state = state(leptos_options(&args.site_root, args.listen), db.clone(), settings);
+
+    let purge = tokio::spawn(purge_expired_sessions(db.clone()));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding SLIPWAY_LISTEN={}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, %public_origin, backend = db.backend().name(), "Slipway is serving");
+
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown({
+        let stopping = stopping.clone();
+        async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: no new connections, finishing requests in flight");
+            stopping.notify_waiters();
+        }
+    });
+    let grace = Duration::from_secs(args.shutdown_grace_secs);
+    tokio::select! {
+        result = server.into_future() => result.context("serving HTTP")?,
+        () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(?grace, "grace period over; closing remaining connections");
+        }
+    }
+    purge.abort();
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn purge_expired_sessions(db: Db) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match db::sessions::purge_expired(&db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "expired sessions purged"),
+            Err(error) => tracing::warn!(%error, "purging expired sessions failed; will retry"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Settings for tests and tools that build a router without command-line parsing.
+pub fn settings_for(public_origin: &str, dev_login: bool) -> Settings {
+    Settings {
+        public_origin: public_origin.to_owned(),
+        secure_cookies: public_origin.starts_with("https://"),
+        dev_login,
+        session_ttl: Duration::from_secs(3600),
+        git_url: "file:///nonexistent/gitops.git".into(),
+        max_body_bytes: 1024 * 1024,
+    }
+}

@@ -1,0 +1,16 @@
+//! Services: the server's implementations of app's ports. Authorization is decided here,
+//! with the actor passed in explicitly.
+
+pub mod system;
+
+use std::sync::Arc;
+
+use app::ports::Ports;
+
+use crate::config::Settings;
+use crate::db::Db;
+
+/// Builds every port from the shared parts.
+pub fn ports(db: &Db, settings: &Arc<Settings>) -> Ports {
+    Ports { system: Arc::new(system::SystemService::new(db.clone(), settings.clone())) }
+}

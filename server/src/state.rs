@@ -1,0 +1,23 @@
+//! The application state handed to every route and, as context, to Leptos.
+
+use std::sync::Arc;
+
+use app::ports::Ports;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+use crate::config::Settings;
+use crate::db::Db;
+
+/// Everything a request may need. Cheap to clone (all fields are handles).
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// Leptos rendering options (site root, output name).
+    pub leptos_options: LeptosOptions,
+    /// The database.
+    pub db: Db,
+    /// Checked configuration.
+    pub settings: Arc<Settings>,
+    /// Service implementations of app's ports.
+    pub ports: Ports,
+}

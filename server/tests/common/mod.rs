@@ -1,0 +1,152 @@
+//! Test harness shared by the integration tests.
+//!
+//! Every test gets its own database: a fresh SQLite file by default, or — when
+//! `SLIPWAY_TEST_DATABASE_URL` names a PostgreSQL server (as `make test` does for its
+//! second pass) — a fresh database created on that server. The same tests thus prove both
+//! backends.
+
+#![allow(dead_code, reason = "each test binary uses a different part of the harness")]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, Response, StatusCode, header};
+use http_body_util::BodyExt as _;
+use slipway::db::{Backend, Db};
+use tower::ServiceExt as _;
+
+/// The origin tests pretend the portal is served at.
+pub const ORIGIN: &str = "http://127.0.0.1:3000";
+
+/// A database for one test; dropped with the test (SQLite file) or with the throwaway
+/// PostgreSQL cluster `make test` starts and removes.
+pub struct TestDb {
+    pub db: Db,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A migrated, empty database on the backend under test.
+    pub async fn new() -> Self {
+        let test = match std::env::var("SLIPWAY_TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => Self::postgres(&admin_url).await,
+            _ => Self::sqlite().await,
+        };
+        test.db.migrate().await.expect("migrations apply");
+        test
+    }
+
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/slipway.db", dir.path().display());
+        let db = Db::connect(&url, 5).await.expect("sqlite opens");
+        TestDb { db, _dir: Some(dir) }
+    }
+
+    async fn postgres(admin_url: &str) -> Self {
+        let name = format!("slipway_test_{}", uuid::Uuid::now_v7().simple());
+        let admin = Db::connect(admin_url, 1).await.expect("PostgreSQL server reachable");
+        // The name is generated above from a UUID: no outside input.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(admin.pool()).await.expect("create database");
+        admin.close().await;
+        let mut url = url::Url::parse(admin_url).expect("SLIPWAY_TEST_DATABASE_URL is a URL");
+        url.set_path(&name);
+        let db = Db::connect(url.as_str(), 5).await.expect("test database opens");
+        TestDb { db, _dir: None }
+    }
+
+    /// The backend the harness was asked for.
+    pub fn expected_backend() -> Backend {
+        match std::env::var("SLIPWAY_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Backend::Postgres,
+            _ => Backend::Sqlite,
+        }
+    }
+}
+
+/// The application router over a test database, with or without the development login.
+pub struct TestApp {
+    pub router: Router,
+    pub test_db: TestDb,
+}
+
+impl TestApp {
+    pub async fn new(dev_login: bool) -> Self {
+        let test_db = TestDb::new().await;
+        let options = slipway::http::leptos_options(std::path::Path::new("target/site"), "127.0.0.1:3000".parse().unwrap());
+        let state = slipway::http::state(options, test_db.db.clone(), slipway::http::settings_for(ORIGIN, dev_login));
+        TestApp { router: slipway::http::router(state), test_db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.test_db.db
+    }
+
+    /// Sends one request through the whole middleware stack, no socket involved.
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = self.router.clone().oneshot(request).await.expect("router is infallible");
+        TestResponse::read(response).await
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> TestResponse {
+        let mut req = Request::get(path);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::empty()).unwrap()).await
+    }
+
+    /// A same-origin form POST, as the browser sends it.
+    pub async fn post_form(&self, path: &str, form: &str, cookie: Option<&str>) -> TestResponse {
+        let mut req = Request::post(path)
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::from(form.to_owned())).unwrap()).await
+    }
+
+    /// Signs in through the development login; returns the `Cookie` header to send.
+    pub async fn login_as(&self, handle: &str) -> String {
+        let res = self.post_form("/auth/dev-login", &format!("handle={handle}"), None).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "dev login redirects: {}", res.body);
+        res.session_cookie().expect("dev login sets the session cookie")
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        // Table names come from the tests themselves.
+        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(self.db().pool())
+            .await
+            .expect("count");
+        n
+    }
+}
+
+/// A fully read response.
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl TestResponse {
+    async fn read(response: Response<Body>) -> Self {
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.expect("body reads").to_bytes();
+        TestResponse { status: parts.status, headers: parts.headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    pub fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn set_cookie(&self) -> Option<&str> {
+        self.header(header::SET_COOKIE)
+    }
+
+    /// `name=value` of the session cookie this response sets.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.set_cookie().and_then(|c| c.split(';').next()).map(str::to_owned)
+    }
+}
