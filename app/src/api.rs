@@ -10,7 +10,10 @@ use crate::error::AppError;
 #[server(endpoint = "session")]
 pub async fn get_session_info() -> Result<SessionInfo, AppError> {
     use crate::ports::{current_user, ports, respond};
-    respond(ports().map(|p| SessionInfo { user: current_user(), dev_login: p.system.dev_login_enabled() }))
+    respond(ports().map(|p| SessionInfo {
+        user: current_user(),
+        dev_login: p.system.dev_login_enabled(),
+    }))
 }
 
 /// What the login page offers (SSO, development personas).

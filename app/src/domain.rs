@@ -31,7 +31,11 @@ impl CurrentUser {
             .take(2)
             .flat_map(char::to_uppercase)
             .collect();
-        if initials.is_empty() { "?".to_owned() } else { initials }
+        if initials.is_empty() {
+            "?".to_owned()
+        } else {
+            initials
+        }
     }
 }
 

@@ -64,9 +64,18 @@ mod tests {
 
     #[test]
     fn each_error_maps_to_the_status_a_client_expects() {
-        assert_eq!(AppError::Unauthenticated.status_code(), StatusCode::UNAUTHORIZED);
-        assert_eq!(AppError::Forbidden("x".into()).status_code(), StatusCode::FORBIDDEN);
-        assert_eq!(AppError::NotFound("x".into()).status_code(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            AppError::Unauthenticated.status_code(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            AppError::Forbidden("x".into()).status_code(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            AppError::NotFound("x".into()).status_code(),
+            StatusCode::NOT_FOUND
+        );
         assert_eq!(
             AppError::Unavailable("Git".into()).status_code(),
             StatusCode::SERVICE_UNAVAILABLE

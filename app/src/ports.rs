@@ -51,10 +51,10 @@ pub fn ports() -> Result<Ports, AppError> {
 /// Gives a server function's HTTP response the status its error stands for (server_fn
 /// answers every error with 500 otherwise), then passes the result through.
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(error) = &result {
-        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(error.status_code());
-        }
+    if let Err(error) = &result
+        && let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+    {
+        response.set_status(error.status_code());
     }
     result
 }

@@ -15,7 +15,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("connecting to the database named by DATABASE_URL")?;
             db.migrate().await.context("applying database migrations")?;
-            tracing::info!(backend = db.backend().name(), applied = db.migrations_applied().await?, "migrations applied");
+            tracing::info!(
+                backend = db.backend().name(),
+                applied = db.migrations_applied().await?,
+                "migrations applied"
+            );
             db.close().await;
             Ok(())
         }

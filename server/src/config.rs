@@ -46,7 +46,12 @@ pub enum LogFormat {
 #[derive(Clone, Debug, Args)]
 pub struct DatabaseArgs {
     /// Database URL: `sqlite://PATH` (created if missing) or `postgres://USER:PASS@HOST/DB`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/slipway.db", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/slipway.db",
+        hide_env_values = true
+    )]
     pub database_url: String,
     /// Largest number of pooled database connections.
     #[arg(long, env = "SLIPWAY_DB_MAX_CONNECTIONS", default_value_t = 10)]
@@ -169,7 +174,10 @@ impl ServeArgs {
         }
         let git_url = match &self.git_url {
             Some(url) => url.clone(),
-            None => format!("file://{}", absolute(&self.data_dir.join("gitops.git")).display()),
+            None => format!(
+                "file://{}",
+                absolute(&self.data_dir.join("gitops.git")).display()
+            ),
         };
         Ok(Settings {
             public_origin: public_url.origin().ascii_serialization(),
@@ -223,7 +231,9 @@ mod tests {
 
     #[test]
     fn dev_login_is_refused_on_a_public_listen_address() {
-        let err = serve(&["--dev-login", "--listen", "0.0.0.0:3000"]).settings().unwrap_err();
+        let err = serve(&["--dev-login", "--listen", "0.0.0.0:3000"])
+            .settings()
+            .unwrap_err();
         assert_eq!(err.variable, "SLIPWAY_DEV_LOGIN");
         assert!(err.problem.contains("0.0.0.0:3000"), "{err}");
     }
@@ -246,23 +256,33 @@ mod tests {
 
     #[test]
     fn an_https_public_url_makes_cookies_secure() {
-        let settings = serve(&["--public-url", "https://portal.example.com/base/"]).settings().unwrap();
+        let settings = serve(&["--public-url", "https://portal.example.com/base/"])
+            .settings()
+            .unwrap();
         assert!(settings.secure_cookies);
         assert_eq!(settings.public_origin, "https://portal.example.com");
     }
 
     #[test]
     fn a_public_url_without_http_is_refused_naming_the_variable() {
-        let err = serve(&["--public-url", "ftp://x.example.com"]).settings().unwrap_err();
+        let err = serve(&["--public-url", "ftp://x.example.com"])
+            .settings()
+            .unwrap_err();
         assert_eq!(err.variable, "SLIPWAY_PUBLIC_URL");
     }
 
     #[test]
     fn credentials_in_the_git_url_never_reach_the_settings() {
-        let settings = serve(&["--git-url", "https://bot:s3cret@git.example.com/platform/gitops.git"])
-            .settings()
-            .unwrap();
-        assert_eq!(settings.git_url, "https://git.example.com/platform/gitops.git");
+        let settings = serve(&[
+            "--git-url",
+            "https://bot:s3cret@git.example.com/platform/gitops.git",
+        ])
+        .settings()
+        .unwrap();
+        assert_eq!(
+            settings.git_url,
+            "https://git.example.com/platform/gitops.git"
+        );
     }
 
     #[test]

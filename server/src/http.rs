@@ -35,7 +35,12 @@ use crate::state::AppState;
 pub fn state(leptos_options: LeptosOptions, db: Db, settings: Settings) -> AppState {
     let settings = Arc::new(settings);
     let ports = services::ports(&db, &settings);
-    AppState { leptos_options, db, settings, ports }
+    AppState {
+        leptos_options,
+        db,
+        settings,
+        ports,
+    }
 }
 
 /// Leptos options for a site root (cargo-leptos's output) and listen address.
@@ -104,22 +109,36 @@ async fn readyz(State(db): State<Db>) -> impl IntoResponse {
         Err(_) => "unreachable",
     };
     let ready = database == "ok";
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({ "ready": ready, "database": database })))
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({ "ready": ready, "database": database })),
+    )
 }
 
 /// `slipway serve`: migrate, then serve until SIGINT/SIGTERM, then drain for the grace period.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
-    let db = Db::connect(&args.database.database_url, args.database.db_max_connections)
-        .await
-        .context("connecting to the database named by DATABASE_URL")?;
+    let db = Db::connect(
+        &args.database.database_url,
+        args.database.db_max_connections,
+    )
+    .await
+    .context("connecting to the database named by DATABASE_URL")?;
     db.migrate().await.context("applying database migrations")?;
     if settings.dev_login {
         tracing::warn!("development login is ON: anyone can sign in as any sample persona");
     }
     let public_origin = settings.public_origin.clone();
-    let state = state(leptos_options(&args.site_root, args.listen), db.clone(), settings);
+    let state = state(
+        leptos_options(&args.site_root, args.listen),
+        db.clone(),
+        settings,
+    );
 
     let purge = tokio::spawn(purge_expired_sessions(db.clone()));
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -14,8 +14,17 @@ fn slipway(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
 }
 
 fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git").arg("-C").arg(repo).args(args).output().expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -28,7 +37,13 @@ fn help_lists_the_subcommands_and_documents_the_environment() {
         assert!(help.contains(command), "{command} missing from:\n{help}");
     }
     let serve = String::from_utf8_lossy(&slipway(&["serve", "--help"], &[]).stdout).into_owned();
-    for var in ["DATABASE_URL", "SLIPWAY_LISTEN", "SLIPWAY_PUBLIC_URL", "SLIPWAY_DEV_LOGIN", "SLIPWAY_LOG_FORMAT"] {
+    for var in [
+        "DATABASE_URL",
+        "SLIPWAY_LISTEN",
+        "SLIPWAY_PUBLIC_URL",
+        "SLIPWAY_DEV_LOGIN",
+        "SLIPWAY_LOG_FORMAT",
+    ] {
         assert!(serve.contains(var), "{var} missing from serve --help");
     }
 }
@@ -37,11 +52,17 @@ fn help_lists_the_subcommands_and_documents_the_environment() {
 fn serve_refuses_the_dev_login_on_a_public_address_naming_the_variable() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/x.db", dir.path().display());
-    let out = slipway(&["serve", "--dev-login", "--listen", "0.0.0.0:0"], &[("DATABASE_URL", &url)]);
+    let out = slipway(
+        &["serve", "--dev-login", "--listen", "0.0.0.0:0"],
+        &[("DATABASE_URL", &url)],
+    );
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("SLIPWAY_DEV_LOGIN"), "{stderr}");
-    assert!(!dir.path().join("x.db").exists(), "refused before touching the database");
+    assert!(
+        !dir.path().join("x.db").exists(),
+        "refused before touching the database"
+    );
 }
 
 #[test]
@@ -49,7 +70,11 @@ fn migrate_creates_and_migrates_a_sqlite_database() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/sub/slipway.db", dir.path().display());
     let out = slipway(&["migrate"], &[("DATABASE_URL", &url)]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(dir.path().join("sub/slipway.db").is_file());
 }
 
@@ -59,12 +84,22 @@ fn init_creates_the_gitops_repository_with_layout_and_catalog_once() {
     let data = dir.path().join("data");
     let data_str = data.to_str().unwrap();
     let db_url = format!("sqlite://{data_str}/slipway.db");
-    let envs = [("SLIPWAY_DATA_DIR", data_str), ("DATABASE_URL", db_url.as_str())];
+    let envs = [
+        ("SLIPWAY_DATA_DIR", data_str),
+        ("DATABASE_URL", db_url.as_str()),
+    ];
     let out = slipway(&["init"], &envs);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let repo = data.join("gitops.git");
-    assert_eq!(git(&repo, &["rev-parse", "--is-bare-repository"]).trim(), "true");
+    assert_eq!(
+        git(&repo, &["rev-parse", "--is-bare-repository"]).trim(),
+        "true"
+    );
     let files = git(&repo, &["ls-tree", "-r", "--name-only", "main"]);
     let files: Vec<&str> = files.lines().collect();
     assert_eq!(
@@ -82,5 +117,9 @@ fn init_creates_the_gitops_repository_with_layout_and_catalog_once() {
 
     let again = slipway(&["init"], &envs);
     assert!(again.status.success());
-    assert_eq!(git(&repo, &["rev-list", "--count", "main"]).trim(), "1", "a second init adds no commit");
+    assert_eq!(
+        git(&repo, &["rev-list", "--count", "main"]).trim(),
+        "1",
+        "a second init adds no commit"
+    );
 }

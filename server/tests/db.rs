@@ -27,7 +27,10 @@ async fn the_suite_runs_on_the_backend_it_was_asked_for() {
 async fn migrations_apply_once_and_rerunning_them_changes_nothing() {
     let test = TestDb::new().await;
     let applied = test.db.migrations_applied().await.unwrap();
-    assert_eq!(usize::try_from(applied).unwrap(), test.db.migrations_known());
+    assert_eq!(
+        usize::try_from(applied).unwrap(),
+        test.db.migrations_known()
+    );
     test.db.migrate().await.unwrap();
     assert_eq!(test.db.migrations_applied().await.unwrap(), applied);
 }
@@ -35,9 +38,18 @@ async fn migrations_apply_once_and_rerunning_them_changes_nothing() {
 #[tokio::test]
 async fn a_login_replaces_team_memberships_with_the_providers_groups() {
     let test = TestDb::new().await;
-    let first = db::users::upsert_login(&test.db, &login("oidc|u1", &["team-b", "team-a", "team-a"])).await.unwrap();
-    assert_eq!(first.teams, vec!["team-a", "team-b"], "sorted, deduplicated");
-    let second = db::users::upsert_login(&test.db, &login("oidc|u1", &["team-c"])).await.unwrap();
+    let first =
+        db::users::upsert_login(&test.db, &login("oidc|u1", &["team-b", "team-a", "team-a"]))
+            .await
+            .unwrap();
+    assert_eq!(
+        first.teams,
+        vec!["team-a", "team-b"],
+        "sorted, deduplicated"
+    );
+    let second = db::users::upsert_login(&test.db, &login("oidc|u1", &["team-c"]))
+        .await
+        .unwrap();
     assert_eq!(second.id, first.id, "same subject, same user");
     let stored = db::users::find(&test.db, &first.id).await.unwrap().unwrap();
     assert_eq!(stored.teams, vec!["team-c"]);
@@ -46,21 +58,45 @@ async fn a_login_replaces_team_memberships_with_the_providers_groups() {
 #[tokio::test]
 async fn a_live_session_resolves_to_its_user_and_a_deleted_one_to_nobody() {
     let test = TestDb::new().await;
-    let user = db::users::upsert_login(&test.db, &login("dev|x", &["team-a"])).await.unwrap();
-    db::sessions::create(&test.db, "hash-1", &user.id, Duration::from_secs(600)).await.unwrap();
+    let user = db::users::upsert_login(&test.db, &login("dev|x", &["team-a"]))
+        .await
+        .unwrap();
+    db::sessions::create(&test.db, "hash-1", &user.id, Duration::from_secs(600))
+        .await
+        .unwrap();
     let found = db::sessions::user_for(&test.db, "hash-1").await.unwrap();
-    assert_eq!(found.as_ref().map(|u| u.id.as_str()), Some(user.id.as_str()));
+    assert_eq!(
+        found.as_ref().map(|u| u.id.as_str()),
+        Some(user.id.as_str())
+    );
     db::sessions::delete(&test.db, "hash-1").await.unwrap();
-    assert_eq!(db::sessions::user_for(&test.db, "hash-1").await.unwrap(), None);
+    assert_eq!(
+        db::sessions::user_for(&test.db, "hash-1").await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
 async fn expired_sessions_resolve_to_nobody_and_are_purged() {
     let test = TestDb::new().await;
-    let user = db::users::upsert_login(&test.db, &login("dev|y", &[])).await.unwrap();
-    db::sessions::create(&test.db, "expired", &user.id, Duration::ZERO).await.unwrap();
-    db::sessions::create(&test.db, "live", &user.id, Duration::from_secs(600)).await.unwrap();
-    assert_eq!(db::sessions::user_for(&test.db, "expired").await.unwrap(), None);
+    let user = db::users::upsert_login(&test.db, &login("dev|y", &[]))
+        .await
+        .unwrap();
+    db::sessions::create(&test.db, "expired", &user.id, Duration::ZERO)
+        .await
+        .unwrap();
+    db::sessions::create(&test.db, "live", &user.id, Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert_eq!(
+        db::sessions::user_for(&test.db, "expired").await.unwrap(),
+        None
+    );
     assert_eq!(db::sessions::purge_expired(&test.db).await.unwrap(), 1);
-    assert!(db::sessions::user_for(&test.db, "live").await.unwrap().is_some());
+    assert!(
+        db::sessions::user_for(&test.db, "live")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

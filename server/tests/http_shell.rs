@@ -38,8 +38,15 @@ async fn anonymous_page_views_are_sent_to_the_login_page_keeping_the_path() {
     for path in ["/", "/catalog", "/admin", "/no/such/page?x=1"] {
         let res = app.get(path, None).await;
         assert_eq!(res.status, StatusCode::SEE_OTHER, "{path}");
-        let expected = format!("/login?next={}", url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>());
-        assert_eq!(res.header(header::LOCATION), Some(expected.as_str()), "{path}");
+        let expected = format!(
+            "/login?next={}",
+            url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
+        );
+        assert_eq!(
+            res.header(header::LOCATION),
+            Some(expected.as_str()),
+            "{path}"
+        );
     }
 }
 
@@ -48,9 +55,16 @@ async fn the_login_page_offers_dev_personas_under_a_warning_when_dev_login_is_on
     let app = TestApp::new(true).await;
     let res = app.get("/login", None).await;
     assert_eq!(res.status, StatusCode::OK);
-    assert!(res.body.contains("Development login — not for production"), "{}", res.body);
+    assert!(
+        res.body.contains("Development login — not for production"),
+        "{}",
+        res.body
+    );
     assert!(res.body.contains("Continue as Alice Archer"));
-    assert!(res.body.contains("/pkg/slipway.js"), "the page loads the front end for hydration");
+    assert!(
+        res.body.contains("/pkg/slipway.js"),
+        "the page loads the front end for hydration"
+    );
 }
 
 #[tokio::test]
@@ -74,23 +88,41 @@ async fn dev_login_sets_a_protected_session_cookie_and_lands_on_the_catalog() {
     let cookie = res.set_cookie().expect("cookie set");
     assert!(cookie.starts_with("slipway_session="), "{cookie}");
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=3600"] {
-        assert!(cookie.contains(attribute), "{attribute} missing in {cookie}");
+        assert!(
+            cookie.contains(attribute),
+            "{attribute} missing in {cookie}"
+        );
     }
-    assert!(!cookie.contains("Secure"), "plain-HTTP origin: no Secure flag");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain-HTTP origin: no Secure flag"
+    );
 
     let page = app.get("/catalog", res.session_cookie().as_deref()).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("Alice Archer"), "user menu shows the user");
-    assert!(page.body.contains("Development login is ON"), "banner on every page");
+    assert!(
+        page.body.contains("Alice Archer"),
+        "user menu shows the user"
+    );
+    assert!(
+        page.body.contains("Development login is ON"),
+        "banner on every page"
+    );
     assert!(!page.body.contains(">Admin<"), "members get no admin link");
 }
 
 #[tokio::test]
 async fn an_unknown_persona_is_refused_without_a_session() {
     let app = TestApp::new(true).await;
-    let res = app.post_form("/auth/dev-login", "handle=mallory", None).await;
+    let res = app
+        .post_form("/auth/dev-login", "handle=mallory", None)
+        .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    assert!(res.header(header::LOCATION).unwrap().starts_with("/login?error="));
+    assert!(
+        res.header(header::LOCATION)
+            .unwrap()
+            .starts_with("/login?error=")
+    );
     assert!(res.set_cookie().is_none());
     assert_eq!(app.count("sessions").await, 0);
 }
@@ -99,11 +131,20 @@ async fn an_unknown_persona_is_refused_without_a_session() {
 async fn signing_in_again_rotates_the_session() {
     let app = TestApp::new(true).await;
     let first = app.login_as("alice").await;
-    let second = app.post_form("/auth/dev-login", "handle=alice", Some(&first)).await;
+    let second = app
+        .post_form("/auth/dev-login", "handle=alice", Some(&first))
+        .await;
     let second = second.session_cookie().unwrap();
     assert_ne!(first, second);
-    assert_eq!(app.get("/catalog", Some(&first)).await.status, StatusCode::SEE_OTHER, "old token is dead");
-    assert_eq!(app.get("/catalog", Some(&second)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/catalog", Some(&first)).await.status,
+        StatusCode::SEE_OTHER,
+        "old token is dead"
+    );
+    assert_eq!(
+        app.get("/catalog", Some(&second)).await.status,
+        StatusCode::OK
+    );
     assert_eq!(app.count("sessions").await, 1);
 }
 
@@ -126,10 +167,17 @@ async fn a_cross_origin_post_is_refused_and_changes_nothing() {
 async fn a_post_carrying_the_session_cookie_but_no_origin_is_refused() {
     let app = TestApp::new(true).await;
     let cookie = app.login_as("alice").await;
-    let req = Request::post("/auth/logout").header(header::COOKIE, &cookie).body(Body::empty()).unwrap();
+    let req = Request::post("/auth/logout")
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .unwrap();
     let res = app.send(req).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.count("sessions").await, 1, "the session survives the forged logout");
+    assert_eq!(
+        app.count("sessions").await,
+        1,
+        "the session survives the forged logout"
+    );
 }
 
 #[tokio::test]
@@ -140,7 +188,10 @@ async fn logout_ends_the_session_clears_the_cookie_and_is_audited() {
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_eq!(res.header(header::LOCATION), Some("/login"));
     assert!(res.set_cookie().unwrap().contains("Max-Age=0"));
-    assert_eq!(app.get("/catalog", Some(&cookie)).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get("/catalog", Some(&cookie)).await.status,
+        StatusCode::SEE_OTHER
+    );
 
     let actions: Vec<(String, String, String)> = slipway::db::audit::recent(app.db(), 10)
         .await
@@ -181,10 +232,17 @@ async fn responses_carry_the_security_headers() {
     let res = app.get("/login", None).await;
     assert_eq!(res.header(header::X_CONTENT_TYPE_OPTIONS), Some("nosniff"));
     assert_eq!(res.header(header::X_FRAME_OPTIONS), Some("DENY"));
-    assert_eq!(res.header(header::REFERRER_POLICY), Some("strict-origin-when-cross-origin"));
+    assert_eq!(
+        res.header(header::REFERRER_POLICY),
+        Some("strict-origin-when-cross-origin")
+    );
 }
 
-async fn call_server_fn(app: &TestApp, endpoint: &str, cookie: Option<&str>) -> common::TestResponse {
+async fn call_server_fn(
+    app: &TestApp,
+    endpoint: &str,
+    cookie: Option<&str>,
+) -> common::TestResponse {
     let mut req = Request::post(format!("/api/{endpoint}"))
         .header(header::ORIGIN, ORIGIN)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -200,7 +258,12 @@ async fn system_info_is_for_admins_only() {
     let app = TestApp::new(true).await;
 
     let anonymous = call_server_fn(&app, "system", None).await;
-    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{}", anonymous.body);
+    assert_eq!(
+        anonymous.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        anonymous.body
+    );
     assert_eq!(anonymous.body, r#""Unauthenticated""#);
 
     let member = call_server_fn(&app, "system", Some(&app.login_as("alice").await)).await;
@@ -210,7 +273,10 @@ async fn system_info_is_for_admins_only() {
     let admin = call_server_fn(&app, "system", Some(&app.login_as("pat").await)).await;
     assert_eq!(admin.status, StatusCode::OK, "{}", admin.body);
     let info: serde_json::Value = serde_json::from_str(&admin.body).unwrap();
-    assert_eq!(info["database_backend"], common::TestDb::expected_backend().name());
+    assert_eq!(
+        info["database_backend"],
+        common::TestDb::expected_backend().name()
+    );
     assert_eq!(info["migrations_applied"], 1);
     assert_eq!(info["dev_login"], true);
 }
@@ -223,7 +289,10 @@ async fn session_info_names_the_user_and_their_teams() {
     assert_eq!(res.status, StatusCode::OK);
     let info: serde_json::Value = serde_json::from_str(&res.body).unwrap();
     assert_eq!(info["user"]["name"], "Carol Chen");
-    assert_eq!(info["user"]["teams"], serde_json::json!(["team-a", "team-b"]));
+    assert_eq!(
+        info["user"]["teams"],
+        serde_json::json!(["team-a", "team-b"])
+    );
     assert_eq!(info["user"]["is_admin"], false);
     assert_eq!(info["dev_login"], true);
 }
@@ -235,5 +304,8 @@ async fn admins_see_the_admin_link_and_page() {
     let res = app.get("/admin", Some(&cookie)).await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(res.body.contains(">Admin<"), "admin link in the navigation");
-    assert!(res.body.contains("Database backend"), "system table rendered on the server");
+    assert!(
+        res.body.contains("Database backend"),
+        "system table rendered on the server"
+    );
 }

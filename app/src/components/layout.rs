@@ -29,7 +29,9 @@ pub fn Layout(children: Children) -> impl IntoView {
     let (mobile_open, set_mobile_open) = signal(false);
 
     let session_view = move |render: fn(SessionInfo) -> AnyView| {
-        move || Suspend::new(async move { session.await.map(render).unwrap_or_else(|_| ().into_any()) })
+        move || {
+            Suspend::new(async move { session.await.map(render).unwrap_or_else(|_| ().into_any()) })
+        }
     };
 
     view! {

@@ -24,7 +24,14 @@ fn system_table(info: SystemInfo) -> impl IntoView {
         ("Database backend", info.database_backend),
         ("Migrations applied", info.migrations_applied.to_string()),
         ("GitOps repository", info.gitops_repository),
-        ("Development login", if info.dev_login { "on".into() } else { "off".into() }),
+        (
+            "Development login",
+            if info.dev_login {
+                "on".into()
+            } else {
+                "off".into()
+            },
+        ),
     ];
     view! {
         <dl data-testid="system-info" class="divide-y divide-slate-200 rounded-xl border border-slate-200 bg-white dark:divide-slate-800 dark:border-slate-800 dark:bg-slate-900">

@@ -14,8 +14,15 @@ use crate::auth::session::{cookie_name, cookie_value};
 use crate::state::AppState;
 
 /// Middleware: refuses cross-origin state-changing requests with 403.
-pub async fn same_origin_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE) {
+pub async fn same_origin_writes(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) {
         return next.run(request).await;
     }
     let expected = &state.settings.public_origin;
@@ -31,7 +38,11 @@ pub async fn same_origin_writes(State(state): State<AppState>, request: Request,
 
 fn refuse(reason: &str) -> Response {
     tracing::warn!(reason, "CSRF check failed");
-    (StatusCode::FORBIDDEN, "This request did not come from Slipway's own pages and was refused.").into_response()
+    (
+        StatusCode::FORBIDDEN,
+        "This request did not come from Slipway's own pages and was refused.",
+    )
+        .into_response()
 }
 
 /// `Origin`, or else the origin part of `Referer`.
@@ -53,15 +64,27 @@ mod tests {
     #[test]
     fn the_origin_header_wins_over_the_referer() {
         let mut h = HeaderMap::new();
-        h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
-        h.insert(header::REFERER, HeaderValue::from_static("https://portal.example/catalog"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        h.insert(
+            header::REFERER,
+            HeaderValue::from_static("https://portal.example/catalog"),
+        );
         assert_eq!(request_origin(&h).as_deref(), Some("https://evil.example"));
     }
 
     #[test]
     fn the_referer_gives_its_origin_when_origin_is_absent() {
         let mut h = HeaderMap::new();
-        h.insert(header::REFERER, HeaderValue::from_static("https://portal.example:8443/x?y=1"));
-        assert_eq!(request_origin(&h).as_deref(), Some("https://portal.example:8443"));
+        h.insert(
+            header::REFERER,
+            HeaderValue::from_static("https://portal.example:8443/x?y=1"),
+        );
+        assert_eq!(
+            request_origin(&h).as_deref(),
+            Some("https://portal.example:8443")
+        );
     }
 }

@@ -3,11 +3,11 @@
 //! answer 404 otherwise, and every page shows a banner while it is on.
 
 use app::domain::{CurrentUser, DevPersona};
+use axum::Extension;
 use axum::Form;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Extension;
 use serde::Deserialize;
 
 use crate::auth::session::{self, SessionToken};
@@ -57,13 +57,21 @@ pub async fn login(
     };
     let started = async {
         let user = db::users::upsert_login(&state.db, &login).await?;
-        session::start(&state.db, &state.settings, previous.as_deref(), &user, "dev-login").await
+        session::start(
+            &state.db,
+            &state.settings,
+            previous.as_deref(),
+            &user,
+            "dev-login",
+        )
+        .await
     };
     match started.await {
         Ok(cookie) => ([(header::SET_COOKIE, cookie)], Redirect::to("/catalog")).into_response(),
         Err(error) => {
             tracing::error!(%error, "development login failed");
-            Redirect::to("/login?error=Sign-in%20failed%3A%20the%20database%20is%20unavailable").into_response()
+            Redirect::to("/login?error=Sign-in%20failed%3A%20the%20database%20is%20unavailable")
+                .into_response()
         }
     }
 }
@@ -77,7 +85,11 @@ pub async fn logout(
     if let Some(Extension(token)) = token {
         if let Err(error) = db::sessions::delete(&state.db, &session::hash_token(&token.0)).await {
             tracing::error!(%error, "sign-out could not delete the session");
-            return (StatusCode::SERVICE_UNAVAILABLE, "Sign-out failed: the session store is unavailable.").into_response();
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-out failed: the session store is unavailable.",
+            )
+                .into_response();
         }
         let entry = audit::NewAuditEntry {
             actor: user.as_deref(),
@@ -91,5 +103,9 @@ pub async fn logout(
             tracing::error!(%error, "audit entry for sign-out not written");
         }
     }
-    ([(header::SET_COOKIE, session::clear_cookie(&state.settings))], Redirect::to("/login")).into_response()
+    (
+        [(header::SET_COOKIE, session::clear_cookie(&state.settings))],
+        Redirect::to("/login"),
+    )
+        .into_response()
 }

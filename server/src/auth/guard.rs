@@ -9,10 +9,24 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 /// Paths (exact or, ending in `/`, prefixes) an anonymous visitor may reach.
-const PUBLIC: [&str; 7] = ["/login", "/healthz", "/readyz", "/favicon.svg", "/auth/", "/pkg/", "/api/"];
+const PUBLIC: [&str; 7] = [
+    "/login",
+    "/healthz",
+    "/readyz",
+    "/favicon.svg",
+    "/auth/",
+    "/pkg/",
+    "/api/",
+];
 
 fn is_public(path: &str) -> bool {
-    PUBLIC.iter().any(|p| if p.ends_with('/') { path.starts_with(p) } else { path == *p })
+    PUBLIC.iter().any(|p| {
+        if p.ends_with('/') {
+            path.starts_with(p)
+        } else {
+            path == *p
+        }
+    })
 }
 
 /// Middleware: redirects anonymous page views to the login page.
@@ -35,7 +49,14 @@ mod tests {
 
     #[test]
     fn only_the_listed_paths_are_public() {
-        for path in ["/login", "/healthz", "/readyz", "/pkg/slipway.wasm", "/auth/dev-login", "/api/session"] {
+        for path in [
+            "/login",
+            "/healthz",
+            "/readyz",
+            "/pkg/slipway.wasm",
+            "/auth/dev-login",
+            "/api/session",
+        ] {
             assert!(is_public(path), "{path} should be public");
         }
         for path in ["/", "/catalog", "/admin", "/loginx", "/healthz/x", "/pkgs"] {

@@ -21,7 +21,11 @@ pub struct SessionToken(pub String);
 
 /// Cookie name for these settings.
 pub fn cookie_name(settings: &Settings) -> &'static str {
-    if settings.secure_cookies { "__Host-slipway_session" } else { "slipway_session" }
+    if settings.secure_cookies {
+        "__Host-slipway_session"
+    } else {
+        "slipway_session"
+    }
 }
 
 /// A fresh unguessable token.
@@ -33,7 +37,10 @@ pub fn new_token() -> String {
 
 /// What the database stores for a token.
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The value of the cookie `name`, if the request carries it.
@@ -86,7 +93,9 @@ pub async fn start(
         },
     )
     .await?;
-    let ttl = cookie::time::Duration::seconds(i64::try_from(settings.session_ttl.as_secs()).unwrap_or(i64::MAX));
+    let ttl = cookie::time::Duration::seconds(
+        i64::try_from(settings.session_ttl.as_secs()).unwrap_or(i64::MAX),
+    );
     Ok(set_cookie(settings, token, ttl))
 }
 
@@ -97,7 +106,11 @@ pub fn clear_cookie(settings: &Settings) -> HeaderValue {
 
 /// Middleware: resolves the session cookie to a [`CurrentUser`] in the request extensions.
 /// A database failure is answered with 503 rather than treating the user as signed out.
-pub async fn load_user(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn load_user(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let name = cookie_name(&state.settings);
     if let Some(token) = cookie_value(request.headers(), name) {
         match db::sessions::user_for(&state.db, &hash_token(&token)).await {
@@ -107,7 +120,10 @@ pub async fn load_user(State(state): State<AppState>, mut request: Request, next
             Ok(None) => {}
             Err(error) => {
                 tracing::error!(%error, "session lookup failed");
-                return (StatusCode::SERVICE_UNAVAILABLE, "The session store is unavailable. Please try again shortly.")
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The session store is unavailable. Please try again shortly.",
+                )
                     .into_response();
             }
         }
@@ -125,7 +141,10 @@ mod tests {
         let (a, b) = (new_token(), new_token());
         assert_ne!(a, b);
         assert_eq!(a.len(), 43, "32 bytes in unpadded base64");
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
     }
 
     #[test]
@@ -139,8 +158,14 @@ mod tests {
     #[test]
     fn the_session_cookie_is_found_among_others() {
         let mut headers = HeaderMap::new();
-        headers.append(header::COOKIE, HeaderValue::from_static("theme=dark; slipway_session=tok123"));
-        assert_eq!(cookie_value(&headers, "slipway_session").as_deref(), Some("tok123"));
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; slipway_session=tok123"),
+        );
+        assert_eq!(
+            cookie_value(&headers, "slipway_session").as_deref(),
+            Some("tok123")
+        );
         assert_eq!(cookie_value(&headers, "other"), None);
     }
 }

@@ -103,7 +103,9 @@ impl Db {
         if backend == Backend::Sqlite {
             // WAL lets readers proceed while the single writer commits; the mode is stored
             // in the file, so setting it once per start is enough.
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
         }
         Ok(Db { pool, backend })
     }
@@ -159,15 +161,19 @@ impl Db {
 
 /// Adds `mode=rwc` (create if missing) and creates the file's folder.
 fn prepare_sqlite(url: &str) -> Result<String> {
-    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let path = rest.split('?').next().unwrap_or_default();
-    if !path.is_empty() && path != ":memory:" {
-        if let Some(folder) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(folder).map_err(|source| Error::Folder {
-                path: folder.display().to_string(),
-                source,
-            })?;
-        }
+    if path != ":memory:"
+        && let Some(folder) = Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(folder).map_err(|source| Error::Folder {
+            path: folder.display().to_string(),
+            source,
+        })?;
     }
     Ok(if url.contains("mode=") {
         url.to_owned()
@@ -180,7 +186,9 @@ fn prepare_sqlite(url: &str) -> Result<String> {
 
 /// Milliseconds since the Unix epoch: the portable time representation in the schema.
 pub fn now_ms() -> i64 {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -195,10 +203,21 @@ mod tests {
 
     #[test]
     fn backend_is_chosen_from_the_url_scheme() {
-        assert_eq!(Backend::from_url("sqlite://data/x.db").unwrap(), Backend::Sqlite);
-        assert_eq!(Backend::from_url("postgres://u@h/db").unwrap(), Backend::Postgres);
-        assert_eq!(Backend::from_url("postgresql://u@h/db").unwrap(), Backend::Postgres);
-        assert!(matches!(Backend::from_url("mysql://h/db"), Err(Error::UnsupportedUrl(s)) if s == "mysql"));
+        assert_eq!(
+            Backend::from_url("sqlite://data/x.db").unwrap(),
+            Backend::Sqlite
+        );
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(
+            matches!(Backend::from_url("mysql://h/db"), Err(Error::UnsupportedUrl(s)) if s == "mysql")
+        );
     }
 
     #[test]
@@ -207,6 +226,9 @@ mod tests {
         let url = format!("sqlite://{}/nested/x.db", dir.path().display());
         assert_eq!(prepare_sqlite(&url).unwrap(), format!("{url}?mode=rwc"));
         assert!(dir.path().join("nested").is_dir(), "the folder is created");
-        assert_eq!(prepare_sqlite("sqlite://x.db?mode=ro").unwrap(), "sqlite://x.db?mode=ro");
+        assert_eq!(
+            prepare_sqlite("sqlite://x.db?mode=ro").unwrap(),
+            "sqlite://x.db?mode=ro"
+        );
     }
 }

@@ -37,7 +37,9 @@ pub async fn user_for(db: &Db, token_hash: &str) -> Result<Option<CurrentUser>> 
     .bind(now)
     .fetch_optional(db.pool())
     .await?;
-    let Some((user_id, last_seen)) = row else { return Ok(None) };
+    let Some((user_id, last_seen)) = row else {
+        return Ok(None);
+    };
     if now - last_seen > TOUCH_EVERY_MS {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
             .bind(now)
@@ -50,12 +52,18 @@ pub async fn user_for(db: &Db, token_hash: &str) -> Result<Option<CurrentUser>> 
 
 /// Ends a session (sign-out). Unknown tokens are ignored.
 pub async fn delete(db: &Db, token_hash: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(db.pool()).await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash)
+        .execute(db.pool())
+        .await?;
     Ok(())
 }
 
 /// Removes expired sessions; returns how many.
 pub async fn purge_expired(db: &Db) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now_ms()).execute(db.pool()).await?;
+    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now_ms())
+        .execute(db.pool())
+        .await?;
     Ok(done.rows_affected())
 }

@@ -43,16 +43,21 @@ pub async fn upsert_login(db: &Db, login: &NewLogin) -> Result<CurrentUser> {
     .fetch_one(&mut *tx)
     .await?;
 
-    sqlx::query("DELETE FROM team_members WHERE user_id = $1").bind(&id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM team_members WHERE user_id = $1")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
     let mut teams = login.teams.clone();
     teams.sort();
     teams.dedup();
     for team in &teams {
-        sqlx::query("INSERT INTO teams (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-            .bind(team)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO teams (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(team)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("INSERT INTO team_members (user_id, team) VALUES ($1, $2)")
             .bind(&id)
             .bind(team)
@@ -76,7 +81,9 @@ pub async fn find(db: &Db, id: &str) -> Result<Option<CurrentUser>> {
             .bind(id)
             .fetch_optional(db.pool())
             .await?;
-    let Some((id, name, email, is_admin)) = row else { return Ok(None) };
+    let Some((id, name, email, is_admin)) = row else {
+        return Ok(None);
+    };
     let teams: Vec<(String,)> =
         sqlx::query_as("SELECT team FROM team_members WHERE user_id = $1 ORDER BY team")
             .bind(&id)

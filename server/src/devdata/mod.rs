@@ -14,7 +14,10 @@ use crate::db::Db;
 pub const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "prod"];
 
 const SAMPLE_CATALOG: [(&str, &str); 2] = [
-    ("catalog/postgresql.yaml", include_str!("catalog/postgresql.yaml")),
+    (
+        "catalog/postgresql.yaml",
+        include_str!("catalog/postgresql.yaml"),
+    ),
     ("catalog/bucket.yaml", include_str!("catalog/bucket.yaml")),
 ];
 
@@ -29,9 +32,12 @@ const EMPTY_KUSTOMIZATION: &str =
 pub async fn init(args: InitArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating SLIPWAY_DATA_DIR {}", args.data_dir.display()))?;
-    let db = Db::connect(&args.database.database_url, args.database.db_max_connections)
-        .await
-        .context("connecting to the database named by DATABASE_URL")?;
+    let db = Db::connect(
+        &args.database.database_url,
+        args.database.db_max_connections,
+    )
+    .await
+    .context("connecting to the database named by DATABASE_URL")?;
     db.migrate().await.context("applying database migrations")?;
     db.close().await;
     tracing::info!(backend = db.backend().name(), "database ready");
@@ -53,7 +59,11 @@ pub fn seed_repository(bare: &Path) -> anyhow::Result<Option<PathBuf>> {
     }
     let work = tempfile::tempdir().context("creating a temporary folder")?;
     let mut files: Vec<(String, &str)> = vec![("README.md".into(), REPO_README)];
-    files.extend(ENVIRONMENTS.iter().map(|env| (format!("{env}/kustomization.yaml"), EMPTY_KUSTOMIZATION)));
+    files.extend(
+        ENVIRONMENTS
+            .iter()
+            .map(|env| (format!("{env}/kustomization.yaml"), EMPTY_KUSTOMIZATION)),
+    );
     files.extend(SAMPLE_CATALOG.iter().map(|(p, c)| ((*p).to_owned(), *c)));
     for (path, content) in &files {
         let target = work.path().join(path);
@@ -65,19 +75,34 @@ pub fn seed_repository(bare: &Path) -> anyhow::Result<Option<PathBuf>> {
     git(
         work.path(),
         &[
-            "-c", "user.name=Slipway", "-c", "user.email=slipway@localhost",
-            "commit", "--quiet", "-m", "Initialize GitOps repository layout and sample catalog",
+            "-c",
+            "user.name=Slipway",
+            "-c",
+            "user.email=slipway@localhost",
+            "commit",
+            "--quiet",
+            "-m",
+            "Initialize GitOps repository layout and sample catalog",
         ],
     )?;
     // Build the bare repository beside its final place, then move it in: a crash midway
     // never leaves a half-made repository that later runs would take as done.
-    let parent = bare.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = bare
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
-    let staging = tempfile::Builder::new().prefix(".gitops-init").tempdir_in(parent)?;
+    let staging = tempfile::Builder::new()
+        .prefix(".gitops-init")
+        .tempdir_in(parent)?;
     let staged = staging.path().join("repo.git");
     let staged_str = staged.to_str().context("repository path is not UTF-8")?;
-    git(work.path(), &["clone", "--quiet", "--bare", ".", staged_str])?;
-    std::fs::rename(&staged, bare).with_context(|| format!("moving the repository to {}", bare.display()))?;
+    git(
+        work.path(),
+        &["clone", "--quiet", "--bare", ".", staged_str],
+    )?;
+    std::fs::rename(&staged, bare)
+        .with_context(|| format!("moving the repository to {}", bare.display()))?;
     Ok(Some(bare.to_path_buf()))
 }
 
@@ -89,7 +114,11 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
         .output()
         .context("running git (is it installed?)")?;
     if !output.status.success() {
-        bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim());
+        bail!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
     Ok(())
 }

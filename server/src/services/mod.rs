@@ -12,5 +12,7 @@ use crate::db::Db;
 
 /// Builds every port from the shared parts.
 pub fn ports(db: &Db, settings: &Arc<Settings>) -> Ports {
-    Ports { system: Arc::new(system::SystemService::new(db.clone(), settings.clone())) }
+    Ports {
+        system: Arc::new(system::SystemService::new(db.clone(), settings.clone())),
+    }
 }

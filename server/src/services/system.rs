@@ -29,10 +29,15 @@ impl SystemService {
 impl SystemPort for SystemService {
     async fn system_info(&self, actor: &CurrentUser) -> Result<SystemInfo, AppError> {
         if !actor.is_admin {
-            return Err(AppError::Forbidden("view the portal's system settings".into()));
+            return Err(AppError::Forbidden(
+                "view the portal's system settings".into(),
+            ));
         }
-        let migrations_applied =
-            self.db.migrations_applied().await.map_err(|e| internal("reading applied migrations", &e))?;
+        let migrations_applied = self
+            .db
+            .migrations_applied()
+            .await
+            .map_err(|e| internal("reading applied migrations", &e))?;
         Ok(SystemInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             database_backend: self.db.backend().name().to_owned(),
@@ -48,7 +53,11 @@ impl SystemPort for SystemService {
 
     async fn login_options(&self) -> Result<LoginOptions, AppError> {
         Ok(LoginOptions {
-            dev_personas: if self.settings.dev_login { dev::personas() } else { Vec::new() },
+            dev_personas: if self.settings.dev_login {
+                dev::personas()
+            } else {
+                Vec::new()
+            },
             sso_enabled: false,
         })
     }

@@ -5,7 +5,10 @@
 //! second pass) — a fresh database created on that server. The same tests thus prove both
 //! backends.
 
-#![allow(dead_code, reason = "each test binary uses a different part of the harness")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the harness"
+)]
 
 use axum::Router;
 use axum::body::Body;
@@ -39,18 +42,28 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}/slipway.db", dir.path().display());
         let db = Db::connect(&url, 5).await.expect("sqlite opens");
-        TestDb { db, _dir: Some(dir) }
+        TestDb {
+            db,
+            _dir: Some(dir),
+        }
     }
 
     async fn postgres(admin_url: &str) -> Self {
         let name = format!("slipway_test_{}", uuid::Uuid::now_v7().simple());
-        let admin = Db::connect(admin_url, 1).await.expect("PostgreSQL server reachable");
+        let admin = Db::connect(admin_url, 1)
+            .await
+            .expect("PostgreSQL server reachable");
         // The name is generated above from a UUID: no outside input.
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(admin.pool()).await.expect("create database");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(admin.pool())
+            .await
+            .expect("create database");
         admin.close().await;
         let mut url = url::Url::parse(admin_url).expect("SLIPWAY_TEST_DATABASE_URL is a URL");
         url.set_path(&name);
-        let db = Db::connect(url.as_str(), 5).await.expect("test database opens");
+        let db = Db::connect(url.as_str(), 5)
+            .await
+            .expect("test database opens");
         TestDb { db, _dir: None }
     }
 
@@ -72,9 +85,19 @@ pub struct TestApp {
 impl TestApp {
     pub async fn new(dev_login: bool) -> Self {
         let test_db = TestDb::new().await;
-        let options = slipway::http::leptos_options(std::path::Path::new("target/site"), "127.0.0.1:3000".parse().unwrap());
-        let state = slipway::http::state(options, test_db.db.clone(), slipway::http::settings_for(ORIGIN, dev_login));
-        TestApp { router: slipway::http::router(state), test_db }
+        let options = slipway::http::leptos_options(
+            std::path::Path::new("target/site"),
+            "127.0.0.1:3000".parse().unwrap(),
+        );
+        let state = slipway::http::state(
+            options,
+            test_db.db.clone(),
+            slipway::http::settings_for(ORIGIN, dev_login),
+        );
+        TestApp {
+            router: slipway::http::router(state),
+            test_db,
+        }
     }
 
     pub fn db(&self) -> &Db {
@@ -83,7 +106,12 @@ impl TestApp {
 
     /// Sends one request through the whole middleware stack, no socket involved.
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let response = self.router.clone().oneshot(request).await.expect("router is infallible");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router is infallible");
         TestResponse::read(response).await
     }
 
@@ -103,22 +131,32 @@ impl TestApp {
         if let Some(c) = cookie {
             req = req.header(header::COOKIE, c);
         }
-        self.send(req.body(Body::from(form.to_owned())).unwrap()).await
+        self.send(req.body(Body::from(form.to_owned())).unwrap())
+            .await
     }
 
     /// Signs in through the development login; returns the `Cookie` header to send.
     pub async fn login_as(&self, handle: &str) -> String {
-        let res = self.post_form("/auth/dev-login", &format!("handle={handle}"), None).await;
-        assert_eq!(res.status, StatusCode::SEE_OTHER, "dev login redirects: {}", res.body);
-        res.session_cookie().expect("dev login sets the session cookie")
+        let res = self
+            .post_form("/auth/dev-login", &format!("handle={handle}"), None)
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::SEE_OTHER,
+            "dev login redirects: {}",
+            res.body
+        );
+        res.session_cookie()
+            .expect("dev login sets the session cookie")
     }
 
     pub async fn count(&self, table: &str) -> i64 {
         // Table names come from the tests themselves.
-        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-            .fetch_one(self.db().pool())
-            .await
-            .expect("count");
+        let (n,): (i64,) =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(self.db().pool())
+                .await
+                .expect("count");
         n
     }
 }
@@ -134,7 +172,11 @@ impl TestResponse {
     async fn read(response: Response<Body>) -> Self {
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.expect("body reads").to_bytes();
-        TestResponse { status: parts.status, headers: parts.headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+        TestResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     pub fn header(&self, name: header::HeaderName) -> Option<&str> {
@@ -147,6 +189,8 @@ impl TestResponse {
 
     /// `name=value` of the session cookie this response sets.
     pub fn session_cookie(&self) -> Option<String> {
-        self.set_cookie().and_then(|c| c.split(';').next()).map(str::to_owned)
+        self.set_cookie()
+            .and_then(|c| c.split(';').next())
+            .map(str::to_owned)
     }
 }

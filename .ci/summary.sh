@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Prints what `make test` ran: per suite, the tests passed/failed/skipped, read from the
+# logs the test steps wrote (cargo's "test result:" lines, Playwright's JSON report).
+# Exits non-zero if any log is missing or reports a failure or a skip.
+set -euo pipefail
+logs=target/test-logs
+total_pass=0 total_fail=0 total_skip=0 status=0
+
+cargo_counts() { # log → "passed failed ignored"
+  grep -E '^test result:' "$1" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed; ([0-9]+) ignored.*/\1 \2 \3/' |
+    awk '{p+=$1; f+=$2; i+=$3} END {print p+0, f+0, i+0}'
+}
+
+line() { printf '  %-34s %5s passed, %s failed, %s skipped\n' "$1" "$2" "$3" "$4"; }
+
+echo "Test summary"
+for suite in sqlite:"Rust tests on SQLite" postgres:"Rust tests on PostgreSQL"; do
+  key=${suite%%:*} name=${suite#*:}
+  if [ ! -f "$logs/$key.log" ]; then echo "  $name: no log (step did not run)"; status=1; continue; fi
+  read -r p f s < <(cargo_counts "$logs/$key.log")
+  line "$name" "$p" "$f" "$s"
+  total_pass=$((total_pass + p)) total_fail=$((total_fail + f)) total_skip=$((total_skip + s))
+done
+if [ -f "$logs/e2e.json" ]; then
+  read -r p f s < <(node -e '
+    const r = require(process.argv[1]).stats;
+    console.log(r.expected + r.flaky, r.unexpected, r.skipped);' "$PWD/$logs/e2e.json")
+  line "End-to-end in Chromium" "$p" "$f" "$s"
+  total_pass=$((total_pass + p)) total_fail=$((total_fail + f)) total_skip=$((total_skip + s))
+else
+  echo "  End-to-end in Chromium: no report (step did not run)"; status=1
+fi
+[ "$total_fail" -eq 0 ] && [ "$total_skip" -eq 0 ] || status=1
+echo "make test: $total_pass passed, $total_fail failed, $total_skip skipped"
+exit $status

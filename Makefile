@@ -1,0 +1,77 @@
+# Slipway — two commands on a fresh machine:
+#   make run    install what is missing, build, prepare ./data, serve http://127.0.0.1:3000
+#   make test   install what is missing, lint, test on SQLite and PostgreSQL, e2e in Chromium
+# Every step installs or builds only what is missing; see .ci/bootstrap.sh for the tools.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# npm's tailwindcss and wasm-opt (binaryen) first: Debian's binaryen corrupts wasm-bindgen output.
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+# cargo-leptos sets this for its builds and leptos_config reads it at compile time: setting it
+# for every cargo call keeps `cargo test` from rebuilding the Leptos stack after a build.
+export LEPTOS_OUTPUT_NAME := slipway
+export CARGO_TERM_COLOR ?= always
+# Keep the many parallel tests from exhausting the throwaway PostgreSQL cluster.
+export RUST_TEST_THREADS ?= 2
+
+LOGS := target/test-logs
+BIN := target/debug/slipway
+
+.PHONY: help tools build run lint test test-sqlite test-postgres e2e clean-data
+
+help:
+	@echo "make run   - build and serve Slipway on http://127.0.0.1:3000 (dev login, ./data)"
+	@echo "make test  - lint, Rust tests on SQLite and PostgreSQL, Playwright e2e in Chromium"
+
+tools:
+	@bash .ci/bootstrap.sh
+
+# Front end (wasm + Tailwind CSS into target/site) and the server binary, debug profile.
+build: tools
+	@echo "==> cargo leptos build"
+	cargo leptos build
+
+run: build
+	@echo "==> preparing ./data (SQLite database, GitOps repository, sample catalog)"
+	$(BIN) init
+	@echo "==> serving on http://127.0.0.1:3000 — development login ON (Ctrl-C to stop)"
+	exec $(BIN) serve --dev-login
+
+lint: tools
+	@echo "==> rustfmt"
+	cargo fmt --all --check
+	@echo "==> clippy (server + app with ssr)"
+	cargo clippy --workspace --all-targets -- -D warnings
+	@echo "==> clippy (app with hydrate, wasm32)"
+	cargo clippy -p app --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+test-sqlite: tools
+	@mkdir -p $(LOGS)
+	@echo "==> Rust tests on SQLite"
+	cargo test --workspace 2>&1 | tee $(LOGS)/sqlite.log
+
+test-postgres: tools
+	@mkdir -p $(LOGS)
+	@echo "==> Rust tests on PostgreSQL"
+	.ci/with-postgres.sh cargo test --workspace 2>&1 | tee $(LOGS)/postgres.log
+
+e2e: build
+	@mkdir -p $(LOGS)
+	@echo "==> Playwright end-to-end tests in Chromium"
+	SLIPWAY_E2E_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
+	  PLAYWRIGHT_JSON_OUTPUT_NAME=$(CURDIR)/$(LOGS)/e2e.json \
+	  playwright test --config end2end/playwright.config.ts
+
+test: tools
+	@rm -rf $(LOGS)
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory build
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+	$(MAKE) --no-print-directory e2e
+	@bash .ci/summary.sh
+
+clean-data:
+	rm -rf data

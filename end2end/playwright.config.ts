@@ -1,0 +1,56 @@
+// Playwright drives Debian's Chromium (never a downloaded browser) against the real
+// `slipway` binary built by `make build`, on a free port chosen by the Makefile, with a
+// fresh data folder (SQLite database, no GitOps state) for every run.
+import { defineConfig } from '@playwright/test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const port = process.env.SLIPWAY_E2E_PORT;
+if (!port) throw new Error('SLIPWAY_E2E_PORT is not set: run the e2e tests through `make e2e`');
+const baseURL = `http://127.0.0.1:${port}`;
+const root = resolve(__dirname, '..');
+// Evaluated again in each worker; only the main process's value reaches the web server.
+const data = mkdtempSync(join(tmpdir(), 'slipway-e2e-'));
+
+export default defineConfig({
+  testDir: './tests',
+  outputDir: './test-results',
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  forbidOnly: true,
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  reporter: [['list'], ['json']],
+  use: {
+    baseURL,
+    trace: 'retain-on-failure',
+    launchOptions: {
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+  },
+  webServer: {
+    command: `${root}/target/debug/slipway serve --dev-login --listen 127.0.0.1:${port}`,
+    url: `${baseURL}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: {
+      DATABASE_URL: `sqlite://${data}/slipway.db`,
+      SLIPWAY_DATA_DIR: data,
+      SLIPWAY_SITE_ROOT: `${root}/target/site`,
+      RUST_LOG: 'warn',
+    },
+  },
+});

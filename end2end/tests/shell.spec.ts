@@ -1,0 +1,101 @@
+// The app shell in a real browser: sign-in, hydration, navigation, theme, 404, sign-out.
+import { test, expect, type Page } from '@playwright/test';
+
+async function signIn(page: Page, persona: string) {
+  await page.goto('/login');
+  await page.getByRole('button', { name: `Continue as ${persona}` }).click();
+  await expect(page).toHaveURL(/\/catalog$/);
+}
+
+/** Waits until the WebAssembly front end has hydrated the page (never true without it). */
+async function hydrated(page: Page) {
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+test('health endpoint answers without a session', async ({ request }) => {
+  const res = await request.get('/healthz');
+  expect(res.status()).toBe(200);
+  expect(await res.text()).toBe('ok');
+});
+
+test('anonymous visitors are sent to the login page, which warns about the dev login', async ({ page }) => {
+  await page.goto('/requests');
+  await expect(page).toHaveURL(/\/login\?next=%2Frequests$/);
+  await expect(page.getByRole('heading', { name: 'Sign in to Slipway' })).toBeVisible();
+  await expect(page.getByTestId('dev-login')).toContainText('Development login — not for production');
+});
+
+test('signing in with the dev login lands on the catalog under the dev banner', async ({ page }) => {
+  await signIn(page, 'Alice Archer');
+  await expect(page.getByRole('heading', { name: 'Catalog', level: 1 })).toBeVisible();
+  await expect(page.getByTestId('dev-banner')).toBeVisible();
+  await expect(page).toHaveTitle('Catalog · Slipway');
+});
+
+test('the page hydrates: the user menu opens on click and shows the teams', async ({ page }) => {
+  await signIn(page, 'Carol Chen');
+  await hydrated(page);
+  const button = page.getByTestId('user-menu-button');
+  await expect(button).toHaveAttribute('aria-expanded', 'false');
+  await button.click();
+  await expect(button).toHaveAttribute('aria-expanded', 'true');
+  const menu = page.getByRole('menu', { name: 'User menu' });
+  await expect(menu).toBeVisible();
+  await expect(menu.getByTestId('user-teams')).toHaveText(/team-a\s*team-b/);
+});
+
+test('navigation between sections happens in the page, without a reload', async ({ page }) => {
+  await signIn(page, 'Alice Archer');
+  await hydrated(page);
+  await page.evaluate(() => ((window as any).__sameDocument = true));
+  const nav = page.getByRole('navigation', { name: 'Main', exact: true });
+  for (const section of ['Requests', 'Status', 'Metrics', 'Catalog']) {
+    await nav.getByRole('link', { name: section }).click();
+    await expect(page.getByRole('heading', { name: section, level: 1 })).toBeVisible();
+    await expect(nav.getByRole('link', { name: section })).toHaveAttribute('aria-current', 'page');
+  }
+  expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+  await expect(nav.getByRole('link', { name: 'Admin' })).toHaveCount(0);
+});
+
+test('the theme toggle switches to dark mode and the choice survives a reload', async ({ page }) => {
+  await page.emulateMedia({ colorScheme: 'light' });
+  await signIn(page, 'Alice Archer');
+  await hydrated(page);
+  const html = page.locator('html');
+  await expect(html).not.toHaveClass(/dark/);
+  await page.getByTestId('theme-toggle').click();
+  await expect(html).toHaveClass(/dark/);
+  await expect(page.getByTestId('theme-toggle')).toHaveAttribute('aria-pressed', 'true');
+  await page.reload();
+  await expect(html).toHaveClass(/dark/);
+  const background = await page.locator('body').evaluate((el) => getComputedStyle(el).backgroundColor);
+  expect(background).not.toBe('rgb(248, 250, 252)'); // slate-50, the light background
+});
+
+test('an unknown page answers 404 with a way back', async ({ page }) => {
+  await signIn(page, 'Alice Archer');
+  const response = await page.goto('/no/such/page');
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole('heading', { name: 'This page does not exist' })).toBeVisible();
+  await page.getByRole('link', { name: 'Back to the catalog' }).click();
+  await expect(page).toHaveURL(/\/catalog$/);
+});
+
+test('admins see the admin page with the running system', async ({ page }) => {
+  await signIn(page, 'Pat Platform');
+  await page.getByRole('navigation', { name: 'Main', exact: true }).getByRole('link', { name: 'Admin' }).click();
+  const info = page.getByTestId('system-info');
+  await expect(info).toContainText('Database backend');
+  await expect(info).toContainText('sqlite');
+});
+
+test('signing out ends the session', async ({ page }) => {
+  await signIn(page, 'Bob Builder');
+  await hydrated(page);
+  await page.getByTestId('user-menu-button').click();
+  await page.getByRole('menuitem', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await page.goto('/catalog');
+  await expect(page).toHaveURL(/\/login\?next=%2Fcatalog$/);
+});
