@@ -4,12 +4,13 @@
 import { defineConfig } from '@playwright/test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const port = process.env.SLIPWAY_E2E_PORT;
 if (!port) throw new Error('SLIPWAY_E2E_PORT is not set: run the e2e tests through `make e2e`');
 const baseURL = `http://127.0.0.1:${port}`;
-const root = resolve(__dirname, '..');
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // Evaluated again in each worker; only the main process's value reaches the web server.
 const data = mkdtempSync(join(tmpdir(), 'slipway-e2e-'));
 
