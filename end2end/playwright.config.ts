@@ -2,17 +2,22 @@
 // `slipway` binary built by `make build`, on a free port chosen by the Makefile, with a
 // fresh data folder (SQLite database, no GitOps state) for every run.
 import { defineConfig } from '@playwright/test';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const port = process.env.SLIPWAY_E2E_PORT;
-if (!port) throw new Error('SLIPWAY_E2E_PORT is not set: run the e2e tests through `make e2e`');
+const idpPort = process.env.SLIPWAY_E2E_IDP_PORT;
+if (!port || !idpPort) throw new Error('SLIPWAY_E2E_PORT/SLIPWAY_E2E_IDP_PORT are not set: run the e2e tests through `make e2e`');
+const issuer = `http://127.0.0.1:${idpPort}`;
 const baseURL = `http://127.0.0.1:${port}`;
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // Evaluated again in each worker; only the main process's value reaches the web server.
 const data = mkdtempSync(join(tmpdir(), 'slipway-e2e-'));
+// The client secret reaches the portal through a file, as a mounted Secret would.
+const secretFile = join(data, 'oidc-client-secret');
+writeFileSync(secretFile, 'slipway-e2e-secret\n');
 
 export default defineConfig({
   testDir: './tests',
@@ -40,7 +45,21 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
+  webServer: [
+    {
+      // A real OpenID Provider with a login form and users in groups (see end2end/oidc).
+      command: [
+        `node ${root}/end2end/oidc/provider.mjs --port ${idpPort}`,
+        `--redirect-uri ${baseURL}/auth/oidc/callback --post-logout-uri ${baseURL}/login`,
+        '--client-id slipway --client-secret slipway-e2e-secret',
+      ].join(' '),
+      url: `${issuer}/.well-known/openid-configuration`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+    },
+    {
     command: `${root}/target/debug/slipway serve --dev-login --listen 127.0.0.1:${port}`,
     url: `${baseURL}/readyz`,
     reuseExistingServer: false,
@@ -52,6 +71,13 @@ export default defineConfig({
       SLIPWAY_DATA_DIR: data,
       SLIPWAY_SITE_ROOT: `${root}/target/site`,
       RUST_LOG: 'warn',
+      SLIPWAY_OIDC_ISSUER: issuer,
+      SLIPWAY_OIDC_CLIENT_ID: 'slipway',
+      SLIPWAY_OIDC_CLIENT_SECRET_FILE: secretFile,
+      SLIPWAY_OIDC_SCOPES: 'openid profile email groups',
+      SLIPWAY_TEAM_REGEX: '^team-[a-z0-9-]+$',
+      SLIPWAY_ADMIN_GROUP: 'platform-admins',
     },
-  },
+    },
+  ],
 });

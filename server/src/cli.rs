@@ -9,7 +9,7 @@ use crate::db::Db;
 /// Runs the parsed command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => crate::http::serve(args).await,
+        Command::Serve(args) => crate::http::serve(*args).await,
         Command::Migrate(args) => {
             let db = Db::connect(&args.database_url, args.db_max_connections)
                 .await

@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the portal (runs pending migrations first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
     /// Prepare a local data directory for trying Slipway out: SQLite database, a bare GitOps
@@ -88,12 +88,63 @@ pub struct ServeArgs {
     /// How long a session lasts after sign-in, in seconds.
     #[arg(long, env = "SLIPWAY_SESSION_TTL_SECS", default_value_t = 12 * 3600)]
     pub session_ttl_secs: u64,
+    /// A session unused for this many seconds ends (idle timeout).
+    #[arg(long, env = "SLIPWAY_SESSION_IDLE_SECS", default_value_t = 2 * 3600)]
+    pub session_idle_secs: u64,
+    #[command(flatten)]
+    pub sso: SsoArgs,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "SLIPWAY_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
     /// How long in-flight requests may take to finish on shutdown, in seconds.
     #[arg(long, env = "SLIPWAY_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
     pub shutdown_grace_secs: u64,
+}
+
+/// Single sign-on (OpenID Connect) and how the provider's groups become teams.
+#[derive(Clone, Debug, Default, Args)]
+pub struct SsoArgs {
+    /// Issuer URL of the OpenID Provider; setting it turns single sign-on on. Examples:
+    /// `https://keycloak.example.com/realms/platform`, `https://dex.example.com`,
+    /// `https://login.microsoftonline.com/<tenant-id>/v2.0`.
+    #[arg(long, env = "SLIPWAY_OIDC_ISSUER")]
+    pub oidc_issuer: Option<Url>,
+    /// Client id registered for Slipway at the provider.
+    #[arg(long, env = "SLIPWAY_OIDC_CLIENT_ID", default_value = "slipway")]
+    pub oidc_client_id: String,
+    /// Client secret. Prefer SLIPWAY_OIDC_CLIENT_SECRET_FILE in production.
+    #[arg(long, env = "SLIPWAY_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// File holding the client secret (e.g. a mounted Kubernetes Secret).
+    #[arg(long, env = "SLIPWAY_OIDC_CLIENT_SECRET_FILE")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// Scopes to request, space-separated (`openid` is always included). Add `groups` for
+    /// Dex and for providers that release the groups claim only on request.
+    #[arg(
+        long,
+        env = "SLIPWAY_OIDC_SCOPES",
+        default_value = "openid profile email",
+        value_delimiter = ' '
+    )]
+    pub oidc_scopes: Vec<String>,
+    /// ID-token claim that lists the user's groups.
+    #[arg(long, env = "SLIPWAY_OIDC_GROUPS_CLAIM", default_value = "groups")]
+    pub oidc_groups_claim: String,
+    /// Only groups with this prefix are teams, named without it (e.g. `/teams/` for
+    /// Keycloak group paths).
+    #[arg(long, env = "SLIPWAY_TEAM_PREFIX")]
+    pub team_prefix: Option<String>,
+    /// Only groups matching this regex are teams, named by its capture `team` (else capture
+    /// 1, else the whole match). Takes precedence over the prefix.
+    #[arg(long, env = "SLIPWAY_TEAM_REGEX")]
+    pub team_regex: Option<String>,
+    /// Explicit `group=team` pairs, comma-separated (e.g. Entra ID group object ids); checked
+    /// before the regex and the prefix.
+    #[arg(long, env = "SLIPWAY_TEAM_MAP", value_delimiter = ',')]
+    pub team_map: Vec<String>,
+    /// Members of this group are platform administrators.
+    #[arg(long, env = "SLIPWAY_ADMIN_GROUP")]
+    pub admin_group: Option<String>,
 }
 
 /// Options of `slipway init`.
@@ -127,6 +178,10 @@ pub struct Settings {
     pub dev_login: bool,
     /// Session lifetime.
     pub session_ttl: Duration,
+    /// Idle timeout of a session.
+    pub session_idle: Duration,
+    /// Single sign-on, when configured.
+    pub oidc: Option<crate::auth::oidc::OidcSettings>,
     /// GitOps repository URL (credentials never included).
     pub git_url: String,
     /// Largest accepted request body.
@@ -179,14 +234,88 @@ impl ServeArgs {
                 absolute(&self.data_dir.join("gitops.git")).display()
             ),
         };
+        if self.session_idle_secs < 60 {
+            return Err(ConfigError {
+                variable: "SLIPWAY_SESSION_IDLE_SECS",
+                problem: "must be at least 60 seconds".into(),
+            });
+        }
         Ok(Settings {
             public_origin: public_url.origin().ascii_serialization(),
             secure_cookies: public_url.scheme() == "https",
             dev_login: self.dev_login,
             session_ttl: Duration::from_secs(self.session_ttl_secs),
+            session_idle: Duration::from_secs(self.session_idle_secs),
+            oidc: self.sso.settings()?,
             git_url: redact_credentials(&git_url),
             max_body_bytes: self.max_body_bytes,
         })
+    }
+}
+
+impl SsoArgs {
+    /// Checked OIDC settings, or `None` when no issuer is configured.
+    pub fn settings(&self) -> Result<Option<crate::auth::oidc::OidcSettings>, ConfigError> {
+        let Some(issuer) = &self.oidc_issuer else {
+            return Ok(None);
+        };
+        let issuer =
+            openidconnect::IssuerUrl::new(issuer.as_str().trim_end_matches('/').to_owned())
+                .map_err(|e| ConfigError {
+                    variable: "SLIPWAY_OIDC_ISSUER",
+                    problem: e.to_string(),
+                })?;
+        let client_secret = match (&self.oidc_client_secret, &self.oidc_client_secret_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError {
+                    variable: "SLIPWAY_OIDC_CLIENT_SECRET_FILE",
+                    problem: "set either the secret or the secret file, not both".into(),
+                });
+            }
+            (Some(secret), None) => Some(secret.clone()),
+            (None, Some(file)) => Some(
+                std::fs::read_to_string(file)
+                    .map_err(|e| ConfigError {
+                        variable: "SLIPWAY_OIDC_CLIENT_SECRET_FILE",
+                        problem: format!("cannot read {}: {e}", file.display()),
+                    })?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+            ),
+            (None, None) => None,
+        };
+        let mut scopes = vec!["openid".to_owned()];
+        for scope in self
+            .oidc_scopes
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
+            if !scopes.iter().any(|known| known == scope) {
+                scopes.push(scope.to_owned());
+            }
+        }
+        let teams = crate::auth::teams::TeamMapping::new(
+            &self.team_map,
+            self.team_regex.as_deref(),
+            self.team_prefix.as_deref(),
+            self.admin_group.as_deref(),
+        )
+        .map_err(|e| ConfigError {
+            variable: match e {
+                crate::auth::teams::MappingError::BadPair(_) => "SLIPWAY_TEAM_MAP",
+                crate::auth::teams::MappingError::Regex(_) => "SLIPWAY_TEAM_REGEX",
+            },
+            problem: e.to_string(),
+        })?;
+        Ok(Some(crate::auth::oidc::OidcSettings {
+            issuer,
+            client_id: self.oidc_client_id.clone(),
+            client_secret,
+            scopes,
+            groups_claim: self.oidc_groups_claim.clone(),
+            teams,
+        }))
     }
 }
 
@@ -224,7 +353,7 @@ mod tests {
         let mut argv = vec!["slipway", "serve"];
         argv.extend_from_slice(args);
         match Cli::try_parse_from(argv).expect("arguments parse").command {
-            Command::Serve(a) => a,
+            Command::Serve(a) => *a,
             other => panic!("expected serve, got {other:?}"),
         }
     }
@@ -283,6 +412,68 @@ mod tests {
             settings.git_url,
             "https://git.example.com/platform/gitops.git"
         );
+    }
+
+    #[test]
+    fn single_sign_on_is_off_without_an_issuer() {
+        assert!(serve(&[]).settings().unwrap().oidc.is_none());
+    }
+
+    #[test]
+    fn the_client_secret_is_read_from_its_file_without_the_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        let settings = serve(&[
+            "--oidc-issuer",
+            "https://idp.example.com/realms/x/",
+            "--oidc-client-secret-file",
+            file.to_str().unwrap(),
+            "--oidc-scopes",
+            "profile groups",
+        ])
+        .settings()
+        .unwrap();
+        let oidc = settings.oidc.unwrap();
+        assert_eq!(oidc.client_secret.as_deref(), Some("s3cret"));
+        assert_eq!(
+            oidc.issuer.as_str(),
+            "https://idp.example.com/realms/x",
+            "trailing slash dropped"
+        );
+        assert_eq!(
+            oidc.scopes,
+            vec!["openid", "profile", "groups"],
+            "openid always first"
+        );
+    }
+
+    #[test]
+    fn secret_and_secret_file_together_are_refused() {
+        let err = serve(&[
+            "--oidc-issuer",
+            "https://idp.example.com",
+            "--oidc-client-secret",
+            "a",
+            "--oidc-client-secret-file",
+            "/x",
+        ])
+        .settings()
+        .unwrap_err();
+        assert_eq!(err.variable, "SLIPWAY_OIDC_CLIENT_SECRET_FILE");
+    }
+
+    #[test]
+    fn a_broken_team_regex_is_refused_naming_the_variable() {
+        let err = serve(&[
+            "--oidc-issuer",
+            "https://idp.example.com",
+            "--team-regex",
+            "(open",
+        ])
+        .settings()
+        .unwrap_err();
+        assert_eq!(err.variable, "SLIPWAY_TEAM_REGEX");
     }
 
     #[test]

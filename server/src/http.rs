@@ -25,6 +25,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::auth::oidc::{self, Oidc};
 use crate::auth::{csrf, dev, guard, session};
 use crate::config::{ServeArgs, Settings};
 use crate::db::{self, Db};
@@ -32,15 +33,27 @@ use crate::services;
 use crate::state::AppState;
 
 /// Builds the state from its parts (used by `serve` and by tests).
-pub fn state(leptos_options: LeptosOptions, db: Db, settings: Settings) -> AppState {
+pub fn state(
+    leptos_options: LeptosOptions,
+    db: Db,
+    settings: Settings,
+) -> anyhow::Result<AppState> {
+    let oidc = match &settings.oidc {
+        Some(oidc) => Some(Arc::new(
+            Oidc::new(oidc.clone(), &settings.public_origin)
+                .context("setting up single sign-on")?,
+        )),
+        None => None,
+    };
     let settings = Arc::new(settings);
     let ports = services::ports(&db, &settings);
-    AppState {
+    Ok(AppState {
         leptos_options,
         db,
         settings,
         ports,
-    }
+        oidc,
+    })
 }
 
 /// Leptos options for a site root (cargo-leptos's output) and listen address.
@@ -65,7 +78,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/auth/dev-login", post(dev::login))
-        .route("/auth/logout", post(dev::logout))
+        .route("/auth/logout", post(session::logout))
+        .route("/auth/oidc/login", get(oidc::login))
+        .route("/auth/oidc/callback", get(oidc::callback))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(from_fn(guard::require_login))
@@ -138,7 +153,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         leptos_options(&args.site_root, args.listen),
         db.clone(),
         settings,
-    );
+    )?;
+    if let Some(oidc) = &state.settings.oidc {
+        tracing::info!(issuer = oidc.issuer.as_str(), client_id = %oidc.client_id, "single sign-on enabled");
+    }
 
     let purge = tokio::spawn(purge_expired_sessions(db.clone()));
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -177,6 +195,9 @@ async fn purge_expired_sessions(db: Db) {
             Ok(n) => tracing::info!(removed = n, "expired sessions purged"),
             Err(error) => tracing::warn!(%error, "purging expired sessions failed; will retry"),
         }
+        if let Err(error) = db::sessions::purge_expired_sign_ins(&db).await {
+            tracing::warn!(%error, "purging abandoned sign-ins failed; will retry");
+        }
     }
 }
 
@@ -214,6 +235,8 @@ pub fn settings_for(public_origin: &str, dev_login: bool) -> Settings {
         secure_cookies: public_origin.starts_with("https://"),
         dev_login,
         session_ttl: Duration::from_secs(3600),
+        session_idle: Duration::from_secs(1800),
+        oidc: None,
         git_url: "file:///nonexistent/gitops.git".into(),
         max_body_bytes: 1024 * 1024,
     }

@@ -6,6 +6,7 @@ use app::ports::Ports;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use crate::auth::oidc::Oidc;
 use crate::config::Settings;
 use crate::db::Db;
 
@@ -20,4 +21,6 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Service implementations of app's ports.
     pub ports: Ports,
+    /// The OIDC relying party, when single sign-on is configured.
+    pub oidc: Option<Arc<Oidc>>,
 }

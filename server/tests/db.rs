@@ -7,6 +7,9 @@ use std::time::Duration;
 use common::TestDb;
 use slipway::db::{self, users::NewLogin};
 
+/// Idle timeout used where a test does not exercise it.
+const IDLE: Duration = Duration::from_secs(3600);
+
 fn login(subject: &str, teams: &[&str]) -> NewLogin {
     NewLogin {
         subject: subject.into(),
@@ -61,17 +64,21 @@ async fn a_live_session_resolves_to_its_user_and_a_deleted_one_to_nobody() {
     let user = db::users::upsert_login(&test.db, &login("dev|x", &["team-a"]))
         .await
         .unwrap();
-    db::sessions::create(&test.db, "hash-1", &user.id, Duration::from_secs(600))
+    db::sessions::create(&test.db, "hash-1", &user.id, Duration::from_secs(600), None)
         .await
         .unwrap();
-    let found = db::sessions::user_for(&test.db, "hash-1").await.unwrap();
+    let found = db::sessions::user_for(&test.db, "hash-1", IDLE)
+        .await
+        .unwrap();
     assert_eq!(
         found.as_ref().map(|u| u.id.as_str()),
         Some(user.id.as_str())
     );
     db::sessions::delete(&test.db, "hash-1").await.unwrap();
     assert_eq!(
-        db::sessions::user_for(&test.db, "hash-1").await.unwrap(),
+        db::sessions::user_for(&test.db, "hash-1", IDLE)
+            .await
+            .unwrap(),
         None
     );
 }
@@ -82,21 +89,84 @@ async fn expired_sessions_resolve_to_nobody_and_are_purged() {
     let user = db::users::upsert_login(&test.db, &login("dev|y", &[]))
         .await
         .unwrap();
-    db::sessions::create(&test.db, "expired", &user.id, Duration::ZERO)
+    db::sessions::create(&test.db, "expired", &user.id, Duration::ZERO, None)
         .await
         .unwrap();
-    db::sessions::create(&test.db, "live", &user.id, Duration::from_secs(600))
+    db::sessions::create(&test.db, "live", &user.id, Duration::from_secs(600), None)
         .await
         .unwrap();
     assert_eq!(
-        db::sessions::user_for(&test.db, "expired").await.unwrap(),
+        db::sessions::user_for(&test.db, "expired", IDLE)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(db::sessions::purge_expired(&test.db).await.unwrap(), 1);
     assert!(
-        db::sessions::user_for(&test.db, "live")
+        db::sessions::user_for(&test.db, "live", IDLE)
             .await
             .unwrap()
             .is_some()
+    );
+}
+
+#[tokio::test]
+async fn a_session_left_idle_too_long_resolves_to_nobody() {
+    let test = TestDb::new().await;
+    let user = db::users::upsert_login(&test.db, &login("dev|z", &[]))
+        .await
+        .unwrap();
+    db::sessions::create(
+        &test.db,
+        "idle",
+        &user.id,
+        Duration::from_secs(86_400),
+        None,
+    )
+    .await
+    .unwrap();
+    let two_hours_ago = db::now_ms() - 2 * 3600 * 1000;
+    sqlx::query("UPDATE sessions SET last_seen_at = $1")
+        .bind(two_hours_ago)
+        .execute(test.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        db::sessions::user_for(&test.db, "idle", Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        db::sessions::user_for(&test.db, "idle", Duration::from_secs(3 * 3600))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn ending_an_sso_session_hands_back_its_id_token() {
+    let test = TestDb::new().await;
+    let user = db::users::upsert_login(&test.db, &login("oidc|t", &[]))
+        .await
+        .unwrap();
+    db::sessions::create(&test.db, "sso", &user.id, IDLE, Some("header.payload.sig"))
+        .await
+        .unwrap();
+    db::sessions::create(&test.db, "dev", &user.id, IDLE, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        db::sessions::delete(&test.db, "sso")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("header.payload.sig")
+    );
+    assert_eq!(db::sessions::delete(&test.db, "dev").await.unwrap(), None);
+    assert_eq!(
+        db::sessions::delete(&test.db, "unknown").await.unwrap(),
+        None
     );
 }

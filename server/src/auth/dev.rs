@@ -2,7 +2,7 @@
 //! the server runs with `--dev-login`, which configuration refuses off loopback; the routes
 //! answer 404 otherwise, and every page shows a banner while it is on.
 
-use app::domain::{CurrentUser, DevPersona};
+use app::domain::DevPersona;
 use axum::Extension;
 use axum::Form;
 use axum::extract::State;
@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::auth::session::{self, SessionToken};
-use crate::db::{self, audit, users::NewLogin};
+use crate::db::{self, users::NewLogin};
 use crate::state::AppState;
 
 /// The personas offered: two single-team members, one member of both teams, an admin.
@@ -34,6 +34,7 @@ pub fn personas() -> Vec<DevPersona> {
 #[derive(Debug, Deserialize)]
 pub struct DevLoginForm {
     handle: String,
+    next: Option<String>,
 }
 
 /// `POST /auth/dev-login`: signs in as a persona and goes to the catalog.
@@ -63,49 +64,20 @@ pub async fn login(
             previous.as_deref(),
             &user,
             "dev-login",
+            None,
         )
         .await
     };
     match started.await {
-        Ok(cookie) => ([(header::SET_COOKIE, cookie)], Redirect::to("/catalog")).into_response(),
+        Ok(cookie) => (
+            [(header::SET_COOKIE, cookie)],
+            Redirect::to(&crate::auth::oidc::safe_next(form.next.as_deref())),
+        )
+            .into_response(),
         Err(error) => {
             tracing::error!(%error, "development login failed");
             Redirect::to("/login?error=Sign-in%20failed%3A%20the%20database%20is%20unavailable")
                 .into_response()
         }
     }
-}
-
-/// `POST /auth/logout`: ends the session, clears the cookie, goes to the login page.
-pub async fn logout(
-    State(state): State<AppState>,
-    token: Option<Extension<SessionToken>>,
-    user: Option<Extension<CurrentUser>>,
-) -> Response {
-    if let Some(Extension(token)) = token {
-        if let Err(error) = db::sessions::delete(&state.db, &session::hash_token(&token.0)).await {
-            tracing::error!(%error, "sign-out could not delete the session");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Sign-out failed: the session store is unavailable.",
-            )
-                .into_response();
-        }
-        let entry = audit::NewAuditEntry {
-            actor: user.as_deref(),
-            action: "logout",
-            target: None,
-            request_id: None,
-            outcome: audit::Outcome::Ok,
-            detail: None,
-        };
-        if let Err(error) = audit::record(&state.db, entry).await {
-            tracing::error!(%error, "audit entry for sign-out not written");
-        }
-    }
-    (
-        [(header::SET_COOKIE, session::clear_cookie(&state.settings))],
-        Redirect::to("/login"),
-    )
-        .into_response()
 }

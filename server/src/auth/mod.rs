@@ -6,10 +6,13 @@
 //!              must come from the       → CurrentUser in   → 303 /login)
 //!              portal's own origin)     extensions)
 //! ```
-//! Sign-in methods: the development login ([`dev`]) now; OIDC joins it later. Every method
-//! ends in [`session::start`], which rotates the session and writes the audit entry.
+//! Sign-in methods: single sign-on ([`oidc`], teams from the groups claim via [`teams`]) and
+//! the development login ([`dev`]). Every method ends in [`session::start`], which rotates
+//! the session and writes the audit entry; [`session::logout`] ends it for both.
 
 pub mod csrf;
 pub mod dev;
 pub mod guard;
+pub mod oidc;
 pub mod session;
+pub mod teams;

@@ -3,10 +3,11 @@
 //! `__Host-` prefix (which forbids a `Domain` and so keeps subdomains from planting one).
 
 use app::domain::CurrentUser;
+use axum::Extension;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use cookie::{Cookie, SameSite};
 use sha2::{Digest, Sha256};
@@ -75,12 +76,20 @@ pub async fn start(
     previous: Option<&SessionToken>,
     user: &CurrentUser,
     method: &str,
+    id_token: Option<&str>,
 ) -> db::Result<HeaderValue> {
     if let Some(previous) = previous {
         db::sessions::delete(db, &hash_token(&previous.0)).await?;
     }
     let token = new_token();
-    db::sessions::create(db, &hash_token(&token), &user.id, settings.session_ttl).await?;
+    db::sessions::create(
+        db,
+        &hash_token(&token),
+        &user.id,
+        settings.session_ttl,
+        id_token,
+    )
+    .await?;
     audit::record(
         db,
         audit::NewAuditEntry {
@@ -113,7 +122,9 @@ pub async fn load_user(
 ) -> Response {
     let name = cookie_name(&state.settings);
     if let Some(token) = cookie_value(request.headers(), name) {
-        match db::sessions::user_for(&state.db, &hash_token(&token)).await {
+        match db::sessions::user_for(&state.db, &hash_token(&token), state.settings.session_idle)
+            .await
+        {
             Ok(Some(user)) => {
                 request.extensions_mut().insert(user);
             }
@@ -130,6 +141,53 @@ pub async fn load_user(
         request.extensions_mut().insert(SessionToken(token));
     }
     next.run(request).await
+}
+
+/// `POST /auth/logout`: ends the session, clears the cookie and audits it. An SSO session
+/// continues at the provider's end-session endpoint (RP-initiated logout, with the ID token
+/// as hint), which sends the browser back to the login page; others go there directly.
+pub async fn logout(
+    State(state): State<AppState>,
+    token: Option<Extension<SessionToken>>,
+    user: Option<Extension<CurrentUser>>,
+) -> Response {
+    let mut id_token = None;
+    if let Some(Extension(token)) = token {
+        match db::sessions::delete(&state.db, &hash_token(&token.0)).await {
+            Ok(t) => id_token = t,
+            Err(error) => {
+                tracing::error!(%error, "sign-out could not delete the session");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Sign-out failed: the session store is unavailable.",
+                )
+                    .into_response();
+            }
+        }
+        let entry = audit::NewAuditEntry {
+            actor: user.as_deref(),
+            action: "logout",
+            target: None,
+            request_id: None,
+            outcome: audit::Outcome::Ok,
+            detail: None,
+        };
+        if let Err(error) = audit::record(&state.db, entry).await {
+            tracing::error!(%error, "audit entry for sign-out not written");
+        }
+    }
+    let target = match (&state.oidc, &id_token) {
+        (Some(oidc), Some(id_token)) => {
+            oidc.logout_url(Some(id_token)).await.map(|u| u.to_string())
+        }
+        _ => None,
+    };
+    let target = target.unwrap_or_else(|| "/login".to_owned());
+    (
+        [(header::SET_COOKIE, clear_cookie(&state.settings))],
+        Redirect::to(&target),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

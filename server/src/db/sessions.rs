@@ -10,31 +10,43 @@ use super::{Db, Result, now_ms, users};
 /// `last_seen_at` is written at most this often per session, not on every request.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
-/// Stores a new session for `user_id` that expires after `ttl`.
-pub async fn create(db: &Db, token_hash: &str, user_id: &str, ttl: Duration) -> Result<()> {
+/// Stores a new session for `user_id` that expires after `ttl`; `id_token` is kept for
+/// RP-initiated logout of SSO sessions.
+pub async fn create(
+    db: &Db,
+    token_hash: &str,
+    user_id: &str,
+    ttl: Duration,
+    id_token: Option<&str>,
+) -> Result<()> {
     let now = now_ms();
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
     sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at)
-         VALUES ($1, $2, $3, $3, $4)",
+        "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, id_token)
+         VALUES ($1, $2, $3, $3, $4, $5)",
     )
     .bind(token_hash)
     .bind(user_id)
     .bind(now)
     .bind(now.saturating_add(ttl_ms))
+    .bind(id_token)
     .execute(db.pool())
     .await?;
     Ok(())
 }
 
-/// The user of a live (unexpired) session, if any; notes that the session was seen.
-pub async fn user_for(db: &Db, token_hash: &str) -> Result<Option<CurrentUser>> {
+/// The user of a live session — not expired, and seen within `idle` — if any; notes that
+/// the session was seen.
+pub async fn user_for(db: &Db, token_hash: &str, idle: Duration) -> Result<Option<CurrentUser>> {
     let now = now_ms();
+    let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX / 2);
     let row: Option<(String, i64)> = sqlx::query_as(
-        "SELECT user_id, last_seen_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+        "SELECT user_id, last_seen_at FROM sessions
+         WHERE token_hash = $1 AND expires_at > $2 AND last_seen_at > $3",
     )
     .bind(token_hash)
     .bind(now)
+    .bind(now.saturating_sub(idle_ms))
     .fetch_optional(db.pool())
     .await?;
     let Some((user_id, last_seen)) = row else {
@@ -50,13 +62,24 @@ pub async fn user_for(db: &Db, token_hash: &str) -> Result<Option<CurrentUser>> 
     users::find(db, &user_id).await
 }
 
-/// Ends a session (sign-out). Unknown tokens are ignored.
-pub async fn delete(db: &Db, token_hash: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-        .bind(token_hash)
+/// Ends a session (sign-out); returns its ID token, if it was an SSO session. Unknown
+/// tokens are ignored.
+pub async fn delete(db: &Db, token_hash: &str) -> Result<Option<String>> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("DELETE FROM sessions WHERE token_hash = $1 RETURNING id_token")
+            .bind(token_hash)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row.and_then(|(t,)| t))
+}
+
+/// Removes sign-ins that were started at the identity provider and never completed.
+pub async fn purge_expired_sign_ins(db: &Db) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM oidc_pending WHERE expires_at <= $1")
+        .bind(now_ms())
         .execute(db.pool())
         .await?;
-    Ok(())
+    Ok(done.rows_affected())
 }
 
 /// Removes expired sessions; returns how many.

@@ -58,7 +58,7 @@ impl SystemPort for SystemService {
             } else {
                 Vec::new()
             },
-            sso_enabled: false,
+            sso_enabled: self.settings.oidc.is_some(),
         })
     }
 }

@@ -84,16 +84,22 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn new(dev_login: bool) -> Self {
+        Self::with_settings(slipway::http::settings_for(ORIGIN, dev_login)).await
+    }
+
+    pub async fn with_settings(settings: slipway::config::Settings) -> Self {
+        // The server's warnings and errors, printed with a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("warn,slipway=info")
+            .try_init();
         let test_db = TestDb::new().await;
         let options = slipway::http::leptos_options(
             std::path::Path::new("target/site"),
             "127.0.0.1:3000".parse().unwrap(),
         );
-        let state = slipway::http::state(
-            options,
-            test_db.db.clone(),
-            slipway::http::settings_for(ORIGIN, dev_login),
-        );
+        let state =
+            slipway::http::state(options, test_db.db.clone(), settings).expect("state builds");
         TestApp {
             router: slipway::http::router(state),
             test_db,
