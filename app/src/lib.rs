@@ -25,8 +25,8 @@ pub mod ports;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
-    components::{Redirect, Route, Router, Routes},
+    SsrMode, StaticSegment,
+    components::{Route, Router, Routes},
 };
 
 use crate::components::layout::Layout;
@@ -83,13 +83,13 @@ pub fn App() -> impl IntoView {
         } />
         <Router>
             <Routes fallback=|| view! { <Layout><NotFound /></Layout> }>
-                <Route path=StaticSegment("") view=|| view! { <Redirect path="/catalog" /> } />
                 <Route path=StaticSegment("login") view=LoginPage />
                 <Route path=StaticSegment("catalog") view=|| view! { <Layout><CatalogPage /></Layout> } />
                 <Route path=StaticSegment("requests") view=|| view! { <Layout><RequestsPage /></Layout> } />
                 <Route path=StaticSegment("status") view=|| view! { <Layout><StatusPage /></Layout> } />
                 <Route path=StaticSegment("metrics") view=|| view! { <Layout><MetricsPage /></Layout> } />
-                <Route path=StaticSegment("admin") view=|| view! { <Layout><AdminPage /></Layout> } />
+                // Async: the page's status (403 for non-admins) is known before the first byte.
+                <Route path=StaticSegment("admin") view=|| view! { <Layout><AdminPage /></Layout> } ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -1,0 +1,115 @@
+//! The authorization matrix: every route and server function, as an anonymous visitor, a
+//! member of team A, a member of team B and an administrator, against the status each must
+//! get. Routes are enumerated from the application itself (Leptos pages, registered server
+//! functions, `http::plain_routes`), so a new route without an entry here fails the test.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use common::{ORIGIN, TestApp};
+
+const ROLES: [&str; 4] = ["anonymous", "alice (team-a)", "bob (team-b)", "pat (admin)"];
+
+/// Expected status for [anonymous, team A member, team B member, admin].
+fn expected(method: &Method, path: &str) -> Option<[u16; 4]> {
+    let page = [303, 200, 200, 200];
+    Some(match (method.as_str(), path) {
+        ("GET", "/healthz" | "/readyz" | "/login") => [200; 4],
+        // Anonymous visitors are sent to the login page; everyone else to the catalog.
+        ("GET", "/") => [303; 4],
+        ("GET", "/catalog" | "/requests" | "/status" | "/metrics") => page,
+        ("GET", "/admin") => [303, 403, 403, 200],
+        // What every page needs, also before sign-in.
+        ("POST", "/api/session" | "/api/login-options") => [200; 4],
+        ("POST", "/api/system") => [401, 403, 403, 200],
+        // Sign-in and sign-out are open to all; their protection (CSRF, dev-only, state)
+        // has its own tests. SSO routes are absent without SSO configured (tests/oidc.rs).
+        ("POST", "/auth/dev-login" | "/auth/logout") => [303; 4],
+        ("GET", "/auth/oidc/login" | "/auth/oidc/callback") => [404; 4],
+        _ => return None,
+    })
+}
+
+fn every_route() -> Vec<(Method, String)> {
+    let mut routes: Vec<(Method, String)> = slipway::http::plain_routes()
+        .into_iter()
+        .map(|(path, method, _)| (method, path.to_owned()))
+        .collect();
+    for listing in leptos_axum::generate_route_list(app::App) {
+        routes.push((Method::GET, listing.path().to_owned()));
+    }
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        routes.push((method, path.to_owned()));
+    }
+    routes.sort_by(|a, b| (&a.1, a.0.as_str()).cmp(&(&b.1, b.0.as_str())));
+    routes.dedup();
+    routes
+}
+
+fn probe(method: &Method, path: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut req = Request::builder()
+        .method(method.clone())
+        .uri(path)
+        .header(header::ORIGIN, ORIGIN);
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    let body = if path == "/auth/dev-login" {
+        "handle=alice"
+    } else {
+        ""
+    };
+    req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_route_allows_and_denies_exactly_as_the_matrix_says() {
+    let app = TestApp::new(true).await;
+    let routes = every_route();
+    let missing: Vec<String> = routes
+        .iter()
+        .filter(|(m, p)| expected(m, p).is_none())
+        .map(|(m, p)| format!("{m} {p}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "routes without an entry in the authorization matrix: {missing:?}"
+    );
+    assert!(
+        routes.len() >= 14,
+        "the enumeration found too few routes: {routes:?}"
+    );
+
+    let mut wrong = Vec::new();
+    for (method, path) in &routes {
+        let want = expected(method, path).unwrap();
+        for (role, handle) in [None, Some("alice"), Some("bob"), Some("pat")]
+            .into_iter()
+            .enumerate()
+        {
+            // A fresh session per probe: probing sign-out must not end the next probe's session.
+            let cookie = match handle {
+                Some(h) => Some(app.login_as(h).await),
+                None => None,
+            };
+            let got = app
+                .send(probe(method, path, cookie.as_deref()))
+                .await
+                .status;
+            if got != StatusCode::from_u16(want[role]).unwrap() {
+                wrong.push(format!(
+                    "{method} {path} as {}: expected {}, got {got}",
+                    ROLES[role], want[role]
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "authorization matrix violations:\n{}",
+        wrong.join("\n")
+    );
+}
