@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::domain::{LoginOptions, SessionInfo, SystemInfo};
+use crate::domain::{AuditFilter, AuditPage, LoginOptions, SessionInfo, SystemInfo};
 use crate::error::AppError;
 
 /// Who is signed in, and whether the development login is on.
@@ -28,4 +28,14 @@ pub async fn get_login_options() -> Result<LoginOptions, AppError> {
 pub async fn get_system_info() -> Result<SystemInfo, AppError> {
     use crate::ports::{ports, require_user, respond};
     respond(async { ports()?.system.system_info(&require_user()?).await }.await)
+}
+
+/// A page of the audit log (administrators only).
+#[server(endpoint = "audit")]
+pub async fn get_audit_page(
+    // All-empty filters encode to nothing in a form body; `default` reads that back.
+    #[server(default)] filter: AuditFilter,
+) -> Result<AuditPage, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.audit.list(&require_user()?, &filter).await }.await)
 }

@@ -85,6 +85,49 @@ pub struct SystemInfo {
     pub dev_login: bool,
 }
 
+/// One audit log entry, as administrators see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Entry id (time-ordered).
+    pub id: String,
+    /// When, RFC 3339 in UTC.
+    pub at: String,
+    /// Who (name at the time), or `anonymous`.
+    pub actor: String,
+    /// What, e.g. `login`, `logout`.
+    pub action: String,
+    /// What it was done to.
+    pub target: Option<String>,
+    /// The request it belongs to.
+    pub request_id: Option<String>,
+    /// `ok`, `denied` or `error`.
+    pub outcome: String,
+    /// Extra facts, e.g. the sign-in method or why it was refused.
+    pub detail: Option<String>,
+}
+
+/// Which audit entries to show. Empty fields do not filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFilter {
+    /// Part of the actor's name (case-insensitive).
+    pub actor: Option<String>,
+    /// Exact action.
+    pub action: Option<String>,
+    /// Exact outcome.
+    pub outcome: Option<String>,
+    /// Only entries older than this entry id (the next page).
+    pub before: Option<String>,
+}
+
+/// One page of audit entries, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    /// The entries.
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `before` for the next (older) page; `None` on the last page.
+    pub next_before: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

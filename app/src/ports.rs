@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{CurrentUser, LoginOptions, SystemInfo};
+use crate::domain::{AuditEntry, AuditFilter, AuditPage, CurrentUser, LoginOptions, SystemInfo};
 use crate::error::AppError;
 
 /// Facts about the running portal.
@@ -21,11 +21,27 @@ pub trait SystemPort: Send + Sync + 'static {
     async fn login_options(&self) -> Result<LoginOptions, AppError>;
 }
 
+/// The audit log.
+#[async_trait]
+pub trait AuditPort: Send + Sync + 'static {
+    /// A page of entries matching `filter`, newest first; administrators only.
+    async fn list(&self, actor: &CurrentUser, filter: &AuditFilter) -> Result<AuditPage, AppError>;
+    /// Every entry matching `filter` (up to a bound), newest first, for export; administrators
+    /// only. The export is itself audited.
+    async fn export(
+        &self,
+        actor: &CurrentUser,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEntry>, AppError>;
+}
+
 /// Everything server functions may call, handed to Leptos as context.
 #[derive(Clone)]
 pub struct Ports {
     /// See [`SystemPort`].
     pub system: Arc<dyn SystemPort>,
+    /// See [`AuditPort`].
+    pub audit: Arc<dyn AuditPort>,
 }
 
 /// The signed-in user of the request being served, if any.

@@ -9,12 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use app::domain::{AuditFilter, CurrentUser};
 use app::{App, shell};
+use axum::Extension;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::response::{IntoResponse, Json, Redirect};
+use axum::response::{IntoResponse, Json, Redirect, Response};
 use axum::routing::{MethodRouter, get, post};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -79,6 +81,7 @@ pub fn plain_routes() -> Vec<(&'static str, http::Method, MethodRouter<AppState>
         ("/auth/logout", Method::POST, post(session::logout)),
         ("/auth/oidc/login", Method::GET, get(oidc::login)),
         ("/auth/oidc/callback", Method::GET, get(oidc::callback)),
+        ("/admin/audit.csv", Method::GET, get(audit_csv)),
     ]
 }
 
@@ -117,6 +120,40 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
+}
+
+/// `GET /admin/audit.csv`: the audit entries matching the page's filters, as CSV.
+async fn audit_csv(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Query(filter): Query<AuditFilter>,
+) -> Response {
+    let Some(Extension(user)) = user else {
+        return (StatusCode::UNAUTHORIZED, "Please sign in.").into_response();
+    };
+    let entries = match state.ports.audit.export(&user, &filter).await {
+        Ok(entries) => entries,
+        Err(error) => return (error.status_code(), error.to_string()).into_response(),
+    };
+    let mut body = Vec::new();
+    if let Err(error) = services::audit::to_csv(&entries, &mut body, true) {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            crate::error::internal("writing CSV", &error).to_string(),
+        )
+            .into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"slipway-audit.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// `GET /healthz`: the process is alive. Touches nothing else, so an orchestrator does not

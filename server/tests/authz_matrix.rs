@@ -19,7 +19,8 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 4]> {
         // Anonymous visitors are sent to the login page; everyone else to the catalog.
         ("GET", "/") => [303; 4],
         ("GET", "/catalog" | "/requests" | "/status" | "/metrics") => page,
-        ("GET", "/admin") => [303, 403, 403, 200],
+        ("GET", "/admin" | "/admin/audit" | "/admin/audit.csv") => [303, 403, 403, 200],
+        ("POST", "/api/audit") => [401, 403, 403, 200],
         // What every page needs, also before sign-in.
         ("POST", "/api/session" | "/api/login-options") => [200; 4],
         ("POST", "/api/system") => [401, 403, 403, 200],
@@ -55,10 +56,11 @@ fn probe(method: &Method, path: &str, cookie: Option<&str>) -> Request<Body> {
     if let Some(c) = cookie {
         req = req.header(header::COOKIE, c);
     }
-    let body = if path == "/auth/dev-login" {
-        "handle=alice"
-    } else {
-        ""
+    // A valid body, so that only authorization decides the answer.
+    let body = match path {
+        "/auth/dev-login" => "handle=alice",
+        "/api/audit" => "filter[actor]=",
+        _ => "",
     };
     req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(body))
@@ -95,14 +97,12 @@ async fn every_route_allows_and_denies_exactly_as_the_matrix_says() {
                 Some(h) => Some(app.login_as(h).await),
                 None => None,
             };
-            let got = app
-                .send(probe(method, path, cookie.as_deref()))
-                .await
-                .status;
-            if got != StatusCode::from_u16(want[role]).unwrap() {
+            let res = app.send(probe(method, path, cookie.as_deref())).await;
+            if res.status != StatusCode::from_u16(want[role]).unwrap() {
+                let body: String = res.body.chars().take(120).collect();
                 wrong.push(format!(
-                    "{method} {path} as {}: expected {}, got {got}",
-                    ROLES[role], want[role]
+                    "{method} {path} as {}: expected {}, got {} ({body})",
+                    ROLES[role], want[role], res.status
                 ));
             }
         }

@@ -1,6 +1,7 @@
 //! Administration: facts about the running portal (administrators only).
 
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 use crate::api::get_system_info;
 use crate::components::page::PageHeader;
@@ -12,6 +13,9 @@ pub fn AdminPage() -> impl IntoView {
     let info = Resource::new(|| (), |_| get_system_info());
     view! {
         <PageHeader title="Admin" lead="The running portal: version, storage, GitOps repository and login mode." />
+        <p class="mb-4 text-sm">
+            <A href="/admin/audit" attr:class="font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Audit log →"</A>
+        </p>
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move { info.await.map(system_table) })}
         </Suspense>

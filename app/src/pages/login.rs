@@ -80,7 +80,7 @@ fn dev_login_form(personas: Vec<DevPersona>, next: Option<String>) -> impl IntoV
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
-fn encode_component(value: &str) -> String {
+pub(crate) fn encode_component(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

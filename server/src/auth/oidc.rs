@@ -464,7 +464,7 @@ fn state_cookie(settings: &Settings, value: &str, max_age: Duration) -> HeaderVa
         .same_site(SameSite::Lax)
         .secure(settings.secure_cookies)
         .path("/auth/oidc")
-        .max_age(cookie::time::Duration::seconds(
+        .max_age(time::Duration::seconds(
             i64::try_from(max_age.as_secs()).unwrap_or(600),
         ))
         .build();

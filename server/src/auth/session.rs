@@ -56,7 +56,7 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|c| c.value().to_owned())
 }
 
-fn set_cookie(settings: &Settings, value: String, max_age: cookie::time::Duration) -> HeaderValue {
+fn set_cookie(settings: &Settings, value: String, max_age: time::Duration) -> HeaderValue {
     let cookie = Cookie::build((cookie_name(settings), value))
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -102,15 +102,14 @@ pub async fn start(
         },
     )
     .await?;
-    let ttl = cookie::time::Duration::seconds(
-        i64::try_from(settings.session_ttl.as_secs()).unwrap_or(i64::MAX),
-    );
+    let ttl =
+        time::Duration::seconds(i64::try_from(settings.session_ttl.as_secs()).unwrap_or(i64::MAX));
     Ok(set_cookie(settings, token, ttl))
 }
 
 /// A `Set-Cookie` value that removes the session cookie.
 pub fn clear_cookie(settings: &Settings) -> HeaderValue {
-    set_cookie(settings, String::new(), cookie::time::Duration::ZERO)
+    set_cookie(settings, String::new(), time::Duration::ZERO)
 }
 
 /// Middleware: resolves the session cookie to a [`CurrentUser`] in the request extensions.

@@ -1,6 +1,6 @@
 //! The audit log: who did what, to what, with which outcome. Append-only.
 
-use app::domain::CurrentUser;
+use app::domain::{AuditFilter, CurrentUser};
 
 use super::{Db, Result, new_id, now_ms};
 
@@ -57,8 +57,12 @@ pub struct AuditRow {
     pub action: String,
     /// Target.
     pub target: Option<String>,
+    /// The request it belongs to.
+    pub request_id: Option<String>,
     /// Outcome (`ok`, `denied`, `error`).
     pub outcome: String,
+    /// Extra facts.
+    pub detail: Option<String>,
 }
 
 /// Appends an entry.
@@ -81,12 +85,33 @@ pub async fn record(db: &Db, entry: NewAuditEntry<'_>) -> Result<()> {
     Ok(())
 }
 
-/// The newest entries first.
-pub async fn recent(db: &Db, limit: i64) -> Result<Vec<AuditRow>> {
+/// Entries matching `filter`, newest first, at most `limit`.
+pub async fn list(db: &Db, filter: &AuditFilter, limit: i64) -> Result<Vec<AuditRow>> {
+    let blank_is_none = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
     Ok(sqlx::query_as(
-        "SELECT id, at, actor_id, actor_name, action, target, outcome FROM audit_log ORDER BY id DESC LIMIT $1",
+        "SELECT id, at, actor_id, actor_name, action, target, request_id, outcome, detail FROM audit_log
+         WHERE ($1 IS NULL OR LOWER(actor_name) LIKE '%' || LOWER($1) || '%')
+           AND ($2 IS NULL OR action = $2)
+           AND ($3 IS NULL OR outcome = $3)
+           AND ($4 IS NULL OR id < $4)
+         ORDER BY id DESC
+         LIMIT $5",
     )
+    .bind(blank_is_none(&filter.actor))
+    .bind(blank_is_none(&filter.action))
+    .bind(blank_is_none(&filter.outcome))
+    .bind(blank_is_none(&filter.before))
     .bind(limit)
     .fetch_all(db.pool())
     .await?)
+}
+
+/// The newest entries first.
+pub async fn recent(db: &Db, limit: i64) -> Result<Vec<AuditRow>> {
+    list(db, &AuditFilter::default(), limit).await
 }

@@ -1,6 +1,7 @@
 //! Services: the server's implementations of app's ports. Authorization is decided here,
 //! with the actor passed in explicitly.
 
+pub mod audit;
 pub mod system;
 
 use std::sync::Arc;
@@ -14,5 +15,6 @@ use crate::db::Db;
 pub fn ports(db: &Db, settings: &Arc<Settings>) -> Ports {
     Ports {
         system: Arc::new(system::SystemService::new(db.clone(), settings.clone())),
+        audit: Arc::new(audit::AuditService::new(db.clone())),
     }
 }

@@ -1,0 +1,139 @@
+//! The audit log for administrators: filters, pages of entries, CSV export of the filtered set.
+
+use leptos::prelude::*;
+use leptos_router::components::{A, Form};
+use leptos_router::hooks::use_query_map;
+
+use crate::api::get_audit_page;
+use crate::components::page::PageHeader;
+use crate::domain::{AuditFilter, AuditPage};
+
+const INPUT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900";
+
+/// `/admin/audit`.
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    let query = use_query_map();
+    let filter = move || {
+        query.with(|q| AuditFilter {
+            actor: q.get("actor"),
+            action: q.get("action"),
+            outcome: q.get("outcome"),
+            before: q.get("before"),
+        })
+    };
+    let page = Resource::new(filter, get_audit_page);
+    // The export takes the same filters, but all pages.
+    let csv_href = move || {
+        let f = filter();
+        let params: Vec<String> = [
+            ("actor", f.actor),
+            ("action", f.action),
+            ("outcome", f.outcome),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| {
+            v.filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", encode(&v)))
+        })
+        .collect();
+        if params.is_empty() {
+            "/admin/audit.csv".to_owned()
+        } else {
+            format!("/admin/audit.csv?{}", params.join("&"))
+        }
+    };
+    let current = move |name: &'static str| query.with(|q| q.get(name)).unwrap_or_default();
+
+    view! {
+        <PageHeader title="Audit log" lead="Every sign-in, sign-out, submission and admin action: who, when, what, and how it ended." />
+        <Form method="GET" action="">
+            <div class="mb-4 flex flex-wrap items-end gap-3" role="search" aria-label="Filter the audit log">
+                <label class="flex flex-col gap-1 text-xs font-medium">"Actor"
+                    <input name="actor" class=INPUT placeholder="name contains…" prop:value=move || current("actor") />
+                </label>
+                <label class="flex flex-col gap-1 text-xs font-medium">"Action"
+                    <select name="action" class=INPUT prop:value=move || current("action")>
+                        <option value="">"any"</option>
+                        <option value="login">"login"</option>
+                        <option value="logout">"logout"</option>
+                        <option value="audit.export">"audit.export"</option>
+                    </select>
+                </label>
+                <label class="flex flex-col gap-1 text-xs font-medium">"Outcome"
+                    <select name="outcome" class=INPUT prop:value=move || current("outcome")>
+                        <option value="">"any"</option>
+                        <option value="ok">"ok"</option>
+                        <option value="denied">"denied"</option>
+                        <option value="error">"error"</option>
+                    </select>
+                </label>
+                <button type="submit" class="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white dark:bg-white dark:text-slate-900">"Filter"</button>
+                <a href=csv_href rel="external" download="slipway-audit.csv" class="ml-auto rounded-md border border-slate-300 px-3 py-1.5 text-sm dark:border-slate-700">"Download CSV"</a>
+            </div>
+        </Form>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move { page.await.map(|p| audit_table(p, filter())) })}
+        </Transition>
+    }
+}
+
+fn audit_table(page: AuditPage, filter: AuditFilter) -> impl IntoView {
+    let older = page.next_before.map(|before| {
+        let mut params = vec![format!("before={}", encode(&before))];
+        for (k, v) in [
+            ("actor", filter.actor),
+            ("action", filter.action),
+            ("outcome", filter.outcome),
+        ] {
+            if let Some(v) = v.filter(|v| !v.is_empty()) {
+                params.push(format!("{k}={}", encode(&v)));
+            }
+        }
+        view! { <A href=format!("/admin/audit?{}", params.join("&"))>"Older entries →"</A> }
+    });
+    let empty = page.entries.is_empty();
+    view! {
+        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+            <table data-testid="audit-table" class="min-w-full text-left text-sm">
+                <caption class="sr-only">"Audit entries, newest first"</caption>
+                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800">
+                    <tr>
+                        <th scope="col" class="px-4 py-2">"Time (UTC)"</th>
+                        <th scope="col" class="px-4 py-2">"Actor"</th>
+                        <th scope="col" class="px-4 py-2">"Action"</th>
+                        <th scope="col" class="px-4 py-2">"Target"</th>
+                        <th scope="col" class="px-4 py-2">"Outcome"</th>
+                        <th scope="col" class="px-4 py-2">"Detail"</th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {page.entries.into_iter().map(|e| {
+                        let outcome_class = match e.outcome.as_str() {
+                            "ok" => "text-emerald-700 dark:text-emerald-400",
+                            "denied" => "text-amber-700 dark:text-amber-400",
+                            _ => "text-red-700 dark:text-red-400",
+                        };
+                        view! {
+                            <tr>
+                                <td class="whitespace-nowrap px-4 py-2 font-mono text-xs">{e.at}</td>
+                                <td class="px-4 py-2">{e.actor}</td>
+                                <td class="px-4 py-2 font-mono text-xs">{e.action}</td>
+                                <td class="px-4 py-2">{e.target.unwrap_or_default()}</td>
+                                <td class=format!("px-4 py-2 font-medium {outcome_class}")>{e.outcome}</td>
+                                <td class="px-4 py-2 text-slate-600 dark:text-slate-400">{e.detail.unwrap_or_default()}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+            {empty.then(|| view! { <p class="p-6 text-center text-sm text-slate-500">"No entries match these filters."</p> })}
+        </div>
+        <div class="mt-3 text-sm">{older}</div>
+    }
+}
+
+/// Percent-encodes a query value.
+fn encode(value: &str) -> String {
+    crate::pages::login::encode_component(value)
+}
