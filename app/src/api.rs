@@ -3,7 +3,9 @@
 
 use leptos::prelude::*;
 
-use crate::domain::{AuditFilter, AuditPage, LoginOptions, SessionInfo, SystemInfo};
+use crate::domain::{
+    ApiToken, AuditFilter, AuditPage, CreatedApiToken, LoginOptions, SessionInfo, SystemInfo,
+};
 use crate::error::AppError;
 
 /// Who is signed in, and whether the development login is on.
@@ -38,4 +40,37 @@ pub async fn get_audit_page(
 ) -> Result<AuditPage, AppError> {
     use crate::ports::{ports, require_user, respond};
     respond(async { ports()?.audit.list(&require_user()?, &filter).await }.await)
+}
+
+/// The signed-in user's API tokens.
+#[server(endpoint = "tokens")]
+pub async fn list_api_tokens() -> Result<Vec<ApiToken>, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.tokens.list(&require_user()?).await }.await)
+}
+
+/// Creates an API token; `scopes` is space-separated (`read`, `read write`).
+#[server(endpoint = "tokens/create")]
+pub async fn create_api_token(
+    name: String,
+    scopes: String,
+    expires_in_days: u32,
+) -> Result<CreatedApiToken, AppError> {
+    use crate::domain::NewApiToken;
+    use crate::ports::{ports, require_user, respond};
+    respond(
+        async {
+            let new =
+                NewApiToken::parse(&name, &scopes, expires_in_days).map_err(AppError::Invalid)?;
+            ports()?.tokens.create(&require_user()?, new).await
+        }
+        .await,
+    )
+}
+
+/// Revokes an API token.
+#[server(endpoint = "tokens/revoke")]
+pub async fn revoke_api_token(id: String) -> Result<(), AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.tokens.revoke(&require_user()?, &id).await }.await)
 }

@@ -128,6 +128,104 @@ pub struct AuditPage {
     pub next_before: Option<String>,
 }
 
+/// What an API token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    /// Read-only calls (GET).
+    Read,
+    /// Calls that change something; implies read.
+    Write,
+}
+
+impl TokenScope {
+    /// The scope's name, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Read => "read",
+            TokenScope::Write => "write",
+        }
+    }
+
+    /// Parses a space-separated scope list; unknown or missing scopes are an error.
+    pub fn parse_list(text: &str) -> Result<Vec<TokenScope>, String> {
+        let mut scopes = Vec::new();
+        for word in text.split_whitespace() {
+            scopes.push(match word {
+                "read" => TokenScope::Read,
+                "write" => TokenScope::Write,
+                other => return Err(format!("unknown scope `{other}` (use read or write)")),
+            });
+        }
+        scopes.sort();
+        scopes.dedup();
+        if scopes.is_empty() {
+            return Err("choose at least one scope".into());
+        }
+        Ok(scopes)
+    }
+}
+
+/// A personal API token as listed (never the secret itself).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    /// Token id.
+    pub id: String,
+    /// The owner's label.
+    pub name: String,
+    /// The token's first characters, to tell tokens apart.
+    pub prefix: String,
+    /// What it may do.
+    pub scopes: Vec<TokenScope>,
+    /// Created, RFC 3339 UTC.
+    pub created_at: String,
+    /// Expires, RFC 3339 UTC.
+    pub expires_at: String,
+    /// Last used, RFC 3339 UTC.
+    pub last_used_at: Option<String>,
+    /// Whether it is still usable (not revoked, not expired).
+    pub active: bool,
+}
+
+/// A request for a new token, checked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiToken {
+    /// Label, 1–64 characters.
+    pub name: String,
+    /// Scopes, at least one.
+    pub scopes: Vec<TokenScope>,
+    /// Lifetime in days, 1–365.
+    pub expires_in_days: u32,
+}
+
+impl NewApiToken {
+    /// Checks form input; the error names the field.
+    pub fn parse(name: &str, scopes: &str, expires_in_days: u32) -> Result<Self, String> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 {
+            return Err("Name: 1 to 64 characters".into());
+        }
+        if !(1..=365).contains(&expires_in_days) {
+            return Err("Expires in: 1 to 365 days".into());
+        }
+        let scopes = TokenScope::parse_list(scopes).map_err(|e| format!("Access: {e}"))?;
+        Ok(NewApiToken {
+            name: name.to_owned(),
+            scopes,
+            expires_in_days,
+        })
+    }
+}
+
+/// A token just created: the secret, shown this once, and its listing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedApiToken {
+    /// The secret to copy now; it cannot be shown again.
+    pub token: String,
+    /// How it will be listed.
+    pub info: ApiToken,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +249,54 @@ mod tests {
     #[test]
     fn initials_of_a_blank_name_are_a_question_mark() {
         assert_eq!(user("   ").initials(), "?");
+    }
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+
+    #[test]
+    fn scopes_parse_sorted_and_unique() {
+        assert_eq!(
+            TokenScope::parse_list("write read write"),
+            Ok(vec![TokenScope::Read, TokenScope::Write])
+        );
+        assert!(
+            TokenScope::parse_list("admin")
+                .unwrap_err()
+                .contains("unknown scope `admin`")
+        );
+        assert!(TokenScope::parse_list("  ").is_err());
+    }
+
+    #[test]
+    fn new_tokens_are_checked_field_by_field() {
+        assert!(NewApiToken::parse("ci", "read", 30).is_ok());
+        assert!(
+            NewApiToken::parse(" ", "read", 30)
+                .unwrap_err()
+                .starts_with("Name:")
+        );
+        assert!(
+            NewApiToken::parse(&"x".repeat(65), "read", 30)
+                .unwrap_err()
+                .starts_with("Name:")
+        );
+        assert!(
+            NewApiToken::parse("ci", "read", 0)
+                .unwrap_err()
+                .starts_with("Expires in:")
+        );
+        assert!(
+            NewApiToken::parse("ci", "read", 366)
+                .unwrap_err()
+                .starts_with("Expires in:")
+        );
+        assert!(
+            NewApiToken::parse("ci", "root", 30)
+                .unwrap_err()
+                .starts_with("Access:")
+        );
     }
 }

@@ -34,6 +34,7 @@ use crate::components::layout::Layout;
 use crate::pages::{
     admin::AdminPage, audit::AuditPage, catalog::CatalogPage, login::LoginPage,
     metrics::MetricsPage, not_found::NotFound, requests::RequestsPage, status::StatusPage,
+    tokens::TokensPage,
 };
 
 /// Sets the colour scheme before first paint, so a dark-mode user never sees a white flash.
@@ -90,6 +91,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("status") view=|| view! { <Layout><StatusPage /></Layout> } />
                 <Route path=StaticSegment("metrics") view=|| view! { <Layout><MetricsPage /></Layout> } />
                 // Async: the page's status (403 for non-admins) is known before the first byte.
+                <Route path=StaticSegment("tokens") view=|| view! { <Layout><TokensPage /></Layout> } />
                 <Route path=StaticSegment("admin") view=|| view! { <Layout><AdminPage /></Layout> } ssr=SsrMode::Async />
                 <Route path=path!("/admin/audit") view=|| view! { <Layout><AuditPage /></Layout> } ssr=SsrMode::Async />
             </Routes>

@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{AuditEntry, AuditFilter, AuditPage, CurrentUser, LoginOptions, SystemInfo};
+use crate::domain::{
+    ApiToken, AuditEntry, AuditFilter, AuditPage, CreatedApiToken, CurrentUser, LoginOptions,
+    NewApiToken, SystemInfo,
+};
 use crate::error::AppError;
 
 /// Facts about the running portal.
@@ -35,6 +38,21 @@ pub trait AuditPort: Send + Sync + 'static {
     ) -> Result<Vec<AuditEntry>, AppError>;
 }
 
+/// Personal API tokens. Each user manages their own.
+#[async_trait]
+pub trait TokenPort: Send + Sync + 'static {
+    /// The actor's tokens, newest first.
+    async fn list(&self, actor: &CurrentUser) -> Result<Vec<ApiToken>, AppError>;
+    /// Creates a token for the actor; the secret is in the result and nowhere else.
+    async fn create(
+        &self,
+        actor: &CurrentUser,
+        new: NewApiToken,
+    ) -> Result<CreatedApiToken, AppError>;
+    /// Revokes one of the actor's tokens (administrators: anyone's).
+    async fn revoke(&self, actor: &CurrentUser, id: &str) -> Result<(), AppError>;
+}
+
 /// Everything server functions may call, handed to Leptos as context.
 #[derive(Clone)]
 pub struct Ports {
@@ -42,6 +60,8 @@ pub struct Ports {
     pub system: Arc<dyn SystemPort>,
     /// See [`AuditPort`].
     pub audit: Arc<dyn AuditPort>,
+    /// See [`TokenPort`].
+    pub tokens: Arc<dyn TokenPort>,
 }
 
 /// The signed-in user of the request being served, if any.

@@ -82,6 +82,7 @@ pub fn plain_routes() -> Vec<(&'static str, http::Method, MethodRouter<AppState>
         ("/auth/oidc/login", Method::GET, get(oidc::login)),
         ("/auth/oidc/callback", Method::GET, get(oidc::callback)),
         ("/admin/audit.csv", Method::GET, get(audit_csv)),
+        ("/api/v1/me", Method::GET, get(crate::api::me)),
     ]
 }
 

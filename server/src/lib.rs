@@ -10,6 +10,7 @@
 //!                 └─ init ─▶ devdata                      db (sqlx Any: SQLite | PostgreSQL)
 //! ```
 
+pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -21,6 +21,11 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 4]> {
         ("GET", "/catalog" | "/requests" | "/status" | "/metrics") => page,
         ("GET", "/admin" | "/admin/audit" | "/admin/audit.csv") => [303, 403, 403, 200],
         ("POST", "/api/audit") => [401, 403, 403, 200],
+        // Everyone manages their own tokens; revoking an unknown token is "not found".
+        ("GET", "/tokens") => page,
+        ("POST", "/api/tokens" | "/api/tokens/create") => [401, 200, 200, 200],
+        ("POST", "/api/tokens/revoke") => [401, 404, 404, 404],
+        ("GET", "/api/v1/me") => [401, 200, 200, 200],
         // What every page needs, also before sign-in.
         ("POST", "/api/session" | "/api/login-options") => [200; 4],
         ("POST", "/api/system") => [401, 403, 403, 200],
@@ -60,6 +65,8 @@ fn probe(method: &Method, path: &str, cookie: Option<&str>) -> Request<Body> {
     let body = match path {
         "/auth/dev-login" => "handle=alice",
         "/api/audit" => "filter[actor]=",
+        "/api/tokens/create" => "name=probe&scopes=read&expires_in_days=7",
+        "/api/tokens/revoke" => "id=no-such-token",
         _ => "",
     };
     req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")

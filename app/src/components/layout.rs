@@ -154,6 +154,9 @@ fn UserMenu(user: CurrentUser) -> impl IntoView {
                             {u.is_admin.then(|| view! { <p class="mt-1 text-indigo-600 dark:text-indigo-400">"Platform administrator"</p> })}
                         </div>
                     })}
+                    <a href="/tokens" role="menuitem" class="block rounded-md px-2 py-1.5 text-sm hover:bg-slate-100 dark:hover:bg-slate-800">
+                        "API tokens"
+                    </a>
                     <form method="post" action="/auth/logout" class="border-t border-slate-200 pt-1 dark:border-slate-700">
                         <button type="submit" role="menuitem" class="w-full rounded-md px-2 py-1.5 text-left text-sm hover:bg-slate-100 dark:hover:bg-slate-800">
                             "Sign out"

@@ -8,3 +8,4 @@ pub mod metrics;
 pub mod not_found;
 pub mod requests;
 pub mod status;
+pub mod tokens;

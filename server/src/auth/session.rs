@@ -2,10 +2,10 @@
 //! SHA-256. Cookies are `HttpOnly`, `SameSite=Lax`, `Path=/`, and on HTTPS `Secure` with the
 //! `__Host-` prefix (which forbids a `Domain` and so keeps subdomains from planting one).
 
-use app::domain::CurrentUser;
+use app::domain::{CurrentUser, TokenScope};
 use axum::Extension;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
@@ -119,6 +119,42 @@ pub async fn load_user(
     mut request: Request,
     next: Next,
 ) -> Response {
+    // The REST API also takes personal API tokens; the UI's routes never do.
+    if request.uri().path().starts_with("/api/v1/")
+        && let Some(bearer) = bearer_token(request.headers())
+    {
+        return match db::tokens::authenticate(&state.db, &hash_token(&bearer)).await {
+            Ok(Some((user, scopes))) => {
+                let writes = !matches!(
+                    *request.method(),
+                    Method::GET | Method::HEAD | Method::OPTIONS
+                );
+                if writes && !scopes.contains(&TokenScope::Write) {
+                    return api_auth_error(
+                        StatusCode::FORBIDDEN,
+                        "insufficient_scope",
+                        "This token may only read.",
+                    );
+                }
+                request.extensions_mut().insert(user);
+                request.extensions_mut().insert(TokenAuth(scopes));
+                next.run(request).await
+            }
+            Ok(None) => api_auth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "The token is unknown, expired or revoked.",
+            ),
+            Err(error) => {
+                tracing::error!(%error, "token lookup failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The token store is unavailable. Please try again shortly.",
+                )
+                    .into_response()
+            }
+        };
+    }
     let name = cookie_name(&state.settings);
     if let Some(token) = cookie_value(request.headers(), name) {
         match db::sessions::user_for(&state.db, &hash_token(&token), state.settings.session_idle)
@@ -140,6 +176,33 @@ pub async fn load_user(
         request.extensions_mut().insert(SessionToken(token));
     }
     next.run(request).await
+}
+
+/// A request authenticated by an API token, with the token's scopes.
+#[derive(Clone, Debug)]
+pub struct TokenAuth(pub Vec<TokenScope>);
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+/// RFC 6750 error answer: status, `WWW-Authenticate` and a JSON body.
+fn api_auth_error(status: StatusCode, code: &'static str, message: &'static str) -> Response {
+    let challenge = format!("Bearer error=\"{code}\"");
+    (
+        status,
+        [(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_str(&challenge).expect("ASCII challenge"),
+        )],
+        axum::Json(serde_json::json!({ "error": code, "message": message })),
+    )
+        .into_response()
 }
 
 /// `POST /auth/logout`: ends the session, clears the cookie and audits it. An SSO session

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod sessions;
+pub mod tokens;
 pub mod users;
 
 use std::path::Path;

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod system;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -16,5 +17,6 @@ pub fn ports(db: &Db, settings: &Arc<Settings>) -> Ports {
     Ports {
         system: Arc::new(system::SystemService::new(db.clone(), settings.clone())),
         audit: Arc::new(audit::AuditService::new(db.clone())),
+        tokens: Arc::new(tokens::TokenService::new(db.clone())),
     }
 }

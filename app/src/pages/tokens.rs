@@ -1,0 +1,114 @@
+//! Personal API tokens: create one (shown once), see when each was last used, revoke.
+
+use leptos::prelude::*;
+
+use crate::api::{CreateApiToken, RevokeApiToken, list_api_tokens};
+use crate::components::page::PageHeader;
+use crate::domain::ApiToken;
+
+const INPUT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900";
+
+/// `/tokens`.
+#[component]
+pub fn TokensPage() -> impl IntoView {
+    let create = ServerAction::<CreateApiToken>::new();
+    let revoke = ServerAction::<RevokeApiToken>::new();
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_api_tokens(),
+    );
+
+    view! {
+        <PageHeader title="API tokens" lead="Personal tokens for scripts and CI. They act as you on the REST API (/api/v1), within the access you give them." />
+        <section class="mb-8 rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+            <h2 class="mb-3 text-base font-medium">"New token"</h2>
+            <ActionForm action=create>
+                <div class="flex flex-wrap items-end gap-3">
+                    <label class="flex flex-col gap-1 text-xs font-medium">"Name"
+                        <input name="name" required maxlength="64" placeholder="e.g. ci-pipeline" class=INPUT />
+                    </label>
+                    <label class="flex flex-col gap-1 text-xs font-medium">"Access"
+                        <select name="scopes" class=INPUT>
+                            <option value="read">"Read only"</option>
+                            <option value="read write">"Read and write"</option>
+                        </select>
+                    </label>
+                    <label class="flex flex-col gap-1 text-xs font-medium">"Expires in"
+                        <select name="expires_in_days" class=INPUT>
+                            <option value="7">"7 days"</option>
+                            <option value="30" selected>"30 days"</option>
+                            <option value="90">"90 days"</option>
+                            <option value="365">"365 days"</option>
+                        </select>
+                    </label>
+                    <button type="submit" class="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white dark:bg-white dark:text-slate-900">
+                        "Create token"
+                    </button>
+                </div>
+            </ActionForm>
+            {move || create.value().get().map(|result| match result {
+                Ok(created) => view! {
+                    <div role="status" data-testid="new-token" class="mt-4 rounded-md border border-emerald-300 bg-emerald-50 p-3 text-sm dark:border-emerald-800 dark:bg-emerald-950">
+                        <p class="font-medium">"Copy this token now. It will not be shown again."</p>
+                        <code data-testid="new-token-secret" class="mt-2 block break-all rounded bg-white p-2 font-mono text-xs dark:bg-slate-900">{created.token}</code>
+                    </div>
+                }.into_any(),
+                Err(error) => view! {
+                    <p role="alert" class="mt-4 text-sm text-red-700 dark:text-red-400">{error.to_string()}</p>
+                }.into_any(),
+            })}
+        </section>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move { tokens.await.map(|list| token_table(list, revoke)) })}
+        </Transition>
+    }
+}
+
+fn token_table(tokens: Vec<ApiToken>, revoke: ServerAction<RevokeApiToken>) -> impl IntoView {
+    if tokens.is_empty() {
+        return view! { <p class="text-sm text-slate-500">"You have no API tokens."</p> }
+            .into_any();
+    }
+    view! {
+        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+            <table data-testid="token-table" class="min-w-full text-left text-sm">
+                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800">
+                    <tr>
+                        <th scope="col" class="px-4 py-2">"Name"</th>
+                        <th scope="col" class="px-4 py-2">"Token"</th>
+                        <th scope="col" class="px-4 py-2">"Access"</th>
+                        <th scope="col" class="px-4 py-2">"Expires"</th>
+                        <th scope="col" class="px-4 py-2">"Last used"</th>
+                        <th scope="col" class="px-4 py-2"><span class="sr-only">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {tokens.into_iter().map(|t| {
+                        let scopes = t.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                        let action = if t.active {
+                            view! {
+                                <ActionForm action=revoke>
+                                    <input type="hidden" name="id" value=t.id.clone() />
+                                    <button type="submit" class="text-sm text-red-700 hover:underline dark:text-red-400">"Revoke"</button>
+                                </ActionForm>
+                            }.into_any()
+                        } else {
+                            view! { <span class="text-xs text-slate-500">"inactive"</span> }.into_any()
+                        };
+                        view! {
+                            <tr>
+                                <td class="px-4 py-2">{t.name}</td>
+                                <td class="px-4 py-2 font-mono text-xs">{format!("{}…", t.prefix)}</td>
+                                <td class="px-4 py-2">{scopes}</td>
+                                <td class="px-4 py-2 font-mono text-xs">{t.expires_at}</td>
+                                <td class="px-4 py-2 font-mono text-xs">{t.last_used_at.unwrap_or_else(|| "never".into())}</td>
+                                <td class="px-4 py-2 text-right">{action}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
