@@ -58,6 +58,18 @@ pub struct DatabaseArgs {
     pub db_max_connections: u32,
 }
 
+impl DatabaseArgs {
+    /// Connects to the database and applies pending migrations, naming DATABASE_URL in errors.
+    pub async fn open_migrated(&self) -> anyhow::Result<crate::db::Db> {
+        use anyhow::Context as _;
+        let db = crate::db::Db::connect(&self.database_url, self.db_max_connections)
+            .await
+            .context("connecting to the database named by DATABASE_URL")?;
+        db.migrate().await.context("applying database migrations")?;
+        Ok(db)
+    }
+}
+
 /// Options of `slipway serve`.
 #[derive(Clone, Debug, Args)]
 pub struct ServeArgs {

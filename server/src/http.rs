@@ -188,13 +188,7 @@ async fn readyz(State(db): State<Db>) -> impl IntoResponse {
 /// `slipway serve`: migrate, then serve until SIGINT/SIGTERM, then drain for the grace period.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
-    let db = Db::connect(
-        &args.database.database_url,
-        args.database.db_max_connections,
-    )
-    .await
-    .context("connecting to the database named by DATABASE_URL")?;
-    db.migrate().await.context("applying database migrations")?;
+    let db = args.database.open_migrated().await?;
     if settings.dev_login {
         tracing::warn!("development login is ON: anyone can sign in as any sample persona");
     }

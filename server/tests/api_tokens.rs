@@ -5,18 +5,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use common::{ORIGIN, TestApp, TestResponse};
-
-async fn server_fn(app: &TestApp, endpoint: &str, cookie: &str, form: &str) -> TestResponse {
-    let req = Request::post(format!("/api/{endpoint}"))
-        .header(header::ORIGIN, ORIGIN)
-        .header(header::COOKIE, cookie)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "application/json")
-        .body(Body::from(form.to_owned()))
-        .unwrap();
-    app.send(req).await
-}
+use common::{TestApp, TestResponse};
 
 /// Creates a token as the session's user; returns (secret, id).
 async fn create_token(app: &TestApp, cookie: &str, scopes: &str) -> (String, String) {
@@ -24,7 +13,7 @@ async fn create_token(app: &TestApp, cookie: &str, scopes: &str) -> (String, Str
         "name=ci&scopes={}&expires_in_days=30",
         scopes.replace(' ', "+")
     );
-    let res = server_fn(app, "tokens/create", cookie, &form).await;
+    let res = app.server_fn("tokens/create", Some(cookie), &form).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let created: serde_json::Value = serde_json::from_str(&res.body).unwrap();
     (
@@ -53,7 +42,7 @@ async fn a_new_token_is_shown_once_stored_hashed_and_authenticates_the_rest_api(
         "{secret}"
     );
 
-    let listed = server_fn(&app, "tokens", &alice, "").await;
+    let listed = app.server_fn("tokens", Some(&alice), "").await;
     assert_eq!(listed.status, StatusCode::OK);
     assert!(
         !listed.body.contains(&secret),
@@ -117,7 +106,9 @@ async fn revoked_expired_and_unknown_tokens_are_refused() {
     let (revoked, revoked_id) = create_token(&app, &alice, "read").await;
     let (expired, expired_id) = create_token(&app, &alice, "read").await;
 
-    let res = server_fn(&app, "tokens/revoke", &alice, &format!("id={revoked_id}")).await;
+    let res = app
+        .server_fn("tokens/revoke", Some(&alice), &format!("id={revoked_id}"))
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE id = $2")
         .bind(slipway::db::now_ms() - 1000)
@@ -135,7 +126,7 @@ async fn revoked_expired_and_unknown_tokens_are_refused() {
         );
     }
     let listed: serde_json::Value =
-        serde_json::from_str(&server_fn(&app, "tokens", &alice, "").await.body).unwrap();
+        serde_json::from_str(&app.server_fn("tokens", Some(&alice), "").await.body).unwrap();
     assert!(
         listed
             .as_array()
@@ -152,7 +143,9 @@ async fn only_the_owner_or_an_admin_can_revoke_a_token() {
     let (secret, id) = create_token(&app, &alice, "read").await;
 
     let bob = app.login_as("bob").await;
-    let res = server_fn(&app, "tokens/revoke", &bob, &format!("id={id}")).await;
+    let res = app
+        .server_fn("tokens/revoke", Some(&bob), &format!("id={id}"))
+        .await;
     assert_eq!(
         res.status,
         StatusCode::NOT_FOUND,
@@ -166,7 +159,7 @@ async fn only_the_owner_or_an_admin_can_revoke_a_token() {
 
     let admin = app.login_as("pat").await;
     assert_eq!(
-        server_fn(&app, "tokens/revoke", &admin, &format!("id={id}"))
+        app.server_fn("tokens/revoke", Some(&admin), &format!("id={id}"))
             .await
             .status,
         StatusCode::OK
@@ -186,7 +179,7 @@ async fn bad_token_requests_are_refused_per_field_and_store_nothing() {
         ("name=ci&scopes=admin&expires_in_days=30", "Access:"),
         ("name=ci&scopes=read&expires_in_days=9999", "Expires in:"),
     ] {
-        let res = server_fn(&app, "tokens/create", &alice, form).await;
+        let res = app.server_fn("tokens/create", Some(&alice), form).await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{form}");
         assert!(res.body.contains(field), "{form}: {}", res.body);
     }

@@ -3,9 +3,8 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use common::{ORIGIN, TestApp};
+use axum::http::{StatusCode, header};
+use common::TestApp;
 use slipway::db::audit::{self, NewAuditEntry, Outcome};
 
 /// 60 sign-ins: every third one refused.
@@ -30,14 +29,7 @@ async fn seed(app: &TestApp) {
 }
 
 async fn audit_page(app: &TestApp, cookie: &str, form: &str) -> serde_json::Value {
-    let req = Request::post("/api/audit")
-        .header(header::ORIGIN, ORIGIN)
-        .header(header::COOKIE, cookie)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "application/json")
-        .body(Body::from(form.to_owned()))
-        .unwrap();
-    let res = app.send(req).await;
+    let res = app.server_fn("audit", Some(cookie), form).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     serde_json::from_str(&res.body).unwrap()
 }

@@ -5,7 +5,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{ORIGIN, TestApp};
+use common::TestApp;
 
 #[tokio::test]
 async fn healthz_answers_ok_without_a_session() {
@@ -238,26 +238,11 @@ async fn responses_carry_the_security_headers() {
     );
 }
 
-async fn call_server_fn(
-    app: &TestApp,
-    endpoint: &str,
-    cookie: Option<&str>,
-) -> common::TestResponse {
-    let mut req = Request::post(format!("/api/{endpoint}"))
-        .header(header::ORIGIN, ORIGIN)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "application/json");
-    if let Some(c) = cookie {
-        req = req.header(header::COOKIE, c);
-    }
-    app.send(req.body(Body::empty()).unwrap()).await
-}
-
 #[tokio::test]
 async fn system_info_is_for_admins_only() {
     let app = TestApp::new(true).await;
 
-    let anonymous = call_server_fn(&app, "system", None).await;
+    let anonymous = app.server_fn("system", None, "").await;
     assert_eq!(
         anonymous.status,
         StatusCode::UNAUTHORIZED,
@@ -266,11 +251,15 @@ async fn system_info_is_for_admins_only() {
     );
     assert_eq!(anonymous.body, r#""Unauthenticated""#);
 
-    let member = call_server_fn(&app, "system", Some(&app.login_as("alice").await)).await;
+    let member = app
+        .server_fn("system", Some(&app.login_as("alice").await), "")
+        .await;
     assert_eq!(member.status, StatusCode::FORBIDDEN, "{}", member.body);
     assert!(member.body.contains("Forbidden"));
 
-    let admin = call_server_fn(&app, "system", Some(&app.login_as("pat").await)).await;
+    let admin = app
+        .server_fn("system", Some(&app.login_as("pat").await), "")
+        .await;
     assert_eq!(admin.status, StatusCode::OK, "{}", admin.body);
     let info: serde_json::Value = serde_json::from_str(&admin.body).unwrap();
     assert_eq!(
@@ -285,7 +274,7 @@ async fn system_info_is_for_admins_only() {
 async fn session_info_names_the_user_and_their_teams() {
     let app = TestApp::new(true).await;
     let cookie = app.login_as("carol").await;
-    let res = call_server_fn(&app, "session", Some(&cookie)).await;
+    let res = app.server_fn("session", Some(&cookie), "").await;
     assert_eq!(res.status, StatusCode::OK);
     let info: serde_json::Value = serde_json::from_str(&res.body).unwrap();
     assert_eq!(info["user"]["name"], "Carol Chen");

@@ -24,25 +24,7 @@ pub fn AuditPage() -> impl IntoView {
     };
     let page = Resource::new(filter, get_audit_page);
     // The export takes the same filters, but all pages.
-    let csv_href = move || {
-        let f = filter();
-        let params: Vec<String> = [
-            ("actor", f.actor),
-            ("action", f.action),
-            ("outcome", f.outcome),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| {
-            v.filter(|v| !v.is_empty())
-                .map(|v| format!("{k}={}", encode(&v)))
-        })
-        .collect();
-        if params.is_empty() {
-            "/admin/audit.csv".to_owned()
-        } else {
-            format!("/admin/audit.csv?{}", params.join("&"))
-        }
-    };
+    let csv_href = move || with_query("/admin/audit.csv", filter_params(&filter()));
     let current = move |name: &'static str| query.with(|q| q.get(name)).unwrap_or_default();
 
     view! {
@@ -57,6 +39,8 @@ pub fn AuditPage() -> impl IntoView {
                         <option value="">"any"</option>
                         <option value="login">"login"</option>
                         <option value="logout">"logout"</option>
+                        <option value="token.create">"token.create"</option>
+                        <option value="token.revoke">"token.revoke"</option>
                         <option value="audit.export">"audit.export"</option>
                     </select>
                 </label>
@@ -80,17 +64,9 @@ pub fn AuditPage() -> impl IntoView {
 
 fn audit_table(page: AuditPage, filter: AuditFilter) -> impl IntoView {
     let older = page.next_before.map(|before| {
-        let mut params = vec![format!("before={}", encode(&before))];
-        for (k, v) in [
-            ("actor", filter.actor),
-            ("action", filter.action),
-            ("outcome", filter.outcome),
-        ] {
-            if let Some(v) = v.filter(|v| !v.is_empty()) {
-                params.push(format!("{k}={}", encode(&v)));
-            }
-        }
-        view! { <A href=format!("/admin/audit?{}", params.join("&"))>"Older entries →"</A> }
+        let mut params = filter_params(&filter);
+        params.push(format!("before={}", encode(&before)));
+        view! { <A href=with_query("/admin/audit", params)>"Older entries →"</A> }
     });
     let empty = page.entries.is_empty();
     view! {
@@ -130,6 +106,30 @@ fn audit_table(page: AuditPage, filter: AuditFilter) -> impl IntoView {
             {empty.then(|| view! { <p class="p-6 text-center text-sm text-slate-500">"No entries match these filters."</p> })}
         </div>
         <div class="mt-3 text-sm">{older}</div>
+    }
+}
+
+/// The filter as query parameters (without the page cursor).
+fn filter_params(filter: &AuditFilter) -> Vec<String> {
+    [
+        ("actor", &filter.actor),
+        ("action", &filter.action),
+        ("outcome", &filter.outcome),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| {
+        v.as_deref()
+            .filter(|v| !v.is_empty())
+            .map(|v| format!("{k}={}", encode(v)))
+    })
+    .collect()
+}
+
+fn with_query(path: &str, params: Vec<String>) -> String {
+    if params.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", params.join("&"))
     }
 }
 

@@ -8,7 +8,6 @@ use std::process::Command;
 use anyhow::{Context as _, bail};
 
 use crate::config::InitArgs;
-use crate::db::Db;
 
 /// Environments of the default layout.
 pub const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "prod"];
@@ -32,13 +31,7 @@ const EMPTY_KUSTOMIZATION: &str =
 pub async fn init(args: InitArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating SLIPWAY_DATA_DIR {}", args.data_dir.display()))?;
-    let db = Db::connect(
-        &args.database.database_url,
-        args.database.db_max_connections,
-    )
-    .await
-    .context("connecting to the database named by DATABASE_URL")?;
-    db.migrate().await.context("applying database migrations")?;
+    let db = args.database.open_migrated().await?;
     db.close().await;
     tracing::info!(backend = db.backend().name(), "database ready");
 

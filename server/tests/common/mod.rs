@@ -141,6 +141,24 @@ impl TestApp {
             .await
     }
 
+    /// Calls a server function as the browser does (form-encoded arguments, JSON answer).
+    pub async fn server_fn(
+        &self,
+        endpoint: &str,
+        cookie: Option<&str>,
+        form: &str,
+    ) -> TestResponse {
+        let mut req = Request::post(format!("/api/{endpoint}"))
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::from(form.to_owned())).unwrap())
+            .await
+    }
+
     /// Signs in through the development login; returns the `Cookie` header to send.
     pub async fn login_as(&self, handle: &str) -> String {
         let res = self
