@@ -31,7 +31,7 @@ if ((${#missing[@]})); then
   step "apt-get install ${missing[*]}"
   # One dpkg lock per machine: wait for it rather than fail when another install runs.
   apt-get -o DPkg::Lock::Timeout=900 update -q
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q "${missing[@]}"
 else
   skip "Debian packages"
 fi
