@@ -125,7 +125,9 @@ async fn sign_in_with(
     };
     *provider.next_id_token.lock().unwrap() = forge(&param("nonce"));
     let callback = format!("/auth/oidc/callback?code=any-code&state={}", param("state"));
-    let done = app.get(&callback, start.session_cookie().as_deref()).await;
+    let done = app
+        .get(&callback, start.cookie("slipway_oidc_state").as_deref())
+        .await;
     done.header(header::LOCATION).unwrap().to_owned()
 }
 

@@ -211,10 +211,18 @@ impl TestResponse {
         self.header(header::SET_COOKIE)
     }
 
+    /// `name=value` of the cookie `name` this response sets, among all its `Set-Cookie`s.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next())
+            .find(|pair| pair.split('=').next() == Some(name))
+            .map(str::to_owned)
+    }
+
     /// `name=value` of the session cookie this response sets.
     pub fn session_cookie(&self) -> Option<String> {
-        self.set_cookie()
-            .and_then(|c| c.split(';').next())
-            .map(str::to_owned)
+        self.cookie("slipway_session")
     }
 }
