@@ -128,6 +128,35 @@ pub struct AuditPage {
     pub next_before: Option<String>,
 }
 
+/// The health of one control-plane object, as Slipway reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthState {
+    /// Reconciled and reporting Ready.
+    Ready,
+    /// On its way: being created, synced or upgraded.
+    Progressing,
+    /// Will not become Ready without a change; the root cause says why.
+    Failed,
+    /// Being deleted.
+    Deleting,
+    /// The object does not say (no conditions, no health): never guessed to be Ready.
+    Unknown,
+    /// The control plane is unreachable; this is the last known state.
+    Stale,
+}
+
+/// A health state with its root cause.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// The state.
+    pub state: HealthState,
+    /// Machine-readable reason of the condition that decided it (e.g. `ReconcileError`).
+    pub reason: Option<String>,
+    /// The human message of that condition.
+    pub message: Option<String>,
+}
+
 /// What an API token may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

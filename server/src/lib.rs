@@ -18,6 +18,7 @@ pub mod db;
 pub mod devdata;
 pub mod error;
 pub mod http;
+pub mod kube;
 pub mod services;
 pub mod state;
 pub mod telemetry;
