@@ -137,7 +137,7 @@ async fn audit_csv(
         Err(error) => return (error.status_code(), error.to_string()).into_response(),
     };
     let mut body = Vec::new();
-    if let Err(error) = services::audit::to_csv(&entries, &mut body, true) {
+    if let Err(error) = services::audit::to_csv(&entries, &mut body) {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             crate::error::internal("writing CSV", &error).to_string(),

@@ -298,3 +298,27 @@ async fn admins_see_the_admin_link_and_page() {
         "system table rendered on the server"
     );
 }
+
+#[tokio::test]
+async fn behind_https_the_session_cookie_is_secure_and_host_prefixed() {
+    let origin = "https://portal.example.com";
+    let app = TestApp::with_settings(slipway::http::settings_for(origin, true)).await;
+    let req = Request::post("/auth/dev-login")
+        .header(header::ORIGIN, origin)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("handle=alice"))
+        .unwrap();
+    let res = app.send(req).await;
+    let cookie = res.set_cookie().expect("cookie set");
+    assert!(cookie.starts_with("__Host-slipway_session="), "{cookie}");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(
+            cookie.contains(attribute),
+            "{attribute} missing in {cookie}"
+        );
+    }
+    assert!(
+        !cookie.contains("Domain"),
+        "__Host- cookies carry no Domain"
+    );
+}

@@ -24,7 +24,6 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
-use cookie::{Cookie, SameSite};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndSessionUrl, EndpointMaybeSet,
@@ -458,17 +457,13 @@ pub fn safe_next(next: Option<&str>) -> String {
 }
 
 fn state_cookie(settings: &Settings, value: &str, max_age: Duration) -> HeaderValue {
-    let cookie = Cookie::build((STATE_COOKIE, value.to_owned()))
-        .http_only(true)
-        // Lax: the cookie must come along on the provider's top-level redirect back.
-        .same_site(SameSite::Lax)
-        .secure(settings.secure_cookies)
-        .path("/auth/oidc")
-        .max_age(time::Duration::seconds(
-            i64::try_from(max_age.as_secs()).unwrap_or(600),
-        ))
-        .build();
-    HeaderValue::from_str(&cookie.to_string()).expect("cookie text is a valid header value")
+    session::cookie_header(
+        settings,
+        STATE_COOKIE,
+        value.to_owned(),
+        "/auth/oidc",
+        max_age,
+    )
 }
 
 fn login_error(message: &str) -> Response {

@@ -29,7 +29,8 @@ pub fn cookie_name(settings: &Settings) -> &'static str {
     }
 }
 
-/// A fresh unguessable token.
+/// A fresh unguessable token: 32 random bytes, base64url (43 characters). Session cookies
+/// and API tokens alike.
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the operating system's random source is available");
@@ -56,15 +57,29 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|c| c.value().to_owned())
 }
 
-fn set_cookie(settings: &Settings, value: String, max_age: time::Duration) -> HeaderValue {
-    let cookie = Cookie::build((cookie_name(settings), value))
+/// A `Set-Cookie` value with the portal's cookie policy: `HttpOnly`, `SameSite=Lax` (it must
+/// come along on top-level navigations, e.g. the identity provider's redirect back), and
+/// `Secure` on HTTPS.
+pub fn cookie_header(
+    settings: &Settings,
+    name: &'static str,
+    value: String,
+    path: &'static str,
+    max_age: std::time::Duration,
+) -> HeaderValue {
+    let max_age = time::Duration::seconds(i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX));
+    let cookie = Cookie::build((name, value))
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(settings.secure_cookies)
-        .path("/")
+        .path(path)
         .max_age(max_age)
         .build();
     HeaderValue::from_str(&cookie.to_string()).expect("cookie text is a valid header value")
+}
+
+fn set_cookie(settings: &Settings, value: String, max_age: std::time::Duration) -> HeaderValue {
+    cookie_header(settings, cookie_name(settings), value, "/", max_age)
 }
 
 /// Starts a session for a signed-in user: ends any session the browser already had
@@ -102,14 +117,12 @@ pub async fn start(
         },
     )
     .await?;
-    let ttl =
-        time::Duration::seconds(i64::try_from(settings.session_ttl.as_secs()).unwrap_or(i64::MAX));
-    Ok(set_cookie(settings, token, ttl))
+    Ok(set_cookie(settings, token, settings.session_ttl))
 }
 
 /// A `Set-Cookie` value that removes the session cookie.
 pub fn clear_cookie(settings: &Settings) -> HeaderValue {
-    set_cookie(settings, String::new(), time::Duration::ZERO)
+    set_cookie(settings, String::new(), std::time::Duration::ZERO)
 }
 
 /// Middleware: resolves the session cookie to a [`CurrentUser`] in the request extensions.
@@ -119,6 +132,11 @@ pub async fn load_user(
     mut request: Request,
     next: Next,
 ) -> Response {
+    // Static assets (the wasm, JS, CSS a page load fetches) need no user: no database trip.
+    let path = request.uri().path();
+    if path.starts_with("/pkg/") || path == "/favicon.svg" {
+        return next.run(request).await;
+    }
     // The REST API also takes personal API tokens; the UI's routes never do.
     if request.uri().path().starts_with("/api/v1/")
         && let Some(bearer) = bearer_token(request.headers())

@@ -112,20 +112,18 @@ pub fn rfc3339(ms: i64) -> String {
 
 /// Writes entries as CSV. Cells that a spreadsheet would run as a formula (starting with
 /// `=`, `+`, `-`, `@`, tab or carriage return) get a leading `'`.
-pub fn to_csv(entries: &[AuditEntry], out: &mut Vec<u8>, with_header: bool) -> csv::Result<()> {
+pub fn to_csv(entries: &[AuditEntry], out: &mut Vec<u8>) -> csv::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    if with_header {
-        writer.write_record([
-            "time",
-            "actor",
-            "action",
-            "target",
-            "request_id",
-            "outcome",
-            "detail",
-            "id",
-        ])?;
-    }
+    writer.write_record([
+        "time",
+        "actor",
+        "action",
+        "target",
+        "request_id",
+        "outcome",
+        "detail",
+        "id",
+    ])?;
     let cell = |value: &str| -> String {
         if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
             format!("'{value}")
@@ -171,7 +169,7 @@ mod tests {
             detail: Some("line\nbreak".into()),
         };
         let mut out = Vec::new();
-        to_csv(&[entry], &mut out, true).unwrap();
+        to_csv(&[entry], &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "time,actor,action,target,request_id,outcome,detail,id\n\

@@ -5,9 +5,8 @@ use app::domain::{ApiToken, CreatedApiToken, CurrentUser, NewApiToken, TokenScop
 use app::error::AppError;
 use app::ports::TokenPort;
 use async_trait::async_trait;
-use base64::Engine as _;
 
-use crate::auth::session::hash_token;
+use crate::auth::session::{hash_token, new_token};
 use crate::db::{self, Db, audit, tokens::TokenRow};
 use crate::error::internal;
 use crate::services::audit::rfc3339;
@@ -69,12 +68,7 @@ impl TokenPort for TokenService {
         actor: &CurrentUser,
         new: NewApiToken,
     ) -> Result<CreatedApiToken, AppError> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| internal("drawing a token", &e))?;
-        let token = format!(
-            "{TOKEN_PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-        );
+        let token = format!("{TOKEN_PREFIX}{}", new_token());
         let prefix: String = token.chars().take(TOKEN_PREFIX.len() + 6).collect();
         let expires_at = db::now_ms() + i64::from(new.expires_in_days) * 86_400_000;
         let row = db::tokens::create(
