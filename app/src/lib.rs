@@ -15,6 +15,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod catalog;
 pub mod components;
 pub mod domain;
 pub mod error;

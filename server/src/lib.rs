@@ -12,11 +12,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod devdata;
 pub mod error;
+pub mod git;
 pub mod http;
 pub mod kube;
 pub mod services;

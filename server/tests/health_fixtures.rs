@@ -1,4 +1,4 @@
-//! The health mappers over every real-world object in ../shared/fixtures/status. Each file's
+//! The health mappers over every real-world object in tests/fixtures/status. Each file's
 //! expected state and root-cause reason is written here, with the reason for the
 //! non-obvious ones; a fixture without an entry fails the test.
 
@@ -9,7 +9,7 @@ use app::domain::HealthState::{self, Deleting, Failed, Progressing, Ready, Unkno
 use slipway::kube::health::classify;
 
 fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/status")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/status")
 }
 
 /// (file, expected state, expected reason, why — for the non-obvious ones).

@@ -1,0 +1,234 @@
+//! `x-kubernetes-validations` rules, evaluated with the `cel` crate where it can, so a person
+//! learns about a broken rule at the form instead of from a failed apply minutes later.
+//!
+//! A rule is *checked* when it compiles and calls only functions this evaluator implements the
+//! way Kubernetes does (the CEL standard library, macros, and the string and list extensions
+//! listed in [`SUPPORTED`]). Anything else — Kubernetes-only libraries (`quantity`, `url`,
+//! `ip`, `format`, `sum` …), transition rules on `oldSelf` — is shown as a note: the cluster
+//! will check it. As in Kubernetes, a rule that errors (for example on a missing key) fails.
+
+use std::sync::{Arc, LazyLock};
+
+use app::catalog::{FieldError, pointer_child};
+use cel::{Context, Env, Program};
+use serde_json::Value;
+
+/// Functions and macros the evaluator implements as Kubernetes does. Each is exercised by a
+/// unit test below.
+const SUPPORTED: &[&str] = &[
+    "size",
+    "has",
+    "all",
+    "exists",
+    "exists_one",
+    "map",
+    "filter",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "matches",
+    "int",
+    "uint",
+    "double",
+    "string",
+    "bool",
+    "lowerAscii",
+    "upperAscii",
+    "trim",
+    "split",
+    "join",
+    "replace",
+    "indexOf",
+    "lastIndexOf",
+    "substring",
+];
+
+static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
+    let mut env = Env::stdlib();
+    env.add_extension(cel::extensions::strings)
+        .expect("the strings extension registers once");
+    env.add_extension(cel::extensions::lists)
+        .expect("the lists extension registers once");
+    Arc::new(env)
+});
+
+/// Whether the portal evaluates this rule (see the module documentation).
+pub fn can_check(rule: &str) -> bool {
+    compile(rule).is_some()
+}
+
+fn compile(rule: &str) -> Option<Program> {
+    let program = ENV.compile(rule).ok()?;
+    let references = program.references();
+    if references.has_variable("oldSelf") {
+        return None;
+    }
+    let functions = references.functions();
+    functions
+        .iter()
+        .all(|f| is_operator(f) || SUPPORTED.contains(f))
+        .then_some(program)
+}
+
+/// Operators appear among a program's functions under names like `_&&_`, `!_`, `-_`,
+/// `@in`: anything not starting with a letter.
+fn is_operator(name: &str) -> bool {
+    !name.starts_with(|c: char| c.is_ascii_alphabetic())
+}
+
+/// Evaluates one rule with `self` bound to `value`: `Ok(true)` passes, `Ok(false)` fails,
+/// `Err` is an evaluation error (which fails the rule, as in Kubernetes). `None`: not checked.
+pub fn evaluate(rule: &str, value: &Value) -> Option<Result<bool, String>> {
+    let program = compile(rule)?;
+    let mut context = Context::with_env(ENV.clone());
+    let bound = match cel::to_value(value) {
+        Ok(v) => v,
+        Err(error) => return Some(Err(error.to_string())),
+    };
+    context.add_variable_from_value("self", bound);
+    Some(match program.execute(&context) {
+        Ok(cel::Value::Bool(b)) => Ok(b),
+        Ok(other) => Err(format!("the rule returned {other:?}, not a boolean")),
+        Err(error) => Err(error.to_string()),
+    })
+}
+
+/// Walks `values` along the structural `schema` and evaluates every checkable rule of every
+/// node that has a value, reporting failures at the node's JSON Pointer under `path`.
+pub fn check_rules(schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
+    if let Some(rules) = schema
+        .get("x-kubernetes-validations")
+        .and_then(Value::as_array)
+    {
+        for rule in rules {
+            let Some(text) = rule.get("rule").and_then(Value::as_str) else {
+                continue;
+            };
+            let message = rule
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("Failed rule: {text}"));
+            match evaluate(text, value) {
+                Some(Ok(false)) => errors.push(FieldError {
+                    path: path.to_owned(),
+                    message,
+                }),
+                Some(Err(error)) => errors.push(FieldError {
+                    path: path.to_owned(),
+                    message: format!("{message} (the rule could not be evaluated: {error})"),
+                }),
+                Some(Ok(true)) | None => {}
+            }
+        }
+    }
+    match value {
+        Value::Object(map) => {
+            let properties = schema.get("properties").and_then(Value::as_object);
+            let additional = schema.get("additionalProperties").filter(|v| v.is_object());
+            for (key, child) in map {
+                let child_schema = properties.and_then(|p| p.get(key)).or(additional);
+                if let Some(child_schema) = child_schema {
+                    check_rules(child_schema, child, &pointer_child(path, key), errors);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    check_rules(item_schema, item, &format!("{path}/{i}"), errors);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_supported_function_evaluates_as_kubernetes_does() {
+        let v = json!({"name": "orders-db", "tags": ["a", "b"], "n": 3, "s": " Hi "});
+        let cases = [
+            "size(self.tags) == 2",
+            "has(self.name)",
+            "self.tags.all(t, t != 'c')",
+            "self.tags.exists(t, t == 'a')",
+            "self.tags.exists_one(t, t == 'a')",
+            "self.tags.map(t, t + 'x') == ['ax', 'bx']",
+            "self.tags.filter(t, t == 'b').size() == 1",
+            "self.name.contains('ders')",
+            "self.name.startsWith('orders')",
+            "self.name.endsWith('-db')",
+            "self.name.matches('^[a-z-]+$')",
+            "int('3') == self.n",
+            "uint(3) == 3u",
+            "double(self.n) == 3.0",
+            "string(self.n) == '3'",
+            "bool('true')",
+            "self.s.lowerAscii() == ' hi '",
+            "self.s.upperAscii() == ' HI '",
+            "self.s.trim() == 'Hi'",
+            "self.name.split('-') == ['orders', 'db']",
+            "self.tags.join(',') == 'a,b'",
+            "self.name.replace('-', '_') == 'orders_db'",
+            "self.name.indexOf('-') == 6",
+            "self.name.lastIndexOf('d') == 7",
+            "self.name.substring(0, 6) == 'orders'",
+        ];
+        for function in SUPPORTED {
+            assert!(
+                cases.iter().any(|c| c.contains(&format!("{function}("))),
+                "{function} has no case"
+            );
+        }
+        for case in cases {
+            assert_eq!(evaluate(case, &v), Some(Ok(true)), "{case}");
+        }
+    }
+
+    #[test]
+    fn kubernetes_only_functions_and_transition_rules_are_left_to_the_cluster() {
+        assert!(!can_check("self.items.map(c, c.w).sum() <= 99"));
+        assert!(!can_check("isQuantity(self.memory)"));
+        assert!(!can_check("self == oldSelf"));
+        assert!(can_check("self.min <= self.max"));
+    }
+
+    #[test]
+    fn a_failing_rule_is_reported_at_its_node_with_its_message() {
+        let schema = json!({
+            "type": "object",
+            "properties": {"scaling": {
+                "type": "object",
+                "x-kubernetes-validations": [{"rule": "self.min <= self.max", "message": "min must not exceed max"}],
+                "properties": {"min": {"type": "integer"}, "max": {"type": "integer"}}
+            }}
+        });
+        let mut errors = vec![];
+        check_rules(
+            &schema,
+            &json!({"scaling": {"min": 5, "max": 2}}),
+            "",
+            &mut errors,
+        );
+        assert_eq!(
+            errors,
+            vec![FieldError {
+                path: "/scaling".into(),
+                message: "min must not exceed max".into()
+            }]
+        );
+        errors.clear();
+        check_rules(
+            &schema,
+            &json!({"scaling": {"min": 1, "max": 2}}),
+            "",
+            &mut errors,
+        );
+        assert!(errors.is_empty());
+    }
+}
