@@ -60,7 +60,8 @@ export default defineConfig({
       stderr: 'pipe',
     },
     {
-    command: `${root}/target/debug/slipway serve --dev-login --listen 127.0.0.1:${port}`,
+    // `init` seeds the GitOps repository with the sample catalog, as `make run` does.
+    command: `${root}/target/debug/slipway init && ${root}/target/debug/slipway serve --dev-login --listen 127.0.0.1:${port}`,
     url: `${baseURL}/readyz`,
     reuseExistingServer: false,
     timeout: 60_000,

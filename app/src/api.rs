@@ -2,6 +2,11 @@
 //! call, error mapped to its HTTP status — and the ports decide who may do what.
 
 use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::catalog::{
+    CatalogFilter, CatalogPage, OfferingDetail, Preview, RequestDraft, SavedDraft,
+};
 
 use crate::domain::{
     ApiToken, AuditFilter, AuditPage, CreatedApiToken, LoginOptions, SessionInfo, SystemInfo,
@@ -73,4 +78,64 @@ pub async fn create_api_token(
 pub async fn revoke_api_token(id: String) -> Result<(), AppError> {
     use crate::ports::{ports, require_user, respond};
     respond(async { ports()?.tokens.revoke(&require_user()?, &id).await }.await)
+}
+
+/// A page of the catalog.
+#[server(endpoint = "catalog")]
+pub async fn list_offerings(
+    #[server(default)] filter: CatalogFilter,
+) -> Result<CatalogPage, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.catalog.list(&require_user()?, &filter).await }.await)
+}
+
+/// One offering with its form.
+#[server(endpoint = "catalog/offering")]
+pub async fn get_offering(id: String) -> Result<OfferingDetail, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.catalog.get(&require_user()?, &id).await }.await)
+}
+
+/// Validates a request form on the server and shows what it would commit.
+#[server(endpoint = "catalog/preview", input = Json)]
+pub async fn preview_request(draft: RequestDraft) -> Result<Preview, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.catalog.preview(&require_user()?, &draft).await }.await)
+}
+
+/// Saves the signed-in user's draft of a request form.
+#[server(endpoint = "drafts/save", input = Json)]
+pub async fn save_draft(draft: RequestDraft) -> Result<SavedDraft, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.catalog.save_draft(&require_user()?, &draft).await }.await)
+}
+
+/// The signed-in user's saved draft for an offering, if any.
+#[server(endpoint = "drafts/load")]
+pub async fn load_draft(offering: String) -> Result<Option<SavedDraft>, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(
+        async {
+            ports()?
+                .catalog
+                .load_draft(&require_user()?, &offering)
+                .await
+        }
+        .await,
+    )
+}
+
+/// Discards the signed-in user's draft for an offering.
+#[server(endpoint = "drafts/discard")]
+pub async fn discard_draft(offering: String) -> Result<(), AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(
+        async {
+            ports()?
+                .catalog
+                .discard_draft(&require_user()?, &offering)
+                .await
+        }
+        .await,
+    )
 }

@@ -275,14 +275,19 @@ pub enum FieldKind {
 /// A problem with one value, at its JSON Pointer (`/storageGB`, `/tags/2`; `` for the whole).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
-    /// JSON Pointer into the values; the resource name is `/metadata/name`.
+    /// JSON Pointer into the values, or `@name` / `@team` / `@environment`.
     pub path: String,
     /// What is wrong, for a person.
     pub message: String,
 }
 
-/// Where the resource name's error is reported.
-pub const NAME_PATH: &str = "/metadata/name";
+/// Where the resource name's error is reported. Errors about the request rather than the
+/// values start with `@` (JSON Pointers never do): `@name`, `@team`, `@environment`.
+pub const NAME_PATH: &str = "@name";
+/// Where an error about the chosen team is reported.
+pub const TEAM_PATH: &str = "@team";
+/// Where an error about the chosen environment is reported.
+pub const ENVIRONMENT_PATH: &str = "@environment";
 
 /// What a person asks for: an offering, where, for whom, and the values.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -21,6 +21,9 @@ pub enum AppError {
     /// The input was refused; the message says why.
     #[error("{0}")]
     Invalid(String),
+    /// Values were refused; each error names its field (JSON Pointer).
+    #[error("{} value(s) need attention.", .0.len())]
+    Validation(Vec<crate::catalog::FieldError>),
     /// A part the portal depends on is down; the message names it.
     #[error("{0} is unavailable right now. Please try again shortly.")]
     Unavailable(String),
@@ -39,7 +42,7 @@ impl AppError {
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Invalid(_) | AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::ServerFn(ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_)) => {

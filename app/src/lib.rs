@@ -34,8 +34,8 @@ use leptos_router::{
 use crate::components::layout::Layout;
 use crate::pages::{
     admin::AdminPage, audit::AuditPage, catalog::CatalogPage, login::LoginPage,
-    metrics::MetricsPage, not_found::NotFound, requests::RequestsPage, status::StatusPage,
-    tokens::TokensPage,
+    metrics::MetricsPage, not_found::NotFound, offering::OfferingPage, requests::RequestsPage,
+    status::StatusPage, tokens::TokensPage,
 };
 
 /// Sets the colour scheme before first paint, so a dark-mode user never sees a white flash.
@@ -88,6 +88,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <Layout><NotFound /></Layout> }>
                 <Route path=StaticSegment("login") view=LoginPage />
                 <Route path=StaticSegment("catalog") view=|| view! { <Layout><CatalogPage /></Layout> } />
+                <Route path=path!("/catalog/:id") view=|| view! { <Layout><OfferingPage /></Layout> } />
                 <Route path=StaticSegment("requests") view=|| view! { <Layout><RequestsPage /></Layout> } />
                 <Route path=StaticSegment("status") view=|| view! { <Layout><StatusPage /></Layout> } />
                 <Route path=StaticSegment("metrics") view=|| view! { <Layout><MetricsPage /></Layout> } />

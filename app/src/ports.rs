@@ -7,6 +7,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::catalog::{
+    CatalogFilter, CatalogPage, OfferingDetail, Preview, RequestDraft, SavedDraft,
+};
 use crate::domain::{
     ApiToken, AuditEntry, AuditFilter, AuditPage, CreatedApiToken, CurrentUser, LoginOptions,
     NewApiToken, SystemInfo,
@@ -53,6 +56,38 @@ pub trait TokenPort: Send + Sync + 'static {
     async fn revoke(&self, actor: &CurrentUser, id: &str) -> Result<(), AppError>;
 }
 
+/// The catalog, drafts and previews. Offerings restricted to teams are visible only to
+/// members of those teams (and administrators).
+#[async_trait]
+pub trait CatalogPort: Send + Sync + 'static {
+    /// A page of the offerings the actor may see.
+    async fn list(
+        &self,
+        actor: &CurrentUser,
+        filter: &CatalogFilter,
+    ) -> Result<CatalogPage, AppError>;
+    /// One offering with its form.
+    async fn get(&self, actor: &CurrentUser, id: &str) -> Result<OfferingDetail, AppError>;
+    /// Validates a draft with the offering's schema and rules ([`AppError::Validation`] with
+    /// every problem), renders it and compares it with the repository.
+    async fn preview(&self, actor: &CurrentUser, draft: &RequestDraft)
+    -> Result<Preview, AppError>;
+    /// Saves the actor's draft for the draft's offering (replacing an earlier one).
+    async fn save_draft(
+        &self,
+        actor: &CurrentUser,
+        draft: &RequestDraft,
+    ) -> Result<SavedDraft, AppError>;
+    /// The actor's saved draft for an offering.
+    async fn load_draft(
+        &self,
+        actor: &CurrentUser,
+        offering: &str,
+    ) -> Result<Option<SavedDraft>, AppError>;
+    /// Discards the actor's draft for an offering.
+    async fn discard_draft(&self, actor: &CurrentUser, offering: &str) -> Result<(), AppError>;
+}
+
 /// Everything server functions may call, handed to Leptos as context.
 #[derive(Clone)]
 pub struct Ports {
@@ -62,6 +97,8 @@ pub struct Ports {
     pub audit: Arc<dyn AuditPort>,
     /// See [`TokenPort`].
     pub tokens: Arc<dyn TokenPort>,
+    /// See [`CatalogPort`].
+    pub catalog: Arc<dyn CatalogPort>,
 }
 
 /// The signed-in user of the request being served, if any.

@@ -92,6 +92,26 @@ pub struct ServeArgs {
     /// `slipway init` creates in the data folder.
     #[arg(long, env = "SLIPWAY_GIT_URL")]
     pub git_url: Option<String>,
+    /// Branch of the GitOps repository that holds the desired state (and the catalog).
+    #[arg(long, env = "SLIPWAY_GIT_BRANCH", default_value = "main")]
+    pub git_branch: String,
+    /// Environment names, in the order the UI lists them.
+    #[arg(
+        long,
+        env = "SLIPWAY_ENVIRONMENTS",
+        value_delimiter = ',',
+        default_value = "dev,staging,prod"
+    )]
+    pub environments: Vec<String>,
+    /// Folder of offering files inside the GitOps repository (versioned with Git).
+    #[arg(long, env = "SLIPWAY_CATALOG_PATH", default_value = "catalog")]
+    pub catalog_path: String,
+    /// Read offering files from this folder on disk instead of the GitOps repository.
+    #[arg(long, env = "SLIPWAY_CATALOG_DIR")]
+    pub catalog_dir: Option<PathBuf>,
+    /// How often the catalog source is checked for changes, in seconds.
+    #[arg(long, env = "SLIPWAY_CATALOG_REFRESH_SECS", default_value_t = 30)]
+    pub catalog_refresh_secs: u64,
     /// Development login: anyone can sign in as a sample persona without a password. Only
     /// for trying Slipway out; refused unless both the listen address and the public URL are
     /// loopback, and announced by a banner on every page.
@@ -198,6 +218,40 @@ pub struct Settings {
     pub git_url: String,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Where the catalog and previews read from.
+    pub catalog: CatalogSettings,
+}
+
+/// The catalog's sources and the repository previews compare against.
+#[derive(Clone)]
+pub struct CatalogSettings {
+    /// Environment names.
+    pub environments: Vec<String>,
+    /// GitOps repository URL as configured (may carry credentials: never logged).
+    pub repo_url: String,
+    /// Branch of the desired state.
+    pub branch: String,
+    /// Folder of offering files in the repository.
+    pub repo_path: String,
+    /// A folder on disk to read offering files from instead.
+    pub dir: Option<PathBuf>,
+    /// Where caches (the repository mirror) live.
+    pub cache_dir: PathBuf,
+    /// How often sources are checked for changes.
+    pub refresh: Duration,
+}
+
+impl std::fmt::Debug for CatalogSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogSettings")
+            .field("environments", &self.environments)
+            .field("repo_url", &redact_credentials(&self.repo_url))
+            .field("branch", &self.branch)
+            .field("repo_path", &self.repo_path)
+            .field("dir", &self.dir)
+            .field("refresh", &self.refresh)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServeArgs {
@@ -261,7 +315,39 @@ impl ServeArgs {
             oidc: self.sso.settings()?,
             git_url: redact_credentials(&git_url),
             max_body_bytes: self.max_body_bytes,
+            catalog: CatalogSettings {
+                environments: self.checked_environments()?,
+                repo_url: git_url,
+                branch: self.git_branch.clone(),
+                repo_path: self.catalog_path.trim_matches('/').to_owned(),
+                dir: self.catalog_dir.clone(),
+                cache_dir: absolute(&self.data_dir.join("cache")),
+                refresh: Duration::from_secs(self.catalog_refresh_secs.max(1)),
+            },
         })
+    }
+}
+
+impl ServeArgs {
+    fn checked_environments(&self) -> Result<Vec<String>, ConfigError> {
+        let mut names: Vec<String> = Vec::new();
+        for name in &self.environments {
+            let name = name.trim();
+            app::catalog::check_name(name).map_err(|problem| ConfigError {
+                variable: "SLIPWAY_ENVIRONMENTS",
+                problem: format!("{name:?}: {problem}"),
+            })?;
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
+        }
+        if names.is_empty() {
+            return Err(ConfigError {
+                variable: "SLIPWAY_ENVIRONMENTS",
+                problem: "name at least one environment".into(),
+            });
+        }
+        Ok(names)
     }
 }
 

@@ -48,8 +48,14 @@ pub fn state(
         None => None,
     };
     let settings = Arc::new(settings);
-    let ports = services::ports(&db, &settings);
+    let catalog = Arc::new(services::catalog::CatalogService::new(
+        db.clone(),
+        Arc::new(crate::catalog::Catalog::new()),
+        settings.catalog.clone(),
+    ));
+    let ports = services::ports(&db, &settings, &catalog);
     Ok(AppState {
+        catalog,
         leptos_options,
         db,
         settings,
@@ -203,6 +209,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     let purge = tokio::spawn(purge_expired_sessions(db.clone()));
+    let catalog_refresh = state.catalog.spawn_refresh();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding SLIPWAY_LISTEN={}", args.listen))?;
@@ -225,6 +232,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     purge.abort();
+    catalog_refresh.abort();
     db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -283,5 +291,14 @@ pub fn settings_for(public_origin: &str, dev_login: bool) -> Settings {
         oidc: None,
         git_url: "file:///nonexistent/gitops.git".into(),
         max_body_bytes: 1024 * 1024,
+        catalog: crate::config::CatalogSettings {
+            environments: vec!["dev".into(), "staging".into(), "prod".into()],
+            repo_url: "file:///nonexistent/gitops.git".into(),
+            branch: "main".into(),
+            repo_path: "catalog".into(),
+            dir: None,
+            cache_dir: std::env::temp_dir().join("slipway-test-cache"),
+            refresh: Duration::from_secs(30),
+        },
     }
 }

@@ -21,6 +21,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Service implementations of app's ports.
     pub ports: Ports,
+    /// The catalog service (its refresh loop is started by `serve`; tests call it directly).
+    pub catalog: Arc<crate::services::catalog::CatalogService>,
     /// The OIDC relying party, when single sign-on is configured.
     pub oidc: Option<Arc<Oidc>>,
 }

@@ -26,6 +26,12 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 4]> {
         ("POST", "/api/tokens" | "/api/tokens/create") => [401, 200, 200, 200],
         ("POST", "/api/tokens/revoke") => [401, 404, 404, 404],
         ("GET", "/api/v1/me") => [401, 200, 200, 200],
+        // The catalog: every signed-in user; an unknown offering is "not found" for all.
+        ("GET", "/catalog/{id}") => [303, 404, 404, 404],
+        ("POST", "/api/catalog") => [401, 200, 200, 200],
+        ("POST", "/api/catalog/offering" | "/api/catalog/preview") => [401, 404, 404, 404],
+        ("POST", "/api/drafts/save" | "/api/drafts/load") => [401, 404, 404, 404],
+        ("POST", "/api/drafts/discard") => [401, 200, 200, 200],
         // What every page needs, also before sign-in.
         ("POST", "/api/session" | "/api/login-options") => [200; 4],
         ("POST", "/api/system") => [401, 403, 403, 200],
@@ -67,6 +73,15 @@ fn probe(method: &Method, path: &str, cookie: Option<&str>) -> Request<Body> {
         "/api/audit" => "filter[actor]=",
         "/api/tokens/create" => "name=probe&scopes=read&expires_in_days=7",
         "/api/tokens/revoke" => "id=no-such-token",
+        "/api/catalog/offering" | "/api/drafts/load" | "/api/drafts/discard" => {
+            "offering=no-such&id=no-such"
+        }
+        "/api/catalog/preview" | "/api/drafts/save" => {
+            return req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"draft":{"offering":"no-such"}}"#))
+                .unwrap();
+        }
         _ => "",
     };
     req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")

@@ -160,7 +160,7 @@ fn a_name_that_is_a_path_is_refused_before_any_file_is_written() {
     let notes = offering::from_file(NOTES_OFFERING, "notes.yaml", &envs()).unwrap();
     let user = user();
     let errors = notes.validate("../../etc", &json!({}));
-    assert_eq!(errors[0].path, "/metadata/name");
+    assert_eq!(errors[0].path, "@name");
     // Even if validation were skipped, rendering refuses the name and the path.
     assert!(
         render(

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod login;
 pub mod metrics;
 pub mod not_found;
+pub mod offering;
 pub mod requests;
 pub mod status;
 pub mod tokens;

@@ -7,6 +7,7 @@
 //! milliseconds, ids as text, booleans as 0/1 `BIGINT`.
 
 pub mod audit;
+pub mod drafts;
 pub mod sessions;
 pub mod tokens;
 pub mod users;

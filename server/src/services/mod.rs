@@ -2,6 +2,7 @@
 //! with the actor passed in explicitly.
 
 pub mod audit;
+pub mod catalog;
 pub mod system;
 pub mod tokens;
 
@@ -13,8 +14,9 @@ use crate::config::Settings;
 use crate::db::Db;
 
 /// Builds every port from the shared parts.
-pub fn ports(db: &Db, settings: &Arc<Settings>) -> Ports {
+pub fn ports(db: &Db, settings: &Arc<Settings>, catalog: &Arc<catalog::CatalogService>) -> Ports {
     Ports {
+        catalog: catalog.clone(),
         system: Arc::new(system::SystemService::new(db.clone(), settings.clone())),
         audit: Arc::new(audit::AuditService::new(db.clone())),
         tokens: Arc::new(tokens::TokenService::new(db.clone())),

@@ -1,0 +1,317 @@
+//! One offering: its documentation and its request form, with preview (server-validated,
+//! rendered, diffed against the repository) and server-side drafts.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::{DiscardDraft, PreviewRequest, SaveDraft, get_offering, load_draft};
+use crate::catalog::{
+    ENVIRONMENT_PATH, FieldKind, FileChange, NAME_PATH, OfferingDetail, Preview, RequestDraft,
+    SavedDraft, TEAM_PATH, check_name, errors_by_path, initial_values,
+};
+use crate::components::form::{FormState, fields_view};
+use crate::error::AppError;
+
+const INPUT: &str = "w-full rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900 aria-[invalid=true]:border-red-500";
+const BUTTON: &str = "rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white disabled:opacity-50 dark:bg-white dark:text-slate-900";
+const SECONDARY: &str = "rounded-md border border-slate-300 px-3 py-1.5 text-sm font-medium hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800";
+
+/// `/catalog/:id`.
+#[component]
+pub fn OfferingPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let data = Resource::new(id, |id| async move {
+        let offering = get_offering(id.clone()).await?;
+        let draft = load_draft(id).await?;
+        Ok::<_, AppError>((offering, draft))
+    });
+    view! {
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                data.await.map(|(offering, draft)| view! { <OfferingView offering draft /> })
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn OfferingView(offering: OfferingDetail, draft: Option<SavedDraft>) -> impl IntoView {
+    let summary = offering.summary.clone();
+    let restored = draft.as_ref().map(|d| d.saved_at.clone());
+    let start = draft.map(|d| d.draft).unwrap_or_else(|| RequestDraft {
+        offering: summary.id.clone(),
+        environment: summary.environments.first().cloned().unwrap_or_default(),
+        team: offering.my_teams.first().cloned().unwrap_or_default(),
+        name: String::new(),
+        values: initial_values(&offering.form.fields),
+    });
+    let state = FormState::new(start.values.clone());
+    let name = RwSignal::new(start.name.clone());
+    let name_touched = RwSignal::new(false);
+    let environment = RwSignal::new(start.environment.clone());
+    let team = RwSignal::new(start.team.clone());
+    let restored = RwSignal::new(restored);
+
+    let offering_id = summary.id.clone();
+    let current = move || RequestDraft {
+        offering: offering_id.clone(),
+        environment: environment.get_untracked(),
+        team: team.get_untracked(),
+        name: name.get_untracked(),
+        values: state.values.get_untracked(),
+    };
+
+    let preview = ServerAction::<PreviewRequest>::new();
+    let save = ServerAction::<SaveDraft>::new();
+    let discard = ServerAction::<DiscardDraft>::new();
+    // The server's field errors land at their fields; other errors show above the buttons.
+    Effect::new(move |_| {
+        if let Some(Err(AppError::Validation(errors))) = preview.value().get() {
+            state.server_errors.set(errors_by_path(&errors));
+        } else if let Some(Ok(_)) = preview.value().get() {
+            state.server_errors.set(BTreeMap::new());
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(saved)) = save.value().get() {
+            restored.set(Some(saved.saved_at));
+        }
+    });
+
+    let meta_error = move |path: &'static str| {
+        move || {
+            state
+                .server_errors
+                .with(|e| e.get(path).map(|m| m.join(" ")))
+        }
+    };
+    let name_error = move || {
+        state
+            .server_errors
+            .with(|e| e.get(NAME_PATH).map(|m| m.join(" ")))
+            .or_else(|| {
+                name_touched
+                    .get()
+                    .then(|| check_name(&name.get()).err())
+                    .flatten()
+            })
+    };
+
+    let on_preview = {
+        let current = current.clone();
+        move |_| {
+            name_touched.set(true);
+            preview.dispatch(PreviewRequest { draft: current() });
+        }
+    };
+    let on_save = {
+        let current = current.clone();
+        move |_| {
+            save.dispatch(SaveDraft { draft: current() });
+        }
+    };
+    let discard_id = summary.id.clone();
+    let on_discard = move |_| {
+        discard.dispatch(DiscardDraft {
+            offering: discard_id.clone(),
+        });
+        restored.set(None);
+    };
+
+    let fields = fields_view(state, &offering.form.fields, "");
+    let environments = summary.environments.clone();
+    let teams = offering.my_teams.clone();
+    let notes = offering.notes.clone();
+    let docs = schema_docs(&offering);
+
+    view! {
+        <Title text=summary.title.clone() />
+        <header class="mb-6">
+            <p class="text-sm"><a href="/catalog" class="text-indigo-700 hover:underline dark:text-indigo-300">"← Catalog"</a></p>
+            <h1 class="mt-1 text-2xl font-semibold tracking-tight">{summary.title.clone()}</h1>
+            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{summary.description.clone()}</p>
+            <p class="mt-2 font-mono text-xs text-slate-500">{format!("{} {} · {} · version {} · owner {}", summary.api_version, summary.kind, summary.source.label(), summary.version, summary.owner)}</p>
+        </header>
+        <div class="grid gap-8 lg:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
+            <form class="space-y-5" on:submit=|ev| ev.prevent_default() data-testid="request-form">
+                {move || restored.get().map(|at| view! {
+                    <p role="status" data-testid="draft-restored" class="rounded-md bg-amber-50 p-2 text-sm text-amber-900 dark:bg-amber-950 dark:text-amber-200">
+                        {format!("Draft saved {at}.")}
+                    </p>
+                })}
+                <div class="grid gap-4 sm:grid-cols-2">
+                    <div>
+                        <label for="request-environment" class="block text-sm font-medium">"Environment"</label>
+                        <select id="request-environment" class=format!("{INPUT} mt-1") prop:value=move || environment.get()
+                            on:change=move |ev| environment.set(event_target_value(&ev))>
+                            {environments.into_iter().map(|e| view! { <option value=e.clone()>{e.clone()}</option> }).collect_view()}
+                        </select>
+                        {move || meta_error(ENVIRONMENT_PATH)().map(|m| view! { <p role="alert" class="mt-1 text-xs text-red-700" data-testid="field-error">{m}</p> })}
+                    </div>
+                    <div>
+                        <label for="request-team" class="block text-sm font-medium">"Team"</label>
+                        <select id="request-team" class=format!("{INPUT} mt-1") prop:value=move || team.get()
+                            on:change=move |ev| team.set(event_target_value(&ev))>
+                            {teams.into_iter().map(|t| view! { <option value=t.clone()>{t.clone()}</option> }).collect_view()}
+                        </select>
+                        {move || meta_error(TEAM_PATH)().map(|m| view! { <p role="alert" class="mt-1 text-xs text-red-700" data-testid="field-error">{m}</p> })}
+                    </div>
+                </div>
+                <div data-path="@name">
+                    <label for="request-name" class="block text-sm font-medium">"Name"<span class="text-red-600" aria-hidden="true">" *"</span></label>
+                    <input id="request-name" class=format!("{INPUT} mt-1 font-mono") placeholder="e.g. orders-db" autocomplete="off"
+                        aria-invalid=move || name_error().is_some().to_string()
+                        prop:value=move || name.get()
+                        on:input=move |ev| {
+                            name.set(event_target_value(&ev));
+                            name_touched.set(true);
+                            state.server_errors.update(|e| { e.remove(NAME_PATH); });
+                        } />
+                    <p class="mt-1 text-xs text-slate-500">"Lower-case letters, digits and '-', at most 63 characters."</p>
+                    {move || name_error().map(|m| view! { <p role="alert" class="mt-1 text-xs text-red-700 dark:text-red-400" data-testid="field-error">{m}</p> })}
+                </div>
+                {fields}
+                {move || match preview.value().get() {
+                    Some(Err(AppError::Validation(errors))) => Some(view! {
+                        <p role="alert" class="text-sm text-red-700 dark:text-red-400">{format!("{} value(s) need attention (marked above).", errors.len())}</p>
+                    }.into_any()),
+                    Some(Err(other)) => Some(view! { <p role="alert" class="text-sm text-red-700 dark:text-red-400">{other.to_string()}</p> }.into_any()),
+                    _ => None,
+                }}
+                <div class="flex flex-wrap gap-2">
+                    <button type="button" class=BUTTON on:click=on_preview disabled=move || preview.pending().get()>"Preview"</button>
+                    <button type="button" class=SECONDARY on:click=on_save disabled=move || save.pending().get()>"Save draft"</button>
+                    {move || restored.get().is_some().then(|| view! {
+                        <button type="button" class=SECONDARY on:click=on_discard.clone()>"Discard draft"</button>
+                    })}
+                </div>
+                {move || save.value().get().and_then(|r| r.err()).map(|e| view! { <p role="alert" class="text-sm text-red-700">{e.to_string()}</p> })}
+            </form>
+            <aside class="space-y-6">
+                {move || preview.value().get().and_then(|r| r.ok()).map(preview_view)}
+                {(!notes.is_empty()).then(|| view! {
+                    <section class="rounded-xl border border-slate-200 bg-white p-4 text-sm dark:border-slate-800 dark:bg-slate-900">
+                        <h2 class="mb-2 font-medium">"Checked by the cluster"</h2>
+                        <ul class="list-disc space-y-1 pl-5 text-slate-600 dark:text-slate-400">
+                            {notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}
+                        </ul>
+                    </section>
+                })}
+                {docs}
+            </aside>
+        </div>
+    }
+}
+
+fn preview_view(preview: Preview) -> impl IntoView {
+    view! {
+        <section data-testid="preview" class="rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+            <h2 class="font-medium">"Preview"</h2>
+            <p class="text-xs text-slate-500">{format!("Compared with the repository at {}", if preview.base.is_empty() { "(empty)".to_owned() } else { preview.base.clone() })}</p>
+            {preview.files.into_iter().map(|file| {
+                let (badge, class) = match file.change {
+                    FileChange::New => ("New file", "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-200"),
+                    FileChange::Changed => ("Changed", "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-200"),
+                    FileChange::Unchanged => ("Unchanged", "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300"),
+                };
+                view! {
+                    <div class="mt-3">
+                        <p class="flex items-center gap-2 font-mono text-xs">
+                            <span data-testid="preview-change" class=format!("rounded px-1.5 py-0.5 font-sans {class}")>{badge}</span>
+                            <span data-testid="preview-path">{file.path.clone()}</span>
+                        </p>
+                        <pre data-testid="preview-diff" class="mt-2 max-h-96 overflow-auto rounded bg-slate-50 p-2 font-mono text-xs dark:bg-slate-950">
+                            {file.diff.into_iter().map(|line| {
+                                let class = match line.sign {
+                                    '+' => "block text-emerald-700 dark:text-emerald-300",
+                                    '-' => "block text-red-700 dark:text-red-300",
+                                    _ => "block text-slate-500",
+                                };
+                                view! { <span class=class>{format!("{} {}", line.sign, line.text)}</span> }
+                            }).collect_view()}
+                        </pre>
+                        <details class="mt-2 text-xs">
+                            <summary class="cursor-pointer">"Full file"</summary>
+                            <pre class="mt-1 overflow-auto rounded bg-slate-50 p-2 font-mono dark:bg-slate-950">{file.content.clone()}</pre>
+                        </details>
+                    </div>
+                }
+            }).collect_view()}
+        </section>
+    }
+}
+
+/// The schema as documentation: every field with its type, constraints and help.
+fn schema_docs(offering: &OfferingDetail) -> impl IntoView + use<> {
+    fn rows(
+        fields: &[crate::catalog::Field],
+        prefix: &str,
+        out: &mut Vec<(String, String, String)>,
+    ) {
+        for f in fields {
+            let path = if prefix.is_empty() {
+                f.key.clone()
+            } else {
+                format!("{prefix}.{}", f.key)
+            };
+            let kind = match &f.kind {
+                FieldKind::Text { choices, .. } if !choices.is_empty() => {
+                    format!("one of {}", choices.join(", "))
+                }
+                FieldKind::Text { .. } => "text".into(),
+                FieldKind::Integer {
+                    minimum, maximum, ..
+                } => bounds("integer", minimum, maximum),
+                FieldKind::Number {
+                    minimum, maximum, ..
+                } => bounds("number", minimum, maximum),
+                FieldKind::Boolean => "yes/no".into(),
+                FieldKind::IntOrString { .. } => "number or text".into(),
+                FieldKind::Object { .. } => "group".into(),
+                FieldKind::List { .. } => "list".into(),
+                FieldKind::Map { .. } => "key/value map".into(),
+                FieldKind::Any => "any (JSON)".into(),
+            };
+            let kind = if f.required {
+                format!("{kind}, required")
+            } else {
+                kind
+            };
+            out.push((path.clone(), kind, f.description.clone()));
+            match &f.kind {
+                FieldKind::Object { fields } => rows(fields, &path, out),
+                FieldKind::List { item, .. } => {
+                    rows(std::slice::from_ref(&**item), &format!("{path}[]"), out)
+                }
+                _ => {}
+            }
+        }
+    }
+    fn bounds(name: &str, min: &Option<f64>, max: &Option<f64>) -> String {
+        match (min, max) {
+            (Some(a), Some(b)) => format!("{name} {a}–{b}"),
+            (Some(a), None) => format!("{name} ≥ {a}"),
+            (None, Some(b)) => format!("{name} ≤ {b}"),
+            (None, None) => name.to_owned(),
+        }
+    }
+    let mut out = Vec::new();
+    rows(&offering.form.fields, "", &mut out);
+    view! {
+        <section class="rounded-xl border border-slate-200 bg-white p-4 text-sm dark:border-slate-800 dark:bg-slate-900" data-testid="schema-docs">
+            <h2 class="mb-2 font-medium">"Fields"</h2>
+            <dl class="space-y-2">
+                {out.into_iter().map(|(path, kind, help)| view! {
+                    <div>
+                        <dt class="font-mono text-xs">{path}<span class="ml-2 font-sans text-slate-500">{kind}</span></dt>
+                        <dd class="text-xs text-slate-600 dark:text-slate-400">{help}</dd>
+                    </div>
+                }).collect_view()}
+            </dl>
+        </section>
+    }
+}

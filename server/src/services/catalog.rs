@@ -1,0 +1,373 @@
+//! The catalog service: who sees which offering, previews against the repository, drafts.
+//!
+//! ```text
+//!  refresh loop ──every N s──▶ FileSource (Git mirror | folder) ──changed?──▶ Catalog::replace
+//!  server fns ──▶ CatalogService ──▶ Catalog snapshot (search, get)
+//!                               └──▶ validate → render → Mirror::read → diff (preview)
+//! ```
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use app::catalog::{
+    CatalogFilter, CatalogPage, DiffLine, ENVIRONMENT_PATH, FieldError, FileChange, OfferingDetail,
+    Preview, PreviewFile, RequestDraft, SavedDraft, TEAM_PATH,
+};
+use app::domain::CurrentUser;
+use app::error::AppError;
+use app::ports::CatalogPort;
+use async_trait::async_trait;
+
+use crate::catalog::render::{self, Stamp};
+use crate::catalog::source::FileSource;
+use crate::catalog::{Catalog, Feed, Offering};
+use crate::config::CatalogSettings;
+use crate::db::{self, Db};
+use crate::git::Mirror;
+use crate::services::audit::rfc3339;
+
+/// Previews fetch the repository at most this often.
+const FETCH_EVERY: Duration = Duration::from_secs(5);
+
+/// The largest draft stored.
+const MAX_DRAFT_BYTES: usize = 256 * 1024;
+
+/// Implements [`CatalogPort`].
+pub struct CatalogService {
+    db: Db,
+    catalog: Arc<Catalog>,
+    settings: CatalogSettings,
+    mirror: Mirror,
+    files: FileSource,
+    last_fingerprint: Mutex<Option<String>>,
+    last_fetch: Mutex<Option<Instant>>,
+}
+
+impl CatalogService {
+    /// A service over `catalog`, reading files and previews as `settings` say.
+    pub fn new(db: Db, catalog: Arc<Catalog>, settings: CatalogSettings) -> Self {
+        let mirror = Mirror::new(
+            settings.repo_url.clone(),
+            settings
+                .cache_dir
+                .join(format!("{}.git", mirror_name(&settings.repo_url))),
+        );
+        let files = match &settings.dir {
+            Some(dir) => FileSource::Dir(dir.clone()),
+            None => FileSource::Git {
+                mirror: mirror.clone(),
+                branch: settings.branch.clone(),
+                dir: settings.repo_path.clone(),
+            },
+        };
+        CatalogService {
+            db,
+            catalog,
+            settings,
+            mirror,
+            files,
+            last_fingerprint: Mutex::new(None),
+            last_fetch: Mutex::new(None),
+        }
+    }
+
+    /// The catalog this service reads.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// Reloads offering files if their source changed. Errors leave the catalog as it was.
+    pub async fn refresh_files(&self) -> anyhow::Result<bool> {
+        let files = self.files.clone();
+        let environments = self.settings.environments.clone();
+        let previous = self.last_fingerprint.lock().expect("lock").clone();
+        let loaded = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let fingerprint = files.fingerprint()?;
+            if previous.as_deref() == Some(fingerprint.as_str()) {
+                return Ok(None);
+            }
+            Ok(Some(files.load(&environments)?))
+        })
+        .await??;
+        let Some(loaded) = loaded else {
+            return Ok(false);
+        };
+        for problem in &loaded.problems {
+            tracing::warn!(%problem, "offering file left out of the catalog");
+        }
+        tracing::info!(
+            offerings = loaded.offerings.len(),
+            problems = loaded.problems.len(),
+            "catalog files loaded"
+        );
+        self.catalog
+            .replace(Feed::Files, loaded.offerings, loaded.problems);
+        *self.last_fingerprint.lock().expect("lock") = Some(loaded.fingerprint);
+        Ok(true)
+    }
+
+    /// Refreshes the files now and then every `refresh` interval, until the task is dropped.
+    pub fn spawn_refresh(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(service.settings.refresh);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(error) = service.refresh_files().await {
+                    tracing::warn!(error = %format!("{error:#}"), "catalog refresh failed; keeping the last catalog");
+                }
+            }
+        })
+    }
+
+    fn visible(actor: &CurrentUser, offering: &Offering) -> bool {
+        actor.is_admin
+            || offering.teams.is_empty()
+            || actor.teams.iter().any(|t| offering.allows_team(t))
+    }
+
+    fn find(&self, actor: &CurrentUser, id: &str) -> Result<Offering, AppError> {
+        let snapshot = self.catalog.snapshot();
+        snapshot
+            .get(id)
+            .filter(|o| Self::visible(actor, o))
+            .cloned()
+            .ok_or_else(|| AppError::NotFound(format!("The offering {id:?}")))
+    }
+
+    /// Checks the team and environment a draft names, then its name and values.
+    fn check(actor: &CurrentUser, offering: &Offering, draft: &RequestDraft) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if !offering.summary.environments.contains(&draft.environment) {
+            errors.push(FieldError {
+                path: ENVIRONMENT_PATH.into(),
+                message: format!(
+                    "Choose one of the environments this offering is available in: {}.",
+                    offering.summary.environments.join(", ")
+                ),
+            });
+        }
+        let member = actor.teams.contains(&draft.team)
+            || (actor.is_admin && app::catalog::check_name(&draft.team).is_ok());
+        if !member {
+            errors.push(FieldError {
+                path: TEAM_PATH.into(),
+                message: "Choose one of your teams.".into(),
+            });
+        } else if !offering.allows_team(&draft.team) {
+            errors.push(FieldError {
+                path: TEAM_PATH.into(),
+                message: format!(
+                    "This offering is available to {} only.",
+                    offering.teams.join(", ")
+                ),
+            });
+        }
+        errors.extend(offering.validate(&draft.name, &draft.values));
+        errors
+    }
+
+    async fn fetch_throttled(&self) -> Result<(), AppError> {
+        let due = self
+            .last_fetch
+            .lock()
+            .expect("lock")
+            .is_none_or(|at| at.elapsed() >= FETCH_EVERY);
+        if !due {
+            return Ok(());
+        }
+        let mirror = self.mirror.clone();
+        tokio::task::spawn_blocking(move || mirror.fetch())
+            .await
+            .map_err(|e| internal(&e))?
+            .map_err(|error| {
+                tracing::warn!(%error, "fetching the GitOps repository failed");
+                AppError::Unavailable("The GitOps repository".into())
+            })?;
+        *self.last_fetch.lock().expect("lock") = Some(Instant::now());
+        Ok(())
+    }
+}
+
+/// A file-system-safe, stable name for a repository URL's mirror.
+fn mirror_name(url: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(crate::config::redact_credentials(url).as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn internal(error: &dyn std::fmt::Display) -> AppError {
+    let reference = uuid::Uuid::now_v7().simple().to_string();
+    tracing::error!(%error, reference, "catalog service failure");
+    AppError::Internal(reference)
+}
+
+fn db_error(error: db::Error) -> AppError {
+    internal(&error)
+}
+
+/// The diff of `old` → `new` as lines with three lines of context around changes.
+pub fn diff_lines(old: &str, new: &str) -> Vec<DiffLine> {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let mut out = Vec::new();
+    for (i, group) in diff.grouped_ops(3).iter().enumerate() {
+        if i > 0 {
+            out.push(DiffLine {
+                sign: '…',
+                text: String::new(),
+            });
+        }
+        for op in group {
+            for change in diff.iter_changes(op) {
+                let sign = match change.tag() {
+                    similar::ChangeTag::Delete => '-',
+                    similar::ChangeTag::Insert => '+',
+                    similar::ChangeTag::Equal => ' ',
+                };
+                out.push(DiffLine {
+                    sign,
+                    text: change.value().trim_end_matches('\n').to_owned(),
+                });
+            }
+        }
+    }
+    out
+}
+
+#[async_trait]
+impl CatalogPort for CatalogService {
+    async fn list(
+        &self,
+        actor: &CurrentUser,
+        filter: &CatalogFilter,
+    ) -> Result<CatalogPage, AppError> {
+        Ok(self
+            .catalog
+            .snapshot()
+            .search(filter, &self.settings.environments, |o| {
+                Self::visible(actor, o)
+            }))
+    }
+
+    async fn get(&self, actor: &CurrentUser, id: &str) -> Result<OfferingDetail, AppError> {
+        let offering = self.find(actor, id)?;
+        let my_teams = if actor.is_admin && offering.teams.is_empty() && actor.teams.is_empty() {
+            vec![]
+        } else {
+            actor
+                .teams
+                .iter()
+                .filter(|t| offering.allows_team(t))
+                .cloned()
+                .collect()
+        };
+        Ok(OfferingDetail {
+            summary: offering.summary.clone(),
+            form: (*offering.form).clone(),
+            namespaced: offering.namespaced,
+            teams: offering.teams.clone(),
+            my_teams,
+            notes: offering.notes.clone(),
+        })
+    }
+
+    async fn preview(
+        &self,
+        actor: &CurrentUser,
+        draft: &RequestDraft,
+    ) -> Result<Preview, AppError> {
+        let offering = self.find(actor, &draft.offering)?;
+        let errors = Self::check(actor, &offering, draft);
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        let rendered = render::render(
+            &offering,
+            draft,
+            &Stamp {
+                request_id: "assigned-on-submit",
+                user: actor,
+                namespace: &draft.team,
+            },
+        )
+        .map_err(|e| {
+            tracing::warn!(offering = %draft.offering, error = %e, "an offering failed to render");
+            AppError::Invalid(format!("This offering could not be rendered: {e}"))
+        })?;
+        self.fetch_throttled().await?;
+        let mirror = self.mirror.clone();
+        let branch = self.settings.branch.clone();
+        let path = rendered.path.clone();
+        let (base, current) = tokio::task::spawn_blocking(move || -> crate::git::Result<_> {
+            Ok((mirror.head(&branch)?, mirror.read(&branch, &path)?))
+        })
+        .await
+        .map_err(|e| internal(&e))?
+        .map_err(|e| internal(&e))?;
+        let current = current.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+        let (change, diff) = match &current {
+            None => (FileChange::New, diff_lines("", &rendered.content)),
+            Some(old) if *old == rendered.content => (FileChange::Unchanged, vec![]),
+            Some(old) => (FileChange::Changed, diff_lines(old, &rendered.content)),
+        };
+        Ok(Preview {
+            files: vec![PreviewFile {
+                path: rendered.path,
+                content: rendered.content,
+                change,
+                diff,
+            }],
+            base: base
+                .map(|b| b[..b.len().min(12)].to_owned())
+                .unwrap_or_default(),
+        })
+    }
+
+    async fn save_draft(
+        &self,
+        actor: &CurrentUser,
+        draft: &RequestDraft,
+    ) -> Result<SavedDraft, AppError> {
+        self.find(actor, &draft.offering)?;
+        let body = serde_json::to_string(draft).map_err(|e| internal(&e))?;
+        if body.len() > MAX_DRAFT_BYTES {
+            return Err(AppError::Invalid(format!(
+                "A draft can hold at most {} KiB.",
+                MAX_DRAFT_BYTES / 1024
+            )));
+        }
+        let at = db::drafts::save(&self.db, &actor.id, &draft.offering, &body)
+            .await
+            .map_err(db_error)?;
+        Ok(SavedDraft {
+            draft: draft.clone(),
+            saved_at: rfc3339(at),
+        })
+    }
+
+    async fn load_draft(
+        &self,
+        actor: &CurrentUser,
+        offering: &str,
+    ) -> Result<Option<SavedDraft>, AppError> {
+        self.find(actor, offering)?;
+        let Some(row) = db::drafts::get(&self.db, &actor.id, offering)
+            .await
+            .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
+        let draft: RequestDraft = serde_json::from_str(&row.body).map_err(|e| internal(&e))?;
+        Ok(Some(SavedDraft {
+            draft,
+            saved_at: rfc3339(row.updated_at),
+        }))
+    }
+
+    async fn discard_draft(&self, actor: &CurrentUser, offering: &str) -> Result<(), AppError> {
+        db::drafts::delete(&self.db, &actor.id, offering)
+            .await
+            .map_err(db_error)
+    }
+}
