@@ -154,10 +154,6 @@ pub fn fields_view(state: FormState, fields: &[Field], parent: &str) -> AnyView 
     view! { <div class="space-y-4">{normal_views}{advanced_views}</div> }.into_any()
 }
 
-fn label_text(field: &Field) -> String {
-    field.label.clone()
-}
-
 /// One field with its label, help text and error.
 pub fn field_view(state: FormState, field: Field, path: String) -> AnyView {
     let id = format!("f{}", path.replace(['/', '~'], "-"));
@@ -173,65 +169,46 @@ pub fn field_view(state: FormState, field: Field, path: String) -> AnyView {
         move || {
             error.get().map(|m| {
                 view! { <p id=error_id.clone() role="alert" class="mt-1 text-xs text-red-700 dark:text-red-400" data-testid="field-error">{m}</p> }
-                    .into_any()
             })
         }
     };
     let required_mark = field
         .required
         .then(|| view! { <span class="text-red-600" aria-hidden="true">" *"</span> });
-    match &field.kind {
+    // Groups, lists and maps share one frame: a fieldset with legend, help and error.
+    let body = match &field.kind {
         FieldKind::Object { fields } => {
-            let inner = fields_view(state, fields, &path);
-            view! {
-                <fieldset class="rounded-md border border-slate-200 p-3 dark:border-slate-800" data-path=path.clone()>
-                    <legend class="px-1 text-sm font-medium">{label_text(&field)}{required_mark}</legend>
-                    {help}
-                    <div class="mt-2">{inner}</div>
-                    {error_view}
-                </fieldset>
-            }
-            .into_any()
+            Some(view! { <div class="mt-2">{fields_view(state, fields, &path)}</div> }.into_any())
         }
         FieldKind::List { item, .. } => {
-            let item = (**item).clone();
-            list_view(
-                state,
-                field.clone(),
-                item,
-                path,
-                help,
-                error_view,
-                required_mark,
-            )
-            .into_any()
+            Some(list_body(state, (**item).clone(), path.clone()).into_any())
         }
         FieldKind::Map { value } => {
-            let value_field = (**value).clone();
-            map_view(
-                state,
-                field.clone(),
-                value_field,
-                path,
-                help,
-                error_view,
-                required_mark,
-            )
-            .into_any()
+            Some(map_body(state, &field.label, (**value).clone(), path.clone()).into_any())
         }
-        _ => {
-            let control = scalar_control(state, &field, &path, &id, error, &error_id);
-            view! {
-                <div data-path=path.clone()>
-                    <label for=id.clone() class="block text-sm font-medium">{label_text(&field)}{required_mark}</label>
-                    <div class="mt-1">{control}</div>
-                    {help}
-                    {error_view}
-                </div>
-            }
-            .into_any()
+        _ => None,
+    };
+    if let Some(body) = body {
+        return view! {
+            <fieldset class="rounded-md border border-slate-200 p-3 dark:border-slate-800" data-path=path.clone()>
+                <legend class="px-1 text-sm font-medium">{field.label.clone()}{required_mark}</legend>
+                {help}
+                {body}
+                {error_view}
+            </fieldset>
         }
+        .into_any();
     }
+    let control = scalar_control(state, &field, &path, &id, error, &error_id);
+    view! {
+        <div data-path=path.clone()>
+            <label for=id.clone() class="block text-sm font-medium">{field.label.clone()}{required_mark}</label>
+            <div class="mt-1">{control}</div>
+            {help}
+            {error_view}
+        </div>
+    }
+    .into_any()
 }
 
 fn scalar_control(
@@ -359,15 +336,8 @@ fn scalar_control(
     }
 }
 
-fn list_view(
-    state: FormState,
-    field: Field,
-    item: Field,
-    path: String,
-    help: Option<impl IntoView + 'static>,
-    error_view: impl Fn() -> Option<AnyView> + Send + Sync + 'static,
-    required_mark: Option<impl IntoView + 'static>,
-) -> impl IntoView {
+/// The rows of a list, with add/remove/reorder.
+fn list_body(state: FormState, item: Field, path: String) -> impl IntoView {
     let len_path = path.clone();
     let len = Memo::new(move |_| {
         state.values.with(|v| {
@@ -421,25 +391,14 @@ fn list_view(
         }
     };
     view! {
-        <fieldset class="rounded-md border border-slate-200 p-3 dark:border-slate-800" data-path=path.clone()>
-            <legend class="px-1 text-sm font-medium">{field.label.clone()}{required_mark}</legend>
-            {help}
-            <ul class="mt-2 space-y-3">{rows}</ul>
-            <button type="button" class=format!("{SMALL_BUTTON} mt-2") on:click=add>"Add"</button>
-            {error_view}
-        </fieldset>
+        <ul class="mt-2 space-y-3">{rows}</ul>
+        <button type="button" class=format!("{SMALL_BUTTON} mt-2") on:click=add>"Add"</button>
     }
 }
 
-fn map_view(
-    state: FormState,
-    field: Field,
-    value_field: Field,
-    path: String,
-    help: Option<impl IntoView + 'static>,
-    error_view: impl Fn() -> Option<AnyView> + Send + Sync + 'static,
-    required_mark: Option<impl IntoView + 'static>,
-) -> impl IntoView {
+/// The entries of a key/value map, with a field to add a key.
+fn map_body(state: FormState, label: &str, value_field: Field, path: String) -> impl IntoView {
+    let new_key_label = format!("New key for {label}");
     let keys_path = path.clone();
     let keys = Memo::new(move |_| {
         state.values.with(|v| {
@@ -488,17 +447,12 @@ fn map_view(
         }
     };
     view! {
-        <fieldset class="rounded-md border border-slate-200 p-3 dark:border-slate-800" data-path=path.clone()>
-            <legend class="px-1 text-sm font-medium">{field.label.clone()}{required_mark}</legend>
-            {help}
-            <ul class="mt-2 space-y-3">{rows}</ul>
-            <div class="mt-2 flex gap-2">
-                <input type="text" class=INPUT placeholder="New key" aria-label=format!("New key for {}", field.label)
+        <ul class="mt-2 space-y-3">{rows}</ul>
+        <div class="mt-2 flex gap-2">
+            <input type="text" class=INPUT placeholder="New key" aria-label=new_key_label
                     prop:value=move || new_key.get() on:input=move |ev| new_key.set(event_target_value(&ev)) />
-                <button type="button" class=SMALL_BUTTON on:click=add>"Add"</button>
-            </div>
-            {error_view}
-        </fieldset>
+            <button type="button" class=SMALL_BUTTON on:click=add>"Add"</button>
+        </div>
     }
 }
 

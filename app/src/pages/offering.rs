@@ -82,13 +82,6 @@ fn OfferingView(offering: OfferingDetail, draft: Option<SavedDraft>) -> impl Int
         }
     });
 
-    let meta_error = move |path: &'static str| {
-        move || {
-            state
-                .server_errors
-                .with(|e| e.get(path).map(|m| m.join(" ")))
-        }
-    };
     let name_error = move || {
         state
             .server_errors
@@ -144,22 +137,8 @@ fn OfferingView(offering: OfferingDetail, draft: Option<SavedDraft>) -> impl Int
                     </p>
                 })}
                 <div class="grid gap-4 sm:grid-cols-2">
-                    <div>
-                        <label for="request-environment" class="block text-sm font-medium">"Environment"</label>
-                        <select id="request-environment" class=format!("{INPUT} mt-1") prop:value=move || environment.get()
-                            on:change=move |ev| environment.set(event_target_value(&ev))>
-                            {environments.into_iter().map(|e| view! { <option value=e.clone()>{e.clone()}</option> }).collect_view()}
-                        </select>
-                        {move || meta_error(ENVIRONMENT_PATH)().map(|m| view! { <p role="alert" class="mt-1 text-xs text-red-700" data-testid="field-error">{m}</p> })}
-                    </div>
-                    <div>
-                        <label for="request-team" class="block text-sm font-medium">"Team"</label>
-                        <select id="request-team" class=format!("{INPUT} mt-1") prop:value=move || team.get()
-                            on:change=move |ev| team.set(event_target_value(&ev))>
-                            {teams.into_iter().map(|t| view! { <option value=t.clone()>{t.clone()}</option> }).collect_view()}
-                        </select>
-                        {move || meta_error(TEAM_PATH)().map(|m| view! { <p role="alert" class="mt-1 text-xs text-red-700" data-testid="field-error">{m}</p> })}
-                    </div>
+                    {choice(state, "request-environment", "Environment", environments, environment, ENVIRONMENT_PATH)}
+                    {choice(state, "request-team", "Team", teams, team, TEAM_PATH)}
                 </div>
                 <div data-path="@name">
                     <label for="request-name" class="block text-sm font-medium">"Name"<span class="text-red-600" aria-hidden="true">" *"</span></label>
@@ -203,6 +182,33 @@ fn OfferingView(offering: OfferingDetail, draft: Option<SavedDraft>) -> impl Int
                 })}
                 {docs}
             </aside>
+        </div>
+    }
+}
+
+/// A select for one of the request's own settings (environment, team), with the server's
+/// error for it (reported at `path`, e.g. `@team`).
+fn choice(
+    state: FormState,
+    id: &'static str,
+    label: &'static str,
+    options: Vec<String>,
+    selected: RwSignal<String>,
+    path: &'static str,
+) -> impl IntoView {
+    let error = move || {
+        state
+            .server_errors
+            .with(|e| e.get(path).map(|m| m.join(" ")))
+    };
+    view! {
+        <div data-path=path>
+            <label for=id class="block text-sm font-medium">{label}</label>
+            <select id=id class=format!("{INPUT} mt-1") prop:value=move || selected.get()
+                on:change=move |ev| selected.set(event_target_value(&ev))>
+                {options.into_iter().map(|o| view! { <option value=o.clone()>{o.clone()}</option> }).collect_view()}
+            </select>
+            {move || error().map(|m| view! { <p role="alert" class="mt-1 text-xs text-red-700 dark:text-red-400" data-testid="field-error">{m}</p> })}
         </div>
     }
 }

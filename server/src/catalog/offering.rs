@@ -25,8 +25,8 @@ pub struct Offering {
     pub teams: Vec<String>,
     /// The values' schema in the Kubernetes dialect (for CEL rules and the docs).
     pub structural: Arc<Value>,
-    /// `x-kubernetes-validations` of the whole object (XRD root), evaluated with `self` =
-    /// `{metadata: {name}, spec: values}`; `Null` when none.
+    /// A schema node holding the `x-kubernetes-validations` of the whole object (XRD root),
+    /// evaluated with `self` = `{metadata: {name}, spec: values}`; `Null` when none.
     pub object_rules: Arc<Value>,
     /// The values' JSON Schema validator.
     pub validator: Arc<jsonschema::Validator>,
@@ -75,18 +75,13 @@ impl Offering {
         // CEL rules assume a schema-valid object (in Kubernetes they run after the schema).
         if schema_errors.is_empty() {
             cel::check_rules(&self.structural, values, "", &mut errors);
-            if let Some(rules) = self.object_rules.as_array() {
+            if !self.object_rules.is_null() {
                 let object = serde_json::json!({
                     "metadata": {"name": name},
                     "spec": values,
                 });
                 let mut found = Vec::new();
-                cel::check_rules(
-                    &serde_json::json!({"x-kubernetes-validations": rules}),
-                    &object,
-                    "",
-                    &mut found,
-                );
+                cel::check_rules(&self.object_rules, &object, "", &mut found);
                 // Rules on the object mostly speak of its name: show them there.
                 errors.extend(found.into_iter().map(|e| FieldError {
                     path: app::catalog::NAME_PATH.into(),
@@ -201,7 +196,12 @@ pub(super) fn compile(
         summary,
         teams,
         structural: Arc::new(structural),
-        object_rules: Arc::new(object_rules),
+        object_rules: Arc::new(match object_rules {
+            Value::Array(rules) if !rules.is_empty() => {
+                serde_json::json!({ "x-kubernetes-validations": rules })
+            }
+            _ => Value::Null,
+        }),
         validator: Arc::new(validator),
         form: Arc::new(form),
         namespaced,

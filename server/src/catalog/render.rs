@@ -68,9 +68,10 @@ pub fn check_templates(path: &str, manifests: &[Value]) -> Result<(), RenderErro
         }
         walk_strings(manifest, &mut |s| check_string(s, &mut problems));
     }
-    match problems.first() {
-        None => Ok(()),
-        Some(first) => Err(RenderError(first.clone())),
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RenderError(problems.join("; ")))
     }
 }
 

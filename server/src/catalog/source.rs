@@ -3,8 +3,8 @@
 //!
 //! [`FileSource::load`] reads every `*.yaml`/`*.yml` file of the folder (not below it) and
 //! compiles each on its own: a broken file becomes a problem line, never a broken catalog.
-//! A fingerprint (the commit id, or names, sizes and times of the files) lets the refresh loop
-//! skip work when nothing changed.
+//! A fingerprint (the commit id after one fetch, or names, sizes and times of the files) lets
+//! the refresh loop skip work when nothing changed; loading reads what was fingerprinted.
 
 use std::path::PathBuf;
 
@@ -73,9 +73,9 @@ impl FileSource {
         }
     }
 
-    /// Reads and compiles every offering file. Blocking.
-    pub fn load(&self, environments: &[String]) -> Result<Loaded> {
-        let fingerprint = self.fingerprint()?;
+    /// Reads and compiles every offering file as of `fingerprint` (from
+    /// [`FileSource::fingerprint`], which also fetched). Blocking.
+    pub fn load(&self, environments: &[String], fingerprint: String) -> Result<Loaded> {
         let files: Vec<(String, Vec<u8>, bool)> = match self {
             FileSource::Dir(dir) => {
                 let mut files = Vec::new();

@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 /// Errors of this module.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Mirror {
     url: String,
     path: PathBuf,
+    // The catalog refresh and previews fetch into the same repository; two git processes
+    // updating its refs at once would fail on the ref locks.
+    fetching: Arc<Mutex<()>>,
 }
 
 impl Mirror {
@@ -48,6 +52,7 @@ impl Mirror {
         Mirror {
             url: url.into(),
             path: path.into(),
+            fetching: Arc::default(),
         }
     }
 
@@ -58,6 +63,7 @@ impl Mirror {
 
     /// Clones (first time) or fetches every branch from the remote. Blocking.
     pub fn fetch(&self) -> Result<()> {
+        let _one_at_a_time = self.fetching.lock().unwrap_or_else(|e| e.into_inner());
         if !self.path.join("HEAD").exists() {
             if let Some(parent) = self.path.parent() {
                 std::fs::create_dir_all(parent)?;

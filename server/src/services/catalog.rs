@@ -86,7 +86,7 @@ impl CatalogService {
             if previous.as_deref() == Some(fingerprint.as_str()) {
                 return Ok(None);
             }
-            Ok(Some(files.load(&environments)?))
+            Ok(Some(files.load(&environments, fingerprint)?))
         })
         .await??;
         let Some(loaded) = loaded else {
@@ -252,16 +252,12 @@ impl CatalogPort for CatalogService {
 
     async fn get(&self, actor: &CurrentUser, id: &str) -> Result<OfferingDetail, AppError> {
         let offering = self.find(actor, id)?;
-        let my_teams = if actor.is_admin && offering.teams.is_empty() && actor.teams.is_empty() {
-            vec![]
-        } else {
-            actor
-                .teams
-                .iter()
-                .filter(|t| offering.allows_team(t))
-                .cloned()
-                .collect()
-        };
+        let my_teams = actor
+            .teams
+            .iter()
+            .filter(|t| offering.allows_team(t))
+            .cloned()
+            .collect();
         Ok(OfferingDetail {
             summary: offering.summary.clone(),
             form: (*offering.form).clone(),

@@ -79,6 +79,7 @@ impl TestDb {
 /// The application router over a test database, with or without the development login.
 pub struct TestApp {
     pub router: Router,
+    pub state: slipway::state::AppState,
     pub test_db: TestDb,
 }
 
@@ -101,7 +102,8 @@ impl TestApp {
         let state =
             slipway::http::state(options, test_db.db.clone(), settings).expect("state builds");
         TestApp {
-            router: slipway::http::router(state),
+            router: slipway::http::router(state.clone()),
+            state,
             test_db,
         }
     }
@@ -156,6 +158,24 @@ impl TestApp {
             req = req.header(header::COOKIE, c);
         }
         self.send(req.body(Body::from(form.to_owned())).unwrap())
+            .await
+    }
+
+    /// Calls a server function whose arguments are JSON-encoded (`input = Json`).
+    pub async fn server_fn_json(
+        &self,
+        endpoint: &str,
+        cookie: Option<&str>,
+        body: &serde_json::Value,
+    ) -> TestResponse {
+        let mut req = Request::post(format!("/api/{endpoint}"))
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::from(body.to_string())).unwrap())
             .await
     }
 
