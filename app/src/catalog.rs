@@ -116,6 +116,9 @@ pub struct CatalogPage {
     pub tags: Vec<String>,
     /// Every configured environment.
     pub environments: Vec<String>,
+    /// What the catalog could not load (offering files, XRDs, clusters); admins only.
+    #[serde(default)]
+    pub problems: Vec<String>,
 }
 
 impl CatalogPage {

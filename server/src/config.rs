@@ -95,7 +95,9 @@ pub struct ServeArgs {
     /// Branch of the GitOps repository that holds the desired state (and the catalog).
     #[arg(long, env = "SLIPWAY_GIT_BRANCH", default_value = "main")]
     pub git_branch: String,
-    /// Environment names, in the order the UI lists them.
+    /// Environment names, in the order the UI lists them; `name@cluster` names the cluster
+    /// an environment's claims reconcile in (default: the only cluster, or the cluster with
+    /// the environment's name).
     #[arg(
         long,
         env = "SLIPWAY_ENVIRONMENTS",
@@ -112,6 +114,19 @@ pub struct ServeArgs {
     /// How often the catalog source is checked for changes, in seconds.
     #[arg(long, env = "SLIPWAY_CATALOG_REFRESH_SECS", default_value_t = 30)]
     pub catalog_refresh_secs: u64,
+    /// Clusters to watch: `name=context` (a context of the kubeconfig), `name=in-cluster`
+    /// (the pod's service account), or just `name` (the context of that name). None by
+    /// default: the catalog then holds offering files only.
+    #[arg(long, env = "SLIPWAY_CLUSTERS", value_delimiter = ',')]
+    pub clusters: Vec<String>,
+    /// Kubeconfig file for the clusters' contexts. Default: `$KUBECONFIG`, then
+    /// `~/.kube/config`.
+    #[arg(long, env = "SLIPWAY_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// How often a cluster is asked again for kinds it did not serve (Crossplane or Kratix
+    /// installed later) or after it was unreachable, in seconds.
+    #[arg(long, env = "SLIPWAY_KUBE_REDISCOVER_SECS", default_value_t = 60)]
+    pub kube_rediscover_secs: u64,
     /// Development login: anyone can sign in as a sample persona without a password. Only
     /// for trying Slipway out; refused unless both the listen address and the public URL are
     /// loopback, and announced by a banner on every page.
@@ -220,6 +235,50 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Where the catalog and previews read from.
     pub catalog: CatalogSettings,
+    /// The clusters watched.
+    pub control_plane: ControlPlaneSettings,
+}
+
+/// The clusters Slipway watches and which environment reconciles where.
+#[derive(Clone, Debug, Default)]
+pub struct ControlPlaneSettings {
+    /// Clusters, in configuration order.
+    pub clusters: Vec<ClusterSettings>,
+    /// Kubeconfig file; `None`: `$KUBECONFIG` or `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    /// Environment → cluster name, for environments that reconcile in a configured cluster.
+    pub environment_clusters: Vec<(String, String)>,
+    /// How often kinds a cluster did not serve are looked for again.
+    pub rediscover: Duration,
+}
+
+impl ControlPlaneSettings {
+    /// The environments whose claims reconcile in `cluster`, in configuration order.
+    pub fn environments_of(&self, cluster: &str) -> Vec<String> {
+        self.environment_clusters
+            .iter()
+            .filter(|(_, c)| c == cluster)
+            .map(|(e, _)| e.clone())
+            .collect()
+    }
+}
+
+/// One cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// The name Slipway shows.
+    pub name: String,
+    /// How to reach it.
+    pub access: ClusterAccess,
+}
+
+/// How a cluster is reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClusterAccess {
+    /// The pod's service account (in-cluster configuration).
+    InCluster,
+    /// A context of the kubeconfig.
+    Context(String),
 }
 
 /// The catalog's sources and the repository previews compare against.
@@ -306,7 +365,18 @@ impl ServeArgs {
                 problem: "must be at least 60 seconds".into(),
             });
         }
+        let clusters = self.checked_clusters()?;
+        let environments = self.checked_environments(&clusters)?;
         Ok(Settings {
+            control_plane: ControlPlaneSettings {
+                environment_clusters: environments
+                    .iter()
+                    .filter_map(|(e, c)| c.clone().map(|c| (e.clone(), c)))
+                    .collect(),
+                clusters,
+                kubeconfig: self.kubeconfig.clone(),
+                rediscover: Duration::from_secs(self.kube_rediscover_secs.max(1)),
+            },
             public_origin: public_url.origin().ascii_serialization(),
             secure_cookies: public_url.scheme() == "https",
             dev_login: self.dev_login,
@@ -316,7 +386,7 @@ impl ServeArgs {
             git_url: redact_credentials(&git_url),
             max_body_bytes: self.max_body_bytes,
             catalog: CatalogSettings {
-                environments: self.checked_environments()?,
+                environments: environments.into_iter().map(|(e, _)| e).collect(),
                 repo_url: git_url,
                 branch: self.git_branch.clone(),
                 repo_path: self.catalog_path.trim_matches('/').to_owned(),
@@ -329,16 +399,75 @@ impl ServeArgs {
 }
 
 impl ServeArgs {
-    fn checked_environments(&self) -> Result<Vec<String>, ConfigError> {
-        let mut names: Vec<String> = Vec::new();
-        for name in &self.environments {
-            let name = name.trim();
+    fn checked_clusters(&self) -> Result<Vec<ClusterSettings>, ConfigError> {
+        let mut clusters: Vec<ClusterSettings> = Vec::new();
+        for entry in self
+            .clusters
+            .iter()
+            .map(|e| e.trim())
+            .filter(|e| !e.is_empty())
+        {
+            let (name, access) = entry.split_once('=').unwrap_or((entry, entry));
+            let (name, access) = (name.trim(), access.trim());
+            let invalid = |problem: String| ConfigError {
+                variable: "SLIPWAY_CLUSTERS",
+                problem,
+            };
+            app::catalog::check_name(name).map_err(|p| invalid(format!("{name:?}: {p}")))?;
+            if access.is_empty() {
+                return Err(invalid(format!(
+                    "{name:?}: name a kubeconfig context or in-cluster"
+                )));
+            }
+            if clusters.iter().any(|c| c.name == name) {
+                return Err(invalid(format!("the cluster name {name:?} is used twice")));
+            }
+            clusters.push(ClusterSettings {
+                name: name.to_owned(),
+                access: match access {
+                    "in-cluster" => ClusterAccess::InCluster,
+                    context => ClusterAccess::Context(context.to_owned()),
+                },
+            });
+        }
+        Ok(clusters)
+    }
+
+    /// Environment names with the cluster each reconciles in.
+    fn checked_environments(
+        &self,
+        clusters: &[ClusterSettings],
+    ) -> Result<Vec<(String, Option<String>)>, ConfigError> {
+        let mut names: Vec<(String, Option<String>)> = Vec::new();
+        for entry in &self.environments {
+            let (name, cluster) = match entry.split_once('@') {
+                Some((name, cluster)) => (name.trim(), Some(cluster.trim())),
+                None => (entry.trim(), None),
+            };
             app::catalog::check_name(name).map_err(|problem| ConfigError {
                 variable: "SLIPWAY_ENVIRONMENTS",
                 problem: format!("{name:?}: {problem}"),
             })?;
-            if !names.iter().any(|n| n == name) {
-                names.push(name.to_owned());
+            let cluster = match cluster {
+                Some(cluster) if clusters.iter().any(|c| c.name == cluster) => {
+                    Some(cluster.to_owned())
+                }
+                Some(cluster) => {
+                    return Err(ConfigError {
+                        variable: "SLIPWAY_ENVIRONMENTS",
+                        problem: format!(
+                            "{name:?} names the cluster {cluster:?}, which SLIPWAY_CLUSTERS does not list"
+                        ),
+                    });
+                }
+                None if clusters.len() == 1 => Some(clusters[0].name.clone()),
+                None => clusters
+                    .iter()
+                    .find(|c| c.name == name)
+                    .map(|c| c.name.clone()),
+            };
+            if !names.iter().any(|(n, _)| n == name) {
+                names.push((name.to_owned(), cluster));
             }
         }
         if names.is_empty() {
@@ -454,6 +583,62 @@ mod tests {
             Command::Serve(a) => *a,
             other => panic!("expected serve, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn environments_reconcile_in_the_cluster_they_name_or_the_only_one() {
+        let only = serve(&["--clusters", "cp=kind-cp", "--environments", "dev,prod"])
+            .settings()
+            .unwrap()
+            .control_plane;
+        assert_eq!(
+            only.clusters,
+            [ClusterSettings {
+                name: "cp".into(),
+                access: ClusterAccess::Context("kind-cp".into())
+            }]
+        );
+        assert_eq!(
+            only.environments_of("cp"),
+            ["dev", "prod"],
+            "one cluster serves all"
+        );
+
+        let several = serve(&[
+            "--clusters",
+            "prod=in-cluster,staging,lab=ctx-lab",
+            "--environments",
+            "dev@lab,staging,prod,qa",
+        ])
+        .settings()
+        .unwrap();
+        let plane = &several.control_plane;
+        assert_eq!(plane.clusters[0].access, ClusterAccess::InCluster);
+        assert_eq!(
+            plane.clusters[1].access,
+            ClusterAccess::Context("staging".into())
+        );
+        assert_eq!(plane.environments_of("lab"), ["dev"], "named with @");
+        assert_eq!(plane.environments_of("staging"), ["staging"], "same name");
+        assert_eq!(plane.environments_of("prod"), ["prod"]);
+        assert_eq!(
+            several.catalog.environments,
+            ["dev", "staging", "prod", "qa"],
+            "qa has no cluster but is still an environment"
+        );
+    }
+
+    #[test]
+    fn cluster_settings_that_cannot_work_are_refused_with_the_variable_named() {
+        let unknown = serve(&["--clusters", "cp=ctx", "--environments", "dev@elsewhere"])
+            .settings()
+            .unwrap_err();
+        assert_eq!(unknown.variable, "SLIPWAY_ENVIRONMENTS");
+        assert!(unknown.problem.contains("elsewhere"), "{unknown}");
+        let twice = serve(&["--clusters", "cp=a,cp=b"]).settings().unwrap_err();
+        assert_eq!(twice.variable, "SLIPWAY_CLUSTERS");
+        let bad_name = serve(&["--clusters", "Prod_1=a"]).settings().unwrap_err();
+        assert_eq!(bad_name.variable, "SLIPWAY_CLUSTERS");
     }
 
     #[test]

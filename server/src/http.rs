@@ -209,7 +209,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     let purge = tokio::spawn(purge_expired_sessions(db.clone()));
-    let catalog_refresh = state.catalog.spawn_refresh();
+    let background = start_background(&state).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding SLIPWAY_LISTEN={}", args.listen))?;
@@ -232,7 +232,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     purge.abort();
-    catalog_refresh.abort();
+    drop(background);
     db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -300,5 +300,40 @@ pub fn settings_for(public_origin: &str, dev_login: bool) -> Settings {
             cache_dir: std::env::temp_dir().join("slipway-test-cache"),
             refresh: Duration::from_secs(30),
         },
+        control_plane: crate::config::ControlPlaneSettings {
+            rediscover: Duration::from_secs(60),
+            ..Default::default()
+        },
     }
+}
+
+/// Background work of a running server, stopped when dropped.
+pub struct Background {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Starts the background work: the catalog's file refresh and the offerings discovered in
+/// the configured clusters. Fails when a cluster's configuration cannot be read.
+pub async fn start_background(state: &AppState) -> anyhow::Result<Background> {
+    let clusters = crate::kube::cluster::connect(&state.settings.control_plane)
+        .await
+        .context("connecting to the clusters (SLIPWAY_CLUSTERS)")?;
+    let mut tasks = vec![state.catalog.spawn_refresh()];
+    let offerings = crate::kube::offerings::ClusterOfferings::new(
+        state.catalog.catalog().clone(),
+        state.settings.control_plane.clone(),
+    );
+    tasks.extend(offerings.spawn(&clusters));
+    for cluster in &clusters {
+        tracing::info!(cluster = %cluster.name, environments = ?state.settings.control_plane.environments_of(&cluster.name), "cluster configured");
+    }
+    Ok(Background { tasks })
 }

@@ -379,3 +379,26 @@ fn names_that_are_not_kubernetes_names_are_refused_at_the_name_field() {
         assert!(errors.iter().any(|e| e.path == "@name"), "{bad:?} accepted");
     }
 }
+
+#[test]
+fn a_v1_xrd_read_through_crossplane_2s_v2_api_still_offers_its_claim() {
+    // Crossplane 2 serves every XRD at v1 and v2; a v1 XRD seen at v2 says
+    // `scope: LegacyCluster` and keeps its claimNames. The portal watches the preferred
+    // version, so it must offer the same claim either way.
+    let (_, object) = fixtures()
+        .into_iter()
+        .find(|(s, _)| s == "platform-ref-aws-xsqlinstance-v1-claim")
+        .expect("fixture");
+    let as_v1 = xrd::from_object(&object, &envs()).unwrap();
+    let mut at_v2 = object.clone();
+    at_v2["apiVersion"] = "apiextensions.crossplane.io/v2".into();
+    at_v2["spec"]["scope"] = "LegacyCluster".into();
+    let as_v2 = xrd::from_object(&at_v2, &envs()).unwrap();
+    assert_eq!(as_v1.summary.kind, "SQLInstance");
+    assert_eq!(
+        as_v2.summary.kind, as_v1.summary.kind,
+        "the claim kind is offered"
+    );
+    assert!(as_v2.namespaced);
+    assert_eq!(as_v2.form, as_v1.form, "same fields, same machinery");
+}

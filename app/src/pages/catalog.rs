@@ -31,12 +31,32 @@ pub fn CatalogPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 page.await.map(|page| view! {
+                    <Problems problems=page.problems.clone() />
                     <Filters filter=filter.get_untracked() page=page.clone() />
                     <Results page filter=filter.get_untracked() />
                 })
             })}
         </Transition>
     }
+}
+
+/// What the catalog could not load, for admins: offering files that failed, XRDs that
+/// cannot become forms, clusters that do not serve or cannot be reached.
+#[component]
+fn Problems(problems: Vec<String>) -> impl IntoView {
+    (!problems.is_empty()).then(|| {
+        let count = problems.len();
+        view! {
+            <details class="mb-4 rounded-md border border-amber-300 bg-amber-50 px-4 py-2 text-sm text-amber-900 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-200" data-test="catalog-problems">
+                <summary class="cursor-pointer font-medium">
+                    {format!("{count} catalog {} (shown to admins)", if count == 1 { "problem" } else { "problems" })}
+                </summary>
+                <ul class="mt-2 list-disc space-y-1 pl-5">
+                    {problems.into_iter().map(|p| view! { <li class="break-words">{p}</li> }).collect_view()}
+                </ul>
+            </details>
+        }
+    })
 }
 
 #[component]

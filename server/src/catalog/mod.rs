@@ -183,6 +183,7 @@ impl Index {
             page_size: PAGE_SIZE,
             tags: tags.into_iter().collect(),
             environments: environments.to_vec(),
+            problems: Vec::new(),
         }
     }
 }

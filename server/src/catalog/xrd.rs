@@ -97,8 +97,15 @@ pub fn from_object(object: &Value, environments: &[String]) -> Result<Offering> 
 
     let xrd_v2 = source == OfferingSource::Xrd && api_version.ends_with("/v2");
     let scope = text("/scope");
+    // Crossplane 2 serves v1 XRDs at v2 too, with `scope: LegacyCluster`: they keep their
+    // claims.
+    // v2 scopes Namespaced and Cluster forbid claimNames: with claims and no scope, the
+    // object is a legacy one too.
+    let legacy = !xrd_v2
+        || scope.as_deref() == Some("LegacyCluster")
+        || (scope.is_none() && claim_kind.is_some());
     let (offered_kind, namespaced) = match (source, &claim_kind) {
-        (OfferingSource::Xrd, Some(claim)) if !xrd_v2 => (claim.clone(), true),
+        (OfferingSource::Xrd, Some(claim)) if legacy => (claim.clone(), true),
         (OfferingSource::Xrd, None) if !xrd_v2 => (xr_kind.clone(), false),
         // v2 XRDs are namespaced unless they say Cluster (or LegacyCluster).
         (OfferingSource::Xrd, _) => (
@@ -111,11 +118,10 @@ pub fn from_object(object: &Value, environments: &[String]) -> Result<Offering> 
     if source == OfferingSource::Xrd {
         strip_forbidden(&mut values_schema);
         let enforced = spec.get("enforcedCompositionRef").is_some();
-        let legacy = !xrd_v2 || scope.as_deref() == Some("LegacyCluster");
         add_machinery(
             &mut values_schema,
             legacy,
-            claim_kind.is_some() && !xrd_v2,
+            claim_kind.is_some() && legacy,
             enforced,
         );
     }

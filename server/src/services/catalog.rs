@@ -242,12 +242,14 @@ impl CatalogPort for CatalogService {
         actor: &CurrentUser,
         filter: &CatalogFilter,
     ) -> Result<CatalogPage, AppError> {
-        Ok(self
-            .catalog
-            .snapshot()
-            .search(filter, &self.settings.environments, |o| {
-                Self::visible(actor, o)
-            }))
+        let snapshot = self.catalog.snapshot();
+        let mut page = snapshot.search(filter, &self.settings.environments, |o| {
+            Self::visible(actor, o)
+        });
+        if actor.is_admin {
+            page.problems = snapshot.problems().to_vec();
+        }
+        Ok(page)
     }
 
     async fn get(&self, actor: &CurrentUser, id: &str) -> Result<OfferingDetail, AppError> {
