@@ -160,10 +160,10 @@ impl Index {
         let skip = (page as usize - 1) * PAGE_SIZE as usize;
         let mut total = 0usize;
         let mut items = Vec::new();
-        let mut tags = BTreeSet::new();
+        let mut tags: BTreeSet<&str> = BTreeSet::new();
         for offering in self.offerings.iter().filter(|o| visible(o)) {
             let s = &offering.summary;
-            tags.extend(s.tags.iter().cloned());
+            tags.extend(s.tags.iter().map(String::as_str));
             let matches = words.iter().all(|w| offering.haystack.contains(w.as_str()))
                 && (tag.is_empty() || s.tags.contains(&tag))
                 && source.is_none_or(|src| s.source == src)
@@ -181,7 +181,7 @@ impl Index {
             total,
             page,
             page_size: PAGE_SIZE,
-            tags: tags.into_iter().collect(),
+            tags: tags.into_iter().map(str::to_owned).collect(),
             environments: environments.to_vec(),
             problems: Vec::new(),
         }

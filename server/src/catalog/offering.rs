@@ -5,7 +5,7 @@
 //! documented in the README with a complete example; [`OfferingFile`] is its parser.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use app::catalog::{FieldError, FormModel, OfferingSource, OfferingSummary, check_name};
 use serde::Deserialize;
@@ -28,8 +28,10 @@ pub struct Offering {
     /// A schema node holding the `x-kubernetes-validations` of the whole object (XRD root),
     /// evaluated with `self` = `{metadata: {name}, spec: values}`; `Null` when none.
     pub object_rules: Arc<Value>,
-    /// The values' JSON Schema validator.
-    pub validator: Arc<jsonschema::Validator>,
+    /// The values' JSON Schema validator, compiled when the offering is first validated.
+    /// Compiled validators are about half of an offering's memory, and most offerings of a
+    /// large catalog are never opened; the schema was compiled once at load to prove it can be.
+    pub validator: Arc<OnceLock<jsonschema::Validator>>,
     /// The form.
     pub form: Arc<FormModel>,
     /// Whether the main manifest is namespaced.
@@ -69,6 +71,9 @@ impl Offering {
         }
         let schema_errors: Vec<FieldError> = self
             .validator
+            .get_or_init(|| {
+                build_validator(&self.structural).expect("the schema compiled when loaded")
+            })
             .iter_errors(values)
             .map(|e| field_error(&e))
             .collect();
@@ -155,6 +160,17 @@ fn shorten(message: &str) -> String {
     format!("{cut}…")
 }
 
+/// The JSON Schema validator of a structural schema. Deterministic: a schema that compiled
+/// once compiles again.
+fn build_validator(
+    structural: &Value,
+) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .should_validate_formats(false)
+        .build(&schema::to_json_schema(structural))
+}
+
 /// Compiles the parts both sources share.
 #[expect(
     clippy::too_many_arguments,
@@ -171,14 +187,10 @@ pub(super) fn compile(
     object_rules: Value,
     source_name: &str,
 ) -> Result<Offering> {
-    let validator = jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft4)
-        .should_validate_formats(false)
-        .build(&schema::to_json_schema(&structural))
-        .map_err(|e| Error::Invalid {
-            source_name: source_name.to_owned(),
-            problem: format!("the parameter schema is not valid: {e}"),
-        })?;
+    build_validator(&structural).map_err(|e| Error::Invalid {
+        source_name: source_name.to_owned(),
+        problem: format!("the parameter schema is not valid: {e}"),
+    })?;
     collect_rule_notes(&form.rules, "", &mut notes);
     for field in &form.fields {
         collect_field_notes(field, &mut notes);
@@ -202,7 +214,7 @@ pub(super) fn compile(
             }
             _ => Value::Null,
         }),
-        validator: Arc::new(validator),
+        validator: Arc::new(OnceLock::new()),
         form: Arc::new(form),
         namespaced,
         output,
