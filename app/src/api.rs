@@ -12,6 +12,7 @@ use crate::domain::{
     ApiToken, AuditFilter, AuditPage, CreatedApiToken, LoginOptions, SessionInfo, SystemInfo,
 };
 use crate::error::AppError;
+use crate::requests::{RequestDetail, RequestFilter, RequestPage, Submitted};
 
 /// Who is signed in, and whether the development login is on.
 #[server(endpoint = "session")]
@@ -138,4 +139,27 @@ pub async fn discard_draft(offering: String) -> Result<(), AppError> {
         }
         .await,
     )
+}
+
+/// Submits a request form: validated and rendered on the server, then queued for Git.
+#[server(endpoint = "requests/submit", input = Json)]
+pub async fn submit_request(draft: RequestDraft) -> Result<Submitted, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.requests.submit(&require_user()?, &draft).await }.await)
+}
+
+/// One request with its timeline.
+#[server(endpoint = "requests/get")]
+pub async fn get_request(id: String) -> Result<RequestDetail, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.requests.get(&require_user()?, &id).await }.await)
+}
+
+/// A page of the signed-in user's teams' requests.
+#[server(endpoint = "requests")]
+pub async fn list_requests(
+    #[server(default)] filter: RequestFilter,
+) -> Result<RequestPage, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.requests.list(&require_user()?, &filter).await }.await)
 }

@@ -22,6 +22,7 @@ pub mod error;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;
+pub mod requests;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -33,9 +34,16 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    admin::AdminPage, audit::AuditPage, catalog::CatalogPage, login::LoginPage,
-    metrics::MetricsPage, not_found::NotFound, offering::OfferingPage, requests::RequestsPage,
-    status::StatusPage, tokens::TokensPage,
+    admin::AdminPage,
+    audit::AuditPage,
+    catalog::CatalogPage,
+    login::LoginPage,
+    metrics::MetricsPage,
+    not_found::NotFound,
+    offering::OfferingPage,
+    requests::{RequestPage, RequestsPage},
+    status::StatusPage,
+    tokens::TokensPage,
 };
 
 /// Sets the colour scheme before first paint, so a dark-mode user never sees a white flash.
@@ -90,6 +98,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("catalog") view=|| view! { <Layout><CatalogPage /></Layout> } />
                 <Route path=path!("/catalog/:id") view=|| view! { <Layout><OfferingPage /></Layout> } />
                 <Route path=StaticSegment("requests") view=|| view! { <Layout><RequestsPage /></Layout> } />
+                <Route path=path!("/requests/:id") view=|| view! { <Layout><RequestPage /></Layout> } />
                 <Route path=StaticSegment("status") view=|| view! { <Layout><StatusPage /></Layout> } />
                 <Route path=StaticSegment("metrics") view=|| view! { <Layout><MetricsPage /></Layout> } />
                 // Async: the page's status (403 for non-admins) is known before the first byte.

@@ -15,6 +15,7 @@ use crate::domain::{
     NewApiToken, SystemInfo,
 };
 use crate::error::AppError;
+use crate::requests::{RequestDetail, RequestFilter, RequestPage, Submitted};
 
 /// Facts about the running portal.
 #[async_trait]
@@ -88,6 +89,27 @@ pub trait CatalogPort: Send + Sync + 'static {
     async fn discard_draft(&self, actor: &CurrentUser, offering: &str) -> Result<(), AppError>;
 }
 
+/// Requests: submission (validated, rendered, queued for the Git writer in one transaction)
+/// and their ledger. Members see and submit for their own teams; administrators for all.
+#[async_trait]
+pub trait RequestPort: Send + Sync + 'static {
+    /// Validates and renders `draft` like a preview, then stores the request, its
+    /// `submitted` event and its Git job at once. The Git writer does the rest.
+    async fn submit(
+        &self,
+        actor: &CurrentUser,
+        draft: &RequestDraft,
+    ) -> Result<Submitted, AppError>;
+    /// One request with its timeline.
+    async fn get(&self, actor: &CurrentUser, id: &str) -> Result<RequestDetail, AppError>;
+    /// A page of the requests of the actor's teams, newest first.
+    async fn list(
+        &self,
+        actor: &CurrentUser,
+        filter: &RequestFilter,
+    ) -> Result<RequestPage, AppError>;
+}
+
 /// Everything server functions may call, handed to Leptos as context.
 #[derive(Clone)]
 pub struct Ports {
@@ -99,6 +121,8 @@ pub struct Ports {
     pub tokens: Arc<dyn TokenPort>,
     /// See [`CatalogPort`].
     pub catalog: Arc<dyn CatalogPort>,
+    /// See [`RequestPort`].
+    pub requests: Arc<dyn RequestPort>,
 }
 
 /// The signed-in user of the request being served, if any.

@@ -95,6 +95,38 @@ pub struct ServeArgs {
     /// Branch of the GitOps repository that holds the desired state (and the catalog).
     #[arg(long, env = "SLIPWAY_GIT_BRANCH", default_value = "main")]
     pub git_branch: String,
+    /// User name sent with the HTTPS token (forges accept any name with a token).
+    #[arg(long, env = "SLIPWAY_GIT_USERNAME")]
+    pub git_username: Option<String>,
+    /// HTTPS token or password for the GitOps repository (HTTP Basic).
+    #[arg(long, env = "SLIPWAY_GIT_TOKEN", hide_env_values = true)]
+    pub git_token: Option<String>,
+    /// File holding the HTTPS token (read at each use, so a rotated secret takes effect).
+    #[arg(long, env = "SLIPWAY_GIT_TOKEN_FILE")]
+    pub git_token_file: Option<PathBuf>,
+    /// SSH private key for `ssh://` or `git@` remotes.
+    #[arg(long, env = "SLIPWAY_GIT_SSH_KEY_FILE")]
+    pub git_ssh_key_file: Option<PathBuf>,
+    /// SSH known-hosts file; with it, unknown host keys are refused.
+    #[arg(long, env = "SLIPWAY_GIT_KNOWN_HOSTS_FILE")]
+    pub git_known_hosts_file: Option<PathBuf>,
+    /// Name of the committer of every commit the portal makes (authors are the requesters).
+    #[arg(long, env = "SLIPWAY_GIT_BOT_NAME", default_value = "Slipway")]
+    pub git_bot_name: String,
+    /// E-mail of the committer.
+    #[arg(
+        long,
+        env = "SLIPWAY_GIT_BOT_EMAIL",
+        default_value = "slipway@localhost"
+    )]
+    pub git_bot_email: String,
+    /// Web address of a commit, `{sha}` replaced (e.g.
+    /// `https://github.com/acme/gitops/commit/{sha}`); commits are linked when set.
+    #[arg(long, env = "SLIPWAY_GIT_COMMIT_URL")]
+    pub git_commit_url: Option<String>,
+    /// Longest wait between attempts when the Git remote fails, in seconds.
+    #[arg(long, env = "SLIPWAY_GIT_RETRY_MAX_SECS", default_value_t = 60)]
+    pub git_retry_max_secs: u64,
     /// Environment names, in the order the UI lists them; `name@cluster` names the cluster
     /// an environment's claims reconcile in (default: the only cluster, or the cluster with
     /// the environment's name).
@@ -237,6 +269,28 @@ pub struct Settings {
     pub catalog: CatalogSettings,
     /// The clusters watched.
     pub control_plane: ControlPlaneSettings,
+    /// The Git writer.
+    pub git: GitSettings,
+}
+
+/// How the Git writer commits (the repository is the catalog's: [`Settings::git_target`]).
+#[derive(Clone, Debug)]
+pub struct GitSettings {
+    /// Bot identity, folders, retries.
+    pub writer: crate::git::writer::WriterSettings,
+    /// Web address of a commit with `{sha}`.
+    pub commit_url: Option<String>,
+}
+
+impl Settings {
+    /// The repository and branch requests are committed to.
+    pub fn git_target(&self) -> crate::git::writer::Target {
+        crate::git::writer::Target {
+            url: self.catalog.repo_url.clone(),
+            branch: self.catalog.branch.clone(),
+            credentials: self.catalog.credentials.clone(),
+        }
+    }
 }
 
 /// The clusters Slipway watches and which environment reconciles where.
@@ -294,6 +348,8 @@ pub struct CatalogSettings {
     pub repo_path: String,
     /// A folder on disk to read offering files from instead.
     pub dir: Option<PathBuf>,
+    /// How the portal authenticates to the repository.
+    pub credentials: crate::git::Credentials,
     /// Where caches (the repository mirror) live.
     pub cache_dir: PathBuf,
     /// How often sources are checked for changes.
@@ -385,7 +441,21 @@ impl ServeArgs {
             oidc: self.sso.settings()?,
             git_url: redact_credentials(&git_url),
             max_body_bytes: self.max_body_bytes,
+            git: GitSettings {
+                writer: crate::git::writer::WriterSettings {
+                    bot_name: self.git_bot_name.clone(),
+                    bot_email: self.git_bot_email.clone(),
+                    clone_dir: absolute(&self.data_dir.join("git")),
+                    retry_base: Duration::from_secs(1),
+                    retry_max: Duration::from_secs(self.git_retry_max_secs.max(1)),
+                    lease_ttl: Duration::from_secs(30),
+                    poll: Duration::from_secs(5),
+                    batch: 100,
+                },
+                commit_url: self.git_commit_url.clone(),
+            },
             catalog: CatalogSettings {
+                credentials: self.git_credentials()?,
                 environments: environments.into_iter().map(|(e, _)| e).collect(),
                 repo_url: git_url,
                 branch: self.git_branch.clone(),
@@ -399,6 +469,40 @@ impl ServeArgs {
 }
 
 impl ServeArgs {
+    fn git_credentials(&self) -> Result<crate::git::Credentials, ConfigError> {
+        use crate::git::Secret;
+        let token = match (&self.git_token, &self.git_token_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError {
+                    variable: "SLIPWAY_GIT_TOKEN_FILE",
+                    problem: "set either SLIPWAY_GIT_TOKEN or SLIPWAY_GIT_TOKEN_FILE, not both"
+                        .into(),
+                });
+            }
+            (Some(value), None) => Some(Secret::Value(value.clone())),
+            (None, Some(file)) => {
+                std::fs::metadata(file).map_err(|e| ConfigError {
+                    variable: "SLIPWAY_GIT_TOKEN_FILE",
+                    problem: format!("{}: {e}", file.display()),
+                })?;
+                Some(Secret::File(file.clone()))
+            }
+            (None, None) => None,
+        };
+        if let Some(key) = &self.git_ssh_key_file {
+            std::fs::metadata(key).map_err(|e| ConfigError {
+                variable: "SLIPWAY_GIT_SSH_KEY_FILE",
+                problem: format!("{}: {e}", key.display()),
+            })?;
+        }
+        Ok(crate::git::Credentials {
+            username: self.git_username.clone(),
+            token,
+            ssh_key: self.git_ssh_key_file.clone(),
+            known_hosts: self.git_known_hosts_file.clone(),
+        })
+    }
+
     fn checked_clusters(&self) -> Result<Vec<ClusterSettings>, ConfigError> {
         let mut clusters: Vec<ClusterSettings> = Vec::new();
         for entry in self

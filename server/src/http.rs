@@ -53,8 +53,16 @@ pub fn state(
         Arc::new(crate::catalog::Catalog::new()),
         settings.catalog.clone(),
     ));
-    let ports = services::ports(&db, &settings, &catalog);
+    let writer = Arc::new(crate::git::writer::Writer::new(
+        db.clone(),
+        settings.git_target(),
+        settings.git.writer.clone(),
+        // Names this process in the writer's lease; a restart is a new holder.
+        format!("{}-{}", hostname(), db::new_id()),
+    ));
+    let ports = services::ports(&db, &settings, &catalog, &writer);
     Ok(AppState {
+        writer,
         catalog,
         leptos_options,
         db,
@@ -62,6 +70,14 @@ pub fn state(
         ports,
         oidc,
     })
+}
+
+/// This machine's name (pod name in Kubernetes), for leases; `unknown` when unset.
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Leptos options for a site root (cargo-leptos's output) and listen address.
@@ -297,12 +313,29 @@ pub fn settings_for(public_origin: &str, dev_login: bool) -> Settings {
             branch: "main".into(),
             repo_path: "catalog".into(),
             dir: None,
+            credentials: crate::git::Credentials::default(),
             cache_dir: std::env::temp_dir().join("slipway-test-cache"),
             refresh: Duration::from_secs(30),
         },
         control_plane: crate::config::ControlPlaneSettings {
             rediscover: Duration::from_secs(60),
             ..Default::default()
+        },
+        git: crate::config::GitSettings {
+            writer: crate::git::writer::WriterSettings {
+                bot_name: "Slipway".into(),
+                bot_email: "slipway@localhost".into(),
+                clone_dir: std::env::temp_dir().join(format!(
+                    "slipway-test-git-{}",
+                    uuid::Uuid::now_v7().simple()
+                )),
+                retry_base: Duration::from_millis(200),
+                retry_max: Duration::from_secs(2),
+                lease_ttl: Duration::from_secs(5),
+                poll: Duration::from_millis(500),
+                batch: 100,
+            },
+            commit_url: None,
         },
     }
 }
@@ -320,13 +353,13 @@ impl Drop for Background {
     }
 }
 
-/// Starts the background work: the catalog's file refresh and the offerings discovered in
-/// the configured clusters. Fails when a cluster's configuration cannot be read.
+/// Starts the background work: the catalog's file refresh, the Git writer and the offerings
+/// discovered in the configured clusters. Fails when a cluster's configuration cannot be read.
 pub async fn start_background(state: &AppState) -> anyhow::Result<Background> {
     let clusters = crate::kube::cluster::connect(&state.settings.control_plane)
         .await
         .context("connecting to the clusters (SLIPWAY_CLUSTERS)")?;
-    let mut tasks = vec![state.catalog.spawn_refresh()];
+    let mut tasks = vec![state.catalog.spawn_refresh(), state.writer.clone().spawn()];
     let offerings = crate::kube::offerings::ClusterOfferings::new(
         state.catalog.catalog().clone(),
         state.settings.control_plane.clone(),

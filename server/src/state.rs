@@ -23,6 +23,8 @@ pub struct AppState {
     pub ports: Ports,
     /// The catalog service (its refresh loop is started by `serve`; tests call it directly).
     pub catalog: Arc<crate::services::catalog::CatalogService>,
+    /// The Git writer of the GitOps repository (started by `start_background`).
+    pub writer: Arc<crate::git::writer::Writer>,
     /// The OIDC relying party, when single sign-on is configured.
     pub oidc: Option<Arc<Oidc>>,
 }

@@ -32,6 +32,12 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 4]> {
         ("POST", "/api/catalog/offering" | "/api/catalog/preview") => [401, 404, 404, 404],
         ("POST", "/api/drafts/save" | "/api/drafts/load") => [401, 404, 404, 404],
         ("POST", "/api/drafts/discard") => [401, 200, 200, 200],
+        // Requests: lists are filtered to the actor's teams; an unknown (or another team's,
+        // see requests_git.rs) request is "not found"; submitting for an unknown offering too.
+        ("GET", "/requests/{id}") => [303, 404, 404, 404],
+        ("POST", "/api/requests") => [401, 200, 200, 200],
+        ("POST", "/api/requests/get") => [401, 404, 404, 404],
+        ("POST", "/api/requests/submit") => [401, 404, 404, 404],
         // What every page needs, also before sign-in.
         ("POST", "/api/session" | "/api/login-options") => [200; 4],
         ("POST", "/api/system") => [401, 403, 403, 200],
@@ -73,10 +79,11 @@ fn probe(method: &Method, path: &str, cookie: Option<&str>) -> Request<Body> {
         "/api/audit" => "filter[actor]=",
         "/api/tokens/create" => "name=probe&scopes=read&expires_in_days=7",
         "/api/tokens/revoke" => "id=no-such-token",
-        "/api/catalog/offering" | "/api/drafts/load" | "/api/drafts/discard" => {
-            "offering=no-such&id=no-such"
-        }
-        "/api/catalog/preview" | "/api/drafts/save" => {
+        "/api/catalog/offering"
+        | "/api/drafts/load"
+        | "/api/drafts/discard"
+        | "/api/requests/get" => "offering=no-such&id=no-such",
+        "/api/catalog/preview" | "/api/drafts/save" | "/api/requests/submit" => {
             return req
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(Body::from(r#"{"draft":{"offering":"no-such"}}"#))

@@ -6,11 +6,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use axum::http::StatusCode;
-use common::{ORIGIN, TestApp};
+use common::TestApp;
+use common::repo::Repo;
 use serde_json::{Value, json};
 
 const TEAM_B_ONLY: &str = r#"
@@ -26,82 +24,6 @@ spec:
         kind: Vault
         metadata: {name: "{{ name }}"}
 "#;
-
-/// A seeded bare repository plus a working clone to push changes from.
-struct Repo {
-    _dir: tempfile::TempDir,
-    bare: PathBuf,
-    work: PathBuf,
-    cache: PathBuf,
-}
-
-impl Repo {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let bare = dir.path().join("gitops.git");
-        slipway::devdata::seed_repository(&bare).unwrap();
-        let work = dir.path().join("work");
-        git(
-            dir.path(),
-            &["clone", "--quiet", bare.to_str().unwrap(), "work"],
-        );
-        let cache = dir.path().join("cache");
-        Repo {
-            _dir: dir,
-            bare,
-            work,
-            cache,
-        }
-    }
-
-    fn push(&self, path: &str, content: &str) {
-        let target = self.work.join(path);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::write(target, content).unwrap();
-        git(&self.work, &["add", "--all"]);
-        git(
-            &self.work,
-            &[
-                "-c",
-                "user.name=Test",
-                "-c",
-                "user.email=test@example.com",
-                "commit",
-                "--quiet",
-                "-m",
-                path,
-            ],
-        );
-        git(&self.work, &["push", "--quiet", "origin", "HEAD:main"]);
-    }
-
-    /// A portal over this repository, with its catalog loaded.
-    async fn app(&self) -> TestApp {
-        let mut settings = slipway::http::settings_for(ORIGIN, true);
-        settings.catalog.repo_url = format!("file://{}", self.bare.display());
-        settings.catalog.cache_dir = self.cache.clone();
-        let app = TestApp::with_settings(settings).await;
-        assert!(
-            app.state.catalog.refresh_files().await.unwrap(),
-            "first load"
-        );
-        app
-    }
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 async fn ids(app: &TestApp, cookie: &str) -> Vec<String> {
     let res = app.server_fn("catalog", Some(cookie), "").await;

@@ -39,6 +39,7 @@ pub fn AuditPage() -> impl IntoView {
                         <option value="">"any"</option>
                         <option value="login">"login"</option>
                         <option value="logout">"logout"</option>
+                        <option value="request.create">"request.create"</option>
                         <option value="token.create">"token.create"</option>
                         <option value="token.revoke">"token.revoke"</option>
                         <option value="audit.export">"audit.export"</option>

@@ -7,7 +7,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{DiscardDraft, PreviewRequest, SaveDraft, get_offering, load_draft};
+use crate::api::{
+    DiscardDraft, PreviewRequest, SaveDraft, SubmitRequest, get_offering, load_draft,
+};
 use crate::catalog::{
     ENVIRONMENT_PATH, FieldKind, FileChange, NAME_PATH, OfferingDetail, Preview, RequestDraft,
     SavedDraft, TEAM_PATH, check_name, errors_by_path, initial_values,
@@ -68,6 +70,18 @@ fn OfferingView(offering: OfferingDetail, draft: Option<SavedDraft>) -> impl Int
     let preview = ServerAction::<PreviewRequest>::new();
     let save = ServerAction::<SaveDraft>::new();
     let discard = ServerAction::<DiscardDraft>::new();
+    let submit = ServerAction::<SubmitRequest>::new();
+    // A taken submission opens its request page; refused values land at their fields.
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| match submit.value().get() {
+        Some(Ok(submitted)) => {
+            navigate(&format!("/requests/{}", submitted.id), Default::default());
+        }
+        Some(Err(AppError::Validation(errors))) => {
+            state.server_errors.set(errors_by_path(&errors));
+        }
+        _ => {}
+    });
     // The server's field errors land at their fields; other errors show above the buttons.
     Effect::new(move |_| {
         if let Some(Err(AppError::Validation(errors))) = preview.value().get() {
@@ -99,6 +113,13 @@ fn OfferingView(offering: OfferingDetail, draft: Option<SavedDraft>) -> impl Int
         move |_| {
             name_touched.set(true);
             preview.dispatch(PreviewRequest { draft: current() });
+        }
+    };
+    let on_submit = {
+        let current = current.clone();
+        move |_| {
+            name_touched.set(true);
+            submit.dispatch(SubmitRequest { draft: current() });
         }
     };
     let on_save = {
@@ -163,12 +184,20 @@ fn OfferingView(offering: OfferingDetail, draft: Option<SavedDraft>) -> impl Int
                 }}
                 <div class="flex flex-wrap gap-2">
                     <button type="button" class=BUTTON on:click=on_preview disabled=move || preview.pending().get()>"Preview"</button>
+                    <button type="button" class=BUTTON data-testid="submit-request" on:click=on_submit disabled=move || submit.pending().get()>"Submit request"</button>
                     <button type="button" class=SECONDARY on:click=on_save disabled=move || save.pending().get()>"Save draft"</button>
                     {move || restored.get().is_some().then(|| view! {
                         <button type="button" class=SECONDARY on:click=on_discard.clone()>"Discard draft"</button>
                     })}
                 </div>
                 {move || save.value().get().and_then(|r| r.err()).map(|e| view! { <p role="alert" class="text-sm text-red-700">{e.to_string()}</p> })}
+                {move || match submit.value().get() {
+                    Some(Err(AppError::Validation(errors))) => Some(view! {
+                        <p role="alert" data-testid="submit-error" class="text-sm text-red-700 dark:text-red-400">{format!("Not submitted: {} value(s) need attention (marked above).", errors.len())}</p>
+                    }.into_any()),
+                    Some(Err(other)) => Some(view! { <p role="alert" data-testid="submit-error" class="text-sm text-red-700 dark:text-red-400">{format!("Not submitted: {other}")}</p> }.into_any()),
+                    _ => None,
+                }}
             </form>
             <aside class="space-y-6">
                 {move || preview.value().get().and_then(|r| r.ok()).map(preview_view)}

@@ -1,16 +1,234 @@
-//! The requests of the user's teams, newest first.
+//! The requests of the user's teams, newest first, and one request's timeline.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{A, Form};
+use leptos_router::hooks::{use_params_map, use_query_map};
 
+use crate::api::{get_request, list_requests};
 use crate::components::page::{EmptyState, PageHeader};
+use crate::requests::{RequestDetail, RequestFilter, RequestPage, Stage};
+
+const INPUT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900";
 
 /// `/requests`.
 #[component]
 pub fn RequestsPage() -> impl IntoView {
+    let query = use_query_map();
+    let filter = move || {
+        query.with(|q| RequestFilter {
+            team: q.get("team"),
+            stage: q.get("stage"),
+            environment: q.get("environment"),
+            q: q.get("q"),
+            before: q.get("before"),
+        })
+    };
+    let page = Resource::new(filter, list_requests);
+    let current = move |name: &'static str| query.with(|q| q.get(name)).unwrap_or_default();
     view! {
         <PageHeader title="Requests" lead="Every create, update and delete your teams asked for, from submission to Ready." />
-        <EmptyState title="No requests yet">
-            <p>"Submit a form from the catalog; its request appears here with its timeline: submitted, committed, synced, ready."</p>
-        </EmptyState>
+        <Form method="GET" action="">
+            <div class="mb-4 flex flex-wrap items-end gap-3" role="search" aria-label="Filter requests">
+                <label class="flex flex-col gap-1 text-xs font-medium">"Name or kind"
+                    <input name="q" class=INPUT placeholder="contains…" prop:value=move || current("q") />
+                </label>
+                <label class="flex flex-col gap-1 text-xs font-medium">"Team"
+                    <input name="team" class=INPUT placeholder="any of mine" prop:value=move || current("team") />
+                </label>
+                <label class="flex flex-col gap-1 text-xs font-medium">"Environment"
+                    <input name="environment" class=INPUT placeholder="any" prop:value=move || current("environment") />
+                </label>
+                <label class="flex flex-col gap-1 text-xs font-medium">"Stage"
+                    <select name="stage" class=INPUT prop:value=move || current("stage")>
+                        <option value="">"any"</option>
+                        {Stage::ALL.into_iter().map(|s| view! { <option value=s.as_str()>{s.label()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <button type="submit" class="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white dark:bg-white dark:text-slate-900">"Filter"</button>
+            </div>
+        </Form>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move { page.await.map(|p| requests_table(p, filter())) })}
+        </Transition>
+    }
+}
+
+/// A coloured badge for a stage.
+#[component]
+pub fn StageBadge(stage: Stage) -> impl IntoView {
+    let class = match stage {
+        Stage::Submitted => "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-200",
+        Stage::WaitingForGit => "bg-amber-100 text-amber-900 dark:bg-amber-950 dark:text-amber-200",
+        Stage::Committed | Stage::Unchanged => {
+            "bg-sky-100 text-sky-900 dark:bg-sky-950 dark:text-sky-200"
+        }
+        Stage::Failed => "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-200",
+    };
+    view! {
+        <span data-testid="stage" data-stage=stage.as_str() class=format!("inline-block rounded px-1.5 py-0.5 text-xs font-medium {class}")>
+            {stage.label()}
+        </span>
+    }
+}
+
+fn requests_table(page: RequestPage, filter: RequestFilter) -> impl IntoView {
+    if page.requests.is_empty() && filter == RequestFilter::default() {
+        return view! {
+            <EmptyState title="No requests yet">
+                <p>"Submit a form from the catalog; its request appears here with its timeline: submitted, committed, synced, ready."</p>
+            </EmptyState>
+        }
+        .into_any();
+    }
+    let older = page.next.map(|before| {
+        let mut params: Vec<String> = [
+            ("team", &filter.team),
+            ("stage", &filter.stage),
+            ("environment", &filter.environment),
+            ("q", &filter.q),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| {
+            v.as_deref()
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", crate::pages::login::encode_component(v)))
+        })
+        .collect();
+        params.push(format!("before={before}"));
+        view! { <A href=format!("/requests?{}", params.join("&"))>"Older requests →"</A> }
+    });
+    let empty = page.requests.is_empty();
+    view! {
+        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+            <table data-testid="requests-table" class="min-w-full text-left text-sm">
+                <caption class="sr-only">"Requests, newest first"</caption>
+                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800">
+                    <tr>
+                        <th scope="col" class="px-4 py-2">"Submitted (UTC)"</th>
+                        <th scope="col" class="px-4 py-2">"Request"</th>
+                        <th scope="col" class="px-4 py-2">"Team"</th>
+                        <th scope="col" class="px-4 py-2">"Environment"</th>
+                        <th scope="col" class="px-4 py-2">"By"</th>
+                        <th scope="col" class="px-4 py-2">"Stage"</th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {page.requests.into_iter().map(|r| view! {
+                        <tr>
+                            <td class="whitespace-nowrap px-4 py-2 font-mono text-xs">{r.created_at}</td>
+                            <td class="px-4 py-2">
+                                <a class="text-indigo-700 hover:underline dark:text-indigo-300" href=format!("/requests/{}", r.id)>
+                                    {format!("{} {} {}", r.action.verb(), r.kind, r.name)}
+                                </a>
+                            </td>
+                            <td class="px-4 py-2">{r.team}</td>
+                            <td class="px-4 py-2">{r.environment}</td>
+                            <td class="px-4 py-2">{r.requested_by}</td>
+                            <td class="px-4 py-2"><StageBadge stage=r.stage /></td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            {empty.then(|| view! { <p class="p-6 text-center text-sm text-slate-500">"No requests match these filters."</p> })}
+        </div>
+        <div class="mt-3 text-sm">{older}</div>
+    }
+    .into_any()
+}
+
+/// `/requests/:id`.
+#[component]
+pub fn RequestPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let data = Resource::new(id, get_request);
+    // Until the status hub pushes changes, a request the writer is still working on is
+    // re-read every two seconds; a settled one is left alone.
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(
+            move || {
+                let settled = data
+                    .get_untracked()
+                    .and_then(|r| r.ok())
+                    .is_some_and(|d| d.summary.stage.is_settled());
+                if !settled {
+                    data.refetch();
+                }
+            },
+            std::time::Duration::from_secs(2),
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    view! {
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move { data.await.map(request_view) })}
+        </Transition>
+    }
+}
+
+fn request_view(detail: RequestDetail) -> impl IntoView {
+    let s = detail.summary.clone();
+    let title = format!("{} {} {}/{}", s.action.verb(), s.kind, s.team, s.name);
+    let waiting = detail.git.clone().filter(|g| g.attempts > 0).map(|g| view! {
+        <section role="status" data-testid="git-waiting" class="mb-6 rounded-xl border border-amber-300 bg-amber-50 p-4 text-sm text-amber-950 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-100">
+            <p class="font-medium">"Waiting for Git"</p>
+            <p class="mt-1">{g.last_error.unwrap_or_default()}</p>
+            <p class="mt-1 text-xs">{format!("Attempt {} failed; the portal tries again at {} and keeps the request until it goes through.", g.attempts, g.next_attempt_at)}</p>
+        </section>
+    });
+    view! {
+        <Title text=title.clone() />
+        <header class="mb-6">
+            <p class="text-sm"><a href="/requests" class="text-indigo-700 hover:underline dark:text-indigo-300">"← Requests"</a></p>
+            <h1 class="mt-1 flex flex-wrap items-center gap-3 text-2xl font-semibold tracking-tight">
+                <span>{title}</span>
+                <StageBadge stage=s.stage />
+            </h1>
+            <p class="mt-1 font-mono text-xs text-slate-500">{format!("{} · {} · {} · request {}", s.offering, s.environment, s.requested_by, s.id)}</p>
+        </header>
+        {waiting}
+        <div class="grid gap-8 lg:grid-cols-[minmax(0,2fr)_minmax(0,3fr)]">
+            <section aria-labelledby="timeline-heading">
+                <h2 id="timeline-heading" class="mb-3 font-medium">"Timeline"</h2>
+                <ol data-testid="timeline" class="space-y-3 border-l border-slate-200 pl-4 dark:border-slate-800">
+                    {detail.events.into_iter().map(|e| {
+                        let sha = e.sha.clone().map(|sha| {
+                            let short = sha[..sha.len().min(12)].to_owned();
+                            match e.url.clone() {
+                                Some(url) => view! { <a class="font-mono text-indigo-700 hover:underline dark:text-indigo-300" href=url rel="external">{short}</a> }.into_any(),
+                                None => view! { <span class="font-mono" title=sha>{short}</span> }.into_any(),
+                            }
+                        });
+                        view! {
+                            <li data-testid="event" data-kind=e.kind.clone()>
+                                <p class="text-sm font-medium">{event_label(&e.kind)}" "{sha}</p>
+                                <p class="text-xs text-slate-500">{format!("{} · {}", e.at, e.actor)}</p>
+                                {e.message.map(|m| view! { <p class="mt-1 text-xs text-slate-700 dark:text-slate-300">{m}</p> })}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ol>
+            </section>
+            <section aria-labelledby="file-heading">
+                <h2 id="file-heading" class="mb-3 font-medium">"File"</h2>
+                <p data-testid="request-path" class="font-mono text-xs">{detail.path}</p>
+                <pre class="mt-2 max-h-[32rem] overflow-auto rounded bg-white p-3 font-mono text-xs dark:bg-slate-900">{detail.content}</pre>
+            </section>
+        </div>
+    }
+}
+
+fn event_label(kind: &str) -> String {
+    match kind {
+        "submitted" => "Submitted".into(),
+        "waiting_for_git" => "Waiting for Git".into(),
+        "committed" => "Committed".into(),
+        "unchanged" => "No change needed".into(),
+        "failed" => "Failed".into(),
+        other => other.replace('_', " "),
     }
 }

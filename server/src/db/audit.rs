@@ -67,6 +67,14 @@ pub struct AuditRow {
 
 /// Appends an entry.
 pub async fn record(db: &Db, entry: NewAuditEntry<'_>) -> Result<()> {
+    insert_entry(db.pool(), entry).await
+}
+
+/// Appends an entry through `executor` (a pool, or a transaction the entry belongs to).
+pub async fn insert_entry<'e, E>(executor: E, entry: NewAuditEntry<'_>) -> Result<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     sqlx::query(
         "INSERT INTO audit_log (id, at, actor_id, actor_name, action, target, request_id, outcome, detail)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -80,7 +88,7 @@ pub async fn record(db: &Db, entry: NewAuditEntry<'_>) -> Result<()> {
     .bind(entry.request_id)
     .bind(entry.outcome.as_str())
     .bind(entry.detail)
-    .execute(db.pool())
+    .execute(executor)
     .await?;
     Ok(())
 }

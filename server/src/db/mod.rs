@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod drafts;
+pub mod requests;
 pub mod sessions;
 pub mod tokens;
 pub mod users;

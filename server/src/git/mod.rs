@@ -8,6 +8,11 @@
 //! ```
 //! Network operations go through the `git` CLI; object reads through git2 on a fresh handle
 //! per call (a `git2::Repository` is not `Sync`), inside `spawn_blocking` by the callers.
+//! Credentials reach git through its environment (`GIT_CONFIG_*`, `GIT_SSH_COMMAND`), never
+//! through arguments (visible to every process) or URLs (echoed in git's messages).
+
+pub mod layout;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,10 +41,87 @@ pub enum Error {
 /// This module's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A secret read at each use, so a rotated file (a Kubernetes Secret volume) takes effect
+/// without a restart. Its `Debug` never shows the value.
+#[derive(Clone)]
+pub enum Secret {
+    /// Given directly (environment variable).
+    Value(String),
+    /// Read from this file (trailing newline removed).
+    File(PathBuf),
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Value(_) => f.write_str("Secret(***)"),
+            Secret::File(path) => write!(f, "Secret(file {})", path.display()),
+        }
+    }
+}
+
+impl Secret {
+    fn read(&self) -> std::io::Result<String> {
+        match self {
+            Secret::Value(v) => Ok(v.clone()),
+            Secret::File(path) => Ok(std::fs::read_to_string(path)?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned()),
+        }
+    }
+}
+
+/// How the portal authenticates to a Git remote.
+#[derive(Clone, Debug, Default)]
+pub struct Credentials {
+    /// HTTPS user name sent with the token (forges accept any for tokens; default `slipway`).
+    pub username: Option<String>,
+    /// HTTPS token or password (HTTP Basic).
+    pub token: Option<Secret>,
+    /// SSH private key file.
+    pub ssh_key: Option<PathBuf>,
+    /// SSH known-hosts file; with a key, hosts not in it are refused.
+    pub known_hosts: Option<PathBuf>,
+}
+
+impl Credentials {
+    /// Puts the credentials into `command`'s environment.
+    fn apply(&self, command: &mut Command) -> std::io::Result<()> {
+        use base64::Engine as _;
+        if let Some(token) = &self.token {
+            let user = self.username.as_deref().unwrap_or("slipway");
+            let basic = base64::engine::general_purpose::STANDARD
+                .encode(format!("{user}:{}", token.read()?));
+            command
+                .env("GIT_CONFIG_COUNT", "1")
+                .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+                .env(
+                    "GIT_CONFIG_VALUE_0",
+                    format!("Authorization: Basic {basic}"),
+                );
+        }
+        if let Some(key) = &self.ssh_key {
+            let mut ssh = format!(
+                "ssh -i '{}' -o IdentitiesOnly=yes -o BatchMode=yes",
+                key.display()
+            );
+            if let Some(hosts) = &self.known_hosts {
+                ssh.push_str(&format!(
+                    " -o UserKnownHostsFile='{}' -o StrictHostKeyChecking=yes",
+                    hosts.display()
+                ));
+            }
+            command.env("GIT_SSH_COMMAND", ssh);
+        }
+        Ok(())
+    }
+}
+
 /// A cached bare clone of a remote repository.
 #[derive(Clone, Debug)]
 pub struct Mirror {
     url: String,
+    credentials: Credentials,
     path: PathBuf,
     // The catalog refresh and previews fetch into the same repository; two git processes
     // updating its refs at once would fail on the ref locks.
@@ -51,9 +133,16 @@ impl Mirror {
     pub fn new(url: impl Into<String>, path: impl Into<PathBuf>) -> Self {
         Mirror {
             url: url.into(),
+            credentials: Credentials::default(),
             path: path.into(),
             fetching: Arc::default(),
         }
+    }
+
+    /// The same mirror, authenticating with `credentials`.
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = credentials;
+        self
     }
 
     /// Where the mirror lives.
@@ -69,10 +158,15 @@ impl Mirror {
                 std::fs::create_dir_all(parent)?;
             }
             let target = self.path.to_string_lossy().into_owned();
-            return run(None, &["clone", "--bare", "--quiet", &self.url, &target]);
+            return run(
+                None,
+                &self.credentials,
+                &["clone", "--bare", "--quiet", &self.url, &target],
+            );
         }
         run(
             Some(&self.path),
+            &self.credentials,
             &[
                 "fetch",
                 "--quiet",
@@ -157,22 +251,34 @@ fn branch_tree<'r>(repo: &'r git2::Repository, branch: &str) -> Result<Option<gi
 }
 
 /// Runs the git CLI without prompts or system config; stderr becomes the error.
-fn run(dir: Option<&Path>, args: &[&str]) -> Result<()> {
+fn run(dir: Option<&Path>, credentials: &Credentials, args: &[&str]) -> Result<()> {
+    output(dir, credentials, args).map(drop)
+}
+
+/// Like [`run`], returning stdout.
+fn output(dir: Option<&Path>, credentials: &Credentials, args: &[&str]) -> Result<String> {
     let mut command = Command::new("git");
     if let Some(dir) = dir {
         command.arg("--git-dir").arg(dir);
     }
-    let output = command
+    command
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()?;
+        .env("GIT_ASKPASS", "")
+        .env("SSH_ASKPASS", "")
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+    credentials.apply(&mut command)?;
+    let output = command.output()?;
     if output.status.success() {
-        return Ok(());
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+    }
+    let mut message = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    if message.is_empty() {
+        message = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     }
     Err(Error::Command {
         command: args.first().copied().unwrap_or_default().to_owned(),
-        message: redact(String::from_utf8_lossy(&output.stderr).trim()),
+        message: redact(&message),
     })
 }
 

@@ -51,7 +51,8 @@ impl CatalogService {
             settings
                 .cache_dir
                 .join(format!("{}.git", mirror_name(&settings.repo_url))),
-        );
+        )
+        .with_credentials(settings.credentials.clone());
         let files = match &settings.dir {
             Some(dir) => FileSource::Dir(dir.clone()),
             None => FileSource::Git {
@@ -168,7 +169,61 @@ impl CatalogService {
         errors
     }
 
-    async fn fetch_throttled(&self) -> Result<(), AppError> {
+    /// Checks a draft (every problem at its field) and renders the file it would write,
+    /// stamped with `request_id`.
+    pub fn prepare(
+        &self,
+        actor: &CurrentUser,
+        draft: &RequestDraft,
+        request_id: &str,
+    ) -> Result<(Offering, render::Rendered), AppError> {
+        let offering = self.find(actor, &draft.offering)?;
+        let errors = Self::check(actor, &offering, draft);
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        let rendered = render::render(
+            &offering,
+            draft,
+            &Stamp {
+                request_id,
+                user: actor,
+                namespace: &draft.team,
+            },
+        )
+        .map_err(|e| {
+            tracing::warn!(offering = %draft.offering, error = %e, "an offering failed to render");
+            AppError::Invalid(format!("This offering could not be rendered: {e}"))
+        })?;
+        Ok((offering, rendered))
+    }
+
+    /// The branch head and the file at `path` there, as the mirror last fetched them.
+    pub async fn current_file(
+        &self,
+        path: &str,
+    ) -> Result<(Option<String>, Option<String>), AppError> {
+        let mirror = self.mirror.clone();
+        let branch = self.settings.branch.clone();
+        let path = path.to_owned();
+        let (base, current) = tokio::task::spawn_blocking(move || -> crate::git::Result<_> {
+            if !mirror.path().join("HEAD").exists() {
+                return Ok((None, None));
+            }
+            Ok((mirror.head(&branch)?, mirror.read(&branch, &path)?))
+        })
+        .await
+        .map_err(|e| internal(&e))?
+        .map_err(|e| internal(&e))?;
+        Ok((
+            base,
+            current.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+        ))
+    }
+
+    /// Fetches the repository unless it was fetched moments ago; `Unavailable` when it
+    /// cannot be reached.
+    pub async fn fetch_throttled(&self) -> Result<(), AppError> {
         let due = self
             .last_fetch
             .lock()
@@ -275,35 +330,9 @@ impl CatalogPort for CatalogService {
         actor: &CurrentUser,
         draft: &RequestDraft,
     ) -> Result<Preview, AppError> {
-        let offering = self.find(actor, &draft.offering)?;
-        let errors = Self::check(actor, &offering, draft);
-        if !errors.is_empty() {
-            return Err(AppError::Validation(errors));
-        }
-        let rendered = render::render(
-            &offering,
-            draft,
-            &Stamp {
-                request_id: "assigned-on-submit",
-                user: actor,
-                namespace: &draft.team,
-            },
-        )
-        .map_err(|e| {
-            tracing::warn!(offering = %draft.offering, error = %e, "an offering failed to render");
-            AppError::Invalid(format!("This offering could not be rendered: {e}"))
-        })?;
+        let (_, rendered) = self.prepare(actor, draft, "assigned-on-submit")?;
         self.fetch_throttled().await?;
-        let mirror = self.mirror.clone();
-        let branch = self.settings.branch.clone();
-        let path = rendered.path.clone();
-        let (base, current) = tokio::task::spawn_blocking(move || -> crate::git::Result<_> {
-            Ok((mirror.head(&branch)?, mirror.read(&branch, &path)?))
-        })
-        .await
-        .map_err(|e| internal(&e))?
-        .map_err(|e| internal(&e))?;
-        let current = current.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+        let (base, current) = self.current_file(&rendered.path).await?;
         let (change, diff) = match &current {
             None => (FileChange::New, diff_lines("", &rendered.content)),
             Some(old) if *old == rendered.content => (FileChange::Unchanged, vec![]),

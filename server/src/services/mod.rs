@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod requests;
 pub mod system;
 pub mod tokens;
 
@@ -14,8 +15,20 @@ use crate::config::Settings;
 use crate::db::Db;
 
 /// Builds every port from the shared parts.
-pub fn ports(db: &Db, settings: &Arc<Settings>, catalog: &Arc<catalog::CatalogService>) -> Ports {
+pub fn ports(
+    db: &Db,
+    settings: &Arc<Settings>,
+    catalog: &Arc<catalog::CatalogService>,
+    writer: &crate::git::writer::Writer,
+) -> Ports {
     Ports {
+        requests: Arc::new(requests::RequestService::new(
+            db.clone(),
+            catalog.clone(),
+            writer.target().key(),
+            settings.git.commit_url.clone(),
+            writer.waker(),
+        )),
         catalog: catalog.clone(),
         system: Arc::new(system::SystemService::new(db.clone(), settings.clone())),
         audit: Arc::new(audit::AuditService::new(db.clone())),

@@ -10,6 +10,9 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+pub mod git_http;
+pub mod repo;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, Response, StatusCode, header};

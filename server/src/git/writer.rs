@@ -1,0 +1,719 @@
+//! The Git writer: the only code that commits to a GitOps repository. One writer per
+//! repository and branch (one task per process, one process across replicas by a lease),
+//! draining the outbox (`git_jobs`) in the order requests were submitted.
+//!
+//! ```text
+//!  loop: lease ─▶ due jobs ─▶ fetch ─▶ scan history for their trailers ─▶ for each job:
+//!        apply (layout) ─▶ commit (author = requester, committer = bot) ─▶ … ─▶ push once
+//!          push refused (someone pushed first) ─▶ fetch, re-apply, retry with backoff
+//!          remote down / credentials refused   ─▶ jobs postponed, `waiting_for_git`
+//!        ─▶ settle each job: done + ledger event, one transaction per job
+//! ```
+//!
+//! Exactly once: every commit carries `Slipway-Request-Id:`. Before applying anything the
+//! writer looks for its jobs' trailers in the fetched history; a job found there was pushed
+//! by an earlier run that died before recording it, and is settled with that commit. A
+//! commit that never reached the remote (a crash between commit and push) is not in the
+//! fetched history, so the job is applied again onto the remote's head and its orphaned
+//! local commit is never pushed. A change that leaves the tree as it is makes no commit.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use git2::{Oid, Repository, Signature, Sort};
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use super::layout::{self, Change};
+use super::{Credentials, Error, output};
+use crate::db::requests::{self as store, JobRow, Settled};
+use crate::db::{self, Db};
+
+/// How far before a job's submission the history scan looks for its trailer (clock skew
+/// between replicas and the Git server).
+const SCAN_SLACK_MS: i64 = 3600 * 1000;
+
+/// Upper bound on commits examined per scan, whatever their dates say.
+const SCAN_LIMIT: usize = 200_000;
+
+/// Pushes refused because someone else pushed first are retried this often per run.
+const RACE_RETRIES: u32 = 10;
+
+/// The trailer that makes a commit findable by request.
+pub const REQUEST_TRAILER: &str = "Slipway-Request-Id";
+
+/// A repository and branch the writer commits to.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// Remote URL (file, HTTPS, SSH).
+    pub url: String,
+    /// Branch.
+    pub branch: String,
+    /// How to authenticate.
+    pub credentials: Credentials,
+}
+
+impl Target {
+    /// The key jobs are filed under (credentials never part of it).
+    pub fn key(&self) -> String {
+        format!(
+            "{}#{}",
+            crate::config::redact_credentials(&self.url),
+            self.branch
+        )
+    }
+}
+
+/// How the writer works.
+#[derive(Clone, Debug)]
+pub struct WriterSettings {
+    /// The committer of every commit.
+    pub bot_name: String,
+    /// The committer's e-mail.
+    pub bot_email: String,
+    /// Folder for the writer's bare clones.
+    pub clone_dir: PathBuf,
+    /// First retry delay after a failed attempt; doubles per attempt.
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    pub retry_max: Duration,
+    /// How long a writer's lease lasts without renewal.
+    pub lease_ttl: Duration,
+    /// Longest sleep between looks at the outbox (submissions also wake the writer).
+    pub poll: Duration,
+    /// Most jobs per run (they share one fetch and one push).
+    pub batch: i64,
+}
+
+/// Where a test may stop a run, as a crash would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// After the commits are made, before the push.
+    AfterCommit,
+    /// After the push, before anything is recorded.
+    AfterPush,
+}
+
+/// What one run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Jobs committed.
+    pub committed: usize,
+    /// Jobs whose content was already there.
+    pub unchanged: usize,
+    /// Jobs that cannot be applied.
+    pub failed: usize,
+    /// Jobs found already pushed by an earlier run.
+    pub recovered: usize,
+    /// Jobs put off (remote unreachable, credentials refused …).
+    pub postponed: usize,
+    /// Pushes refused because the branch moved, then retried.
+    pub races: u32,
+}
+
+impl Report {
+    /// Jobs this run finished with.
+    pub fn settled(&self) -> usize {
+        self.committed + self.unchanged + self.failed + self.recovered
+    }
+}
+
+/// One repository's writer.
+pub struct Writer {
+    db: Db,
+    target: Target,
+    settings: WriterSettings,
+    holder: String,
+    wake: Arc<Notify>,
+    stop: Option<Stop>,
+}
+
+/// A job as the blocking part sees it.
+#[derive(Clone, Debug)]
+struct Job {
+    id: String,
+    created_at: i64,
+    path: String,
+    content: Option<String>,
+    create_only: bool,
+    author: (String, String),
+    message: String,
+}
+
+/// What happened to a job in one write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Outcome {
+    Committed(String),
+    Unchanged(String),
+    Failed(String),
+    Recovered(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+enum WriteError {
+    #[error("the branch moved while committing")]
+    Race,
+    #[error("stopped at {0:?}")]
+    Stopped(Stop),
+    #[error("{0}")]
+    Remote(String),
+    #[error(transparent)]
+    Local(#[from] anyhow::Error),
+}
+
+impl Writer {
+    /// A writer for `target`. `holder` names this process in the lease.
+    pub fn new(db: Db, target: Target, settings: WriterSettings, holder: String) -> Self {
+        Writer {
+            db,
+            target,
+            settings,
+            holder,
+            wake: Arc::new(Notify::new()),
+            stop: None,
+        }
+    }
+
+    /// The same writer, stopping at `stop` in every run (tests of crash safety).
+    pub fn stopping_at(mut self, stop: Stop) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
+    /// The handle submissions use to wake the writer.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// The repository this writer commits to.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn lease_name(&self) -> String {
+        format!("git-writer:{}", self.target.key())
+    }
+
+    /// Works until the task is dropped: takes the lease, drains due jobs, sleeps until
+    /// woken, the next job is due, or the poll interval passes.
+    pub fn spawn(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let ttl = i64::try_from(self.settings.lease_ttl.as_millis()).unwrap_or(30_000);
+            loop {
+                match store::lease(&self.db, &self.lease_name(), &self.holder, ttl).await {
+                    Ok(true) => loop {
+                        match self.run_once().await {
+                            Ok(report) if report.settled() > 0 => continue,
+                            Ok(_) => break,
+                            Err(error) => {
+                                tracing::error!(error = %format!("{error:#}"), repository = %self.target.key(), "git writer run failed");
+                                break;
+                            }
+                        }
+                    },
+                    Ok(false) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "git writer cannot take its lease");
+                    }
+                }
+                let wait = match store::next_due(&self.db, &self.target.key()).await {
+                    Ok(Some(at)) => {
+                        Duration::from_millis(u64::try_from(at - db::now_ms()).unwrap_or(0))
+                            .min(self.settings.poll)
+                    }
+                    _ => self.settings.poll,
+                };
+                tokio::select! {
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(wait.max(Duration::from_millis(20))) => {}
+                }
+            }
+        })
+    }
+
+    /// One pass over the due jobs: at most one fetch, one push (plus retries when the branch
+    /// moved), and each job settled or postponed.
+    pub async fn run_once(&self) -> anyhow::Result<Report> {
+        let rows = store::due(&self.db, &self.target.key(), self.settings.batch)
+            .await
+            .context("reading the outbox")?;
+        let mut report = Report::default();
+        if rows.is_empty() {
+            return Ok(report);
+        }
+        let jobs: Vec<Job> = rows.iter().map(job_of).collect();
+        let mut races = 0;
+        let outcomes = loop {
+            let (target, settings, batch, stop) = (
+                self.target.clone(),
+                self.settings.clone(),
+                jobs.clone(),
+                self.stop,
+            );
+            let result =
+                tokio::task::spawn_blocking(move || write(&target, &settings, &batch, stop))
+                    .await
+                    .context("the git task panicked")?;
+            match result {
+                Ok(outcomes) => break outcomes,
+                Err(WriteError::Race) if races < RACE_RETRIES => {
+                    races += 1;
+                    report.races = races;
+                    let delay = jitter(Duration::from_millis(25) * 2u32.pow(races.min(6)));
+                    tokio::time::sleep(delay).await;
+                }
+                Err(WriteError::Stopped(stop)) => {
+                    anyhow::bail!("the writer was stopped at {stop:?}");
+                }
+                Err(WriteError::Local(error)) => return Err(error),
+                Err(error @ (WriteError::Remote(_) | WriteError::Race)) => {
+                    let attempts = rows.iter().map(|r| r.attempts).max().unwrap_or(0);
+                    let delay = self.backoff(attempts);
+                    let message = error.to_string();
+                    tracing::warn!(repository = %self.target.key(), error = %message, retry_in = ?delay, "git write postponed");
+                    let ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
+                    let next =
+                        db::now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+                    store::postpone(&self.db, &ids, &message, next).await?;
+                    report.postponed = ids.len();
+                    return Ok(report);
+                }
+            }
+        };
+        for (job, outcome) in jobs.iter().zip(outcomes) {
+            let settled = match &outcome {
+                Outcome::Committed(sha) | Outcome::Recovered(sha) => {
+                    Settled::Committed { sha: sha.clone() }
+                }
+                Outcome::Unchanged(sha) => Settled::Unchanged { sha: sha.clone() },
+                Outcome::Failed(message) => Settled::Failed {
+                    message: message.clone(),
+                },
+            };
+            store::settle(&self.db, &job.id, &settled).await?;
+            match outcome {
+                Outcome::Committed(_) => report.committed += 1,
+                Outcome::Unchanged(_) => report.unchanged += 1,
+                Outcome::Failed(_) => report.failed += 1,
+                Outcome::Recovered(_) => report.recovered += 1,
+            }
+        }
+        tracing::info!(repository = %self.target.key(), ?report, "git writer run");
+        Ok(report)
+    }
+
+    fn backoff(&self, attempts: i64) -> Duration {
+        let factor = 2u32.saturating_pow(u32::try_from(attempts.clamp(0, 16)).unwrap_or(16));
+        jitter(
+            self.settings
+                .retry_base
+                .saturating_mul(factor)
+                .min(self.settings.retry_max),
+        )
+    }
+}
+
+/// ±20 %, so replicas and retries do not move in step.
+fn jitter(d: Duration) -> Duration {
+    d.mul_f64(0.8 + fastrand::f64() * 0.4)
+}
+
+fn job_of(row: &JobRow) -> Job {
+    let r = &row.request;
+    let delete = r.action == "delete";
+    Job {
+        id: r.id.clone(),
+        created_at: r.created_at,
+        path: r.path.clone(),
+        content: (!delete).then(|| r.content.clone()),
+        create_only: r.action == "create",
+        author: (r.requester_name.clone(), r.requester_email.clone()),
+        message: commit_message(row),
+    }
+}
+
+/// The commit message of a request: imperative subject, what was asked, trailers.
+pub fn commit_message(row: &JobRow) -> String {
+    let r = &row.request;
+    let verb = app::requests::Action::parse(&r.action).map_or("Change", |a| a.verb());
+    let mut message = format!(
+        "{verb} {} {}/{}\n\nEnvironment: {}\nOffering: {}@{}\n",
+        r.kind, r.team, r.name, r.environment, r.offering, r.offering_version
+    );
+    let values = serde_json::from_str::<Value>(&r.body)
+        .ok()
+        .and_then(|b| b.get("values").cloned())
+        .unwrap_or(Value::Null);
+    let mut lines = Vec::new();
+    summarize(&values, "", &mut lines);
+    if r.action != "delete" && !lines.is_empty() {
+        message.push_str("\nValues:\n");
+        let total = lines.len();
+        for line in lines.iter().take(40) {
+            message.push_str("  ");
+            message.push_str(line);
+            message.push('\n');
+        }
+        if total > 40 {
+            message.push_str(&format!("  … and {} more\n", total - 40));
+        }
+    }
+    message.push_str(&format!(
+        "\n{REQUEST_TRAILER}: {}\nSlipway-Offering: {}@{}\nRequested-by: {} <{}>\n",
+        r.id,
+        r.offering,
+        r.offering_version,
+        one_line(&r.requester_name),
+        one_line(&r.requester_email)
+    ));
+    message
+}
+
+/// `path: value` lines; values JSON-encoded so no newline or trailer-like text gets through.
+fn summarize(value: &Value, prefix: &str, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (key, v) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                summarize(v, &path, out);
+            }
+        }
+        Value::Null => {}
+        other => {
+            let mut text = other.to_string();
+            if text.chars().count() > 100 {
+                text = text.chars().take(99).collect::<String>() + "…";
+            }
+            out.push(format!("{prefix}: {text}"));
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() || c == '<' || c == '>' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// The blocking part: fetch, scan, apply, commit, push.
+fn write(
+    target: &Target,
+    settings: &WriterSettings,
+    jobs: &[Job],
+    stop: Option<Stop>,
+) -> Result<Vec<Outcome>, WriteError> {
+    let clone = clone_path(settings, target);
+    if !clone.join("HEAD").exists() {
+        std::fs::create_dir_all(&clone).context("creating the writer's clone")?;
+        Repository::init_bare(&clone).context("initialising the writer's clone")?;
+    }
+    let local_ref = format!("refs/heads/{}", target.branch);
+    let fetched = output(
+        Some(&clone),
+        &target.credentials,
+        &[
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            &target.url,
+            &format!("+{local_ref}:{local_ref}"),
+        ],
+    );
+    let repo = Repository::open_bare(&clone).context("opening the writer's clone")?;
+    match fetched {
+        Ok(_) => {}
+        Err(Error::Command { message, .. }) if message.contains("couldn't find remote ref") => {
+            // An empty remote, or the branch is not there yet: the first push creates it.
+            if let Ok(mut r) = repo.find_reference(&local_ref) {
+                r.delete()
+                    .context("forgetting a branch the remote no longer has")?;
+            }
+        }
+        Err(error) => return Err(WriteError::Remote(describe(&error))),
+    }
+    let head = match repo.find_reference(&local_ref) {
+        Ok(r) => Some(r.peel_to_commit().context("reading the branch head")?.id()),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => None,
+        Err(e) => return Err(anyhow::Error::from(e).into()),
+    };
+    let since = jobs.iter().map(|j| j.created_at).min().unwrap_or(0) - SCAN_SLACK_MS;
+    let pushed = match head {
+        Some(head) => find_trailers(&repo, head, since).context("scanning the history")?,
+        None => HashMap::new(),
+    };
+
+    let mut tip = head;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    let bot = Signature::now(&settings.bot_name, &settings.bot_email)
+        .context("the bot identity is not a valid Git signature")?;
+    for job in jobs {
+        if let Some(sha) = pushed.get(&job.id) {
+            outcomes.push(Outcome::Recovered(sha.to_string()));
+            continue;
+        }
+        let base = match tip {
+            Some(id) => Some(
+                repo.find_commit(id)
+                    .and_then(|c| c.tree())
+                    .context("reading the tree")?,
+            ),
+            None => None,
+        };
+        if job.create_only
+            && let (Some(tree), Some(content)) = (&base, &job.content)
+        {
+            match layout::read(&repo, tree, &job.path) {
+                Ok(Some(existing)) if existing != content.as_bytes() => {
+                    outcomes.push(Outcome::Failed(format!(
+                        "{} already exists in the repository with other content; a create never overwrites it",
+                        job.path
+                    )));
+                    continue;
+                }
+                Ok(_) => {}
+                Err(layout::Error::Git(e)) => return Err(anyhow::Error::from(e).into()),
+                Err(problem) => {
+                    outcomes.push(Outcome::Failed(problem.to_string()));
+                    continue;
+                }
+            }
+        }
+        let change = match &job.content {
+            Some(content) => Change::Put {
+                path: &job.path,
+                content: content.as_bytes(),
+            },
+            None => Change::Remove { path: &job.path },
+        };
+        let tree = match layout::apply(&repo, base.as_ref(), change) {
+            Ok(tree) => tree,
+            Err(layout::Error::Git(e)) => return Err(anyhow::Error::from(e).into()),
+            Err(problem) => {
+                outcomes.push(Outcome::Failed(problem.to_string()));
+                continue;
+            }
+        };
+        if base.as_ref().is_some_and(|b| b.id() == tree) {
+            outcomes.push(Outcome::Unchanged(
+                tip.map(|t| t.to_string()).unwrap_or_default(),
+            ));
+            continue;
+        }
+        let author = Signature::now(&job.author.0, &job.author.1)
+            .or_else(|_| Signature::now("Unknown", "unknown@invalid"))
+            .context("author signature")?;
+        let tree = repo.find_tree(tree).context("reading the new tree")?;
+        let parents: Vec<git2::Commit<'_>> = match tip {
+            Some(id) => vec![repo.find_commit(id).context("reading the parent")?],
+            None => vec![],
+        };
+        let parent_refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
+        let id = repo
+            .commit(None, &author, &bot, &job.message, &tree, &parent_refs)
+            .context("writing the commit")?;
+        tip = Some(id);
+        outcomes.push(Outcome::Committed(id.to_string()));
+    }
+    if stop == Some(Stop::AfterCommit) {
+        return Err(WriteError::Stopped(Stop::AfterCommit));
+    }
+    if let Some(new_tip) = tip.filter(|t| Some(*t) != head) {
+        let refspec = format!("{new_tip}:{local_ref}");
+        match output(
+            Some(&clone),
+            &target.credentials,
+            &["push", "--porcelain", &target.url, &refspec],
+        ) {
+            Ok(_) => {}
+            Err(Error::Command { message, .. }) if is_race(&message) => {
+                return Err(WriteError::Race);
+            }
+            Err(error) => return Err(WriteError::Remote(describe(&error))),
+        }
+        repo.reference(&local_ref, new_tip, true, "pushed by slipway")
+            .context("moving the local branch")?;
+    }
+    if stop == Some(Stop::AfterPush) {
+        return Err(WriteError::Stopped(Stop::AfterPush));
+    }
+    Ok(outcomes)
+}
+
+fn clone_path(settings: &WriterSettings, target: &Target) -> PathBuf {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(target.key().as_bytes());
+    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    settings.clone_dir.join(format!("{name}.git"))
+}
+
+/// Request ids found in `Slipway-Request-Id` trailers of commits reachable from `head` and
+/// committed after `since` (Unix ms).
+fn find_trailers(repo: &Repository, head: Oid, since: i64) -> anyhow::Result<HashMap<String, Oid>> {
+    let mut walk = repo.revwalk()?;
+    walk.push(head)?;
+    walk.set_sorting(Sort::TIME)?;
+    let mut found = HashMap::new();
+    for id in walk.take(SCAN_LIMIT) {
+        let commit = repo.find_commit(id?)?;
+        if commit.time().seconds() * 1000 < since {
+            break;
+        }
+        let Ok(message) = commit.message() else {
+            continue;
+        };
+        let Ok(trailers) = git2::message_trailers_strs(message) else {
+            continue;
+        };
+        for (key, value) in trailers.iter() {
+            if key.eq_ignore_ascii_case(REQUEST_TRAILER) {
+                found.entry(value.trim().to_owned()).or_insert(commit.id());
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// A push refused because the branch moved under us (retry after a fetch), as opposed to a
+/// refusal that a retry cannot fix (a protected branch, a hook).
+fn is_race(message: &str) -> bool {
+    message.contains("[rejected]")
+        || message.contains("non-fast-forward")
+        || message.contains("fetch first")
+        || message.contains("cannot lock ref")
+        || message.contains("failed to update ref")
+}
+
+/// Git's failure in words a requester can act on, followed by git's own (redacted) text.
+fn describe(error: &Error) -> String {
+    let text = error.to_string();
+    let lower = text.to_lowercase();
+    let what = if lower.contains("authentication failed")
+        || lower.contains("could not read username")
+        || lower.contains("returned error: 401")
+        || lower.contains("returned error: 403")
+        || lower.contains("permission denied (publickey")
+    {
+        "The Git remote refused the portal's credentials"
+    } else if lower.contains("could not resolve host")
+        || lower.contains("failed to connect")
+        || lower.contains("connection refused")
+        || lower.contains("connection reset")
+        || lower.contains("timed out")
+        || lower.contains("returned error: 5")
+        || lower.contains("does not appear to be a git repository")
+        || lower.contains("not found")
+    {
+        "The Git remote cannot be reached"
+    } else if lower.contains("remote rejected") || lower.contains("protected") {
+        "The Git remote refused the push"
+    } else {
+        "Git failed"
+    };
+    format!("{what}: {text}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::requests::RequestRow;
+
+    fn row(values: Value) -> JobRow {
+        JobRow {
+            request: RequestRow {
+                id: "0190-aaaa".into(),
+                action: "create".into(),
+                offering: "postgresql".into(),
+                offering_version: "1.0.0".into(),
+                api_version: "database.example.org/v1alpha1".into(),
+                kind: "PostgreSQLInstance".into(),
+                name: "orders-db".into(),
+                team: "team-a".into(),
+                environment: "dev".into(),
+                requested_by: "u1".into(),
+                requester_name: "Alice <Archer>\nX".into(),
+                requester_email: "alice@example.com".into(),
+                body: serde_json::json!({"values": values}).to_string(),
+                repository: "r".into(),
+                path: "p".into(),
+                content: String::new(),
+                state: "submitted".into(),
+                commit_sha: None,
+                created_at: 0,
+                updated_at: 0,
+            },
+            attempts: 0,
+            status: "pending".into(),
+            next_attempt_at: 0,
+            last_error: None,
+        }
+    }
+
+    fn trailers(message: &str) -> Vec<(String, String)> {
+        git2::message_trailers_strs(message)
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_commit_message_has_a_subject_a_values_summary_and_exactly_three_trailers() {
+        let message = commit_message(&row(serde_json::json!({
+            "storageGB": 20, "backup": {"window": "03:00"}
+        })));
+        assert!(message.starts_with("Create PostgreSQLInstance team-a/orders-db\n\n"));
+        assert!(
+            message.contains("  storageGB: 20\n  backup.window: \"03:00\"\n"),
+            "{message}"
+        );
+        assert_eq!(
+            trailers(&message),
+            [
+                ("Slipway-Request-Id".to_owned(), "0190-aaaa".to_owned()),
+                ("Slipway-Offering".to_owned(), "postgresql@1.0.0".to_owned()),
+                (
+                    "Requested-by".to_owned(),
+                    "Alice  Archer  X <alice@example.com>".to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_value_cannot_forge_a_trailer_or_break_the_message() {
+        let message = commit_message(&row(serde_json::json!({
+            "note": "x\n\nSlipway-Request-Id: someone-else\n"
+        })));
+        assert!(
+            message.contains(r#"  note: "x\n\nSlipway-Request-Id: someone-else\n""#),
+            "{message}"
+        );
+        let ids: Vec<_> = trailers(&message)
+            .into_iter()
+            .filter(|(k, _)| k == REQUEST_TRAILER)
+            .collect();
+        assert_eq!(ids, [(REQUEST_TRAILER.to_owned(), "0190-aaaa".to_owned())]);
+    }
+
+    #[test]
+    fn push_refusals_are_told_apart_from_races() {
+        assert!(is_race(" ! [rejected]        abc -> main (fetch first)"));
+        assert!(is_race("error: cannot lock ref 'refs/heads/main'"));
+        assert!(!is_race(
+            " ! [remote rejected] abc -> main (pre-receive hook declined)"
+        ));
+    }
+}

@@ -1,0 +1,538 @@
+//! Requests committed to real Git repositories: a bare repository on disk and the same over
+//! smart HTTP (`git http-backend`) with Basic auth. Submission goes through the server
+//! function as in the browser; the Git writer is run the way `serve` runs it.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use common::TestApp;
+use common::git_http::GitHttp;
+use common::repo::{Repo, git, push_from};
+use serde_json::{Value, json};
+use slipway::git::writer::{Stop, Writer};
+
+fn draft(team: &str, name: &str, storage: i64) -> Value {
+    json!({"draft": {
+        "offering": "postgresql", "environment": "dev", "team": team, "name": name,
+        "values": {"storageGB": storage, "version": "16"}
+    }})
+}
+
+async fn submit(app: &TestApp, cookie: &str, body: &Value) -> String {
+    let res = app
+        .server_fn_json("requests/submit", Some(cookie), body)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    serde_json::from_str::<Value>(&res.body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn request(app: &TestApp, cookie: &str, id: &str) -> (StatusCode, Value) {
+    let res = app
+        .server_fn("requests/get", Some(cookie), &format!("id={id}"))
+        .await;
+    (
+        res.status,
+        serde_json::from_str(&res.body).unwrap_or(Value::Null),
+    )
+}
+
+fn event_kinds(detail: &Value) -> Vec<String> {
+    detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Commits on the remote carrying each request id, counted.
+fn trailer_counts(repo: &Repo) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for commit in repo.history() {
+        if let Some(id) = commit.trailer("Slipway-Request-Id") {
+            *counts.entry(id.to_owned()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+const PATH: &str = "dev/team-a/postgresqlinstance/orders-db.yaml";
+
+#[tokio::test]
+async fn a_submission_becomes_one_commit_authored_by_the_requester_with_the_trailers() {
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let alice = app.login_as("alice").await;
+    let before = repo.history().len();
+
+    let id = submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;
+    let (status, detail) = request(&app, &alice, &id).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        detail["summary"]["stage"], "submitted",
+        "nothing written before the writer runs"
+    );
+    assert_eq!(repo.history().len(), before);
+
+    let report = app.state.writer.run_once().await.unwrap();
+    assert_eq!(report.committed, 1, "{report:?}");
+
+    let history = repo.history();
+    assert_eq!(history.len(), before + 1, "exactly one commit");
+    let commit = &history[0];
+    assert_eq!(commit.author, "Alice Archer <alice@dev.slipway.invalid>");
+    assert_eq!(commit.committer, "Slipway <slipway@localhost>");
+    assert!(
+        commit
+            .message
+            .starts_with("Create PostgreSQLInstance team-a/orders-db\n\n"),
+        "{}",
+        commit.message
+    );
+    assert!(
+        commit.message.contains("storageGB: 20"),
+        "{}",
+        commit.message
+    );
+    assert_eq!(commit.trailer("Slipway-Request-Id"), Some(id.as_str()));
+    assert_eq!(commit.trailer("Slipway-Offering"), Some("postgresql@1.0.0"));
+    assert_eq!(
+        commit.trailer("Requested-by"),
+        Some("Alice Archer <alice@dev.slipway.invalid>")
+    );
+
+    let file: Value = serde_saphyr::from_str(&repo.show(PATH).expect("file committed")).unwrap();
+    assert_eq!(
+        file["metadata"]["annotations"]["slipway.dev/request-id"],
+        id
+    );
+    assert_eq!(file["spec"]["parameters"]["storageGB"], 20);
+
+    // New folders get a kustomization; the environment's existing one lists the team.
+    let kustomization = |dir: &str| -> Value {
+        serde_saphyr::from_str(&repo.show(&format!("{dir}/kustomization.yaml")).unwrap()).unwrap()
+    };
+    assert_eq!(
+        kustomization("dev/team-a/postgresqlinstance")["resources"],
+        json!(["orders-db.yaml"])
+    );
+    assert_eq!(
+        kustomization("dev/team-a")["resources"],
+        json!(["postgresqlinstance"])
+    );
+    assert_eq!(kustomization("dev")["resources"], json!(["team-a"]));
+
+    let (_, detail) = request(&app, &alice, &id).await;
+    assert_eq!(detail["summary"]["stage"], "committed");
+    assert_eq!(detail["commit"], commit.sha);
+    assert_eq!(event_kinds(&detail), ["submitted", "committed"]);
+    assert_eq!(detail["events"][0]["actor"], "Alice Archer");
+    assert_eq!(detail["events"][1]["actor"], "Slipway");
+    assert_eq!(detail["events"][1]["sha"], commit.sha);
+    assert!(detail["git"].is_null(), "the writer is done with it");
+
+    // The submission is audited, and a second writer run finds nothing to do.
+    assert_eq!(
+        app.count("audit_log WHERE action = 'request.create'").await,
+        1
+    );
+    assert_eq!(app.state.writer.run_once().await.unwrap().settled(), 0);
+    assert_eq!(repo.history().len(), before + 1);
+}
+
+#[tokio::test]
+async fn a_refused_submission_stores_nothing_and_names_the_field() {
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let alice = app.login_as("alice").await;
+
+    for (body, field) in [
+        (draft("team-a", "../../etc", 20), "@name"),
+        (draft("team-a", "orders-db", 5), "/storageGB"),
+        (draft("team-b", "orders-db", 20), "@team"),
+    ] {
+        let res = app
+            .server_fn_json("requests/submit", Some(&alice), &body)
+            .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        assert!(res.body.contains(field), "{field} named in {}", res.body);
+    }
+    assert_eq!(app.count("requests").await, 0);
+    assert_eq!(app.count("git_jobs").await, 0);
+    assert_eq!(app.count("request_events").await, 0);
+}
+
+#[tokio::test]
+async fn a_name_already_in_the_repository_or_on_its_way_is_refused_at_submission() {
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let alice = app.login_as("alice").await;
+
+    submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;
+    let res = app
+        .server_fn_json(
+            "requests/submit",
+            Some(&alice),
+            &draft("team-a", "orders-db", 30),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("on its way to Git"), "{}", res.body);
+
+    app.state.writer.run_once().await.unwrap();
+    // Previews (and submissions) fetch at most every few seconds; a new portal fetches now.
+    let fresh = repo.app().await;
+    let alice = fresh.login_as("alice").await;
+    let res = fresh
+        .server_fn_json(
+            "requests/submit",
+            Some(&alice),
+            &draft("team-a", "orders-db", 30),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("is in the repository"), "{}", res.body);
+}
+
+#[tokio::test]
+async fn a_create_never_overwrites_a_file_pushed_by_someone_else_meanwhile() {
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let alice = app.login_as("alice").await;
+    let id = submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;
+    repo.push_as(PATH, "kind: Handmade\n", "Dana Ops", "dana@example.com");
+    let before = repo.history().len();
+
+    let report = app.state.writer.run_once().await.unwrap();
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert_eq!(repo.history().len(), before, "no commit");
+    assert_eq!(
+        repo.show(PATH).unwrap(),
+        "kind: Handmade\n",
+        "their file kept"
+    );
+    let (_, detail) = request(&app, &alice, &id).await;
+    assert_eq!(detail["summary"]["stage"], "failed");
+    let message = detail["events"][1]["message"].as_str().unwrap();
+    assert!(message.contains("already exists"), "{message}");
+}
+
+#[tokio::test]
+async fn a_writer_stopped_between_commit_and_push_makes_exactly_one_commit_after_restart() {
+    let repo = Repo::new();
+    let settings = repo.settings();
+    let app = repo.app_with(settings.clone()).await;
+    let alice = app.login_as("alice").await;
+    let id = submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;
+    let before = repo.history().len();
+
+    let crashing = Writer::new(
+        app.db().clone(),
+        settings.git_target(),
+        settings.git.writer.clone(),
+        "crashing".into(),
+    )
+    .stopping_at(Stop::AfterCommit);
+    assert!(crashing.run_once().await.is_err(), "stopped before pushing");
+    assert_eq!(repo.history().len(), before, "nothing reached the remote");
+    let (_, detail) = request(&app, &alice, &id).await;
+    assert_eq!(
+        detail["summary"]["stage"], "submitted",
+        "the job is still owed"
+    );
+
+    // The restarted writer (same clone on disk, holding the orphaned commit).
+    let report = app.state.writer.run_once().await.unwrap();
+    assert_eq!(report.committed, 1, "{report:?}");
+    assert_eq!(repo.history().len(), before + 1);
+    assert_eq!(trailer_counts(&repo).get(&id), Some(&1));
+    let (_, detail) = request(&app, &alice, &id).await;
+    assert_eq!(event_kinds(&detail), ["submitted", "committed"]);
+}
+
+#[tokio::test]
+async fn a_writer_stopped_after_push_settles_from_the_trailer_without_a_second_commit() {
+    let repo = Repo::new();
+    let settings = repo.settings();
+    let app = repo.app_with(settings.clone()).await;
+    let alice = app.login_as("alice").await;
+    let id = submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;
+    let before = repo.history().len();
+
+    let crashing = Writer::new(
+        app.db().clone(),
+        settings.git_target(),
+        settings.git.writer.clone(),
+        "crashing".into(),
+    )
+    .stopping_at(Stop::AfterPush);
+    assert!(crashing.run_once().await.is_err());
+    assert_eq!(repo.history().len(), before + 1, "pushed, not recorded");
+    let (_, detail) = request(&app, &alice, &id).await;
+    assert_eq!(detail["summary"]["stage"], "submitted");
+
+    let report = app.state.writer.run_once().await.unwrap();
+    assert_eq!((report.recovered, report.committed), (1, 0), "{report:?}");
+    assert_eq!(repo.history().len(), before + 1, "no second commit");
+    let (_, detail) = request(&app, &alice, &id).await;
+    assert_eq!(detail["summary"]["stage"], "committed");
+    assert_eq!(detail["commit"], repo.history()[0].sha);
+    assert_eq!(event_kinds(&detail), ["submitted", "committed"]);
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_submissions_make_a_hundred_commits_in_a_linear_history_that_keeps_foreign_commits()
+ {
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let carol = app.login_as("carol").await;
+    let base = repo.history().len();
+    let writer = app.state.writer.clone().spawn();
+
+    // Someone else keeps pushing to the same branch while the portal commits.
+    let work = repo.work.clone();
+    let foreign = std::thread::spawn(move || {
+        for i in 0..10 {
+            push_from(
+                &work,
+                &format!("ops/notes-{i}.md"),
+                &format!("note {i}\n"),
+                "Dana Ops",
+                "dana@example.com",
+            );
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    });
+    let submissions = (0..100).map(|i| {
+        let team = if i % 2 == 0 { "team-a" } else { "team-b" };
+        let body = draft(team, &format!("db-{i:03}"), 20 + i);
+        let app = &app;
+        let carol = &carol;
+        async move { submit(app, carol, &body).await }
+    });
+    let ids = futures_util::future::join_all(submissions).await;
+    foreign.join().unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let open = app.count("git_jobs WHERE status = 'pending'").await;
+        if open == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{open} jobs still pending");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let history = repo.history();
+    let counts = trailer_counts(&repo);
+    for id in &ids {
+        assert_eq!(
+            counts.get(id),
+            Some(&1),
+            "request {id} committed exactly once"
+        );
+    }
+    assert_eq!(counts.len(), 100);
+    assert!(
+        history.iter().all(|c| c.parents <= 1),
+        "linear history: no merges"
+    );
+    let foreign_commits = history
+        .iter()
+        .filter(|c| c.author == "Dana Ops <dana@example.com>")
+        .count();
+    assert_eq!(foreign_commits, 10, "every out-of-band commit survives");
+    assert_eq!(history.len(), base + 110);
+    for i in 0..10 {
+        assert_eq!(
+            repo.show(&format!("ops/notes-{i}.md")).unwrap(),
+            format!("note {i}\n")
+        );
+    }
+    let listed: Value = serde_saphyr::from_str(
+        &repo
+            .show("dev/team-a/postgresqlinstance/kustomization.yaml")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        listed["resources"].as_array().unwrap().len(),
+        50,
+        "each file listed once"
+    );
+    assert_eq!(app.count("requests WHERE state = 'committed'").await, 100);
+    assert_eq!(
+        app.count("request_events WHERE kind = 'committed'").await,
+        100
+    );
+    writer.abort();
+}
+
+#[tokio::test]
+async fn with_the_remote_down_requests_wait_for_git_visibly_and_go_through_when_it_is_back() {
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let alice = app.login_as("alice").await;
+    let id = submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;
+    let before = repo.history().len();
+
+    let hidden = repo.dir.path().join("away.git");
+    std::fs::rename(&repo.bare, &hidden).unwrap();
+    for _ in 0..3 {
+        let report = app.state.writer.run_once().await.unwrap();
+        assert!(report.postponed <= 1 && report.settled() == 0, "{report:?}");
+        // Make the job due again at once (the backoff is what is being skipped).
+        sqlx::query("UPDATE git_jobs SET next_attempt_at = 0")
+            .execute(app.db().pool())
+            .await
+            .unwrap();
+    }
+    let (_, detail) = request(&app, &alice, &id).await;
+    assert_eq!(detail["summary"]["stage"], "waiting_for_git");
+    assert_eq!(detail["git"]["attempts"], 3);
+    let error = detail["git"]["last_error"].as_str().unwrap();
+    assert!(
+        error.starts_with("The Git remote cannot be reached"),
+        "{error}"
+    );
+    assert_eq!(
+        event_kinds(&detail),
+        ["submitted", "waiting_for_git"],
+        "one event for the outage, not one per attempt"
+    );
+
+    std::fs::rename(&hidden, &repo.bare).unwrap();
+    let report = app.state.writer.run_once().await.unwrap();
+    assert_eq!(report.committed, 1, "{report:?}");
+    assert_eq!(repo.history().len(), before + 1);
+    let (_, detail) = request(&app, &alice, &id).await;
+    assert_eq!(
+        event_kinds(&detail),
+        ["submitted", "waiting_for_git", "committed"]
+    );
+}
+
+#[tokio::test]
+async fn over_smart_http_wrong_credentials_are_named_and_lose_nothing() {
+    let repo = Repo::new();
+    let server = GitHttp::start(repo.dir.path(), "gitops-bot", "s3cret-token").await;
+    let mut settings = repo.settings();
+    settings.catalog.repo_url = server.url("gitops.git");
+    settings.catalog.credentials = slipway::git::Credentials {
+        username: Some("gitops-bot".into()),
+        token: Some(slipway::git::Secret::Value("wrong-token".into())),
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(settings.clone()).await;
+    // The catalog cannot be fetched with wrong credentials; it is read from disk here.
+    app.state.catalog.catalog().replace(
+        slipway::catalog::Feed::Files,
+        slipway::catalog::source::FileSource::Dir(repo.work.join("catalog"))
+            .load(&settings.catalog.environments, String::new())
+            .unwrap()
+            .offerings,
+        vec![],
+    );
+    let alice = app.login_as("alice").await;
+    let id = submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;
+    let before = repo.history().len();
+
+    let report = app.state.writer.run_once().await.unwrap();
+    assert_eq!(report.postponed, 1, "{report:?}");
+    let (_, detail) = request(&app, &alice, &id).await;
+    let error = detail["git"]["last_error"].as_str().unwrap();
+    assert!(
+        error.starts_with("The Git remote refused the portal's credentials"),
+        "{error}"
+    );
+    assert!(!error.contains("wrong-token"), "no secret in messages");
+    assert_eq!(repo.history().len(), before);
+
+    // The operator fixes the secret; the same request goes through, once.
+    let mut fixed = settings.clone();
+    fixed.catalog.credentials.token = Some(slipway::git::Secret::Value("s3cret-token".into()));
+    let writer = Writer::new(
+        app.db().clone(),
+        fixed.git_target(),
+        fixed.git.writer.clone(),
+        "fixed".into(),
+    );
+    sqlx::query("UPDATE git_jobs SET next_attempt_at = 0")
+        .execute(app.db().pool())
+        .await
+        .unwrap();
+    let report = writer.run_once().await.unwrap();
+    assert_eq!(report.committed, 1, "{report:?}");
+    assert_eq!(repo.history().len(), before + 1);
+    assert_eq!(trailer_counts(&repo).get(&id), Some(&1));
+    assert!(repo.show(PATH).is_some());
+
+    // Down (503) is "cannot be reached", and the request waits again.
+    let bob = app.login_as("bob").await;
+    let second = submit(&app, &bob, &draft("team-b", "ledger-db", 20)).await;
+    server.set_up(false);
+    assert_eq!(writer.run_once().await.unwrap().postponed, 1);
+    let (_, detail) = request(&app, &bob, &second).await;
+    let error = detail["git"]["last_error"].as_str().unwrap();
+    assert!(
+        error.starts_with("The Git remote cannot be reached"),
+        "{error}"
+    );
+    server.set_up(true);
+    sqlx::query("UPDATE git_jobs SET next_attempt_at = 0")
+        .execute(app.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(writer.run_once().await.unwrap().committed, 1);
+}
+
+#[tokio::test]
+async fn another_teams_request_is_not_found_and_not_listed() {
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let alice = app.login_as("alice").await;
+    let bob = app.login_as("bob").await;
+    let pat = app.login_as("pat").await;
+    let id = submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;
+
+    let (status, _) = request(&app, &bob, &id).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = request(&app, &pat, &id).await;
+    assert_eq!(status, StatusCode::OK, "administrators see every request");
+
+    let list = |cookie: String, form: &'static str| {
+        let app = &app;
+        async move {
+            let res = app.server_fn("requests", Some(&cookie), form).await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+            serde_json::from_str::<Value>(&res.body).unwrap()["requests"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(list(alice.clone(), "").await, 1);
+    assert_eq!(list(bob.clone(), "").await, 0);
+    assert_eq!(
+        list(bob.clone(), "filter[team]=team-a").await,
+        0,
+        "asking for it does not help"
+    );
+    assert_eq!(list(pat.clone(), "").await, 1);
+    assert_eq!(list(alice.clone(), "filter[stage]=committed").await, 0);
+    assert_eq!(list(alice.clone(), "filter[stage]=submitted").await, 1);
+    assert_eq!(list(alice, "filter[q]=ORDERS").await, 1);
+}
+
+#[test]
+fn git_is_available_to_the_tests() {
+    // The helpers above shell out to git; make a missing binary an obvious failure.
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "--quiet", "--bare", "x.git"]);
+}
