@@ -55,6 +55,12 @@ pub enum Stage {
     WaitingForGit,
     /// The change is in the repository's branch.
     Committed,
+    /// The change waits in a pull request for review.
+    PrOpened,
+    /// The pull request was merged: the change is in the branch.
+    Merged,
+    /// The pull request was closed without merging: nothing reached the branch.
+    Closed,
     /// The repository already held exactly this content; nothing was committed.
     Unchanged,
     /// The change cannot be applied (the message says why); nothing was committed.
@@ -68,6 +74,9 @@ impl Stage {
             Stage::Submitted => "submitted",
             Stage::WaitingForGit => "waiting_for_git",
             Stage::Committed => "committed",
+            Stage::PrOpened => "pr_opened",
+            Stage::Merged => "merged",
+            Stage::Closed => "closed",
             Stage::Unchanged => "unchanged",
             Stage::Failed => "failed",
         }
@@ -78,6 +87,9 @@ impl Stage {
         match s {
             "waiting_for_git" => Stage::WaitingForGit,
             "committed" => Stage::Committed,
+            "pr_opened" => Stage::PrOpened,
+            "merged" => Stage::Merged,
+            "closed" => Stage::Closed,
             "unchanged" => Stage::Unchanged,
             "failed" => Stage::Failed,
             _ => Stage::Submitted,
@@ -90,21 +102,30 @@ impl Stage {
             Stage::Submitted => "Submitted",
             Stage::WaitingForGit => "Waiting for Git",
             Stage::Committed => "Committed",
+            Stage::PrOpened => "Pull request open",
+            Stage::Merged => "Merged",
+            Stage::Closed => "Pull request closed",
             Stage::Unchanged => "No change",
             Stage::Failed => "Failed",
         }
     }
 
-    /// Whether the Git writer is done with the request.
+    /// Whether nothing more happens to the request on the Git side.
     pub fn is_settled(self) -> bool {
-        !matches!(self, Stage::Submitted | Stage::WaitingForGit)
+        !matches!(
+            self,
+            Stage::Submitted | Stage::WaitingForGit | Stage::PrOpened
+        )
     }
 
     /// Every stage, for filters.
-    pub const ALL: [Stage; 5] = [
+    pub const ALL: [Stage; 8] = [
         Stage::Submitted,
         Stage::WaitingForGit,
         Stage::Committed,
+        Stage::PrOpened,
+        Stage::Merged,
+        Stage::Closed,
         Stage::Unchanged,
         Stage::Failed,
     ];
@@ -172,8 +193,10 @@ pub struct RequestDetail {
     pub path: String,
     /// The file's content as committed (or to be committed).
     pub content: String,
-    /// Commit id, once committed.
+    /// Commit id in the branch, once committed (or merged).
     pub commit: Option<String>,
+    /// The pull request, in pull-request mode once opened.
+    pub pull_request: Option<String>,
     /// The ledger, oldest first.
     pub events: Vec<RequestEvent>,
     /// Present while the writer has not finished.

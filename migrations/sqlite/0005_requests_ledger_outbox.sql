@@ -23,14 +23,20 @@ CREATE TABLE requests (
     repository         TEXT NOT NULL,
     path               TEXT NOT NULL,
     content            TEXT NOT NULL,
+    -- direct | pull-request (the environment's write mode at submission).
+    write_mode         TEXT NOT NULL,
     -- The latest stage (a cache of the ledger for lists and filters).
     state              TEXT NOT NULL,
+    -- The commit in the branch (direct: the request's commit; pull request: the merge).
     commit_sha         TEXT,
+    pr_number          BIGINT,
+    pr_url             TEXT,
     created_at         BIGINT NOT NULL,
     updated_at         BIGINT NOT NULL
 );
 CREATE INDEX requests_team_created ON requests (team, created_at);
 CREATE INDEX requests_path ON requests (repository, path);
+CREATE INDEX requests_state ON requests (state);
 
 -- Append-only. actor is a user id, or NULL for the portal itself.
 CREATE TABLE request_events (

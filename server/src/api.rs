@@ -41,3 +41,38 @@ pub async fn me(
     }))
     .into_response()
 }
+
+/// `POST /api/hooks/forge`: pull-request webhooks from GitHub, GitLab or Gitea. No session:
+/// the delivery is authenticated by its signature (or GitLab's token), and the pull
+/// request's state is read back from the forge, never taken from the payload.
+pub async fn forge_hook(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    headers: http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    use crate::git::writer::HookRefusal;
+    use axum::response::IntoResponse as _;
+    match state.writer.on_hook(&headers, &body).await {
+        Ok(recorded) => (
+            StatusCode::OK,
+            if recorded {
+                "recorded"
+            } else {
+                "nothing to record"
+            },
+        )
+            .into_response(),
+        Err(HookRefusal::NotConfigured) => {
+            (StatusCode::NOT_FOUND, "webhooks are not configured").into_response()
+        }
+        Err(HookRefusal::BadSignature) => {
+            tracing::warn!("a forge webhook with a wrong signature was refused");
+            (StatusCode::UNAUTHORIZED, "signature mismatch").into_response()
+        }
+        Err(HookRefusal::Failed(error)) => {
+            tracing::error!(%error, "a forge webhook could not be handled");
+            // 5xx: the forge delivers again later.
+            (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response()
+        }
+    }
+}

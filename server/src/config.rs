@@ -124,6 +124,37 @@ pub struct ServeArgs {
     /// `https://github.com/acme/gitops/commit/{sha}`); commits are linked when set.
     #[arg(long, env = "SLIPWAY_GIT_COMMIT_URL")]
     pub git_commit_url: Option<String>,
+    /// Environments whose requests go through a pull request (comma-separated); the others
+    /// are committed directly to the branch.
+    #[arg(long, env = "SLIPWAY_PULL_REQUEST_ENVIRONMENTS", value_delimiter = ',')]
+    pub pull_request_environments: Vec<String>,
+    /// Forge API for pull requests: `github`, `gitlab` or `gitea` (Forgejo too).
+    #[arg(long, env = "SLIPWAY_FORGE")]
+    pub forge: Option<String>,
+    /// Forge API root: `https://api.github.com` (default for GitHub), or the GitLab/Gitea
+    /// server's address.
+    #[arg(long, env = "SLIPWAY_FORGE_API_URL")]
+    pub forge_api_url: Option<String>,
+    /// The repository on the forge: `owner/repo`, or the GitLab project's full path.
+    #[arg(long, env = "SLIPWAY_FORGE_PROJECT")]
+    pub forge_project: Option<String>,
+    /// Forge API token (needs: create and read pull requests).
+    #[arg(long, env = "SLIPWAY_FORGE_TOKEN", hide_env_values = true)]
+    pub forge_token: Option<String>,
+    /// File holding the forge API token.
+    #[arg(long, env = "SLIPWAY_FORGE_TOKEN_FILE")]
+    pub forge_token_file: Option<PathBuf>,
+    /// Secret the forge signs webhooks with (GitHub, Gitea) or sends (GitLab); without it
+    /// webhooks are refused and merges are found by polling only.
+    #[arg(long, env = "SLIPWAY_FORGE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub forge_webhook_secret: Option<String>,
+    /// File holding the webhook secret.
+    #[arg(long, env = "SLIPWAY_FORGE_WEBHOOK_SECRET_FILE")]
+    pub forge_webhook_secret_file: Option<PathBuf>,
+    /// How often open pull requests are checked for merges, in seconds (the fallback when
+    /// a webhook is lost).
+    #[arg(long, env = "SLIPWAY_FORGE_POLL_SECS", default_value_t = 60)]
+    pub forge_poll_secs: u64,
     /// Longest wait between attempts when the Git remote fails, in seconds.
     #[arg(long, env = "SLIPWAY_GIT_RETRY_MAX_SECS", default_value_t = 60)]
     pub git_retry_max_secs: u64,
@@ -280,6 +311,19 @@ pub struct GitSettings {
     pub writer: crate::git::writer::WriterSettings,
     /// Web address of a commit with `{sha}`.
     pub commit_url: Option<String>,
+    /// Pull-request mode, when some environments use it.
+    pub pull_requests: Option<PullRequestSettings>,
+}
+
+/// Environments committed through pull requests, and the forge that holds them.
+#[derive(Clone, Debug)]
+pub struct PullRequestSettings {
+    /// Environment names.
+    pub environments: Vec<String>,
+    /// The forge.
+    pub forge: crate::git::forge::ForgeSettings,
+    /// How often open pull requests are polled.
+    pub poll: Duration,
 }
 
 impl Settings {
@@ -453,6 +497,7 @@ impl ServeArgs {
                     batch: 100,
                 },
                 commit_url: self.git_commit_url.clone(),
+                pull_requests: self.pull_requests(&environments)?,
             },
             catalog: CatalogSettings {
                 credentials: self.git_credentials()?,
@@ -469,6 +514,113 @@ impl ServeArgs {
 }
 
 impl ServeArgs {
+    fn pull_requests(
+        &self,
+        environments: &[(String, Option<String>)],
+    ) -> Result<Option<PullRequestSettings>, ConfigError> {
+        use crate::git::Secret;
+        use crate::git::forge::{ForgeKind, ForgeSettings};
+        let names: Vec<String> = self
+            .pull_request_environments
+            .iter()
+            .map(|e| e.trim().to_owned())
+            .filter(|e| !e.is_empty())
+            .collect();
+        if names.is_empty() {
+            return Ok(None);
+        }
+        let invalid = |variable: &'static str, problem: String| ConfigError { variable, problem };
+        for name in &names {
+            if !environments.iter().any(|(e, _)| e == name) {
+                return Err(invalid(
+                    "SLIPWAY_PULL_REQUEST_ENVIRONMENTS",
+                    format!("{name:?} is not one of SLIPWAY_ENVIRONMENTS"),
+                ));
+            }
+        }
+        let kind = self
+            .forge
+            .as_deref()
+            .ok_or_else(|| {
+                invalid(
+                    "SLIPWAY_FORGE",
+                    "pull requests need a forge: github, gitlab or gitea".into(),
+                )
+            })
+            .and_then(|k| {
+                ForgeKind::parse(k).ok_or_else(|| {
+                    invalid(
+                        "SLIPWAY_FORGE",
+                        format!("{k:?} is not github, gitlab or gitea"),
+                    )
+                })
+            })?;
+        let api_url = match (&self.forge_api_url, kind) {
+            (Some(url), _) => url.clone(),
+            (None, ForgeKind::GitHub) => "https://api.github.com".into(),
+            (None, _) => {
+                return Err(invalid(
+                    "SLIPWAY_FORGE_API_URL",
+                    "the GitLab or Gitea server's address is required".into(),
+                ));
+            }
+        };
+        Url::parse(&api_url)
+            .map_err(|e| invalid("SLIPWAY_FORGE_API_URL", format!("{api_url:?}: {e}")))?;
+        let project = self
+            .forge_project
+            .clone()
+            .filter(|p| p.contains('/'))
+            .ok_or_else(|| {
+                invalid(
+                    "SLIPWAY_FORGE_PROJECT",
+                    "set owner/repo (or the GitLab project path)".into(),
+                )
+            })?;
+        let secret = |value: &Option<String>, file: &Option<PathBuf>, variable: &'static str| match (
+            value, file,
+        ) {
+            (Some(_), Some(_)) => Err(invalid(
+                variable,
+                "set the value or the file, not both".into(),
+            )),
+            (Some(v), None) => Ok(Some(Secret::Value(v.clone()))),
+            (None, Some(f)) => {
+                std::fs::metadata(f)
+                    .map_err(|e| invalid(variable, format!("{}: {e}", f.display())))?;
+                Ok(Some(Secret::File(f.clone())))
+            }
+            (None, None) => Ok(None),
+        };
+        let token = secret(
+            &self.forge_token,
+            &self.forge_token_file,
+            "SLIPWAY_FORGE_TOKEN",
+        )?
+        .ok_or_else(|| {
+            invalid(
+                "SLIPWAY_FORGE_TOKEN",
+                "pull requests need a forge token".into(),
+            )
+        })?;
+        let webhook_secret = secret(
+            &self.forge_webhook_secret,
+            &self.forge_webhook_secret_file,
+            "SLIPWAY_FORGE_WEBHOOK_SECRET",
+        )?;
+        Ok(Some(PullRequestSettings {
+            environments: names,
+            forge: ForgeSettings {
+                kind,
+                api_url,
+                project,
+                token,
+                webhook_secret,
+            },
+            poll: Duration::from_secs(self.forge_poll_secs.max(5)),
+        }))
+    }
+
     fn git_credentials(&self) -> Result<crate::git::Credentials, ConfigError> {
         use crate::git::Secret;
         let token = match (&self.git_token, &self.git_token_file) {

@@ -53,13 +53,21 @@ pub fn state(
         Arc::new(crate::catalog::Catalog::new()),
         settings.catalog.clone(),
     ));
-    let writer = Arc::new(crate::git::writer::Writer::new(
+    let mut writer = crate::git::writer::Writer::new(
         db.clone(),
         settings.git_target(),
         settings.git.writer.clone(),
         // Names this process in the writer's lease; a restart is a new holder.
         format!("{}-{}", hostname(), db::new_id()),
-    ));
+    );
+    if let Some(pulls) = &settings.git.pull_requests {
+        writer = writer.with_forge(
+            crate::git::forge::client(pulls.forge.clone()),
+            settings.public_origin.clone(),
+            pulls.poll,
+        );
+    }
+    let writer = Arc::new(writer);
     let ports = services::ports(&db, &settings, &catalog, &writer);
     Ok(AppState {
         writer,
@@ -105,6 +113,11 @@ pub fn plain_routes() -> Vec<(&'static str, http::Method, MethodRouter<AppState>
         ("/auth/oidc/callback", Method::GET, get(oidc::callback)),
         ("/admin/audit.csv", Method::GET, get(audit_csv)),
         ("/api/v1/me", Method::GET, get(crate::api::me)),
+        (
+            "/api/hooks/forge",
+            Method::POST,
+            post(crate::api::forge_hook),
+        ),
     ]
 }
 
@@ -336,6 +349,7 @@ pub fn settings_for(public_origin: &str, dev_login: bool) -> Settings {
                 batch: 100,
             },
             commit_url: None,
+            pull_requests: None,
         },
     }
 }

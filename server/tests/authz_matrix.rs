@@ -38,6 +38,9 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 4]> {
         ("POST", "/api/requests") => [401, 200, 200, 200],
         ("POST", "/api/requests/get") => [401, 404, 404, 404],
         ("POST", "/api/requests/submit") => [401, 404, 404, 404],
+        // Forge webhooks carry no session: a signature decides (requests_pull.rs); with no
+        // forge configured the route answers "not configured" to everyone.
+        ("POST", "/api/hooks/forge") => [404; 4],
         // What every page needs, also before sign-in.
         ("POST", "/api/session" | "/api/login-options") => [200; 4],
         ("POST", "/api/system") => [401, 403, 403, 200],

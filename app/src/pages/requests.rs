@@ -60,10 +60,13 @@ pub fn StageBadge(stage: Stage) -> impl IntoView {
     let class = match stage {
         Stage::Submitted => "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-200",
         Stage::WaitingForGit => "bg-amber-100 text-amber-900 dark:bg-amber-950 dark:text-amber-200",
-        Stage::Committed | Stage::Unchanged => {
+        Stage::Committed | Stage::Unchanged | Stage::Merged => {
             "bg-sky-100 text-sky-900 dark:bg-sky-950 dark:text-sky-200"
         }
-        Stage::Failed => "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-200",
+        Stage::PrOpened => "bg-violet-100 text-violet-900 dark:bg-violet-950 dark:text-violet-200",
+        Stage::Failed | Stage::Closed => {
+            "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-200"
+        }
     };
     view! {
         <span data-testid="stage" data-stage=stage.as_str() class=format!("inline-block rounded px-1.5 py-0.5 text-xs font-medium {class}")>
@@ -216,6 +219,9 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
             <section aria-labelledby="file-heading">
                 <h2 id="file-heading" class="mb-3 font-medium">"File"</h2>
                 <p data-testid="request-path" class="font-mono text-xs">{detail.path}</p>
+                {detail.pull_request.map(|url| view! {
+                    <p class="mt-1 text-xs">"Pull request: "<a data-testid="pull-request" class="text-indigo-700 hover:underline dark:text-indigo-300" href=url.clone() rel="external">{url.clone()}</a></p>
+                })}
                 <pre class="mt-2 max-h-[32rem] overflow-auto rounded bg-white p-3 font-mono text-xs dark:bg-slate-900">{detail.content}</pre>
             </section>
         </div>
@@ -227,6 +233,9 @@ fn event_label(kind: &str) -> String {
         "submitted" => "Submitted".into(),
         "waiting_for_git" => "Waiting for Git".into(),
         "committed" => "Committed".into(),
+        "pr_opened" => "Pull request opened".into(),
+        "merged" => "Merged".into(),
+        "closed" => "Pull request closed without merging".into(),
         "unchanged" => "No change needed".into(),
         "failed" => "Failed".into(),
         other => other.replace('_', " "),

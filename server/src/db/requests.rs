@@ -42,6 +42,8 @@ pub struct NewRequest<'a> {
     pub path: &'a str,
     /// File content.
     pub content: &'a str,
+    /// `direct` | `pull-request`.
+    pub write_mode: &'a str,
 }
 
 /// A stored request.
@@ -79,17 +81,23 @@ pub struct RequestRow {
     pub path: String,
     /// File content.
     pub content: String,
+    /// `direct` | `pull-request`.
+    pub write_mode: String,
     /// Latest stage.
     pub state: String,
     /// Commit.
     pub commit_sha: Option<String>,
+    /// Pull request number.
+    pub pr_number: Option<i64>,
+    /// Pull request address.
+    pub pr_url: Option<String>,
     /// Unix ms.
     pub created_at: i64,
     /// Unix ms.
     pub updated_at: i64,
 }
 
-const REQUEST_COLUMNS: &str = "r.id, r.action, r.offering, r.offering_version, r.api_version, r.kind, r.name, r.team, r.environment, r.requested_by, r.requester_name, r.requester_email, r.body, r.repository, r.path, r.content, r.state, r.commit_sha, r.created_at, r.updated_at";
+const REQUEST_COLUMNS: &str = "r.id, r.action, r.offering, r.offering_version, r.api_version, r.kind, r.name, r.team, r.environment, r.requested_by, r.requester_name, r.requester_email, r.body, r.repository, r.path, r.content, r.write_mode, r.state, r.commit_sha, r.pr_number, r.pr_url, r.created_at, r.updated_at";
 
 /// A ledger event.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -136,6 +144,15 @@ pub enum Settled {
         /// The branch head that already held it.
         sha: String,
     },
+    /// Pushed to its own branch, with a pull request open.
+    PrOpened {
+        /// The branch's commit.
+        sha: String,
+        /// Pull request number.
+        number: i64,
+        /// Its web address.
+        url: String,
+    },
     /// The change cannot be applied.
     Failed {
         /// Why.
@@ -150,9 +167,10 @@ pub async fn submit(db: &Db, new: &NewRequest<'_>, actor: &app::domain::CurrentU
     let mut tx = db.pool().begin().await?;
     sqlx::query(
         "INSERT INTO requests (id, action, offering, offering_version, api_version, kind, name, team, environment,
-            requested_by, requester_name, requester_email, body, repository, path, content, state, commit_sha,
-            created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'submitted', NULL, $17, $17)",
+            requested_by, requester_name, requester_email, body, repository, path, content, write_mode, state,
+            commit_sha, pr_number, pr_url, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'submitted',
+            NULL, NULL, NULL, $18, $18)",
     )
     .bind(new.id)
     .bind(new.action)
@@ -170,6 +188,7 @@ pub async fn submit(db: &Db, new: &NewRequest<'_>, actor: &app::domain::CurrentU
     .bind(new.repository)
     .bind(new.path)
     .bind(new.content)
+    .bind(new.write_mode)
     .bind(now)
     .execute(&mut *tx)
     .await?;
@@ -397,6 +416,7 @@ pub async fn settle(db: &Db, request_id: &str, outcome: &Settled) -> Result<bool
     let mut tx = db.pool().begin().await?;
     let (status, state, sha, message) = match outcome {
         Settled::Committed { sha } => ("done", "committed", Some(sha.as_str()), None),
+        Settled::PrOpened { sha, .. } => ("done", "pr_opened", Some(sha.as_str()), None),
         Settled::Unchanged { sha } => (
             "done",
             "unchanged",
@@ -417,6 +437,32 @@ pub async fn settle(db: &Db, request_id: &str, outcome: &Settled) -> Result<bool
     if changed == 0 {
         return Ok(false);
     }
+    if let Settled::PrOpened { number, url, sha } = outcome {
+        // The branch commit is not in the target branch yet: commit_sha waits for the merge.
+        sqlx::query(
+            "UPDATE requests SET state = 'pr_opened', pr_number = $2, pr_url = $3, updated_at = $4 WHERE id = $1",
+        )
+        .bind(request_id)
+        .bind(number)
+        .bind(url)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO request_events (id, request_id, kind, at, actor, sha, url, message)
+             VALUES ($1, $2, 'pr_opened', $3, NULL, $4, $5, $6)",
+        )
+        .bind(new_id())
+        .bind(request_id)
+        .bind(now)
+        .bind(sha)
+        .bind(url)
+        .bind(format!("Pull request #{number} opened for review."))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        return Ok(true);
+    }
     sqlx::query("UPDATE requests SET state = $2, commit_sha = $3, updated_at = $4 WHERE id = $1")
         .bind(request_id)
         .bind(state)
@@ -427,6 +473,79 @@ pub async fn settle(db: &Db, request_id: &str, outcome: &Settled) -> Result<bool
     insert_event(&mut tx, request_id, state, now, None, sha, message).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// How a pull request ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PullOutcome {
+    /// Merged as this commit of the target branch.
+    Merged {
+        /// The merge (or squash) commit.
+        sha: String,
+    },
+    /// Closed without merging.
+    Closed,
+}
+
+/// Records a pull request's end once (a webhook and the poller may both see it).
+pub async fn finish_pull(db: &Db, request_id: &str, outcome: &PullOutcome) -> Result<bool> {
+    let now = now_ms();
+    let mut tx = db.pool().begin().await?;
+    let (state, sha, message) = match outcome {
+        PullOutcome::Merged { sha } => ("merged", Some(sha.as_str()), None),
+        PullOutcome::Closed => (
+            "closed",
+            None,
+            Some("The pull request was closed without merging; nothing reached the branch."),
+        ),
+    };
+    let changed = sqlx::query(
+        "UPDATE requests SET state = $2, commit_sha = COALESCE($3, commit_sha), updated_at = $4
+         WHERE id = $1 AND state = 'pr_opened'",
+    )
+    .bind(request_id)
+    .bind(state)
+    .bind(sha)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Ok(false);
+    }
+    let url: Option<String> = sqlx::query("SELECT pr_url FROM requests WHERE id = $1")
+        .bind(request_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+    sqlx::query(
+        "INSERT INTO request_events (id, request_id, kind, at, actor, sha, url, message)
+         VALUES ($1, $2, $3, $4, NULL, $5, $6, $7)",
+    )
+    .bind(new_id())
+    .bind(request_id)
+    .bind(state)
+    .bind(now)
+    .bind(sha)
+    .bind(url)
+    .bind(message)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Requests of `repository` with an open pull request: (id, number), oldest first.
+pub async fn open_pulls(db: &Db, repository: &str, limit: i64) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, pr_number FROM requests
+         WHERE repository = $1 AND state = 'pr_opened' AND pr_number IS NOT NULL
+         ORDER BY id LIMIT $2",
+    )
+    .bind(repository)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?)
 }
 
 /// Puts jobs off after a failed attempt; a request's first failure moves it to

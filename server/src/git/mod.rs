@@ -11,6 +11,7 @@
 //! Credentials reach git through its environment (`GIT_CONFIG_*`, `GIT_SSH_COMMAND`), never
 //! through arguments (visible to every process) or URLs (echoed in git's messages).
 
+pub mod forge;
 pub mod layout;
 pub mod writer;
 
@@ -61,7 +62,8 @@ impl std::fmt::Debug for Secret {
 }
 
 impl Secret {
-    fn read(&self) -> std::io::Result<String> {
+    /// The secret's current value.
+    pub fn read(&self) -> std::io::Result<String> {
         match self {
             Secret::Value(v) => Ok(v.clone()),
             Secret::File(path) => Ok(std::fs::read_to_string(path)?

@@ -18,7 +18,7 @@
 //! local commit is never pushed. A change that leaves the tree as it is makes no commit.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,9 +27,10 @@ use git2::{Oid, Repository, Signature, Sort};
 use serde_json::Value;
 use tokio::sync::Notify;
 
+use super::forge::{Forge, NewPull, PullState};
 use super::layout::{self, Change};
 use super::{Credentials, Error, output};
-use crate::db::requests::{self as store, JobRow, Settled};
+use crate::db::requests::{self as store, JobRow, PullOutcome, Settled};
 use crate::db::{self, Db};
 
 /// How far before a job's submission the history scan looks for its trailer (clock skew
@@ -121,6 +122,20 @@ impl Report {
     }
 }
 
+/// Why a webhook delivery was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum HookRefusal {
+    /// No forge or no webhook secret configured.
+    #[error("webhooks are not configured")]
+    NotConfigured,
+    /// Signature or token wrong.
+    #[error("the delivery's signature does not match")]
+    BadSignature,
+    /// The database or the forge failed; the forge should deliver again.
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// One repository's writer.
 pub struct Writer {
     db: Db,
@@ -129,6 +144,15 @@ pub struct Writer {
     holder: String,
     wake: Arc<Notify>,
     stop: Option<Stop>,
+    pulls: Option<Pulls>,
+}
+
+/// Pull-request mode: the forge, where requests link back to, how often to poll.
+#[derive(Clone)]
+struct Pulls {
+    forge: Arc<dyn Forge>,
+    public_origin: String,
+    poll: Duration,
 }
 
 /// A job as the blocking part sees it.
@@ -139,6 +163,8 @@ struct Job {
     path: String,
     content: Option<String>,
     create_only: bool,
+    pull_request: bool,
+    title: String,
     author: (String, String),
     message: String,
 }
@@ -174,7 +200,24 @@ impl Writer {
             holder,
             wake: Arc::new(Notify::new()),
             stop: None,
+            pulls: None,
         }
+    }
+
+    /// The same writer, opening pull requests on `forge` for pull-request jobs (their
+    /// descriptions link to `public_origin`), and polling them every `poll`.
+    pub fn with_forge(
+        mut self,
+        forge: Arc<dyn Forge>,
+        public_origin: String,
+        poll: Duration,
+    ) -> Self {
+        self.pulls = Some(Pulls {
+            forge,
+            public_origin,
+            poll,
+        });
+        self
     }
 
     /// The same writer, stopping at `stop` in every run (tests of crash safety).
@@ -202,18 +245,29 @@ impl Writer {
     pub fn spawn(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let ttl = i64::try_from(self.settings.lease_ttl.as_millis()).unwrap_or(30_000);
+            let mut polled: Option<tokio::time::Instant> = None;
             loop {
                 match store::lease(&self.db, &self.lease_name(), &self.holder, ttl).await {
-                    Ok(true) => loop {
-                        match self.run_once().await {
-                            Ok(report) if report.settled() > 0 => continue,
-                            Ok(_) => break,
-                            Err(error) => {
-                                tracing::error!(error = %format!("{error:#}"), repository = %self.target.key(), "git writer run failed");
-                                break;
+                    Ok(true) => {
+                        loop {
+                            match self.run_once().await {
+                                Ok(report) if report.settled() > 0 => continue,
+                                Ok(_) => break,
+                                Err(error) => {
+                                    tracing::error!(error = %format!("{error:#}"), repository = %self.target.key(), "git writer run failed");
+                                    break;
+                                }
                             }
                         }
-                    },
+                        if let Some(pulls) = &self.pulls
+                            && polled.is_none_or(|at| at.elapsed() >= pulls.poll)
+                        {
+                            polled = Some(tokio::time::Instant::now());
+                            if let Err(error) = self.check_pulls().await {
+                                tracing::warn!(error = %format!("{error:#}"), "checking pull requests failed");
+                            }
+                        }
+                    }
                     Ok(false) => {}
                     Err(error) => {
                         tracing::warn!(%error, "git writer cannot take its lease");
@@ -244,7 +298,14 @@ impl Writer {
         if rows.is_empty() {
             return Ok(report);
         }
-        let jobs: Vec<Job> = rows.iter().map(job_of).collect();
+        let (pull_jobs, jobs): (Vec<Job>, Vec<Job>) =
+            rows.iter().map(job_of).partition(|j| j.pull_request);
+        for job in &pull_jobs {
+            self.open_pull(job, &rows, &mut report).await?;
+        }
+        if jobs.is_empty() {
+            return Ok(report);
+        }
         let mut races = 0;
         let outcomes = loop {
             let (target, settings, batch, stop) = (
@@ -271,14 +332,9 @@ impl Writer {
                 Err(WriteError::Local(error)) => return Err(error),
                 Err(error @ (WriteError::Remote(_) | WriteError::Race)) => {
                     let attempts = rows.iter().map(|r| r.attempts).max().unwrap_or(0);
-                    let delay = self.backoff(attempts);
-                    let message = error.to_string();
-                    tracing::warn!(repository = %self.target.key(), error = %message, retry_in = ?delay, "git write postponed");
                     let ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
-                    let next =
-                        db::now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-                    store::postpone(&self.db, &ids, &message, next).await?;
-                    report.postponed = ids.len();
+                    self.postpone(&ids, attempts, &error.to_string(), &mut report)
+                        .await?;
                     return Ok(report);
                 }
             }
@@ -303,6 +359,191 @@ impl Writer {
         }
         tracing::info!(repository = %self.target.key(), ?report, "git writer run");
         Ok(report)
+    }
+
+    /// One pull-request job: its branch pushed (blocking part), then the pull request
+    /// opened (or found, when an earlier run opened it and died before recording it).
+    async fn open_pull(
+        &self,
+        job: &Job,
+        rows: &[JobRow],
+        report: &mut Report,
+    ) -> anyhow::Result<()> {
+        let attempts = rows
+            .iter()
+            .find(|r| r.request.id == job.id)
+            .map_or(0, |r| r.attempts);
+        let Some(pulls) = &self.pulls else {
+            store::settle(
+                &self.db,
+                &job.id,
+                &Settled::Failed {
+                    message: "This environment asks for pull requests, but no forge is configured (SLIPWAY_FORGE)."
+                        .into(),
+                },
+            )
+            .await?;
+            report.failed += 1;
+            return Ok(());
+        };
+        let (target, settings, one, stop) = (
+            self.target.clone(),
+            self.settings.clone(),
+            job.clone(),
+            self.stop,
+        );
+        let written =
+            tokio::task::spawn_blocking(move || write_branch(&target, &settings, &one, stop))
+                .await
+                .context("the git task panicked")?;
+        let sha = match written {
+            Ok(Outcome::Committed(sha) | Outcome::Recovered(sha)) => sha,
+            Ok(Outcome::Unchanged(sha)) => {
+                store::settle(&self.db, &job.id, &Settled::Unchanged { sha }).await?;
+                report.unchanged += 1;
+                return Ok(());
+            }
+            Ok(Outcome::Failed(message)) => {
+                store::settle(&self.db, &job.id, &Settled::Failed { message }).await?;
+                report.failed += 1;
+                return Ok(());
+            }
+            Err(WriteError::Stopped(stop)) => anyhow::bail!("the writer was stopped at {stop:?}"),
+            Err(WriteError::Local(error)) => return Err(error),
+            Err(error @ (WriteError::Remote(_) | WriteError::Race)) => {
+                self.postpone(
+                    std::slice::from_ref(&job.id),
+                    attempts,
+                    &error.to_string(),
+                    report,
+                )
+                .await?;
+                return Ok(());
+            }
+        };
+        let branch = request_branch(&job.id);
+        let body = format!(
+            "{}\n\nRequested through Slipway: {}/requests/{}\n\nThe portal merges nothing itself: review and merge here; the request page follows this pull request to Ready.",
+            job.message.trim_end(),
+            pulls.public_origin.trim_end_matches('/'),
+            job.id
+        );
+        let opened = pulls
+            .forge
+            .open(&NewPull {
+                branch: &branch,
+                base: &self.target.branch,
+                title: &job.title,
+                body: &body,
+            })
+            .await;
+        match opened {
+            Ok(pull) => {
+                store::settle(
+                    &self.db,
+                    &job.id,
+                    &Settled::PrOpened {
+                        sha,
+                        number: pull.number,
+                        url: pull.url,
+                    },
+                )
+                .await?;
+                report.committed += 1;
+            }
+            Err(error) => {
+                self.postpone(
+                    std::slice::from_ref(&job.id),
+                    attempts,
+                    &error.to_string(),
+                    report,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn postpone(
+        &self,
+        ids: &[String],
+        attempts: i64,
+        message: &str,
+        report: &mut Report,
+    ) -> anyhow::Result<()> {
+        let delay = self.backoff(attempts);
+        tracing::warn!(repository = %self.target.key(), error = %message, retry_in = ?delay, "git write postponed");
+        let next = db::now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+        store::postpone(&self.db, ids, message, next).await?;
+        report.postponed += ids.len();
+        Ok(())
+    }
+
+    /// Asks the forge about every open pull request of this repository and records merges
+    /// and closures. Returns how many ended.
+    pub async fn check_pulls(&self) -> anyhow::Result<usize> {
+        let Some(pulls) = &self.pulls else {
+            return Ok(0);
+        };
+        let mut ended = 0;
+        for (id, number) in store::open_pulls(&self.db, &self.target.key(), 500).await? {
+            match pulls.forge.get(number).await {
+                Ok(pull) => {
+                    if self.record_pull(&id, &pull.state).await? {
+                        ended += 1;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, request = %id, number, "reading a pull request failed");
+                }
+            }
+        }
+        Ok(ended)
+    }
+
+    async fn record_pull(&self, id: &str, state: &PullState) -> anyhow::Result<bool> {
+        let outcome = match state {
+            PullState::Open => return Ok(false),
+            PullState::Merged { sha } => PullOutcome::Merged { sha: sha.clone() },
+            PullState::Closed => PullOutcome::Closed,
+        };
+        Ok(store::finish_pull(&self.db, id, &outcome).await?)
+    }
+
+    /// A webhook delivery: verified, then the pull request it names is read back from the
+    /// forge and its end recorded. `Ok(false)`: nothing to record (still open, not ours).
+    pub async fn on_hook(
+        &self,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<bool, HookRefusal> {
+        let pulls = self.pulls.as_ref().ok_or(HookRefusal::NotConfigured)?;
+        let event = match pulls.forge.verify_hook(headers, body) {
+            Ok(event) => event,
+            Err(super::forge::HookError::Ignored) => return Ok(false),
+            Err(super::forge::HookError::NotConfigured) => return Err(HookRefusal::NotConfigured),
+            Err(super::forge::HookError::BadSignature) => return Err(HookRefusal::BadSignature),
+        };
+        let Some(id) = event.branch.strip_prefix("slipway/") else {
+            return Ok(false);
+        };
+        let known = store::get(&self.db, id)
+            .await
+            .map_err(|e| HookRefusal::Failed(e.to_string()))?
+            .is_some_and(|r| {
+                r.pr_number == Some(event.number) && r.repository == self.target.key()
+            });
+        if !known {
+            return Ok(false);
+        }
+        let pull = pulls
+            .forge
+            .get(event.number)
+            .await
+            .map_err(|e| HookRefusal::Failed(e.to_string()))?;
+        self.record_pull(id, &pull.state)
+            .await
+            .map_err(|e| HookRefusal::Failed(format!("{e:#}")))
     }
 
     fn backoff(&self, attempts: i64) -> Duration {
@@ -330,6 +571,12 @@ fn job_of(row: &JobRow) -> Job {
         path: r.path.clone(),
         content: (!delete).then(|| r.content.clone()),
         create_only: r.action == "create",
+        pull_request: r.write_mode == "pull-request",
+        title: commit_message(row)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
         author: (r.requester_name.clone(), r.requester_email.clone()),
         message: commit_message(row),
     }
@@ -408,21 +655,30 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
-/// The blocking part: fetch, scan, apply, commit, push.
-fn write(
+/// The writer's bare clone, created on first use.
+fn open_clone(
     target: &Target,
     settings: &WriterSettings,
-    jobs: &[Job],
-    stop: Option<Stop>,
-) -> Result<Vec<Outcome>, WriteError> {
+) -> Result<(PathBuf, Repository), WriteError> {
     let clone = clone_path(settings, target);
     if !clone.join("HEAD").exists() {
         std::fs::create_dir_all(&clone).context("creating the writer's clone")?;
         Repository::init_bare(&clone).context("initialising the writer's clone")?;
     }
-    let local_ref = format!("refs/heads/{}", target.branch);
+    let repo = Repository::open_bare(&clone).context("opening the writer's clone")?;
+    Ok((clone, repo))
+}
+
+/// Fetches branch `local_ref` from the remote into the clone; `None` when the remote does
+/// not have it (an empty repository, a branch not created yet).
+fn fetch_ref(
+    clone: &Path,
+    repo: &Repository,
+    target: &Target,
+    local_ref: &str,
+) -> Result<Option<Oid>, WriteError> {
     let fetched = output(
-        Some(&clone),
+        Some(clone),
         &target.credentials,
         &[
             "fetch",
@@ -432,23 +688,135 @@ fn write(
             &format!("+{local_ref}:{local_ref}"),
         ],
     );
-    let repo = Repository::open_bare(&clone).context("opening the writer's clone")?;
     match fetched {
         Ok(_) => {}
         Err(Error::Command { message, .. }) if message.contains("couldn't find remote ref") => {
-            // An empty remote, or the branch is not there yet: the first push creates it.
-            if let Ok(mut r) = repo.find_reference(&local_ref) {
+            if let Ok(mut r) = repo.find_reference(local_ref) {
                 r.delete()
                     .context("forgetting a branch the remote no longer has")?;
             }
         }
         Err(error) => return Err(WriteError::Remote(describe(&error))),
     }
-    let head = match repo.find_reference(&local_ref) {
-        Ok(r) => Some(r.peel_to_commit().context("reading the branch head")?.id()),
-        Err(e) if e.code() == git2::ErrorCode::NotFound => None,
-        Err(e) => return Err(anyhow::Error::from(e).into()),
+    match repo.find_reference(local_ref) {
+        Ok(r) => Ok(Some(
+            r.peel_to_commit().context("reading the branch head")?.id(),
+        )),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(anyhow::Error::from(e).into()),
+    }
+}
+
+/// Pushes `tip` to `remote_ref`; `force` only for the portal's own request branches.
+fn push(
+    clone: &Path,
+    target: &Target,
+    tip: Oid,
+    remote_ref: &str,
+    force: bool,
+) -> Result<(), WriteError> {
+    let refspec = format!("{}{tip}:{remote_ref}", if force { "+" } else { "" });
+    match output(
+        Some(clone),
+        &target.credentials,
+        &["push", "--porcelain", &target.url, &refspec],
+    ) {
+        Ok(_) => Ok(()),
+        Err(Error::Command { message, .. }) if is_race(&message) => Err(WriteError::Race),
+        Err(error) => Err(WriteError::Remote(describe(&error))),
+    }
+}
+
+/// A job applied to a tree.
+enum Applied {
+    Tree(Oid),
+    Unchanged,
+    Failed(String),
+}
+
+fn apply_job(
+    repo: &Repository,
+    base: Option<&git2::Tree<'_>>,
+    job: &Job,
+) -> Result<Applied, WriteError> {
+    if job.create_only
+        && let (Some(tree), Some(content)) = (base, &job.content)
+    {
+        match layout::read(repo, tree, &job.path) {
+            Ok(Some(existing)) if existing != content.as_bytes() => {
+                return Ok(Applied::Failed(format!(
+                    "{} already exists in the repository with other content; a create never overwrites it",
+                    job.path
+                )));
+            }
+            Ok(_) => {}
+            Err(layout::Error::Git(e)) => return Err(anyhow::Error::from(e).into()),
+            Err(problem) => return Ok(Applied::Failed(problem.to_string())),
+        }
+    }
+    let change = match &job.content {
+        Some(content) => Change::Put {
+            path: &job.path,
+            content: content.as_bytes(),
+        },
+        None => Change::Remove { path: &job.path },
     };
+    match layout::apply(repo, base, change) {
+        Ok(tree) if base.is_some_and(|b| b.id() == tree) => Ok(Applied::Unchanged),
+        Ok(tree) => Ok(Applied::Tree(tree)),
+        Err(layout::Error::Git(e)) => Err(anyhow::Error::from(e).into()),
+        Err(problem) => Ok(Applied::Failed(problem.to_string())),
+    }
+}
+
+fn tree_of(repo: &Repository, commit: Option<Oid>) -> Result<Option<git2::Tree<'_>>, WriteError> {
+    match commit {
+        Some(id) => Ok(Some(
+            repo.find_commit(id)
+                .and_then(|c| c.tree())
+                .context("reading the tree")?,
+        )),
+        None => Ok(None),
+    }
+}
+
+fn make_commit(
+    repo: &Repository,
+    job: &Job,
+    bot: &Signature<'_>,
+    tree: Oid,
+    parent: Option<Oid>,
+) -> Result<Oid, WriteError> {
+    let author = Signature::now(&job.author.0, &job.author.1)
+        .or_else(|_| Signature::now("Unknown", "unknown@invalid"))
+        .context("author signature")?;
+    let tree = repo.find_tree(tree).context("reading the new tree")?;
+    let parents: Vec<git2::Commit<'_>> = match parent {
+        Some(id) => vec![repo.find_commit(id).context("reading the parent")?],
+        None => vec![],
+    };
+    let parent_refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
+    Ok(repo
+        .commit(None, &author, bot, &job.message, &tree, &parent_refs)
+        .context("writing the commit")?)
+}
+
+fn bot(settings: &WriterSettings) -> Result<Signature<'static>, WriteError> {
+    Ok(Signature::now(&settings.bot_name, &settings.bot_email)
+        .context("the bot identity is not a valid Git signature")?)
+}
+
+/// The blocking part of direct mode: fetch, scan, apply, commit each job onto the last,
+/// push once.
+fn write(
+    target: &Target,
+    settings: &WriterSettings,
+    jobs: &[Job],
+    stop: Option<Stop>,
+) -> Result<Vec<Outcome>, WriteError> {
+    let (clone, repo) = open_clone(target, settings)?;
+    let local_ref = format!("refs/heads/{}", target.branch);
+    let head = fetch_ref(&clone, &repo, target, &local_ref)?;
     let since = jobs.iter().map(|j| j.created_at).min().unwrap_or(0) - SCAN_SLACK_MS;
     let pushed = match head {
         Some(head) => find_trailers(&repo, head, since).context("scanning the history")?,
@@ -457,92 +825,30 @@ fn write(
 
     let mut tip = head;
     let mut outcomes = Vec::with_capacity(jobs.len());
-    let bot = Signature::now(&settings.bot_name, &settings.bot_email)
-        .context("the bot identity is not a valid Git signature")?;
+    let bot = bot(settings)?;
     for job in jobs {
         if let Some(sha) = pushed.get(&job.id) {
             outcomes.push(Outcome::Recovered(sha.to_string()));
             continue;
         }
-        let base = match tip {
-            Some(id) => Some(
-                repo.find_commit(id)
-                    .and_then(|c| c.tree())
-                    .context("reading the tree")?,
-            ),
-            None => None,
-        };
-        if job.create_only
-            && let (Some(tree), Some(content)) = (&base, &job.content)
-        {
-            match layout::read(&repo, tree, &job.path) {
-                Ok(Some(existing)) if existing != content.as_bytes() => {
-                    outcomes.push(Outcome::Failed(format!(
-                        "{} already exists in the repository with other content; a create never overwrites it",
-                        job.path
-                    )));
-                    continue;
-                }
-                Ok(_) => {}
-                Err(layout::Error::Git(e)) => return Err(anyhow::Error::from(e).into()),
-                Err(problem) => {
-                    outcomes.push(Outcome::Failed(problem.to_string()));
-                    continue;
-                }
-            }
-        }
-        let change = match &job.content {
-            Some(content) => Change::Put {
-                path: &job.path,
-                content: content.as_bytes(),
-            },
-            None => Change::Remove { path: &job.path },
-        };
-        let tree = match layout::apply(&repo, base.as_ref(), change) {
-            Ok(tree) => tree,
-            Err(layout::Error::Git(e)) => return Err(anyhow::Error::from(e).into()),
-            Err(problem) => {
-                outcomes.push(Outcome::Failed(problem.to_string()));
-                continue;
-            }
-        };
-        if base.as_ref().is_some_and(|b| b.id() == tree) {
-            outcomes.push(Outcome::Unchanged(
+        let base = tree_of(&repo, tip)?;
+        match apply_job(&repo, base.as_ref(), job)? {
+            Applied::Failed(message) => outcomes.push(Outcome::Failed(message)),
+            Applied::Unchanged => outcomes.push(Outcome::Unchanged(
                 tip.map(|t| t.to_string()).unwrap_or_default(),
-            ));
-            continue;
+            )),
+            Applied::Tree(tree) => {
+                let id = make_commit(&repo, job, &bot, tree, tip)?;
+                tip = Some(id);
+                outcomes.push(Outcome::Committed(id.to_string()));
+            }
         }
-        let author = Signature::now(&job.author.0, &job.author.1)
-            .or_else(|_| Signature::now("Unknown", "unknown@invalid"))
-            .context("author signature")?;
-        let tree = repo.find_tree(tree).context("reading the new tree")?;
-        let parents: Vec<git2::Commit<'_>> = match tip {
-            Some(id) => vec![repo.find_commit(id).context("reading the parent")?],
-            None => vec![],
-        };
-        let parent_refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
-        let id = repo
-            .commit(None, &author, &bot, &job.message, &tree, &parent_refs)
-            .context("writing the commit")?;
-        tip = Some(id);
-        outcomes.push(Outcome::Committed(id.to_string()));
     }
     if stop == Some(Stop::AfterCommit) {
         return Err(WriteError::Stopped(Stop::AfterCommit));
     }
     if let Some(new_tip) = tip.filter(|t| Some(*t) != head) {
-        let refspec = format!("{new_tip}:{local_ref}");
-        match output(
-            Some(&clone),
-            &target.credentials,
-            &["push", "--porcelain", &target.url, &refspec],
-        ) {
-            Ok(_) => {}
-            Err(Error::Command { message, .. }) if is_race(&message) => {
-                return Err(WriteError::Race);
-            }
-            Err(error) => return Err(WriteError::Remote(describe(&error))),
-        }
+        push(&clone, target, new_tip, &local_ref, false)?;
         repo.reference(&local_ref, new_tip, true, "pushed by slipway")
             .context("moving the local branch")?;
     }
@@ -550,6 +856,65 @@ fn write(
         return Err(WriteError::Stopped(Stop::AfterPush));
     }
     Ok(outcomes)
+}
+
+/// The branch a pull-request job is pushed to.
+pub fn request_branch(request_id: &str) -> String {
+    format!("slipway/{request_id}")
+}
+
+/// The blocking part of pull-request mode for one job: its own branch from the target
+/// branch's head, one commit, force-pushed (the branch is the portal's). A branch already
+/// holding the job's commit (an earlier run that died before opening the pull request) is
+/// reused as it is.
+fn write_branch(
+    target: &Target,
+    settings: &WriterSettings,
+    job: &Job,
+    stop: Option<Stop>,
+) -> Result<Outcome, WriteError> {
+    let (clone, repo) = open_clone(target, settings)?;
+    let branch_ref = format!("refs/heads/{}", request_branch(&job.id));
+    if let Some(tip) = fetch_ref(&clone, &repo, target, &branch_ref)? {
+        let commit = repo
+            .find_commit(tip)
+            .context("reading the request branch")?;
+        let ours = commit
+            .message()
+            .ok()
+            .and_then(|m| git2::message_trailers_strs(m).ok())
+            .is_some_and(|t| {
+                t.iter()
+                    .any(|(k, v)| k.eq_ignore_ascii_case(REQUEST_TRAILER) && v.trim() == job.id)
+            });
+        if ours {
+            return Ok(Outcome::Recovered(tip.to_string()));
+        }
+    }
+    let head = fetch_ref(
+        &clone,
+        &repo,
+        target,
+        &format!("refs/heads/{}", target.branch),
+    )?;
+    let base = tree_of(&repo, head)?;
+    let id = match apply_job(&repo, base.as_ref(), job)? {
+        Applied::Failed(message) => return Ok(Outcome::Failed(message)),
+        Applied::Unchanged => {
+            return Ok(Outcome::Unchanged(
+                head.map(|t| t.to_string()).unwrap_or_default(),
+            ));
+        }
+        Applied::Tree(tree) => make_commit(&repo, job, &bot(settings)?, tree, head)?,
+    };
+    if stop == Some(Stop::AfterCommit) {
+        return Err(WriteError::Stopped(Stop::AfterCommit));
+    }
+    push(&clone, target, id, &branch_ref, true)?;
+    if stop == Some(Stop::AfterPush) {
+        return Err(WriteError::Stopped(Stop::AfterPush));
+    }
+    Ok(Outcome::Committed(id.to_string()))
 }
 
 fn clone_path(settings: &WriterSettings, target: &Target) -> PathBuf {
@@ -649,8 +1014,11 @@ mod tests {
                 repository: "r".into(),
                 path: "p".into(),
                 content: String::new(),
+                write_mode: "direct".into(),
                 state: "submitted".into(),
                 commit_sha: None,
+                pr_number: None,
+                pr_url: None,
                 created_at: 0,
                 updated_at: 0,
             },

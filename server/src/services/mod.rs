@@ -28,6 +28,12 @@ pub fn ports(
             writer.target().key(),
             settings.git.commit_url.clone(),
             writer.waker(),
+            settings
+                .git
+                .pull_requests
+                .as_ref()
+                .map(|p| p.environments.clone())
+                .unwrap_or_default(),
         )),
         catalog: catalog.clone(),
         system: Arc::new(system::SystemService::new(db.clone(), settings.clone())),

@@ -38,17 +38,20 @@ pub struct RequestService {
     repository: String,
     commit_url: Option<String>,
     writer: Arc<Notify>,
+    pull_request_environments: Vec<String>,
 }
 
 impl RequestService {
     /// A service committing to `repository` (a writer key) through the writer woken by
-    /// `writer`; commits are linked with `commit_url` (`{sha}` replaced) when set.
+    /// `writer`; commits are linked with `commit_url` (`{sha}` replaced) when set; requests
+    /// for `pull_request_environments` go through pull requests.
     pub fn new(
         db: Db,
         catalog: Arc<CatalogService>,
         repository: String,
         commit_url: Option<String>,
         writer: Arc<Notify>,
+        pull_request_environments: Vec<String>,
     ) -> Self {
         RequestService {
             db,
@@ -56,6 +59,7 @@ impl RequestService {
             repository,
             commit_url,
             writer,
+            pull_request_environments,
         }
     }
 
@@ -143,6 +147,11 @@ impl RequestPort for RequestService {
                 repository: &self.repository,
                 path: &rendered.path,
                 content: &rendered.content,
+                write_mode: if self.pull_request_environments.contains(&draft.environment) {
+                    "pull-request"
+                } else {
+                    "direct"
+                },
             },
             actor,
         )
@@ -191,6 +200,7 @@ impl RequestPort for RequestService {
             path: row.path.clone(),
             content: row.content.clone(),
             commit: row.commit_sha.clone(),
+            pull_request: row.pr_url.clone(),
             events,
             git,
         })

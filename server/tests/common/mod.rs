@@ -10,6 +10,7 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+pub mod forge;
 pub mod git_http;
 pub mod repo;
 

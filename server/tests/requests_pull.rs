@@ -1,0 +1,366 @@
+//! Pull-request mode against the forge double, once per forge API (GitHub, GitLab, Gitea):
+//! the request's own branch on the real remote, one pull request however often the job
+//! runs, merges recorded from signed webhooks (forged ones refused) or found by polling.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::TestApp;
+use common::forge::ForgeDouble;
+use common::repo::Repo;
+use serde_json::{Value, json};
+use slipway::config::PullRequestSettings;
+use slipway::git::Secret;
+use slipway::git::forge::{ForgeKind, ForgeSettings};
+use slipway::git::writer::{Stop, Writer, request_branch};
+
+const KINDS: [ForgeKind; 3] = [ForgeKind::GitHub, ForgeKind::GitLab, ForgeKind::Gitea];
+
+struct Setup {
+    repo: Repo,
+    forge: ForgeDouble,
+    app: TestApp,
+    settings: slipway::config::Settings,
+}
+
+async fn setup(kind: ForgeKind) -> Setup {
+    let repo = Repo::new();
+    let forge = ForgeDouble::start(
+        kind,
+        repo.bare.clone(),
+        "acme/gitops",
+        "forge-token",
+        "hook-secret",
+    )
+    .await;
+    let mut settings = repo.settings();
+    settings.git.pull_requests = Some(PullRequestSettings {
+        environments: vec!["prod".into()],
+        forge: ForgeSettings {
+            kind,
+            api_url: forge.api_url(),
+            project: "acme/gitops".into(),
+            token: Secret::Value("forge-token".into()),
+            webhook_secret: Some(Secret::Value("hook-secret".into())),
+        },
+        poll: Duration::from_secs(60),
+    });
+    let app = repo.app_with(settings.clone()).await;
+    Setup {
+        repo,
+        forge,
+        app,
+        settings,
+    }
+}
+
+fn draft(environment: &str, name: &str) -> Value {
+    json!({"draft": {
+        "offering": "postgresql", "environment": environment, "team": "team-a", "name": name,
+        "values": {"storageGB": 20, "version": "16"}
+    }})
+}
+
+async fn submit(app: &TestApp, cookie: &str, body: &Value) -> String {
+    let res = app
+        .server_fn_json("requests/submit", Some(cookie), body)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    serde_json::from_str::<Value>(&res.body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn detail(app: &TestApp, cookie: &str, id: &str) -> Value {
+    let res = app
+        .server_fn("requests/get", Some(cookie), &format!("id={id}"))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    serde_json::from_str(&res.body).unwrap()
+}
+
+fn kinds(detail: &Value) -> Vec<String> {
+    detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn deliver(app: &TestApp, headers: Vec<(&'static str, String)>, body: Vec<u8>) -> StatusCode {
+    let mut request = Request::post("/api/hooks/forge").header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    app.send(request.body(Body::from(body)).unwrap())
+        .await
+        .status
+}
+
+fn remote_branch_exists(repo: &Repo, branch: &str) -> bool {
+    std::process::Command::new("git")
+        .args([
+            "--git-dir",
+            repo.bare.to_str().unwrap(),
+            "rev-parse",
+            "--verify",
+            "--quiet",
+        ])
+        .arg(format!("refs/heads/{branch}"))
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[tokio::test]
+async fn a_pull_request_is_opened_and_its_merge_recorded_from_a_signed_webhook_on_every_forge() {
+    for kind in KINDS {
+        let Setup {
+            repo, forge, app, ..
+        } = setup(kind).await;
+        let alice = app.login_as("alice").await;
+        let main_before = repo.history().len();
+        let id = submit(&app, &alice, &draft("prod", "orders-db")).await;
+
+        let report = app.state.writer.run_once().await.unwrap();
+        assert_eq!(report.committed, 1, "{kind:?}: {report:?}");
+        assert_eq!(
+            repo.history().len(),
+            main_before,
+            "{kind:?}: main untouched until the merge"
+        );
+        assert!(
+            remote_branch_exists(&repo, &request_branch(&id)),
+            "{kind:?}: branch pushed"
+        );
+
+        let pulls = forge.pulls();
+        assert_eq!(pulls.len(), 1, "{kind:?}");
+        assert_eq!(pulls[0].branch, format!("slipway/{id}"));
+        assert_eq!(pulls[0].base, "main");
+        assert_eq!(pulls[0].title, "Create PostgreSQLInstance team-a/orders-db");
+        assert!(
+            pulls[0].body.contains(&format!("/requests/{id}")),
+            "{kind:?}: links back: {}",
+            pulls[0].body
+        );
+
+        let d = detail(&app, &alice, &id).await;
+        assert_eq!(d["summary"]["stage"], "pr_opened", "{kind:?}");
+        assert!(
+            d["pull_request"].as_str().unwrap().ends_with("/1"),
+            "{kind:?}: {}",
+            d["pull_request"]
+        );
+        assert!(d["commit"].is_null(), "{kind:?}: nothing in main yet");
+
+        // A forged delivery changes nothing; a webhook for a still-open PR records nothing.
+        let (headers, body) = forge.delivery_signed_with(1, "not-the-secret");
+        assert_eq!(
+            deliver(&app, headers, body).await,
+            StatusCode::UNAUTHORIZED,
+            "{kind:?}"
+        );
+        let (headers, body) = forge.delivery(1);
+        assert_eq!(
+            deliver(&app, headers, body).await,
+            StatusCode::OK,
+            "{kind:?}"
+        );
+        assert_eq!(
+            kinds(&detail(&app, &alice, &id).await),
+            ["submitted", "pr_opened"],
+            "{kind:?}"
+        );
+
+        let merge = forge.merge(1);
+        let (headers, body) = forge.delivery(1);
+        assert_eq!(
+            deliver(&app, headers.clone(), body.clone()).await,
+            StatusCode::OK,
+            "{kind:?}"
+        );
+        let d = detail(&app, &alice, &id).await;
+        assert_eq!(d["summary"]["stage"], "merged", "{kind:?}");
+        assert_eq!(d["commit"], merge, "{kind:?}");
+        assert!(
+            repo.show("prod/team-a/postgresqlinstance/orders-db.yaml")
+                .is_some(),
+            "{kind:?}"
+        );
+
+        // Replayed delivery and a poll: still one `merged`.
+        assert_eq!(deliver(&app, headers, body).await, StatusCode::OK);
+        assert_eq!(app.state.writer.check_pulls().await.unwrap(), 0);
+        assert_eq!(
+            kinds(&detail(&app, &alice, &id).await),
+            ["submitted", "pr_opened", "merged"],
+            "{kind:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_pull_request_closed_without_merging_is_found_by_polling() {
+    for kind in KINDS {
+        let Setup {
+            forge,
+            app,
+            repo: _repo,
+            ..
+        } = setup(kind).await;
+        let alice = app.login_as("alice").await;
+        let id = submit(&app, &alice, &draft("prod", "orders-db")).await;
+        app.state.writer.run_once().await.unwrap();
+        assert_eq!(
+            app.state.writer.check_pulls().await.unwrap(),
+            0,
+            "{kind:?}: still open"
+        );
+        forge.close(1);
+        assert_eq!(app.state.writer.check_pulls().await.unwrap(), 1, "{kind:?}");
+        let d = detail(&app, &alice, &id).await;
+        assert_eq!(d["summary"]["stage"], "closed", "{kind:?}");
+        assert_eq!(kinds(&d), ["submitted", "pr_opened", "closed"]);
+    }
+}
+
+#[tokio::test]
+async fn a_writer_that_died_after_pushing_the_branch_or_opening_the_pull_request_leaves_exactly_one()
+ {
+    for kind in KINDS {
+        let Setup {
+            repo,
+            forge,
+            app,
+            settings,
+        } = setup(kind).await;
+        let alice = app.login_as("alice").await;
+        let id = submit(&app, &alice, &draft("prod", "orders-db")).await;
+
+        let crashing = Writer::new(
+            app.db().clone(),
+            settings.git_target(),
+            settings.git.writer.clone(),
+            "crashing".into(),
+        )
+        .with_forge(
+            slipway::git::forge::client(settings.git.pull_requests.clone().unwrap().forge),
+            common::ORIGIN.into(),
+            Duration::from_secs(60),
+        )
+        .stopping_at(Stop::AfterPush);
+        assert!(crashing.run_once().await.is_err());
+        assert!(remote_branch_exists(&repo, &request_branch(&id)));
+        // As if the dead run had also opened the pull request before it died.
+        let number = forge.open_by_hand(&request_branch(&id), "main");
+
+        let report = app.state.writer.run_once().await.unwrap();
+        assert_eq!(report.committed, 1, "{kind:?}: {report:?}");
+        assert_eq!(
+            forge.pulls().len(),
+            1,
+            "{kind:?}: the open one was found, not a second opened"
+        );
+        let d = detail(&app, &alice, &id).await;
+        assert_eq!(d["summary"]["stage"], "pr_opened");
+        assert!(
+            d["pull_request"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/{number}"))
+        );
+        let branch_commits = repo_branch_commits(&repo, &request_branch(&id));
+        assert_eq!(
+            branch_commits, 1,
+            "{kind:?}: one commit on the request branch"
+        );
+    }
+}
+
+fn repo_branch_commits(repo: &Repo, branch: &str) -> usize {
+    let out = std::process::Command::new("git")
+        .args([
+            "--git-dir",
+            repo.bare.to_str().unwrap(),
+            "rev-list",
+            "--count",
+        ])
+        .arg(format!("main..{branch}"))
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn direct_environments_still_commit_directly_next_to_pull_request_ones() {
+    let Setup {
+        repo, forge, app, ..
+    } = setup(ForgeKind::GitHub).await;
+    let alice = app.login_as("alice").await;
+    let before = repo.history().len();
+    let direct = submit(&app, &alice, &draft("dev", "orders-db")).await;
+    let reviewed = submit(&app, &alice, &draft("prod", "orders-db")).await;
+    let report = app.state.writer.run_once().await.unwrap();
+    assert_eq!(report.committed, 2, "{report:?}");
+    assert_eq!(repo.history().len(), before + 1, "only dev went to main");
+    assert_eq!(forge.pulls().len(), 1);
+    assert_eq!(
+        detail(&app, &alice, &direct).await["summary"]["stage"],
+        "committed"
+    );
+    assert_eq!(
+        detail(&app, &alice, &reviewed).await["summary"]["stage"],
+        "pr_opened"
+    );
+}
+
+#[tokio::test]
+async fn a_forge_refusing_the_token_keeps_the_request_waiting_with_the_reason() {
+    let Setup {
+        forge,
+        mut settings,
+        repo,
+        ..
+    } = setup(ForgeKind::GitLab).await;
+    if let Some(p) = settings.git.pull_requests.as_mut() {
+        p.forge.token = Secret::Value("expired".into());
+    }
+    let app = repo.app_with(settings).await;
+    let alice = app.login_as("alice").await;
+    let id = submit(&app, &alice, &draft("prod", "orders-db")).await;
+    let report = app.state.writer.run_once().await.unwrap();
+    assert_eq!(report.postponed, 1, "{report:?}");
+    let d = detail(&app, &alice, &id).await;
+    assert_eq!(d["summary"]["stage"], "waiting_for_git");
+    let error = d["git"]["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("the forge refused the call (401)"),
+        "{error}"
+    );
+    assert!(!error.contains("expired"), "no token in messages");
+    assert!(forge.pulls().is_empty());
+}
+
+#[tokio::test]
+async fn webhooks_are_refused_when_no_secret_is_configured() {
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let status = deliver(
+        &app,
+        vec![("x-hub-signature-256", "sha256=00".into())],
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
