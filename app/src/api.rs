@@ -12,7 +12,7 @@ use crate::domain::{
     ApiToken, AuditFilter, AuditPage, CreatedApiToken, LoginOptions, SessionInfo, SystemInfo,
 };
 use crate::error::AppError;
-use crate::requests::{RequestDetail, RequestFilter, RequestPage, Submitted};
+use crate::requests::{Action, ChangeSource, RequestDetail, RequestFilter, RequestPage, Submitted};
 
 /// Who is signed in, and whether the development login is on.
 #[server(endpoint = "session")]
@@ -162,4 +162,30 @@ pub async fn list_requests(
 ) -> Result<RequestPage, AppError> {
     use crate::ports::{ports, require_user, respond};
     respond(async { ports()?.requests.list(&require_user()?, &filter).await }.await)
+}
+
+/// The pre-filled form for editing the claim of request `of`.
+#[server(endpoint = "requests/change-source")]
+pub async fn get_change_source(of: String) -> Result<ChangeSource, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.requests.change_source(&require_user()?, &of).await }.await)
+}
+
+/// Submits an update (with the edited form) or a deletion of the claim of request `of`.
+#[server(endpoint = "requests/change", input = Json)]
+pub async fn submit_change(
+    of: String,
+    action: Action,
+    draft: Option<RequestDraft>,
+) -> Result<Submitted, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(
+        async {
+            ports()?
+                .requests
+                .submit_change(&require_user()?, &of, action, draft.as_ref())
+                .await
+        }
+        .await,
+    )
 }

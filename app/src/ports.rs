@@ -15,7 +15,7 @@ use crate::domain::{
     NewApiToken, SystemInfo,
 };
 use crate::error::AppError;
-use crate::requests::{RequestDetail, RequestFilter, RequestPage, Submitted};
+use crate::requests::{Action, ChangeSource, RequestDetail, RequestFilter, RequestPage, Submitted};
 
 /// Facts about the running portal.
 #[async_trait]
@@ -102,6 +102,16 @@ pub trait RequestPort: Send + Sync + 'static {
     ) -> Result<Submitted, AppError>;
     /// One request with its timeline.
     async fn get(&self, actor: &CurrentUser, id: &str) -> Result<RequestDetail, AppError>;
+    /// The form an edit of request `of`'s claim starts from, pre-filled from the file in Git.
+    async fn change_source(&self, actor: &CurrentUser, of: &str) -> Result<ChangeSource, AppError>;
+    /// Day-2: a new request updating (with `draft`) or deleting the claim of request `of`.
+    async fn submit_change(
+        &self,
+        actor: &CurrentUser,
+        of: &str,
+        action: Action,
+        draft: Option<&RequestDraft>,
+    ) -> Result<Submitted, AppError>;
     /// A page of the requests of the actor's teams, newest first.
     async fn list(
         &self,

@@ -238,3 +238,18 @@ pub struct Submitted {
     /// The new request's id.
     pub id: String,
 }
+
+/// What an edit starts from: the claim's current values, read from the file in Git.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChangeSource {
+    /// The request whose claim is changed (the latest one for its file).
+    pub of: String,
+    /// The form, pre-filled; offering, environment, team and name are fixed.
+    pub draft: RequestDraft,
+    /// The file.
+    pub path: String,
+    /// Keys of the file the form does not know; an edit keeps them as they are.
+    pub preserved: Vec<String>,
+}
+
+use crate::catalog::RequestDraft;

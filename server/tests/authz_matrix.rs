@@ -38,6 +38,7 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 4]> {
         ("POST", "/api/requests") => [401, 200, 200, 200],
         ("POST", "/api/requests/get") => [401, 404, 404, 404],
         ("POST", "/api/requests/submit") => [401, 404, 404, 404],
+        ("POST", "/api/requests/change" | "/api/requests/change-source") => [401, 404, 404, 404],
         // Forge webhooks carry no session: a signature decides (requests_pull.rs); with no
         // forge configured the route answers "not configured" to everyone.
         ("POST", "/api/hooks/forge") => [404; 4],
@@ -85,7 +86,16 @@ fn probe(method: &Method, path: &str, cookie: Option<&str>) -> Request<Body> {
         "/api/catalog/offering"
         | "/api/drafts/load"
         | "/api/drafts/discard"
-        | "/api/requests/get" => "offering=no-such&id=no-such",
+        | "/api/requests/get"
+        | "/api/requests/change-source" => "offering=no-such&id=no-such&of=no-such",
+        "/api/requests/change" => {
+            return req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    r#"{"of":"no-such","action":"delete","draft":null}"#,
+                ))
+                .unwrap();
+        }
         "/api/catalog/preview" | "/api/drafts/save" | "/api/requests/submit" => {
             return req
                 .header(header::CONTENT_TYPE, "application/json")

@@ -536,3 +536,192 @@ fn git_is_available_to_the_tests() {
     let dir = tempfile::tempdir().unwrap();
     git(dir.path(), &["init", "--quiet", "--bare", "x.git"]);
 }
+
+/// A committed create of `orders-db` for team A, and Alice's session.
+async fn committed(app: &TestApp) -> (String, String) {
+    let alice = app.login_as("alice").await;
+    let id = submit(app, &alice, &draft("team-a", "orders-db", 20)).await;
+    assert_eq!(app.state.writer.run_once().await.unwrap().committed, 1);
+    (alice, id)
+}
+
+async fn change(app: &TestApp, cookie: &str, body: &Value) -> (StatusCode, Value) {
+    let res = app
+        .server_fn_json("requests/change", Some(cookie), body)
+        .await;
+    (
+        res.status,
+        serde_json::from_str(&res.body).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn an_edit_starts_from_git_keeps_what_the_form_does_not_know_and_commits_an_update() {
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let (alice, created) = committed(&app).await;
+    // Someone adds a label and an annotation to the claim by hand.
+    let text = repo.show(PATH).unwrap();
+    let mut manifest: Value = serde_saphyr::from_str(&text).unwrap();
+    manifest["metadata"]["labels"]["cost-center"] = json!("cc-42");
+    manifest["metadata"]["annotations"]["owner.example.org/pager"] = json!("orders-oncall");
+    repo.push(PATH, &serde_saphyr::to_string(&manifest).unwrap());
+
+    let res = app
+        .server_fn(
+            "requests/change-source",
+            Some(&alice),
+            &format!("of={created}"),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let source: Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(source["draft"]["name"], "orders-db");
+    assert_eq!(source["draft"]["values"]["storageGB"], 20);
+    assert_eq!(
+        source["preserved"],
+        json!([
+            "metadata.labels.cost-center",
+            "metadata.annotations.owner.example.org/pager"
+        ])
+    );
+
+    let mut edited = source["draft"].clone();
+    edited["values"]["storageGB"] = json!(80);
+    let (status, body) = change(
+        &app,
+        &alice,
+        &json!({"of": created, "action": "update", "draft": edited}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let update = body["id"].as_str().unwrap().to_owned();
+    let before = repo.history().len();
+    assert_eq!(app.state.writer.run_once().await.unwrap().committed, 1);
+
+    let history = repo.history();
+    assert_eq!(history.len(), before + 1);
+    assert!(
+        history[0]
+            .message
+            .starts_with("Update PostgreSQLInstance team-a/orders-db"),
+        "{}",
+        history[0].message
+    );
+    assert_eq!(
+        history[0].trailer("Slipway-Request-Id"),
+        Some(update.as_str())
+    );
+    let file: Value = serde_saphyr::from_str(&repo.show(PATH).unwrap()).unwrap();
+    assert_eq!(file["spec"]["parameters"]["storageGB"], 80);
+    assert_eq!(file["metadata"]["labels"]["cost-center"], "cc-42", "kept");
+    assert_eq!(
+        file["metadata"]["annotations"]["owner.example.org/pager"], "orders-oncall",
+        "kept"
+    );
+    assert_eq!(
+        file["metadata"]["annotations"]["slipway.dev/request-id"],
+        update.as_str()
+    );
+    assert_eq!(
+        app.count("audit_log WHERE action = 'request.update'").await,
+        1
+    );
+    drop(alice);
+}
+
+#[tokio::test]
+async fn an_edit_that_changes_nothing_is_refused_and_a_rename_too() {
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let (alice, created) = committed(&app).await;
+    let same = draft("team-a", "orders-db", 20)["draft"].clone();
+    let (status, body) = change(
+        &app,
+        &alice,
+        &json!({"of": created, "action": "update", "draft": same}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.to_string().contains("Nothing to change"), "{body}");
+    let renamed = draft("team-a", "other-db", 30)["draft"].clone();
+    let (status, body) = change(
+        &app,
+        &alice,
+        &json!({"of": created, "action": "update", "draft": renamed}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.to_string()
+            .contains("keeps the offering, environment, team and name"),
+        "{body}"
+    );
+    assert_eq!(app.count("requests").await, 1, "nothing stored");
+}
+
+#[tokio::test]
+async fn a_delete_removes_the_file_and_prunes_the_kustomizations() {
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let (alice, created) = committed(&app).await;
+    let (status, body) = change(&app, &alice, &json!({"of": created, "action": "delete"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let deletion = body["id"].as_str().unwrap().to_owned();
+    // A second change while this one is on its way is refused.
+    let (status, body) = change(&app, &alice, &json!({"of": created, "action": "delete"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.to_string().contains("still on its way"), "{body}");
+
+    assert_eq!(app.state.writer.run_once().await.unwrap().committed, 1);
+    let history = repo.history();
+    assert!(
+        history[0]
+            .message
+            .starts_with("Delete PostgreSQLInstance team-a/orders-db")
+    );
+    assert_eq!(
+        history[0].trailer("Slipway-Request-Id"),
+        Some(deletion.as_str())
+    );
+    assert!(repo.show(PATH).is_none());
+    assert!(
+        repo.show("dev/team-a/kustomization.yaml").is_none(),
+        "emptied folders go"
+    );
+    let dev: Value = serde_saphyr::from_str(&repo.show("dev/kustomization.yaml").unwrap()).unwrap();
+    assert!(
+        dev["resources"].as_array().is_none_or(Vec::is_empty),
+        "{dev}"
+    );
+    let (_, detail) = request(&app, &alice, &deletion).await;
+    assert_eq!(detail["summary"]["action"], "delete");
+    assert_eq!(event_kinds(&detail), ["submitted", "committed"]);
+
+    // Nothing left to change.
+    let (status, body) = change(&app, &alice, &json!({"of": deletion, "action": "delete"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.to_string().contains("no longer in the repository"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn another_team_can_neither_edit_nor_delete_a_claim() {
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let (_, created) = committed(&app).await;
+    let bob = app.login_as("bob").await;
+    let (status, _) = change(&app, &bob, &json!({"of": created, "action": "delete"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let res = app
+        .server_fn(
+            "requests/change-source",
+            Some(&bob),
+            &format!("of={created}"),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.count("requests").await, 1);
+}

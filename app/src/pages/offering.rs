@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
-    DiscardDraft, PreviewRequest, SaveDraft, SubmitRequest, get_offering, load_draft,
+    DiscardDraft, PreviewRequest, SaveDraft, SubmitChange, SubmitRequest, get_change_source,
+    get_offering, load_draft,
 };
 use crate::catalog::{
     ENVIRONMENT_PATH, FieldKind, FileChange, NAME_PATH, OfferingDetail, Preview, RequestDraft,
@@ -16,6 +17,7 @@ use crate::catalog::{
 };
 use crate::components::form::{FormState, fields_view};
 use crate::error::AppError;
+use crate::requests::{Action as RequestAction, ChangeSource};
 
 const INPUT: &str = "w-full rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900 aria-[invalid=true]:border-red-500";
 const BUTTON: &str = "rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white disabled:opacity-50 dark:bg-white dark:text-slate-900";
@@ -25,32 +27,50 @@ const SECONDARY: &str = "rounded-md border border-slate-300 px-3 py-1.5 text-sm 
 #[component]
 pub fn OfferingPage() -> impl IntoView {
     let params = use_params_map();
+    let query = use_query_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let data = Resource::new(id, |id| async move {
-        let offering = get_offering(id.clone()).await?;
-        let draft = load_draft(id).await?;
-        Ok::<_, AppError>((offering, draft))
-    });
+    // `?edit=<request id>`: the form changes that request's claim instead of creating one.
+    let edit = move || query.with(|q| q.get("edit")).filter(|e| !e.is_empty());
+    let data = Resource::new(
+        move || (id(), edit()),
+        |(id, edit)| async move {
+            let offering = get_offering(id.clone()).await?;
+            let (draft, editing) = match edit {
+                Some(of) => (None, Some(get_change_source(of).await?)),
+                None => (load_draft(id).await?, None),
+            };
+            Ok::<_, AppError>((offering, draft, editing))
+        },
+    );
     view! {
         <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                data.await.map(|(offering, draft)| view! { <OfferingView offering draft /> })
+                data.await.map(|(offering, draft, editing)| view! { <OfferingView offering draft editing /> })
             })}
         </Transition>
     }
 }
 
 #[component]
-fn OfferingView(offering: OfferingDetail, draft: Option<SavedDraft>) -> impl IntoView {
+fn OfferingView(
+    offering: OfferingDetail,
+    draft: Option<SavedDraft>,
+    editing: Option<ChangeSource>,
+) -> impl IntoView {
     let summary = offering.summary.clone();
     let restored = draft.as_ref().map(|d| d.saved_at.clone());
-    let start = draft.map(|d| d.draft).unwrap_or_else(|| RequestDraft {
-        offering: summary.id.clone(),
-        environment: summary.environments.first().cloned().unwrap_or_default(),
-        team: offering.my_teams.first().cloned().unwrap_or_default(),
-        name: String::new(),
-        values: initial_values(&offering.form.fields),
-    });
+    let fixed = editing.is_some();
+    let start = editing
+        .as_ref()
+        .map(|e| e.draft.clone())
+        .or(draft.map(|d| d.draft))
+        .unwrap_or_else(|| RequestDraft {
+            offering: summary.id.clone(),
+            environment: summary.environments.first().cloned().unwrap_or_default(),
+            team: offering.my_teams.first().cloned().unwrap_or_default(),
+            name: String::new(),
+            values: initial_values(&offering.form.fields),
+        });
     let state = FormState::new(start.values.clone());
     let name = RwSignal::new(start.name.clone());
     let name_touched = RwSignal::new(false);
@@ -71,9 +91,12 @@ fn OfferingView(offering: OfferingDetail, draft: Option<SavedDraft>) -> impl Int
     let save = ServerAction::<SaveDraft>::new();
     let discard = ServerAction::<DiscardDraft>::new();
     let submit = ServerAction::<SubmitRequest>::new();
+    let change = ServerAction::<SubmitChange>::new();
+    let editing_of = editing.as_ref().map(|e| e.of.clone());
     // A taken submission opens its request page; refused values land at their fields.
     let navigate = leptos_router::hooks::use_navigate();
-    Effect::new(move |_| match submit.value().get() {
+    let submitted = move || submit.value().get().or_else(|| change.value().get());
+    Effect::new(move |_| match submitted() {
         Some(Ok(submitted)) => {
             navigate(&format!("/requests/{}", submitted.id), Default::default());
         }
@@ -117,9 +140,21 @@ fn OfferingView(offering: OfferingDetail, draft: Option<SavedDraft>) -> impl Int
     };
     let on_submit = {
         let current = current.clone();
+        let editing_of = editing_of.clone();
         move |_| {
             name_touched.set(true);
-            submit.dispatch(SubmitRequest { draft: current() });
+            match &editing_of {
+                Some(of) => {
+                    change.dispatch(SubmitChange {
+                        of: of.clone(),
+                        action: RequestAction::Update,
+                        draft: Some(current()),
+                    });
+                }
+                None => {
+                    submit.dispatch(SubmitRequest { draft: current() });
+                }
+            }
         }
     };
     let on_save = {
@@ -152,18 +187,26 @@ fn OfferingView(offering: OfferingDetail, draft: Option<SavedDraft>) -> impl Int
         </header>
         <div class="grid gap-8 lg:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
             <form class="space-y-5" on:submit=|ev| ev.prevent_default() data-testid="request-form">
+                {editing.clone().map(|e| view! {
+                    <div role="status" data-testid="editing" class="rounded-md bg-sky-50 p-2 text-sm text-sky-950 dark:bg-sky-950 dark:text-sky-100">
+                        <p>{format!("Editing {} as it is in Git. Offering, environment, team and name stay as they are.", e.path)}</p>
+                        {(!e.preserved.is_empty()).then(|| view! {
+                            <p class="mt-1 text-xs">{format!("Kept as they are (not part of this form): {}", e.preserved.join(", "))}</p>
+                        })}
+                    </div>
+                })}
                 {move || restored.get().map(|at| view! {
                     <p role="status" data-testid="draft-restored" class="rounded-md bg-amber-50 p-2 text-sm text-amber-900 dark:bg-amber-950 dark:text-amber-200">
                         {format!("Draft saved {at}.")}
                     </p>
                 })}
                 <div class="grid gap-4 sm:grid-cols-2">
-                    {choice(state, "request-environment", "Environment", environments, environment, ENVIRONMENT_PATH)}
-                    {choice(state, "request-team", "Team", teams, team, TEAM_PATH)}
+                    {choice(state, "request-environment", "Environment", environments, environment, ENVIRONMENT_PATH, fixed)}
+                    {choice(state, "request-team", "Team", teams, team, TEAM_PATH, fixed)}
                 </div>
                 <div data-path="@name">
                     <label for="request-name" class="block text-sm font-medium">"Name"<span class="text-red-600" aria-hidden="true">" *"</span></label>
-                    <input id="request-name" class=format!("{INPUT} mt-1 font-mono") placeholder="e.g. orders-db" autocomplete="off"
+                    <input id="request-name" class=format!("{INPUT} mt-1 font-mono") placeholder="e.g. orders-db" autocomplete="off" disabled=fixed
                         aria-invalid=move || name_error().is_some().to_string()
                         prop:value=move || name.get()
                         on:input=move |ev| {
@@ -184,14 +227,14 @@ fn OfferingView(offering: OfferingDetail, draft: Option<SavedDraft>) -> impl Int
                 }}
                 <div class="flex flex-wrap gap-2">
                     <button type="button" class=BUTTON on:click=on_preview disabled=move || preview.pending().get()>"Preview"</button>
-                    <button type="button" class=BUTTON data-testid="submit-request" on:click=on_submit disabled=move || submit.pending().get()>"Submit request"</button>
+                    <button type="button" class=BUTTON data-testid="submit-request" on:click=on_submit disabled=move || submit.pending().get() || change.pending().get()>{if fixed { "Submit change" } else { "Submit request" }}</button>
                     <button type="button" class=SECONDARY on:click=on_save disabled=move || save.pending().get()>"Save draft"</button>
                     {move || restored.get().is_some().then(|| view! {
                         <button type="button" class=SECONDARY on:click=on_discard.clone()>"Discard draft"</button>
                     })}
                 </div>
                 {move || save.value().get().and_then(|r| r.err()).map(|e| view! { <p role="alert" class="text-sm text-red-700">{e.to_string()}</p> })}
-                {move || match submit.value().get() {
+                {move || match submitted() {
                     Some(Err(AppError::Validation(errors))) => Some(view! {
                         <p role="alert" data-testid="submit-error" class="text-sm text-red-700 dark:text-red-400">{format!("Not submitted: {} value(s) need attention (marked above).", errors.len())}</p>
                     }.into_any()),
@@ -224,6 +267,7 @@ fn choice(
     options: Vec<String>,
     selected: RwSignal<String>,
     path: &'static str,
+    fixed: bool,
 ) -> impl IntoView {
     let error = move || {
         state
@@ -233,7 +277,7 @@ fn choice(
     view! {
         <div data-path=path>
             <label for=id class="block text-sm font-medium">{label}</label>
-            <select id=id class=format!("{INPUT} mt-1") prop:value=move || selected.get()
+            <select id=id class=format!("{INPUT} mt-1") prop:value=move || selected.get() disabled=fixed
                 on:change=move |ev| selected.set(event_target_value(&ev))>
                 {options.into_iter().map(|o| view! { <option value=o.clone()>{o.clone()}</option> }).collect_view()}
             </select>

@@ -5,9 +5,9 @@ use leptos_meta::Title;
 use leptos_router::components::{A, Form};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{get_request, list_requests};
+use crate::api::{SubmitChange, get_request, list_requests};
 use crate::components::page::{EmptyState, PageHeader};
-use crate::requests::{RequestDetail, RequestFilter, RequestPage, Stage};
+use crate::requests::{Action as RequestAction, RequestDetail, RequestFilter, RequestPage, Stage};
 
 const INPUT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900";
 
@@ -175,6 +175,41 @@ pub fn RequestPage() -> impl IntoView {
 
 fn request_view(detail: RequestDetail) -> impl IntoView {
     let s = detail.summary.clone();
+    // Day-2 actions on a claim that is in the branch.
+    let in_branch = matches!(s.stage, Stage::Committed | Stage::Merged | Stage::Unchanged)
+        && s.action != RequestAction::Delete;
+    let delete = ServerAction::<SubmitChange>::new();
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(submitted)) = delete.value().get() {
+            navigate(&format!("/requests/{}", submitted.id), Default::default());
+        }
+    });
+    let confirming = RwSignal::new(false);
+    let of = s.id.clone();
+    let actions = in_branch.then(|| {
+        let edit_href = format!("/catalog/{}?edit={}", s.offering.split('@').next().unwrap_or_default(), s.id);
+        view! {
+            <div class="mt-3 flex flex-wrap items-center gap-2">
+                <a data-testid="edit-claim" href=edit_href class="rounded-md border border-slate-300 px-3 py-1.5 text-sm font-medium hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800">"Edit"</a>
+                {move || if confirming.get() {
+                    let of = of.clone();
+                    view! {
+                        <span class="text-sm">"Delete this claim from Git?"</span>
+                        <button type="button" data-testid="confirm-delete" class="rounded-md bg-red-700 px-3 py-1.5 text-sm font-medium text-white"
+                            on:click=move |_| { delete.dispatch(SubmitChange { of: of.clone(), action: RequestAction::Delete, draft: None }); }>"Delete"</button>
+                        <button type="button" class="rounded-md border border-slate-300 px-3 py-1.5 text-sm dark:border-slate-700" on:click=move |_| confirming.set(false)>"Keep"</button>
+                    }.into_any()
+                } else {
+                    view! {
+                        <button type="button" data-testid="delete-claim" class="rounded-md border border-red-300 px-3 py-1.5 text-sm font-medium text-red-800 hover:bg-red-50 dark:border-red-800 dark:text-red-300 dark:hover:bg-red-950"
+                            on:click=move |_| confirming.set(true)>"Delete…"</button>
+                    }.into_any()
+                }}
+                {move || delete.value().get().and_then(|r| r.err()).map(|e| view! { <p role="alert" class="text-sm text-red-700 dark:text-red-400">{e.to_string()}</p> })}
+            </div>
+        }
+    });
     let title = format!("{} {} {}/{}", s.action.verb(), s.kind, s.team, s.name);
     let waiting = detail.git.clone().filter(|g| g.attempts > 0).map(|g| view! {
         <section role="status" data-testid="git-waiting" class="mb-6 rounded-xl border border-amber-300 bg-amber-50 p-4 text-sm text-amber-950 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-100">
@@ -192,6 +227,7 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
                 <StageBadge stage=s.stage />
             </h1>
             <p class="mt-1 font-mono text-xs text-slate-500">{format!("{} · {} · {} · request {}", s.offering, s.environment, s.requested_by, s.id)}</p>
+            {actions}
         </header>
         {waiting}
         <div class="grid gap-8 lg:grid-cols-[minmax(0,2fr)_minmax(0,3fr)]">

@@ -154,6 +154,17 @@ pub fn render(
         .render_str(path_template, &ctx)
         .map_err(|e| RenderError(format!("the path template failed: {e}")))?;
     check_path(&path)?;
+    let content = to_yaml(&manifests)?;
+    Ok(Rendered {
+        path,
+        manifests,
+        content,
+    })
+}
+
+/// Expands expressions in a tree. `None`: the node yields nothing and is dropped.
+/// Manifests as one YAML file (documents separated by `---`), within [`MAX_FILE_BYTES`].
+pub fn to_yaml(manifests: &[Value]) -> Result<String, RenderError> {
     let mut content = String::new();
     for (i, manifest) in manifests.iter().enumerate() {
         if i > 0 {
@@ -172,14 +183,9 @@ pub fn render(
             MAX_FILE_BYTES / 1024
         )));
     }
-    Ok(Rendered {
-        path,
-        manifests,
-        content,
-    })
+    Ok(content)
 }
 
-/// Expands expressions in a tree. `None`: the node yields nothing and is dropped.
 fn expand(node: &Value, context: &minijinja::Value) -> Result<Option<Value>, RenderError> {
     Ok(match node {
         Value::String(s) => {

@@ -9,7 +9,9 @@
 //! - an existing directory without a kustomization gets none (creating one would hide the
 //!   files kustomize or Argo CD now pick up from it), and nothing above it is touched;
 //! - removing the last resource of a directory that holds nothing but its kustomization
-//!   removes the directory, and its entry from the parent's kustomization.
+//!   removes the directory, and its entry from the parent's kustomization — except a
+//!   top-level directory (an environment's root, where Argo CD or Flux points), which stays
+//!   with an empty list.
 //!
 //! Comments inside a kustomization that is rewritten are not kept (it is re-serialized from
 //! data, never edited as text).
@@ -211,7 +213,8 @@ fn remove(repo: &Repository, base: &Tree<'_>, path: &str, edits: &mut Edits) -> 
         let updated = update_resources(&kpath, &current, child, false)?;
         let others = names.iter().filter(|n| *n != name && *n != child).count();
         let text = updated.as_deref().unwrap_or(&current);
-        if others == 0 && is_bare_kustomization(&kpath, text)? {
+        // A top-level folder (an environment's root, where Argo CD or Flux points) stays.
+        if others == 0 && dir.contains('/') && is_bare_kustomization(&kpath, text)? {
             edits.remove(kpath);
             (dir, child) = split(dir);
             continue;

@@ -169,6 +169,11 @@ impl CatalogService {
         errors
     }
 
+    /// The offering `id` if the actor may see it.
+    pub fn offering_for(&self, actor: &CurrentUser, id: &str) -> Result<Offering, AppError> {
+        self.find(actor, id)
+    }
+
     /// Checks a draft (every problem at its field) and renders the file it would write,
     /// stamped with `request_id`.
     pub fn prepare(
@@ -232,6 +237,12 @@ impl CatalogService {
         if !due {
             return Ok(());
         }
+        self.fetch_now().await
+    }
+
+    /// Fetches the repository now (an edit must start from the branch as it is, not as it
+    /// was a few seconds ago); `Unavailable` when it cannot be reached.
+    pub async fn fetch_now(&self) -> Result<(), AppError> {
         let mirror = self.mirror.clone();
         tokio::task::spawn_blocking(move || mirror.fetch())
             .await
