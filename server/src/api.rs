@@ -52,7 +52,21 @@ pub async fn forge_hook(
 ) -> Response {
     use crate::git::writer::HookRefusal;
     use axum::response::IntoResponse as _;
-    match state.writer.on_hook(&headers, &body).await {
+    let mut outcome = Err(HookRefusal::NotConfigured);
+    for writer in &state.writers {
+        match writer.on_hook(&headers, &body).await {
+            Err(HookRefusal::NotConfigured) => continue,
+            Ok(false) if outcome.is_ok() => continue,
+            other => {
+                let done = matches!(other, Ok(true) | Err(_));
+                outcome = other;
+                if done {
+                    break;
+                }
+            }
+        }
+    }
+    match outcome {
         Ok(recorded) => (
             StatusCode::OK,
             if recorded {

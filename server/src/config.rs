@@ -2,6 +2,7 @@
 //! environment variable, documented in `slipway <command> --help`. Values are checked once at
 //! start-up ([`ServeArgs::settings`]) and the server fails fast naming the offending variable.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -124,6 +125,11 @@ pub struct ServeArgs {
     /// `https://github.com/acme/gitops/commit/{sha}`); commits are linked when set.
     #[arg(long, env = "SLIPWAY_GIT_COMMIT_URL")]
     pub git_commit_url: Option<String>,
+    /// YAML file giving environments their own Git target: repository, branch, path prefix,
+    /// write mode, forge project and credentials (see the README); environments it does not
+    /// name use the `SLIPWAY_GIT_*` defaults.
+    #[arg(long, env = "SLIPWAY_ENVIRONMENTS_FILE")]
+    pub environments_file: Option<PathBuf>,
     /// Environments whose requests go through a pull request (comma-separated); the others
     /// are committed directly to the branch.
     #[arg(long, env = "SLIPWAY_PULL_REQUEST_ENVIRONMENTS", value_delimiter = ',')]
@@ -313,6 +319,42 @@ pub struct GitSettings {
     pub commit_url: Option<String>,
     /// Pull-request mode, when some environments use it.
     pub pull_requests: Option<PullRequestSettings>,
+    /// Each environment's Git target, by name (every configured environment has one).
+    pub environments: BTreeMap<String, EnvironmentGit>,
+}
+
+/// Where one environment's claims are committed.
+#[derive(Clone, Debug)]
+pub struct EnvironmentGit {
+    /// Repository, branch, credentials.
+    pub target: crate::git::writer::Target,
+    /// Folder in the repository the environment's files go under (`""`: the root).
+    pub prefix: String,
+    /// Through pull requests instead of direct commits.
+    pub pull_request: bool,
+    /// The forge project of the repository, when it is not `SLIPWAY_FORGE_PROJECT`'s.
+    pub forge_project: Option<String>,
+}
+
+/// One entry of `SLIPWAY_ENVIRONMENTS_FILE`.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct EnvironmentEntry {
+    repository: Option<String>,
+    branch: Option<String>,
+    path_prefix: Option<String>,
+    mode: Option<String>,
+    forge_project: Option<String>,
+    credentials: Option<CredentialsEntry>,
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CredentialsEntry {
+    username: Option<String>,
+    token_file: Option<PathBuf>,
+    ssh_key_file: Option<PathBuf>,
+    known_hosts_file: Option<PathBuf>,
 }
 
 /// Environments committed through pull requests, and the forge that holds them.
@@ -327,6 +369,26 @@ pub struct PullRequestSettings {
 }
 
 impl Settings {
+    /// Where `environment`'s claims are committed: as configured, else the catalog's
+    /// repository and branch at its root, by pull request when the environment is listed
+    /// for them.
+    pub fn environment_git(&self, environment: &str) -> EnvironmentGit {
+        self.git
+            .environments
+            .get(environment)
+            .cloned()
+            .unwrap_or_else(|| EnvironmentGit {
+                target: self.git_target(),
+                prefix: String::new(),
+                pull_request: self
+                    .git
+                    .pull_requests
+                    .as_ref()
+                    .is_some_and(|p| p.environments.iter().any(|e| e == environment)),
+                forge_project: None,
+            })
+    }
+
     /// The repository and branch requests are committed to.
     pub fn git_target(&self) -> crate::git::writer::Target {
         crate::git::writer::Target {
@@ -497,6 +559,7 @@ impl ServeArgs {
                     batch: 100,
                 },
                 commit_url: self.git_commit_url.clone(),
+                environments: self.environment_targets(&environments, &git_url)?,
                 pull_requests: self.pull_requests(&environments)?,
             },
             catalog: CatalogSettings {
@@ -514,18 +577,119 @@ impl ServeArgs {
 }
 
 impl ServeArgs {
+    fn environments_file(&self) -> Result<BTreeMap<String, EnvironmentEntry>, ConfigError> {
+        let Some(path) = &self.environments_file else {
+            return Ok(BTreeMap::new());
+        };
+        let invalid = |problem: String| ConfigError {
+            variable: "SLIPWAY_ENVIRONMENTS_FILE",
+            problem: format!("{}: {problem}", path.display()),
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?;
+        serde_saphyr::from_str::<BTreeMap<String, EnvironmentEntry>>(&text)
+            .map_err(|e| invalid(e.to_string()))
+    }
+
+    fn environment_targets(
+        &self,
+        environments: &[(String, Option<String>)],
+        default_url: &str,
+    ) -> Result<BTreeMap<String, EnvironmentGit>, ConfigError> {
+        use crate::git::Secret;
+        let file = self.environments_file()?;
+        let invalid = |problem: String| ConfigError {
+            variable: "SLIPWAY_ENVIRONMENTS_FILE",
+            problem,
+        };
+        for name in file.keys() {
+            if !environments.iter().any(|(e, _)| e == name) {
+                return Err(invalid(format!(
+                    "{name:?} is not one of SLIPWAY_ENVIRONMENTS"
+                )));
+            }
+        }
+        let defaults = self.git_credentials()?;
+        let mut out = BTreeMap::new();
+        for (name, _) in environments {
+            let entry = file.get(name).cloned().unwrap_or_default();
+            let pull_request = match entry.mode.as_deref() {
+                None => self
+                    .pull_request_environments
+                    .iter()
+                    .any(|e| e.trim() == name),
+                Some("direct") => false,
+                Some("pull-request") => true,
+                Some(other) => {
+                    return Err(invalid(format!(
+                        "{name}: mode {other:?} is not direct or pull-request"
+                    )));
+                }
+            };
+            let prefix = entry
+                .path_prefix
+                .as_deref()
+                .unwrap_or_default()
+                .trim_matches('/')
+                .to_owned();
+            if prefix.split('/').any(|s| s == ".." || s == ".")
+                || prefix.contains("//")
+                || prefix.contains('\\')
+            {
+                return Err(invalid(format!(
+                    "{name}: pathPrefix {prefix:?} is not a plain folder path"
+                )));
+            }
+            let credentials = match entry.credentials {
+                None => defaults.clone(),
+                Some(c) => {
+                    for file in [&c.token_file, &c.ssh_key_file].into_iter().flatten() {
+                        std::fs::metadata(file)
+                            .map_err(|e| invalid(format!("{name}: {}: {e}", file.display())))?;
+                    }
+                    crate::git::Credentials {
+                        username: c.username,
+                        token: c.token_file.map(Secret::File),
+                        ssh_key: c.ssh_key_file,
+                        known_hosts: c.known_hosts_file,
+                    }
+                }
+            };
+            out.insert(
+                name.clone(),
+                EnvironmentGit {
+                    target: crate::git::writer::Target {
+                        url: entry.repository.unwrap_or_else(|| default_url.to_owned()),
+                        branch: entry.branch.unwrap_or_else(|| self.git_branch.clone()),
+                        credentials,
+                    },
+                    prefix,
+                    pull_request,
+                    forge_project: entry.forge_project,
+                },
+            );
+        }
+        Ok(out)
+    }
+
     fn pull_requests(
         &self,
         environments: &[(String, Option<String>)],
     ) -> Result<Option<PullRequestSettings>, ConfigError> {
         use crate::git::Secret;
         use crate::git::forge::{ForgeKind, ForgeSettings};
-        let names: Vec<String> = self
+        let file = self.environments_file()?;
+        let mut names: Vec<String> = self
             .pull_request_environments
             .iter()
             .map(|e| e.trim().to_owned())
             .filter(|e| !e.is_empty())
+            .filter(|e| file.get(e).and_then(|f| f.mode.as_deref()) != Some("direct"))
             .collect();
+        for (name, entry) in &file {
+            if entry.mode.as_deref() == Some("pull-request") && !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
         if names.is_empty() {
             return Ok(None);
         }
@@ -567,16 +731,18 @@ impl ServeArgs {
         };
         Url::parse(&api_url)
             .map_err(|e| invalid("SLIPWAY_FORGE_API_URL", format!("{api_url:?}: {e}")))?;
-        let project = self
-            .forge_project
-            .clone()
-            .filter(|p| p.contains('/'))
-            .ok_or_else(|| {
-                invalid(
+        let project = self.forge_project.clone().unwrap_or_default();
+        for name in &names {
+            let own = file.get(name).and_then(|f| f.forge_project.clone());
+            if !own.as_deref().unwrap_or(&project).contains('/') {
+                return Err(invalid(
                     "SLIPWAY_FORGE_PROJECT",
-                    "set owner/repo (or the GitLab project path)".into(),
-                )
-            })?;
+                    format!(
+                        "{name:?} uses pull requests: set owner/repo (or the GitLab project path), here or as its forgeProject"
+                    ),
+                ));
+            }
+        }
         let secret = |value: &Option<String>, file: &Option<PathBuf>, variable: &'static str| match (
             value, file,
         ) {
@@ -839,6 +1005,77 @@ mod tests {
             Command::Serve(a) => *a,
             other => panic!("expected serve, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_environments_file_gives_environments_their_own_repository_prefix_and_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("prod-token");
+        std::fs::write(&token, "t\n").unwrap();
+        let file = dir.path().join("environments.yaml");
+        std::fs::write(
+            &file,
+            format!(
+                "prod:\n  repository: https://git.example.com/acme/gitops-prod.git\n  branch: release\n  pathPrefix: /clusters/prod/\n  mode: pull-request\n  forgeProject: acme/gitops-prod\n  credentials:\n    username: bot\n    tokenFile: {}\n",
+                token.display()
+            ),
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let settings = serve(&[
+            "--environments-file",
+            path,
+            "--forge",
+            "github",
+            "--forge-token",
+            "x",
+            "--git-url",
+            "https://git.example.com/acme/gitops.git",
+        ])
+        .settings()
+        .unwrap();
+        let prod = settings.environment_git("prod");
+        assert_eq!(
+            prod.target.url,
+            "https://git.example.com/acme/gitops-prod.git"
+        );
+        assert_eq!(prod.target.branch, "release");
+        assert_eq!(prod.prefix, "clusters/prod");
+        assert!(prod.pull_request);
+        assert_eq!(prod.forge_project.as_deref(), Some("acme/gitops-prod"));
+        assert_eq!(prod.target.credentials.username.as_deref(), Some("bot"));
+        let dev = settings.environment_git("dev");
+        assert_eq!(dev.target.url, "https://git.example.com/acme/gitops.git");
+        assert_eq!((dev.prefix.as_str(), dev.pull_request), ("", false));
+        assert_eq!(settings.git.pull_requests.unwrap().environments, ["prod"]);
+
+        for (text, problem) in [
+            ("qa: {}\n", "\"qa\" is not one of SLIPWAY_ENVIRONMENTS"),
+            ("dev: {mode: sometimes}\n", "is not direct or pull-request"),
+            ("dev: {pathPrefix: ../up}\n", "is not a plain folder path"),
+            ("dev: {repo: x}\n", "unknown field"),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let err = serve(&["--environments-file", path])
+                .settings()
+                .unwrap_err();
+            assert_eq!(err.variable, "SLIPWAY_ENVIRONMENTS_FILE");
+            assert!(err.problem.contains(problem), "{text}: {}", err.problem);
+        }
+        std::fs::write(&file, "prod: {mode: pull-request}\n").unwrap();
+        let err = serve(&[
+            "--environments-file",
+            path,
+            "--forge",
+            "gitlab",
+            "--forge-api-url",
+            "https://gl.example.com",
+            "--forge-token",
+            "x",
+        ])
+        .settings()
+        .unwrap_err();
+        assert_eq!(err.variable, "SLIPWAY_FORGE_PROJECT", "{}", err.problem);
     }
 
     #[test]

@@ -48,29 +48,93 @@ pub fn state(
         None => None,
     };
     let settings = Arc::new(settings);
+    let environments: Vec<(String, crate::config::EnvironmentGit)> = settings
+        .catalog
+        .environments
+        .iter()
+        .map(|e| (e.clone(), settings.environment_git(e)))
+        .collect();
     let catalog = Arc::new(services::catalog::CatalogService::new(
         db.clone(),
         Arc::new(crate::catalog::Catalog::new()),
         settings.catalog.clone(),
+        &environments,
     ));
-    let mut writer = crate::git::writer::Writer::new(
-        db.clone(),
-        settings.git_target(),
-        settings.git.writer.clone(),
-        // Names this process in the writer's lease; a restart is a new holder.
-        format!("{}-{}", hostname(), db::new_id()),
+    // One writer per repository and branch: the catalog's, and each environment's.
+    let holder = format!("{}-{}", hostname(), db::new_id());
+    let default_target = settings.git_target();
+    let mut writers: Vec<Arc<crate::git::writer::Writer>> = Vec::new();
+    let mut targets = vec![(
+        default_target.clone(),
+        None::<&crate::config::EnvironmentGit>,
+    )];
+    targets.extend(
+        environments
+            .iter()
+            .map(|(_, git)| (git.target.clone(), Some(git))),
     );
-    if let Some(pulls) = &settings.git.pull_requests {
-        writer = writer.with_forge(
-            crate::git::forge::client(pulls.forge.clone()),
-            settings.public_origin.clone(),
-            pulls.poll,
+    for (target, _) in &targets {
+        if writers.iter().any(|w| w.target().key() == target.key()) {
+            continue;
+        }
+        let same: Vec<&crate::config::EnvironmentGit> = environments
+            .iter()
+            .map(|(_, g)| g)
+            .filter(|g| g.target.key() == target.key())
+            .collect();
+        let mut writer = crate::git::writer::Writer::new(
+            db.clone(),
+            target.clone(),
+            settings.git.writer.clone(),
+            // Names this process in the writer's lease; a restart is a new holder.
+            holder.clone(),
+        )
+        .with_roots(
+            same.iter()
+                .filter(|g| !g.prefix.is_empty())
+                .map(|g| g.prefix.clone())
+                .collect(),
         );
+        if let Some(pulls) = &settings.git.pull_requests {
+            let mut forge = pulls.forge.clone();
+            if let Some(project) = same.iter().find_map(|g| g.forge_project.clone()) {
+                forge.project = project;
+            }
+            writer = writer.with_forge(
+                crate::git::forge::client(forge),
+                settings.public_origin.clone(),
+                pulls.poll,
+            );
+        }
+        writers.push(Arc::new(writer));
     }
-    let writer = Arc::new(writer);
-    let ports = services::ports(&db, &settings, &catalog, &writer);
+    let route = |target: &crate::git::writer::Target, pull_request: bool| {
+        let writer = writers
+            .iter()
+            .find(|w| w.target().key() == target.key())
+            .expect("a writer for every target");
+        services::requests::WriteRoute {
+            repository: target.key(),
+            waker: writer.waker(),
+            pull_request,
+        }
+    };
+    let routes = environments
+        .iter()
+        .map(|(name, git)| (name.clone(), route(&git.target, git.pull_request)))
+        .collect();
+    let requests = Arc::new(services::requests::RequestService::new(
+        db.clone(),
+        catalog.clone(),
+        settings.git.commit_url.clone(),
+        routes,
+        route(&default_target, false),
+    ));
+    let writer = writers[0].clone();
+    let ports = services::ports(&db, &settings, &catalog, requests);
     Ok(AppState {
         writer,
+        writers,
         catalog,
         leptos_options,
         db,
@@ -350,6 +414,7 @@ pub fn settings_for(public_origin: &str, dev_login: bool) -> Settings {
             },
             commit_url: None,
             pull_requests: None,
+            environments: Default::default(),
         },
     }
 }
@@ -373,7 +438,8 @@ pub async fn start_background(state: &AppState) -> anyhow::Result<Background> {
     let clusters = crate::kube::cluster::connect(&state.settings.control_plane)
         .await
         .context("connecting to the clusters (SLIPWAY_CLUSTERS)")?;
-    let mut tasks = vec![state.catalog.spawn_refresh(), state.writer.clone().spawn()];
+    let mut tasks = vec![state.catalog.spawn_refresh()];
+    tasks.extend(state.writers.iter().map(|w| w.clone().spawn()));
     let offerings = crate::kube::offerings::ClusterOfferings::new(
         state.catalog.catalog().clone(),
         state.settings.control_plane.clone(),

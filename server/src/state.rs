@@ -23,8 +23,11 @@ pub struct AppState {
     pub ports: Ports,
     /// The catalog service (its refresh loop is started by `serve`; tests call it directly).
     pub catalog: Arc<crate::services::catalog::CatalogService>,
-    /// The Git writer of the GitOps repository (started by `start_background`).
+    /// The Git writer of the catalog's repository (started by `start_background`).
     pub writer: Arc<crate::git::writer::Writer>,
+    /// Every Git writer: the catalog repository's first, then each other environment
+    /// repository's.
+    pub writers: Vec<Arc<crate::git::writer::Writer>>,
     /// The OIDC relying party, when single sign-on is configured.
     pub oidc: Option<Arc<Oidc>>,
 }

@@ -725,3 +725,96 @@ async fn another_team_can_neither_edit_nor_delete_a_claim() {
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     assert_eq!(app.count("requests").await, 1);
 }
+
+#[tokio::test]
+async fn an_environment_with_its_own_repository_and_prefix_is_committed_there_by_its_own_writer() {
+    let repo = Repo::new();
+    let prod_bare = repo.dir.path().join("gitops-prod.git");
+    git(
+        repo.dir.path(),
+        &[
+            "init",
+            "--quiet",
+            "--bare",
+            "--initial-branch=main",
+            "gitops-prod.git",
+        ],
+    );
+    let mut settings = repo.settings();
+    settings.git.environments.insert(
+        "prod".into(),
+        slipway::config::EnvironmentGit {
+            target: slipway::git::writer::Target {
+                url: format!("file://{}", prod_bare.display()),
+                branch: "main".into(),
+                credentials: Default::default(),
+            },
+            prefix: "clusters".into(),
+            pull_request: false,
+            forge_project: None,
+        },
+    );
+    let app = repo.app_with(settings).await;
+    assert_eq!(
+        app.state.writers.len(),
+        2,
+        "the catalog repository's and prod's"
+    );
+    let alice = app.login_as("alice").await;
+    let mut body = draft("team-a", "orders-db", 20);
+    body["draft"]["environment"] = json!("prod");
+
+    let preview = app
+        .server_fn_json("catalog/preview", Some(&alice), &body)
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    let path = "clusters/prod/team-a/postgresqlinstance/orders-db.yaml";
+    assert!(preview.body.contains(path), "{}", preview.body);
+
+    let id = submit(&app, &alice, &body).await;
+    let main_before = repo.history().len();
+    for writer in &app.state.writers {
+        writer.run_once().await.unwrap();
+    }
+    assert_eq!(
+        repo.history().len(),
+        main_before,
+        "the catalog repository is untouched"
+    );
+    let show = |path: &str| {
+        let out = std::process::Command::new("git")
+            .args([
+                "--git-dir",
+                prod_bare.to_str().unwrap(),
+                "show",
+                &format!("main:{path}"),
+            ])
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8(out.stdout).unwrap())
+    };
+    assert!(show(path).unwrap().contains(&id));
+    assert!(
+        show("clusters/prod/kustomization.yaml")
+            .unwrap()
+            .contains("team-a")
+    );
+    let (_, detail) = request(&app, &alice, &id).await;
+    assert_eq!(detail["summary"]["stage"], "committed");
+
+    // Deleting it empties the environment's folders, but the prefix folder stays.
+    let (status, body) = change(&app, &alice, &json!({"of": id, "action": "delete"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for writer in &app.state.writers {
+        writer.run_once().await.unwrap();
+    }
+    assert!(show(path).is_none());
+    assert!(show("clusters/prod/team-a/kustomization.yaml").is_none());
+    assert!(
+        show("clusters/prod/kustomization.yaml")
+            .unwrap()
+            .contains("resources: []")
+    );
+}

@@ -9,9 +9,9 @@
 //! - an existing directory without a kustomization gets none (creating one would hide the
 //!   files kustomize or Argo CD now pick up from it), and nothing above it is touched;
 //! - removing the last resource of a directory that holds nothing but its kustomization
-//!   removes the directory, and its entry from the parent's kustomization — except a
-//!   top-level directory (an environment's root, where Argo CD or Flux points), which stays
-//!   with an empty list.
+//!   removes the directory, and its entry from the parent's kustomization — except an
+//!   environment's root (a top-level directory; with a path prefix, the prefix and the
+//!   directories right inside it), which stays with an empty list.
 //!
 //! Comments inside a kustomization that is rewritten are not kept (it is re-serialized from
 //! data, never edited as text).
@@ -66,7 +66,12 @@ pub enum Change<'a> {
 
 /// Applies `change` to `base` (`None`: an empty repository) and returns the new tree's id,
 /// which equals `base`'s when nothing changes.
-pub fn apply(repo: &Repository, base: Option<&Tree<'_>>, change: Change<'_>) -> Result<Oid, Error> {
+pub fn apply(
+    repo: &Repository,
+    base: Option<&Tree<'_>>,
+    change: Change<'_>,
+    roots: &[String],
+) -> Result<Oid, Error> {
     let empty;
     let base = match base {
         Some(tree) => tree,
@@ -78,7 +83,7 @@ pub fn apply(repo: &Repository, base: Option<&Tree<'_>>, change: Change<'_>) -> 
     let mut edits = Edits::default();
     match change {
         Change::Put { path, content } => put(repo, base, path, content, &mut edits)?,
-        Change::Remove { path } => remove(repo, base, path, &mut edits)?,
+        Change::Remove { path } => remove(repo, base, path, roots, &mut edits)?,
     }
     let mut builder = TreeUpdateBuilder::new();
     for (path, content) in &edits.0 {
@@ -197,7 +202,13 @@ fn put(
     Ok(())
 }
 
-fn remove(repo: &Repository, base: &Tree<'_>, path: &str, edits: &mut Edits) -> Result<(), Error> {
+fn remove(
+    repo: &Repository,
+    base: &Tree<'_>,
+    path: &str,
+    roots: &[String],
+    edits: &mut Edits,
+) -> Result<(), Error> {
     if read(repo, base, path)?.is_none() {
         return Err(Error::Missing(path.to_owned()));
     }
@@ -213,8 +224,14 @@ fn remove(repo: &Repository, base: &Tree<'_>, path: &str, edits: &mut Edits) -> 
         let updated = update_resources(&kpath, &current, child, false)?;
         let others = names.iter().filter(|n| *n != name && *n != child).count();
         let text = updated.as_deref().unwrap_or(&current);
-        // A top-level folder (an environment's root, where Argo CD or Flux points) stays.
-        if others == 0 && dir.contains('/') && is_bare_kustomization(&kpath, text)? {
+        // An environment's root is where Argo CD or Flux points: it stays. That is a
+        // top-level folder, or a configured path prefix, the folders above it and the
+        // folders right inside it (the layout's first level below the prefix).
+        let root = !dir.contains('/')
+            || roots.iter().any(|r| {
+                r == dir || r.starts_with(&format!("{dir}/")) || split(dir).0 == r.as_str()
+            });
+        if others == 0 && !root && is_bare_kustomization(&kpath, text)? {
             edits.remove(kpath);
             (dir, child) = split(dir);
             continue;
@@ -374,6 +391,7 @@ mod tests {
                 path,
                 content: b"kind: X\n",
             },
+            &[],
         )
     }
 
@@ -433,6 +451,7 @@ mod tests {
             Change::Remove {
                 path: "dev/team-a/bucket/logs.yaml",
             },
+            &[],
         )
         .unwrap();
         assert!(text(&repo, without, "dev/team-a/bucket/kustomization.yaml").is_none());
@@ -456,6 +475,7 @@ mod tests {
             Change::Remove {
                 path: "dev/a/x.yaml",
             },
+            &[],
         )
         .unwrap();
         assert_eq!(resources(&repo, tree, "dev/a").unwrap(), ["y.yaml"]);
@@ -476,6 +496,7 @@ mod tests {
             Change::Remove {
                 path: "dev/nope.yaml",
             },
+            &[],
         )
         .unwrap_err();
         assert_eq!(err.to_string(), "dev/nope.yaml is not in the repository");
@@ -483,5 +504,54 @@ mod tests {
             put_file(&repo, tree, "dev/kustomization.yaml"),
             Err(Error::NotAFile(_))
         ));
+    }
+}
+
+#[cfg(test)]
+mod roots {
+    use super::*;
+
+    #[test]
+    fn a_configured_prefix_folder_is_never_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        let put = |tree: Option<Oid>, path: &str| {
+            let base = tree.map(|t| repo.find_tree(t).unwrap());
+            apply(
+                &repo,
+                base.as_ref(),
+                Change::Put {
+                    path,
+                    content: b"kind: X\n",
+                },
+                &[],
+            )
+            .unwrap()
+        };
+        let tree = put(None, "clusters/prod/team-a/x.yaml");
+        let roots = ["clusters".to_owned()];
+        let base = repo.find_tree(tree).unwrap();
+        let tree = apply(
+            &repo,
+            Some(&base),
+            Change::Remove {
+                path: "clusters/prod/team-a/x.yaml",
+            },
+            &roots,
+        )
+        .unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        assert!(
+            read(&repo, &tree, "clusters/prod/team-a/kustomization.yaml")
+                .unwrap()
+                .is_none()
+        );
+        let prod = String::from_utf8(
+            read(&repo, &tree, "clusters/prod/kustomization.yaml")
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(prod.contains("resources: []"), "{prod}");
     }
 }

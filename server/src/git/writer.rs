@@ -145,6 +145,7 @@ pub struct Writer {
     wake: Arc<Notify>,
     stop: Option<Stop>,
     pulls: Option<Pulls>,
+    roots: Vec<String>,
 }
 
 /// Pull-request mode: the forge, where requests link back to, how often to poll.
@@ -201,7 +202,14 @@ impl Writer {
             wake: Arc::new(Notify::new()),
             stop: None,
             pulls: None,
+            roots: Vec::new(),
         }
+    }
+
+    /// The same writer, never pruning these folders (environments' path prefixes).
+    pub fn with_roots(mut self, roots: Vec<String>) -> Self {
+        self.roots = roots;
+        self
     }
 
     /// The same writer, opening pull requests on `forge` for pull-request jobs (their
@@ -308,16 +316,18 @@ impl Writer {
         }
         let mut races = 0;
         let outcomes = loop {
-            let (target, settings, batch, stop) = (
+            let (target, settings, batch, stop, roots) = (
                 self.target.clone(),
                 self.settings.clone(),
                 jobs.clone(),
                 self.stop,
+                self.roots.clone(),
             );
-            let result =
-                tokio::task::spawn_blocking(move || write(&target, &settings, &batch, stop))
-                    .await
-                    .context("the git task panicked")?;
+            let result = tokio::task::spawn_blocking(move || {
+                write(&target, &settings, &batch, stop, &roots)
+            })
+            .await
+            .context("the git task panicked")?;
             match result {
                 Ok(outcomes) => break outcomes,
                 Err(WriteError::Race) if races < RACE_RETRIES => {
@@ -386,16 +396,18 @@ impl Writer {
             report.failed += 1;
             return Ok(());
         };
-        let (target, settings, one, stop) = (
+        let (target, settings, one, stop, roots) = (
             self.target.clone(),
             self.settings.clone(),
             job.clone(),
             self.stop,
+            self.roots.clone(),
         );
-        let written =
-            tokio::task::spawn_blocking(move || write_branch(&target, &settings, &one, stop))
-                .await
-                .context("the git task panicked")?;
+        let written = tokio::task::spawn_blocking(move || {
+            write_branch(&target, &settings, &one, stop, &roots)
+        })
+        .await
+        .context("the git task panicked")?;
         let sha = match written {
             Ok(Outcome::Committed(sha) | Outcome::Recovered(sha)) => sha,
             Ok(Outcome::Unchanged(sha)) => {
@@ -738,6 +750,7 @@ fn apply_job(
     repo: &Repository,
     base: Option<&git2::Tree<'_>>,
     job: &Job,
+    roots: &[String],
 ) -> Result<Applied, WriteError> {
     if job.create_only
         && let (Some(tree), Some(content)) = (base, &job.content)
@@ -761,7 +774,7 @@ fn apply_job(
         },
         None => Change::Remove { path: &job.path },
     };
-    match layout::apply(repo, base, change) {
+    match layout::apply(repo, base, change, roots) {
         Ok(tree) if base.is_some_and(|b| b.id() == tree) => Ok(Applied::Unchanged),
         Ok(tree) => Ok(Applied::Tree(tree)),
         Err(layout::Error::Git(e)) => Err(anyhow::Error::from(e).into()),
@@ -813,6 +826,7 @@ fn write(
     settings: &WriterSettings,
     jobs: &[Job],
     stop: Option<Stop>,
+    roots: &[String],
 ) -> Result<Vec<Outcome>, WriteError> {
     let (clone, repo) = open_clone(target, settings)?;
     let local_ref = format!("refs/heads/{}", target.branch);
@@ -832,7 +846,7 @@ fn write(
             continue;
         }
         let base = tree_of(&repo, tip)?;
-        match apply_job(&repo, base.as_ref(), job)? {
+        match apply_job(&repo, base.as_ref(), job, roots)? {
             Applied::Failed(message) => outcomes.push(Outcome::Failed(message)),
             Applied::Unchanged => outcomes.push(Outcome::Unchanged(
                 tip.map(|t| t.to_string()).unwrap_or_default(),
@@ -872,6 +886,7 @@ fn write_branch(
     settings: &WriterSettings,
     job: &Job,
     stop: Option<Stop>,
+    roots: &[String],
 ) -> Result<Outcome, WriteError> {
     let (clone, repo) = open_clone(target, settings)?;
     let branch_ref = format!("refs/heads/{}", request_branch(&job.id));
@@ -898,7 +913,7 @@ fn write_branch(
         &format!("refs/heads/{}", target.branch),
     )?;
     let base = tree_of(&repo, head)?;
-    let id = match apply_job(&repo, base.as_ref(), job)? {
+    let id = match apply_job(&repo, base.as_ref(), job, roots)? {
         Applied::Failed(message) => return Ok(Outcome::Failed(message)),
         Applied::Unchanged => {
             return Ok(Outcome::Unchanged(

@@ -6,6 +6,7 @@
 //!                               └──▶ validate → render → Mirror::read → diff (preview)
 //! ```
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,26 +38,73 @@ pub struct CatalogService {
     db: Db,
     catalog: Arc<Catalog>,
     settings: CatalogSettings,
-    mirror: Mirror,
     files: FileSource,
     last_fingerprint: Mutex<Option<String>>,
-    last_fetch: Mutex<Option<Instant>>,
+    /// Where each environment's files live; `default` for environments not configured.
+    routes: HashMap<String, Route>,
+    default: Route,
+}
+
+/// When a mirror was last fetched (shared by the environments reading it).
+type LastFetch = Arc<Mutex<Option<Instant>>>;
+
+/// An environment's repository as previews and edits read it.
+#[derive(Clone)]
+struct Route {
+    mirror: Mirror,
+    branch: String,
+    prefix: String,
+    last_fetch: LastFetch,
 }
 
 impl CatalogService {
-    /// A service over `catalog`, reading files and previews as `settings` say.
-    pub fn new(db: Db, catalog: Arc<Catalog>, settings: CatalogSettings) -> Self {
-        let mirror = Mirror::new(
-            settings.repo_url.clone(),
-            settings
-                .cache_dir
-                .join(format!("{}.git", mirror_name(&settings.repo_url))),
-        )
-        .with_credentials(settings.credentials.clone());
+    /// A service over `catalog`, reading files and previews as `settings` say, each
+    /// environment's files in its own repository (`environments`; others: the catalog's).
+    pub fn new(
+        db: Db,
+        catalog: Arc<Catalog>,
+        settings: CatalogSettings,
+        environments: &[(String, crate::config::EnvironmentGit)],
+    ) -> Self {
+        // One mirror (and one fetch lock, one throttle) per repository URL.
+        let mut by_url: HashMap<String, (Mirror, LastFetch)> = HashMap::new();
+        let mut mirror_of = |url: &str, credentials: &crate::git::Credentials| {
+            by_url
+                .entry(url.to_owned())
+                .or_insert_with(|| {
+                    let mirror = Mirror::new(
+                        url.to_owned(),
+                        settings.cache_dir.join(format!("{}.git", mirror_name(url))),
+                    )
+                    .with_credentials(credentials.clone());
+                    (mirror, Arc::default())
+                })
+                .clone()
+        };
+        let (mirror, last_fetch) = mirror_of(&settings.repo_url, &settings.credentials);
+        let default = Route {
+            mirror: mirror.clone(),
+            branch: settings.branch.clone(),
+            prefix: String::new(),
+            last_fetch,
+        };
+        let routes = environments
+            .iter()
+            .map(|(name, git)| {
+                let (mirror, last_fetch) = mirror_of(&git.target.url, &git.target.credentials);
+                let route = Route {
+                    mirror,
+                    branch: git.target.branch.clone(),
+                    prefix: git.prefix.clone(),
+                    last_fetch,
+                };
+                (name.clone(), route)
+            })
+            .collect();
         let files = match &settings.dir {
             Some(dir) => FileSource::Dir(dir.clone()),
             None => FileSource::Git {
-                mirror: mirror.clone(),
+                mirror,
                 branch: settings.branch.clone(),
                 dir: settings.repo_path.clone(),
             },
@@ -65,11 +113,15 @@ impl CatalogService {
             db,
             catalog,
             settings,
-            mirror,
             files,
             last_fingerprint: Mutex::new(None),
-            last_fetch: Mutex::new(None),
+            routes,
+            default,
         }
+    }
+
+    fn route(&self, environment: &str) -> &Route {
+        self.routes.get(environment).unwrap_or(&self.default)
     }
 
     /// The catalog this service reads.
@@ -187,7 +239,7 @@ impl CatalogService {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        let rendered = render::render(
+        let mut rendered = render::render(
             &offering,
             draft,
             &Stamp {
@@ -200,16 +252,23 @@ impl CatalogService {
             tracing::warn!(offering = %draft.offering, error = %e, "an offering failed to render");
             AppError::Invalid(format!("This offering could not be rendered: {e}"))
         })?;
+        let prefix = &self.route(&draft.environment).prefix;
+        if !prefix.is_empty() {
+            rendered.path = format!("{prefix}/{}", rendered.path);
+        }
         Ok((offering, rendered))
     }
 
-    /// The branch head and the file at `path` there, as the mirror last fetched them.
+    /// The head of `environment`'s branch and the file at `path` there, as its mirror last
+    /// fetched them.
     pub async fn current_file(
         &self,
+        environment: &str,
         path: &str,
     ) -> Result<(Option<String>, Option<String>), AppError> {
-        let mirror = self.mirror.clone();
-        let branch = self.settings.branch.clone();
+        let route = self.route(environment);
+        let mirror = route.mirror.clone();
+        let branch = route.branch.clone();
         let path = path.to_owned();
         let (base, current) = tokio::task::spawn_blocking(move || -> crate::git::Result<_> {
             if !mirror.path().join("HEAD").exists() {
@@ -228,8 +287,9 @@ impl CatalogService {
 
     /// Fetches the repository unless it was fetched moments ago; `Unavailable` when it
     /// cannot be reached.
-    pub async fn fetch_throttled(&self) -> Result<(), AppError> {
+    pub async fn fetch_throttled(&self, environment: &str) -> Result<(), AppError> {
         let due = self
+            .route(environment)
             .last_fetch
             .lock()
             .expect("lock")
@@ -237,13 +297,14 @@ impl CatalogService {
         if !due {
             return Ok(());
         }
-        self.fetch_now().await
+        self.fetch_now(environment).await
     }
 
     /// Fetches the repository now (an edit must start from the branch as it is, not as it
     /// was a few seconds ago); `Unavailable` when it cannot be reached.
-    pub async fn fetch_now(&self) -> Result<(), AppError> {
-        let mirror = self.mirror.clone();
+    pub async fn fetch_now(&self, environment: &str) -> Result<(), AppError> {
+        let route = self.route(environment);
+        let mirror = route.mirror.clone();
         tokio::task::spawn_blocking(move || mirror.fetch())
             .await
             .map_err(|e| internal(&e))?
@@ -251,7 +312,7 @@ impl CatalogService {
                 tracing::warn!(%error, "fetching the GitOps repository failed");
                 AppError::Unavailable("The GitOps repository".into())
             })?;
-        *self.last_fetch.lock().expect("lock") = Some(Instant::now());
+        *route.last_fetch.lock().expect("lock") = Some(Instant::now());
         Ok(())
     }
 }
@@ -342,8 +403,10 @@ impl CatalogPort for CatalogService {
         draft: &RequestDraft,
     ) -> Result<Preview, AppError> {
         let (_, rendered) = self.prepare(actor, draft, "assigned-on-submit")?;
-        self.fetch_throttled().await?;
-        let (base, current) = self.current_file(&rendered.path).await?;
+        self.fetch_throttled(&draft.environment).await?;
+        let (base, current) = self
+            .current_file(&draft.environment, &rendered.path)
+            .await?;
         let (change, diff) = match &current {
             None => (FileChange::New, diff_lines("", &rendered.content)),
             Some(old) if *old == rendered.content => (FileChange::Unchanged, vec![]),

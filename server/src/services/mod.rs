@@ -19,22 +19,10 @@ pub fn ports(
     db: &Db,
     settings: &Arc<Settings>,
     catalog: &Arc<catalog::CatalogService>,
-    writer: &crate::git::writer::Writer,
+    requests: Arc<requests::RequestService>,
 ) -> Ports {
     Ports {
-        requests: Arc::new(requests::RequestService::new(
-            db.clone(),
-            catalog.clone(),
-            writer.target().key(),
-            settings.git.commit_url.clone(),
-            writer.waker(),
-            settings
-                .git
-                .pull_requests
-                .as_ref()
-                .map(|p| p.environments.clone())
-                .unwrap_or_default(),
-        )),
+        requests,
         catalog: catalog.clone(),
         system: Arc::new(system::SystemService::new(db.clone(), settings.clone())),
         audit: Arc::new(audit::AuditService::new(db.clone())),

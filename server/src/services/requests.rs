@@ -10,6 +10,7 @@
 //! Members see and submit for their own teams; administrators for all. A request of
 //! another team is "not found", not "forbidden": its existence is not disclosed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use app::catalog::{FieldError, NAME_PATH, RequestDraft};
@@ -36,32 +37,43 @@ const PAGE_SIZE: i64 = 50;
 pub struct RequestService {
     db: Db,
     catalog: Arc<CatalogService>,
-    repository: String,
     commit_url: Option<String>,
-    writer: Arc<Notify>,
-    pull_request_environments: Vec<String>,
+    routes: HashMap<String, WriteRoute>,
+    default: WriteRoute,
+}
+
+/// Where an environment's requests are queued.
+#[derive(Clone, Debug)]
+pub struct WriteRoute {
+    /// The writer's repository key.
+    pub repository: String,
+    /// Wakes that writer.
+    pub waker: Arc<Notify>,
+    /// Through pull requests.
+    pub pull_request: bool,
 }
 
 impl RequestService {
-    /// A service committing to `repository` (a writer key) through the writer woken by
-    /// `writer`; commits are linked with `commit_url` (`{sha}` replaced) when set; requests
-    /// for `pull_request_environments` go through pull requests.
+    /// A service queueing each environment's requests for its writer (`routes`; others:
+    /// `default`); commits are linked with `commit_url` (`{sha}` replaced) when set.
     pub fn new(
         db: Db,
         catalog: Arc<CatalogService>,
-        repository: String,
         commit_url: Option<String>,
-        writer: Arc<Notify>,
-        pull_request_environments: Vec<String>,
+        routes: HashMap<String, WriteRoute>,
+        default: WriteRoute,
     ) -> Self {
         RequestService {
             db,
             catalog,
-            repository,
             commit_url,
-            writer,
-            pull_request_environments,
+            routes,
+            default,
         }
+    }
+
+    fn route(&self, environment: &str) -> &WriteRoute {
+        self.routes.get(environment).unwrap_or(&self.default)
     }
 
     fn may_see(actor: &CurrentUser, row: &RequestRow) -> bool {
@@ -91,6 +103,7 @@ impl RequestService {
     ) -> Result<(), AppError> {
         let body = serde_json::to_string(draft).map_err(|e| internal(&e))?;
         let summary = &offering.summary;
+        let route = self.route(&draft.environment);
         store::submit(
             &self.db,
             &NewRequest {
@@ -105,10 +118,10 @@ impl RequestService {
                 environment: &draft.environment,
                 requested_by: (&actor.id, &actor.name, &actor.email),
                 body: &body,
-                repository: &self.repository,
+                repository: &route.repository,
                 path,
                 content,
-                write_mode: if self.pull_request_environments.contains(&draft.environment) {
+                write_mode: if route.pull_request {
                     "pull-request"
                 } else {
                     "direct"
@@ -118,7 +131,7 @@ impl RequestService {
         )
         .await
         .map_err(|e| internal(&e))?;
-        self.writer.notify_one();
+        route.waker.notify_one();
         Ok(())
     }
 
@@ -133,10 +146,13 @@ impl RequestService {
 
     /// The claim's file as the branch holds it now (the last fetch, when the remote is down).
     async fn current_manifests(&self, row: &RequestRow) -> Result<Vec<Value>, AppError> {
-        if let Err(error) = self.catalog.fetch_now().await {
+        if let Err(error) = self.catalog.fetch_now(&row.environment).await {
             tracing::warn!(%error, "editing from the last fetched state of the repository");
         }
-        let (_, current) = self.catalog.current_file(&row.path).await?;
+        let (_, current) = self
+            .catalog
+            .current_file(&row.environment, &row.path)
+            .await?;
         let Some(text) = current else {
             return Err(AppError::Invalid(format!(
                 "{} is no longer in the repository, so there is nothing to change.",
@@ -152,7 +168,7 @@ impl RequestService {
     }
 
     async fn refuse_if_pending(&self, row: &RequestRow) -> Result<(), AppError> {
-        if let Some(other) = store::pending_for_path(&self.db, &self.repository, &row.path)
+        if let Some(other) = store::pending_for_path(&self.db, &row.repository, &row.path)
             .await
             .map_err(|e| internal(&e))?
         {
@@ -269,7 +285,8 @@ impl RequestPort for RequestService {
                 ),
             }])
         };
-        if let Some(other) = store::pending_for_path(&self.db, &self.repository, &rendered.path)
+        let repository = &self.route(&draft.environment).repository;
+        if let Some(other) = store::pending_for_path(&self.db, repository, &rendered.path)
             .await
             .map_err(|e| internal(&e))?
         {
@@ -277,8 +294,17 @@ impl RequestPort for RequestService {
         }
         // Best effort: with the remote down the request is still taken, and the writer
         // refuses to overwrite a file a create finds in place.
-        if self.catalog.fetch_throttled().await.is_ok()
-            && self.catalog.current_file(&rendered.path).await?.1.is_some()
+        if self
+            .catalog
+            .fetch_throttled(&draft.environment)
+            .await
+            .is_ok()
+            && self
+                .catalog
+                .current_file(&draft.environment, &rendered.path)
+                .await?
+                .1
+                .is_some()
         {
             return Err(exists(format!("{} is in the repository", rendered.path)));
         }
