@@ -98,7 +98,9 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("catalog") view=|| view! { <Layout><CatalogPage /></Layout> } />
                 <Route path=path!("/catalog/:id") view=|| view! { <Layout><OfferingPage /></Layout> } />
                 <Route path=StaticSegment("requests") view=|| view! { <Layout><RequestsPage /></Layout> } />
-                <Route path=path!("/requests/:id") view=|| view! { <Layout><RequestPage /></Layout> } />
+                // Async: an unknown (or another team's) request is a real 404, not a 200 page
+                // whose status came too late to send.
+                <Route path=path!("/requests/:id") view=|| view! { <Layout><RequestPage /></Layout> } ssr=SsrMode::Async />
                 <Route path=StaticSegment("status") view=|| view! { <Layout><StatusPage /></Layout> } />
                 <Route path=StaticSegment("metrics") view=|| view! { <Layout><MetricsPage /></Layout> } />
                 // Async: the page's status (403 for non-admins) is known before the first byte.
