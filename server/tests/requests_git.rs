@@ -10,46 +10,10 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use common::TestApp;
 use common::git_http::GitHttp;
-use common::repo::{Repo, git, push_from};
+use common::repo::{Repo, git, push_from, show_in};
+use common::requests::{another_writer, draft_in, event_kinds, request, submit};
 use serde_json::{Value, json};
-use slipway::git::writer::{Stop, Writer};
-
-fn draft(team: &str, name: &str, storage: i64) -> Value {
-    json!({"draft": {
-        "offering": "postgresql", "environment": "dev", "team": team, "name": name,
-        "values": {"storageGB": storage, "version": "16"}
-    }})
-}
-
-async fn submit(app: &TestApp, cookie: &str, body: &Value) -> String {
-    let res = app
-        .server_fn_json("requests/submit", Some(cookie), body)
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    serde_json::from_str::<Value>(&res.body).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn request(app: &TestApp, cookie: &str, id: &str) -> (StatusCode, Value) {
-    let res = app
-        .server_fn("requests/get", Some(cookie), &format!("id={id}"))
-        .await;
-    (
-        res.status,
-        serde_json::from_str(&res.body).unwrap_or(Value::Null),
-    )
-}
-
-fn event_kinds(detail: &Value) -> Vec<String> {
-    detail["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_owned())
-        .collect()
-}
+use slipway::git::writer::Stop;
 
 /// Commits on the remote carrying each request id, counted.
 fn trailer_counts(repo: &Repo) -> HashMap<String, usize> {
@@ -60,6 +24,10 @@ fn trailer_counts(repo: &Repo) -> HashMap<String, usize> {
         }
     }
     counts
+}
+
+fn draft(team: &str, name: &str, storage: i64) -> Value {
+    draft_in("dev", team, name, storage)
 }
 
 const PATH: &str = "dev/team-a/postgresqlinstance/orders-db.yaml";
@@ -232,13 +200,7 @@ async fn a_writer_stopped_between_commit_and_push_makes_exactly_one_commit_after
     let id = submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;
     let before = repo.history().len();
 
-    let crashing = Writer::new(
-        app.db().clone(),
-        settings.git_target(),
-        settings.git.writer.clone(),
-        "crashing".into(),
-    )
-    .stopping_at(Stop::AfterCommit);
+    let crashing = another_writer(&app, &settings, "crashing").stopping_at(Stop::AfterCommit);
     assert!(crashing.run_once().await.is_err(), "stopped before pushing");
     assert_eq!(repo.history().len(), before, "nothing reached the remote");
     let (_, detail) = request(&app, &alice, &id).await;
@@ -265,13 +227,7 @@ async fn a_writer_stopped_after_push_settles_from_the_trailer_without_a_second_c
     let id = submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;
     let before = repo.history().len();
 
-    let crashing = Writer::new(
-        app.db().clone(),
-        settings.git_target(),
-        settings.git.writer.clone(),
-        "crashing".into(),
-    )
-    .stopping_at(Stop::AfterPush);
+    let crashing = another_writer(&app, &settings, "crashing").stopping_at(Stop::AfterPush);
     assert!(crashing.run_once().await.is_err());
     assert_eq!(repo.history().len(), before + 1, "pushed, not recorded");
     let (_, detail) = request(&app, &alice, &id).await;
@@ -457,12 +413,7 @@ async fn over_smart_http_wrong_credentials_are_named_and_lose_nothing() {
     // The operator fixes the secret; the same request goes through, once.
     let mut fixed = settings.clone();
     fixed.catalog.credentials.token = Some(slipway::git::Secret::Value("s3cret-token".into()));
-    let writer = Writer::new(
-        app.db().clone(),
-        fixed.git_target(),
-        fixed.git.writer.clone(),
-        "fixed".into(),
-    );
+    let writer = another_writer(&app, &fixed, "fixed");
     sqlx::query("UPDATE git_jobs SET next_attempt_at = 0")
         .execute(app.db().pool())
         .await
@@ -781,20 +732,7 @@ async fn an_environment_with_its_own_repository_and_prefix_is_committed_there_by
         main_before,
         "the catalog repository is untouched"
     );
-    let show = |path: &str| {
-        let out = std::process::Command::new("git")
-            .args([
-                "--git-dir",
-                prod_bare.to_str().unwrap(),
-                "show",
-                &format!("main:{path}"),
-            ])
-            .output()
-            .unwrap();
-        out.status
-            .success()
-            .then(|| String::from_utf8(out.stdout).unwrap())
-    };
+    let show = |path: &str| show_in(&prod_bare, path);
     assert!(show(path).unwrap().contains(&id));
     assert!(
         show("clusters/prod/kustomization.yaml")

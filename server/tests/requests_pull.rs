@@ -11,11 +11,12 @@ use axum::http::{Request, StatusCode};
 use common::TestApp;
 use common::forge::ForgeDouble;
 use common::repo::Repo;
-use serde_json::{Value, json};
+use common::requests::{another_writer, draft_in, event_kinds as kinds, request, submit};
+use serde_json::Value;
 use slipway::config::PullRequestSettings;
 use slipway::git::Secret;
 use slipway::git::forge::{ForgeKind, ForgeSettings};
-use slipway::git::writer::{Stop, Writer, request_branch};
+use slipway::git::writer::{Stop, request_branch};
 
 const KINDS: [ForgeKind; 3] = [ForgeKind::GitHub, ForgeKind::GitLab, ForgeKind::Gitea];
 
@@ -58,38 +59,13 @@ async fn setup(kind: ForgeKind) -> Setup {
 }
 
 fn draft(environment: &str, name: &str) -> Value {
-    json!({"draft": {
-        "offering": "postgresql", "environment": environment, "team": "team-a", "name": name,
-        "values": {"storageGB": 20, "version": "16"}
-    }})
-}
-
-async fn submit(app: &TestApp, cookie: &str, body: &Value) -> String {
-    let res = app
-        .server_fn_json("requests/submit", Some(cookie), body)
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    serde_json::from_str::<Value>(&res.body).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    draft_in(environment, "team-a", name, 20)
 }
 
 async fn detail(app: &TestApp, cookie: &str, id: &str) -> Value {
-    let res = app
-        .server_fn("requests/get", Some(cookie), &format!("id={id}"))
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    serde_json::from_str(&res.body).unwrap()
-}
-
-fn kinds(detail: &Value) -> Vec<String> {
-    detail["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_owned())
-        .collect()
+    let (status, detail) = request(app, cookie, id).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    detail
 }
 
 async fn deliver(app: &TestApp, headers: Vec<(&'static str, String)>, body: Vec<u8>) -> StatusCode {
@@ -244,18 +220,13 @@ async fn a_writer_that_died_after_pushing_the_branch_or_opening_the_pull_request
         let alice = app.login_as("alice").await;
         let id = submit(&app, &alice, &draft("prod", "orders-db")).await;
 
-        let crashing = Writer::new(
-            app.db().clone(),
-            settings.git_target(),
-            settings.git.writer.clone(),
-            "crashing".into(),
-        )
-        .with_forge(
-            slipway::git::forge::client(settings.git.pull_requests.clone().unwrap().forge),
-            common::ORIGIN.into(),
-            Duration::from_secs(60),
-        )
-        .stopping_at(Stop::AfterPush);
+        let crashing = another_writer(&app, &settings, "crashing")
+            .with_forge(
+                slipway::git::forge::client(settings.git.pull_requests.clone().unwrap().forge),
+                common::ORIGIN.into(),
+                Duration::from_secs(60),
+            )
+            .stopping_at(Stop::AfterPush);
         assert!(crashing.run_once().await.is_err());
         assert!(remote_branch_exists(&repo, &request_branch(&id)));
         // As if the dead run had also opened the pull request before it died.

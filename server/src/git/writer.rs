@@ -156,6 +156,14 @@ struct Pulls {
     poll: Duration,
 }
 
+/// What the blocking part works with.
+struct Blocking {
+    target: Target,
+    settings: WriterSettings,
+    stop: Option<Stop>,
+    roots: Vec<String>,
+}
+
 /// A job as the blocking part sees it.
 #[derive(Clone, Debug)]
 struct Job {
@@ -316,18 +324,8 @@ impl Writer {
         }
         let mut races = 0;
         let outcomes = loop {
-            let (target, settings, batch, stop, roots) = (
-                self.target.clone(),
-                self.settings.clone(),
-                jobs.clone(),
-                self.stop,
-                self.roots.clone(),
-            );
-            let result = tokio::task::spawn_blocking(move || {
-                write(&target, &settings, &batch, stop, &roots)
-            })
-            .await
-            .context("the git task panicked")?;
+            let batch = jobs.clone();
+            let result = self.blocking(move |ctx| write(ctx, &batch)).await?;
             match result {
                 Ok(outcomes) => break outcomes,
                 Err(WriteError::Race) if races < RACE_RETRIES => {
@@ -396,18 +394,8 @@ impl Writer {
             report.failed += 1;
             return Ok(());
         };
-        let (target, settings, one, stop, roots) = (
-            self.target.clone(),
-            self.settings.clone(),
-            job.clone(),
-            self.stop,
-            self.roots.clone(),
-        );
-        let written = tokio::task::spawn_blocking(move || {
-            write_branch(&target, &settings, &one, stop, &roots)
-        })
-        .await
-        .context("the git task panicked")?;
+        let one = job.clone();
+        let written = self.blocking(move |ctx| write_branch(ctx, &one)).await?;
         let sha = match written {
             Ok(Outcome::Committed(sha) | Outcome::Recovered(sha)) => sha,
             Ok(Outcome::Unchanged(sha)) => {
@@ -556,6 +544,22 @@ impl Writer {
         self.record_pull(id, &pull.state)
             .await
             .map_err(|e| HookRefusal::Failed(format!("{e:#}")))
+    }
+
+    /// Runs the blocking part `f` (git CLI, libgit2) off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Blocking) -> Result<T, WriteError> + Send + 'static,
+    ) -> anyhow::Result<Result<T, WriteError>> {
+        let ctx = Blocking {
+            target: self.target.clone(),
+            settings: self.settings.clone(),
+            stop: self.stop,
+            roots: self.roots.clone(),
+        };
+        tokio::task::spawn_blocking(move || f(&ctx))
+            .await
+            .context("the git task panicked")
     }
 
     fn backoff(&self, attempts: i64) -> Duration {
@@ -821,13 +825,8 @@ fn bot(settings: &WriterSettings) -> Result<Signature<'static>, WriteError> {
 
 /// The blocking part of direct mode: fetch, scan, apply, commit each job onto the last,
 /// push once.
-fn write(
-    target: &Target,
-    settings: &WriterSettings,
-    jobs: &[Job],
-    stop: Option<Stop>,
-    roots: &[String],
-) -> Result<Vec<Outcome>, WriteError> {
+fn write(ctx: &Blocking, jobs: &[Job]) -> Result<Vec<Outcome>, WriteError> {
+    let (target, settings, stop, roots) = (&ctx.target, &ctx.settings, ctx.stop, &ctx.roots);
     let (clone, repo) = open_clone(target, settings)?;
     let local_ref = format!("refs/heads/{}", target.branch);
     let head = fetch_ref(&clone, &repo, target, &local_ref)?;
@@ -881,13 +880,8 @@ pub fn request_branch(request_id: &str) -> String {
 /// branch's head, one commit, force-pushed (the branch is the portal's). A branch already
 /// holding the job's commit (an earlier run that died before opening the pull request) is
 /// reused as it is.
-fn write_branch(
-    target: &Target,
-    settings: &WriterSettings,
-    job: &Job,
-    stop: Option<Stop>,
-    roots: &[String],
-) -> Result<Outcome, WriteError> {
+fn write_branch(ctx: &Blocking, job: &Job) -> Result<Outcome, WriteError> {
+    let (target, settings, stop, roots) = (&ctx.target, &ctx.settings, ctx.stop, &ctx.roots);
     let (clone, repo) = open_clone(target, settings)?;
     let branch_ref = format!("refs/heads/{}", request_branch(&job.id));
     if let Some(tip) = fetch_ref(&clone, &repo, target, &branch_ref)? {

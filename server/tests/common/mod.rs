@@ -13,6 +13,7 @@
 pub mod forge;
 pub mod git_http;
 pub mod repo;
+pub mod requests;
 
 use axum::Router;
 use axum::body::Body;

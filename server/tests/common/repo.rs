@@ -44,18 +44,7 @@ impl Repo {
 
     /// The file at `path` on the remote's `main`, if any.
     pub fn show(&self, path: &str) -> Option<String> {
-        let out = Command::new("git")
-            .args([
-                "--git-dir",
-                self.bare.to_str().unwrap(),
-                "show",
-                &format!("main:{path}"),
-            ])
-            .output()
-            .unwrap();
-        out.status
-            .success()
-            .then(|| String::from_utf8(out.stdout).unwrap())
+        show_in(&self.bare, path)
     }
 
     /// The remote's `main` history, newest first: (sha, parent count, author, committer,
@@ -188,4 +177,17 @@ pub fn push_from(work: &Path, path: &str, content: &str, name: &str, email: &str
         git(work, &pull);
     }
     panic!("could not push {path} in 50 tries");
+}
+
+/// The file at `path` on `main` of the bare repository `bare`, if any.
+pub fn show_in(bare: &Path, path: &str) -> Option<String> {
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(bare)
+        .args(["show", &format!("main:{path}")])
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8(out.stdout).unwrap())
 }
