@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use common::TestApp;
 use common::git_http::GitHttp;
+use common::git_ssh::GitSsh;
 use common::repo::{Repo, git, push_from, show_in};
 use common::requests::{another_writer, draft_in, event_kinds, request, submit};
 use serde_json::{Value, json};
@@ -754,5 +755,78 @@ async fn an_environment_with_its_own_repository_and_prefix_is_committed_there_by
         show("clusters/prod/kustomization.yaml")
             .unwrap()
             .contains("resources: []")
+    );
+}
+
+#[tokio::test]
+async fn over_ssh_the_key_and_the_host_key_are_both_checked_and_a_refusal_loses_nothing() {
+    let repo = Repo::new();
+    let ssh_dir = repo.dir.path().join("ssh");
+    std::fs::create_dir_all(&ssh_dir).unwrap();
+    let ssh = GitSsh::start(&ssh_dir);
+    let mut settings = repo.settings();
+    settings.catalog.repo_url = ssh.url(&repo.bare);
+    let with = |key: &std::path::Path, hosts: &std::path::Path| slipway::git::Credentials {
+        ssh_key: Some(key.to_owned()),
+        known_hosts: Some(hosts.to_owned()),
+        ..Default::default()
+    };
+    settings.catalog.credentials = with(&ssh.client_key, &ssh.known_hosts);
+    let app = repo.app_with(settings.clone()).await;
+    let alice = app.login_as("alice").await;
+    let before = repo.history().len();
+
+    // A server whose host key is not the known one is refused before any credential is sent.
+    let id = submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;
+    let mut spoofed = settings.clone();
+    spoofed.catalog.credentials = with(&ssh.client_key, &ssh.wrong_known_hosts);
+    assert_eq!(
+        another_writer(&app, &spoofed, "spoofed")
+            .run_once()
+            .await
+            .unwrap()
+            .postponed,
+        1
+    );
+    let (_, detail) = request(&app, &alice, &id).await;
+    let error = detail["git"]["last_error"].as_str().unwrap();
+    assert!(
+        error.starts_with("The Git remote's SSH host key is not the known one"),
+        "{error}"
+    );
+
+    // A key the server does not accept.
+    let mut stranger = settings.clone();
+    stranger.catalog.credentials = with(&ssh.stranger_key, &ssh.known_hosts);
+    sqlx::query("UPDATE git_jobs SET next_attempt_at = 0")
+        .execute(app.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        another_writer(&app, &stranger, "stranger")
+            .run_once()
+            .await
+            .unwrap()
+            .postponed,
+        1
+    );
+    let (_, detail) = request(&app, &alice, &id).await;
+    let error = detail["git"]["last_error"].as_str().unwrap();
+    assert!(
+        error.starts_with("The Git remote refused the portal's credentials"),
+        "{error}"
+    );
+    assert_eq!(repo.history().len(), before);
+
+    // The right key and host: committed once.
+    sqlx::query("UPDATE git_jobs SET next_attempt_at = 0")
+        .execute(app.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(app.state.writer.run_once().await.unwrap().committed, 1);
+    assert_eq!(repo.history().len(), before + 1);
+    assert_eq!(
+        repo.history()[0].trailer("Slipway-Request-Id"),
+        Some(id.as_str())
     );
 }

@@ -974,7 +974,11 @@ fn is_race(message: &str) -> bool {
 fn describe(error: &Error) -> String {
     let text = error.to_string();
     let lower = text.to_lowercase();
-    let what = if lower.contains("authentication failed")
+    let what = if lower.contains("host key verification failed")
+        || lower.contains("remote host identification has changed")
+    {
+        "The Git remote's SSH host key is not the known one (SLIPWAY_GIT_KNOWN_HOSTS_FILE)"
+    } else if lower.contains("authentication failed")
         || lower.contains("could not read username")
         || lower.contains("returned error: 401")
         || lower.contains("returned error: 403")

@@ -12,6 +12,7 @@
 
 pub mod forge;
 pub mod git_http;
+pub mod git_ssh;
 pub mod repo;
 pub mod requests;
 
