@@ -412,8 +412,32 @@ pub async fn next_due(db: &Db, repository: &str) -> Result<Option<i64>> {
 /// Records how a job ended: the job, the request's stage and the ledger event, at once.
 /// A job that is no longer pending is left alone (settled twice by a retry: one event).
 pub async fn settle(db: &Db, request_id: &str, outcome: &Settled) -> Result<bool> {
-    let now = now_ms();
     let mut tx = db.pool().begin().await?;
+    let changed = settle_in(&mut tx, request_id, outcome).await?;
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// Records how a run ended for each of its jobs, in one transaction (a batch of commits
+/// pushed together is recorded together). Returns how many were still pending.
+pub async fn settle_all(db: &Db, outcomes: &[(String, Settled)]) -> Result<usize> {
+    let mut tx = db.pool().begin().await?;
+    let mut changed = 0;
+    for (request_id, outcome) in outcomes {
+        if settle_in(&mut tx, request_id, outcome).await? {
+            changed += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+async fn settle_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    request_id: &str,
+    outcome: &Settled,
+) -> Result<bool> {
+    let now = now_ms();
     let (status, state, sha, message) = match outcome {
         Settled::Committed { sha } => ("done", "committed", Some(sha.as_str()), None),
         Settled::PrOpened { sha, .. } => ("done", "pr_opened", Some(sha.as_str()), None),
@@ -431,7 +455,7 @@ pub async fn settle(db: &Db, request_id: &str, outcome: &Settled) -> Result<bool
     .bind(request_id)
     .bind(status)
     .bind(matches!(outcome, Settled::Failed { .. }).then_some(message).flatten())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?
     .rows_affected();
     if changed == 0 {
@@ -446,7 +470,7 @@ pub async fn settle(db: &Db, request_id: &str, outcome: &Settled) -> Result<bool
         .bind(number)
         .bind(url)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         sqlx::query(
             "INSERT INTO request_events (id, request_id, kind, at, actor, sha, url, message)
@@ -458,9 +482,8 @@ pub async fn settle(db: &Db, request_id: &str, outcome: &Settled) -> Result<bool
         .bind(sha)
         .bind(url)
         .bind(format!("Pull request #{number} opened for review."))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        tx.commit().await?;
         return Ok(true);
     }
     sqlx::query("UPDATE requests SET state = $2, commit_sha = $3, updated_at = $4 WHERE id = $1")
@@ -468,10 +491,9 @@ pub async fn settle(db: &Db, request_id: &str, outcome: &Settled) -> Result<bool
         .bind(state)
         .bind(sha)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    insert_event(&mut tx, request_id, state, now, None, sha, message).await?;
-    tx.commit().await?;
+    insert_event(tx, request_id, state, now, None, sha, message).await?;
     Ok(true)
 }
 

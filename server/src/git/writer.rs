@@ -347,17 +347,24 @@ impl Writer {
                 }
             }
         };
-        for (job, outcome) in jobs.iter().zip(outcomes) {
-            let settled = match &outcome {
-                Outcome::Committed(sha) | Outcome::Recovered(sha) => {
-                    Settled::Committed { sha: sha.clone() }
-                }
-                Outcome::Unchanged(sha) => Settled::Unchanged { sha: sha.clone() },
-                Outcome::Failed(message) => Settled::Failed {
-                    message: message.clone(),
-                },
-            };
-            store::settle(&self.db, &job.id, &settled).await?;
+        let settled: Vec<(String, Settled)> = jobs
+            .iter()
+            .zip(&outcomes)
+            .map(|(job, outcome)| {
+                let settled = match outcome {
+                    Outcome::Committed(sha) | Outcome::Recovered(sha) => {
+                        Settled::Committed { sha: sha.clone() }
+                    }
+                    Outcome::Unchanged(sha) => Settled::Unchanged { sha: sha.clone() },
+                    Outcome::Failed(message) => Settled::Failed {
+                        message: message.clone(),
+                    },
+                };
+                (job.id.clone(), settled)
+            })
+            .collect();
+        store::settle_all(&self.db, &settled).await?;
+        for outcome in outcomes {
             match outcome {
                 Outcome::Committed(_) => report.committed += 1,
                 Outcome::Unchanged(_) => report.unchanged += 1,
