@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::RequestDraft;
+
 /// What a request asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -251,5 +253,3 @@ pub struct ChangeSource {
     /// Keys of the file the form does not know; an edit keeps them as they are.
     pub preserved: Vec<String>,
 }
-
-use crate::catalog::RequestDraft;

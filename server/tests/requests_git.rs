@@ -482,13 +482,6 @@ async fn another_teams_request_is_not_found_and_not_listed() {
     assert_eq!(list(alice, "filter[q]=ORDERS").await, 1);
 }
 
-#[test]
-fn git_is_available_to_the_tests() {
-    // The helpers above shell out to git; make a missing binary an obvious failure.
-    let dir = tempfile::tempdir().unwrap();
-    git(dir.path(), &["init", "--quiet", "--bare", "x.git"]);
-}
-
 /// A committed create of `orders-db` for team A, and Alice's session.
 async fn committed(app: &TestApp) -> (String, String) {
     let alice = app.login_as("alice").await;
@@ -648,6 +641,11 @@ async fn a_delete_removes_the_file_and_prunes_the_kustomizations() {
     );
     let (_, detail) = request(&app, &alice, &deletion).await;
     assert_eq!(detail["summary"]["action"], "delete");
+    assert_eq!(
+        app.count("audit_log WHERE action = 'request.delete'").await,
+        1,
+        "the refused second delete is not audited as done"
+    );
     assert_eq!(event_kinds(&detail), ["submitted", "committed"]);
 
     // Nothing left to change.

@@ -180,7 +180,8 @@ impl CatalogService {
             || actor.teams.iter().any(|t| offering.allows_team(t))
     }
 
-    fn find(&self, actor: &CurrentUser, id: &str) -> Result<Offering, AppError> {
+    /// The offering `id` if the actor may see it.
+    pub fn find(&self, actor: &CurrentUser, id: &str) -> Result<Offering, AppError> {
         let snapshot = self.catalog.snapshot();
         snapshot
             .get(id)
@@ -219,11 +220,6 @@ impl CatalogService {
         }
         errors.extend(offering.validate(&draft.name, &draft.values));
         errors
-    }
-
-    /// The offering `id` if the actor may see it.
-    pub fn offering_for(&self, actor: &CurrentUser, id: &str) -> Result<Offering, AppError> {
-        self.find(actor, id)
     }
 
     /// Checks a draft (every problem at its field) and renders the file it would write,

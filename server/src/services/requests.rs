@@ -326,12 +326,7 @@ impl RequestPort for RequestService {
     }
 
     async fn get(&self, actor: &CurrentUser, id: &str) -> Result<RequestDetail, AppError> {
-        let not_found = || AppError::NotFound(format!("The request {id:?}"));
-        let row = store::get(&self.db, id)
-            .await
-            .map_err(|e| internal(&e))?
-            .filter(|row| Self::may_see(actor, row))
-            .ok_or_else(not_found)?;
+        let row = self.visible(actor, id).await?;
         let events = store::events(&self.db, id)
             .await
             .map_err(|e| internal(&e))?
@@ -369,41 +364,34 @@ impl RequestPort for RequestService {
     async fn change_source(&self, actor: &CurrentUser, of: &str) -> Result<ChangeSource, AppError> {
         let row = self.visible(actor, of).await?;
         self.refuse_if_pending(&row).await?;
-        let offering = self.catalog.offering_for(actor, &row.offering)?;
+        let offering = self.catalog.find(actor, &row.offering)?;
         let manifests = self.current_manifests(&row).await?;
         let main = manifests.first().cloned().unwrap_or(Value::Null);
-        let stored: RequestDraft = serde_json::from_str(&row.body).map_err(|e| internal(&e))?;
-        let (values, preserved) = match known_keys(&offering) {
-            Some(known) => {
-                let spec = main
-                    .get("spec")
+        let known = known_keys(&offering);
+        let values = match &known {
+            Some(known) => Value::Object(
+                main.get("spec")
                     .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                let (form, other): (Vec<_>, Vec<_>) =
-                    spec.into_iter().partition(|(k, _)| known.contains(k));
-                (
-                    Value::Object(form.into_iter().collect()),
-                    other
-                        .into_iter()
-                        .map(|(k, _)| format!("spec.{k}"))
-                        .collect(),
-                )
-            }
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| known.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
             // A template's output cannot be read back into values: the last request's
             // values are the form, and the file's own extras are kept at submission.
-            None => (stored.values.clone(), vec![]),
-        };
-        let mut preserved: Vec<String> = preserved;
-        for part in ["labels", "annotations"] {
-            if let Some(Value::Object(map)) = main.pointer(&format!("/metadata/{part}")) {
-                preserved.extend(
-                    map.keys()
-                        .filter(|k| !k.starts_with("slipway.dev/"))
-                        .map(|k| format!("metadata.{part}.{k}")),
-                );
+            None => {
+                serde_json::from_str::<RequestDraft>(&row.body)
+                    .map_err(|e| internal(&e))?
+                    .values
             }
-        }
+        };
+        // What an edit would keep: the same rule submit_change applies, on the form's part.
+        let preserved = preserve(
+            &mut serde_json::json!({"metadata": {}, "spec": values.clone()}),
+            &main,
+            known.as_deref(),
+        );
         Ok(ChangeSource {
             of: row.id.clone(),
             draft: RequestDraft {
@@ -427,7 +415,7 @@ impl RequestPort for RequestService {
     ) -> Result<Submitted, AppError> {
         let row = self.visible(actor, of).await?;
         self.refuse_if_pending(&row).await?;
-        let offering = self.catalog.offering_for(actor, &row.offering)?;
+        let offering = self.catalog.find(actor, &row.offering)?;
         let current = self.current_manifests(&row).await?;
         let id = db::new_id();
         let original: RequestDraft = serde_json::from_str(&row.body).map_err(|e| internal(&e))?;
@@ -443,9 +431,6 @@ impl RequestPort for RequestService {
                     name: row.name.clone(),
                     values: original.values,
                 };
-                if !actor.is_admin && !actor.teams.contains(&row.team) {
-                    return Err(AppError::NotFound(format!("The request {of:?}")));
-                }
                 self.store(actor, &id, Action::Delete, &offering, &same, &row.path, "")
                     .await?;
                 Ok(Submitted { id })
