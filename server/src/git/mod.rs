@@ -268,7 +268,9 @@ fn output(dir: Option<&Path>, credentials: &Credentials, args: &[&str]) -> Resul
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_ASKPASS", "")
         .env("SSH_ASKPASS", "")
-        .env("GIT_CONFIG_NOSYSTEM", "1");
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        // Errors are classified by git's own words (writer::describe): never translated.
+        .env("LC_ALL", "C");
     credentials.apply(&mut command)?;
     let output = command.output()?;
     if output.status.success() {
