@@ -628,3 +628,184 @@ pub async fn release(db: &Db, name: &str, holder: &str) -> Result<()> {
         .await?;
     Ok(())
 }
+
+/// A ledger event the control plane writes (through the recorder).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusEvent {
+    /// The applier applied a revision containing the request's commit.
+    Synced,
+    /// The claim exists and is not Ready yet.
+    Reconciling,
+    /// The claim is Ready.
+    Ready,
+    /// The claim (or something it composes) failed; the message is the root cause.
+    Failed,
+    /// The claim is gone.
+    Deleted,
+}
+
+impl StatusEvent {
+    /// The ledger kind.
+    pub fn kind(self) -> &'static str {
+        match self {
+            StatusEvent::Synced => "synced",
+            StatusEvent::Reconciling => "reconciling",
+            StatusEvent::Ready => "ready",
+            StatusEvent::Failed => "failed",
+            StatusEvent::Deleted => "deleted",
+        }
+    }
+
+    /// The request stage it leads to.
+    fn stage(self) -> &'static str {
+        match self {
+            StatusEvent::Failed => "failing",
+            other => other.kind(),
+        }
+    }
+}
+
+/// What the ledger already says about a request's life in the cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatusSoFar {
+    /// A `synced` event exists.
+    pub synced: bool,
+    /// The latest of `reconciling`, `ready`, `failed` (after the commit), `deleted`.
+    pub last: Option<String>,
+}
+
+/// The status events of a request so far. A `failed` before the request had a commit is the
+/// Git writer's, not the cluster's, and is not counted.
+pub async fn status_so_far(db: &Db, request_id: &str) -> Result<StatusSoFar> {
+    status_so_far_in(db.pool(), request_id).await
+}
+
+async fn status_so_far_in<'e, E>(executor: E, request_id: &str) -> Result<StatusSoFar>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT kind, sha FROM request_events WHERE request_id = $1
+         AND kind IN ('committed', 'merged', 'synced', 'reconciling', 'ready', 'failed', 'deleted')
+         ORDER BY at, id",
+    )
+    .bind(request_id)
+    .fetch_all(executor)
+    .await?;
+    let mut so_far = StatusSoFar::default();
+    let mut in_branch = false;
+    for (kind, _) in rows {
+        match kind.as_str() {
+            "committed" | "merged" => in_branch = true,
+            "synced" => so_far.synced = true,
+            "failed" if !in_branch => {}
+            _ => so_far.last = Some(kind),
+        }
+    }
+    Ok(so_far)
+}
+
+/// Appends a control-plane event unless the ledger already says it (`synced` once; the
+/// others when they differ from the latest): several watchers, restarts and re-lists see the
+/// same state again, and the ledger must not. Updates the request's stage. Returns whether
+/// the event was written.
+pub async fn record_status(
+    db: &Db,
+    request_id: &str,
+    event: StatusEvent,
+    message: Option<&str>,
+) -> Result<bool> {
+    let kind = event.kind();
+    let mut tx = db.pool().begin().await?;
+    // Serialises recorders on PostgreSQL (a lease hand-over can briefly overlap): the row
+    // lock is held until commit, so the second sees the first's event.
+    sqlx::query("UPDATE requests SET updated_at = updated_at WHERE id = $1")
+        .bind(request_id)
+        .execute(&mut *tx)
+        .await?;
+    let so_far = status_so_far_in(&mut *tx, request_id).await?;
+    let repeat = if kind == "synced" {
+        so_far.synced
+    } else {
+        so_far.last.as_deref() == Some(kind)
+    };
+    if repeat || so_far.last.as_deref() == Some("deleted") {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let now = now_ms();
+    insert_event(&mut tx, request_id, kind, now, None, None, message).await?;
+    // A late `synced` (its applier seen after the claim) does not move the stage back.
+    let keeps_stage = kind == "synced" && so_far.last.is_some();
+    if !keeps_stage {
+        sqlx::query("UPDATE requests SET state = $2, updated_at = $3 WHERE id = $1")
+            .bind(request_id)
+            .bind(event.stage())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Requests the control plane has yet to settle: in the branch, not deleted, and (unless
+/// `with_ready`) not Ready either. Oldest first, up to `limit`.
+pub async fn awaiting_status(db: &Db, with_ready: bool, limit: i64) -> Result<Vec<RequestRow>> {
+    let states = if with_ready {
+        "('committed', 'merged', 'synced', 'reconciling', 'failing', 'ready')"
+    } else {
+        "('committed', 'merged', 'synced', 'reconciling', 'failing')"
+    };
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {REQUEST_COLUMNS} FROM requests r WHERE r.state IN {states}
+         ORDER BY r.id LIMIT $1"
+    )))
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// Requests for the same claim (environment, kind, name) still awaiting the cluster.
+pub async fn for_claim(
+    db: &Db,
+    environment: &str,
+    kind: &str,
+    name: &str,
+) -> Result<Vec<RequestRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {REQUEST_COLUMNS} FROM requests r
+         WHERE r.environment = $1 AND r.kind = $2 AND r.name = $3
+         AND r.state IN ('committed', 'merged', 'synced', 'reconciling', 'failing', 'ready')
+         ORDER BY r.id"
+    )))
+    .bind(environment)
+    .bind(kind)
+    .bind(name)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// Whether a request for the claim (environment, kind, name) other than `except` reached the
+/// cluster: synced, or its claim seen reconciling, Ready or deleted.
+pub async fn claim_reached_cluster(
+    db: &Db,
+    environment: &str,
+    kind: &str,
+    name: &str,
+    except: &str,
+) -> Result<bool> {
+    let found: Option<(String,)> = sqlx::query_as(
+        "SELECT r.id FROM requests r JOIN request_events e ON e.request_id = r.id
+         WHERE r.environment = $1 AND r.kind = $2 AND r.name = $3 AND r.id <> $4
+         AND e.kind IN ('synced', 'reconciling', 'ready', 'deleted')
+         LIMIT 1",
+    )
+    .bind(environment)
+    .bind(kind)
+    .bind(name)
+    .bind(except)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(found.is_some())
+}

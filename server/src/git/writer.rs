@@ -256,6 +256,35 @@ impl Writer {
         format!("git-writer:{}", self.target.key())
     }
 
+    /// Whether `revision` (what a GitOps applier applied) contains `commit` (a request's):
+    /// equal, or `commit` an ancestor of it, in the writer's clone. A revision the clone does
+    /// not have is fetched once from the branch; still unknown after that (another
+    /// repository, a force-pushed history) is `None`, never a guess. Blocking.
+    pub fn contains(&self, commit: &str, revision: &str) -> anyhow::Result<Option<bool>> {
+        let (clone, repo) =
+            open_clone(&self.target, &self.settings).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (Ok(commit), Ok(revision)) = (Oid::from_str(commit), Oid::from_str(revision)) else {
+            return Ok(None);
+        };
+        let known = |repo: &Repository, id: Oid| repo.find_commit(id).is_ok();
+        if !known(&repo, revision) || !known(&repo, commit) {
+            // Its own ref: the writer's fetches hold the branch ref's lock, not this one.
+            let probe = "refs/slipway/applied";
+            fetch_ref_into(
+                &clone,
+                &self.target,
+                &format!("refs/heads/{}", self.target.branch),
+                probe,
+            )?;
+            if !known(&repo, revision) || !known(&repo, commit) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(
+            commit == revision || repo.graph_descendant_of(revision, commit)?,
+        ))
+    }
+
     /// Works until the task is dropped: takes the lease, drains due jobs, sleeps until
     /// woken, the next job is due, or the poll interval passes.
     pub fn spawn(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
@@ -690,6 +719,28 @@ fn open_clone(
     }
     let repo = Repository::open_bare(&clone).context("opening the writer's clone")?;
     Ok((clone, repo))
+}
+
+/// Fetches the remote's `remote_ref` into `local_ref` of the clone.
+fn fetch_ref_into(
+    clone: &Path,
+    target: &Target,
+    remote_ref: &str,
+    local_ref: &str,
+) -> anyhow::Result<()> {
+    output(
+        Some(clone),
+        &target.credentials,
+        &[
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            &target.url,
+            &format!("+{remote_ref}:{local_ref}"),
+        ],
+    )
+    .map_err(|e| anyhow::anyhow!("fetching {remote_ref}: {e}"))?;
+    Ok(())
 }
 
 /// Fetches branch `local_ref` from the remote into the clone; `None` when the remote does

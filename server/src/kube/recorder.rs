@@ -1,0 +1,494 @@
+//! The ledger recorder: turns what the status watchers see into ledger events (`synced`,
+//! `reconciling`, `ready`, `failed`, `deleted`), once, from one replica.
+//!
+//! ```text
+//!  StatusWatch.dirty (claims that changed) ─┐
+//!  every sweep: requests awaiting the cluster ┼─▶ facts (ledger so far, claim, appliers,
+//!                                             │          ancestry in the writer's clone)
+//!                                             ▼
+//!                             decide() (pure) ─▶ db::record_status (idempotent) ─▶ Hub
+//! ```
+//! Only the holder of the `status-ledger` lease writes; every replica watches and serves the
+//! live status. The database check in `record_status` makes a repeated sighting (a re-list
+//! after 410, a reconnect, a lease hand-over) a no-op, so nothing is written twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::domain::HealthState;
+use app::requests::Action;
+use app::status::{LiveStatus, StatusMessage};
+
+use super::status;
+use super::watch::StatusWatch;
+use crate::db::Db;
+use crate::db::requests::{self as store, RequestRow, StatusEvent, StatusSoFar};
+use crate::git::writer::Writer;
+
+const LEASE: &str = "status-ledger";
+
+/// What is known about a request when deciding its next ledger events.
+#[derive(Clone, Debug)]
+pub struct Facts {
+    /// Create, update or delete.
+    pub action: Action,
+    /// The request's change is in the branch.
+    pub in_branch: bool,
+    /// The ledger so far.
+    pub so_far: StatusSoFar,
+    /// An applier whose applied revision contains the commit (its name).
+    pub applied_by: Option<String>,
+    /// The claim carrying this request's id, with its status.
+    pub claim: Option<LiveStatus>,
+    /// Whether the claim is known to be absent from the cluster (`None`: cannot tell now).
+    pub absent: Option<bool>,
+    /// For a delete: an earlier request for the same claim reached the cluster (its claim
+    /// was seen, or its applier synced it). Without that, an absent claim says nothing.
+    pub existed: bool,
+    /// The cluster, for messages.
+    pub cluster: String,
+}
+
+/// The events to append, in order, with their messages. Pure.
+pub fn decide(facts: &Facts) -> Vec<(StatusEvent, String)> {
+    let mut events = Vec::new();
+    if !facts.in_branch || facts.so_far.last.as_deref() == Some("deleted") {
+        return events;
+    }
+    let claim = facts
+        .claim
+        .as_ref()
+        .filter(|c| c.health.state != HealthState::Stale);
+    if !facts.so_far.synced {
+        if let Some(applier) = &facts.applied_by {
+            events.push((
+                StatusEvent::Synced,
+                format!("{applier} applied a revision containing this request's commit."),
+            ));
+        } else if claim.is_some() {
+            events.push((
+                StatusEvent::Synced,
+                format!(
+                    "The claim in cluster {} carries this request's id: its commit was applied.",
+                    facts.cluster
+                ),
+            ));
+        }
+    }
+    if let Some(claim) = claim {
+        let next = match claim.health.state {
+            HealthState::Ready => Some(StatusEvent::Ready),
+            HealthState::Failed => Some(StatusEvent::Failed),
+            HealthState::Progressing | HealthState::Unknown => Some(StatusEvent::Reconciling),
+            HealthState::Deleting | HealthState::Stale => None,
+        };
+        if let Some(next) = next
+            && facts.so_far.last.as_deref() != Some(next.kind())
+        {
+            events.push((next, message(claim, next)));
+        }
+        return events;
+    }
+    if facts.absent == Some(true) {
+        let was_there = matches!(
+            facts.so_far.last.as_deref(),
+            Some("reconciling" | "ready" | "failed")
+        );
+        let delete_done = facts.action == Action::Delete
+            && (facts.so_far.synced || facts.applied_by.is_some() || facts.existed);
+        if delete_done || was_there {
+            events.push((
+                StatusEvent::Deleted,
+                format!("The claim is no longer in cluster {}.", facts.cluster),
+            ));
+        }
+    }
+    events
+}
+
+fn message(claim: &LiveStatus, event: StatusEvent) -> String {
+    let health = &claim.health;
+    let mut text = match event {
+        StatusEvent::Ready => "The claim is Ready.".to_owned(),
+        StatusEvent::Reconciling => "The claim is being reconciled.".to_owned(),
+        _ => String::new(),
+    };
+    let mut detail = Vec::new();
+    if let Some(place) = &claim.cause_in {
+        detail.push(place.clone());
+    }
+    if let Some(reason) = &health.reason {
+        detail.push(reason.clone());
+    }
+    if let Some(message) = &health.message {
+        detail.push(message.clone());
+    }
+    if !detail.is_empty() {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(&detail.join(": "));
+    }
+    text
+}
+
+/// The recorder's timing.
+#[derive(Clone, Debug)]
+pub struct RecorderSettings {
+    /// How often requests awaiting the cluster are looked at without a change.
+    pub sweep: Duration,
+    /// The leader lease's lifetime.
+    pub lease_ttl: Duration,
+}
+
+/// See the module documentation.
+pub struct Recorder {
+    db: Db,
+    watch: Arc<StatusWatch>,
+    writers: Vec<Arc<Writer>>,
+    holder: String,
+    settings: RecorderSettings,
+}
+
+impl Recorder {
+    /// A recorder writing as `holder`.
+    pub fn new(
+        db: Db,
+        watch: Arc<StatusWatch>,
+        writers: Vec<Arc<Writer>>,
+        holder: String,
+        settings: RecorderSettings,
+    ) -> Self {
+        Recorder {
+            db,
+            watch,
+            writers,
+            holder,
+            settings,
+        }
+    }
+
+    /// Runs until the task is aborted.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let ttl = i64::try_from(self.settings.lease_ttl.as_millis()).unwrap_or(30_000);
+            let mut leading = false;
+            let mut full_sweep_done = false;
+            let mut ancestry: HashMap<(String, String), bool> = HashMap::new();
+            let mut last_sweep: Option<tokio::time::Instant> = None;
+            loop {
+                match store::lease(&self.db, LEASE, &self.holder, ttl).await {
+                    Ok(true) => {
+                        if !leading {
+                            tracing::info!("recording control-plane status in the ledger (leader)");
+                            leading = true;
+                            full_sweep_done = false;
+                        }
+                    }
+                    Ok(false) => {
+                        leading = false;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "status recorder cannot take its lease");
+                        leading = false;
+                    }
+                }
+                if leading {
+                    let mut ids = self.watch.dirty.take();
+                    let sweep = self.watch.dirty.take_applied()
+                        || last_sweep.is_none_or(|at| at.elapsed() >= self.settings.sweep);
+                    let mut rows: BTreeMap<String, RequestRow> = BTreeMap::new();
+                    if sweep {
+                        last_sweep = Some(tokio::time::Instant::now());
+                        // Once the watchers have seen everything, look at Ready requests too:
+                        // a claim deleted while no replica was watching.
+                        let with_ready = !full_sweep_done && self.watch.settled();
+                        match store::awaiting_status(&self.db, with_ready, 10_000).await {
+                            Ok(found) => {
+                                full_sweep_done |= with_ready;
+                                rows.extend(found.into_iter().map(|r| (r.id.clone(), r)));
+                            }
+                            Err(error) => {
+                                tracing::warn!(%error, "listing requests awaiting the cluster failed")
+                            }
+                        }
+                    }
+                    ids.retain(|id| !rows.contains_key(id));
+                    for id in ids {
+                        match store::get(&self.db, &id).await {
+                            Ok(Some(row)) => {
+                                // Deletes of the same claim never carry their id on it.
+                                if let Ok(related) = store::for_claim(
+                                    &self.db,
+                                    &row.environment,
+                                    &row.kind,
+                                    &row.name,
+                                )
+                                .await
+                                {
+                                    rows.extend(related.into_iter().map(|r| (r.id.clone(), r)));
+                                }
+                                rows.insert(row.id.clone(), row);
+                            }
+                            Ok(None) => {}
+                            Err(error) => tracing::warn!(%error, "reading a request failed"),
+                        }
+                    }
+                    for row in rows.values() {
+                        if let Err(error) = self.record(row, &mut ancestry).await {
+                            tracing::warn!(request = %row.id, error = %format!("{error:#}"), "recording status failed; will retry");
+                        }
+                    }
+                }
+                tokio::select! {
+                    () = self.watch.dirty.wake.notified() => {}
+                    () = tokio::time::sleep(self.settings.sweep.min(self.settings.lease_ttl / 3)) => {}
+                }
+            }
+        })
+    }
+
+    /// Decides and writes one request's events.
+    async fn record(
+        &self,
+        row: &RequestRow,
+        ancestry: &mut HashMap<(String, String), bool>,
+    ) -> anyhow::Result<()> {
+        let Some(cluster) = self.watch.cluster_of(&row.environment) else {
+            return Ok(());
+        };
+        let Some(action) = Action::parse(&row.action) else {
+            return Ok(());
+        };
+        let so_far = store::status_so_far(&self.db, &row.id).await?;
+        let mut applied_by = None;
+        if !so_far.synced
+            && let Some(commit) = &row.commit_sha
+        {
+            'appliers: for applier in self.watch.appliers_of(&row.environment, &row.path) {
+                for revision in &applier.revisions {
+                    if self.contains(row, commit, revision, ancestry).await? == Some(true) {
+                        applied_by = Some(applier.name.clone());
+                        break 'appliers;
+                    }
+                }
+            }
+        }
+        let claim = self
+            .watch
+            .claim_sight(&row.environment, &row.id)
+            .map(|c| c.live);
+        let absent = if claim.is_none() {
+            self.watch.claim_absent(
+                &row.environment,
+                status::group_of(&row.api_version),
+                &row.kind,
+                &row.name,
+            )
+        } else {
+            Some(false)
+        };
+        let existed = action == Action::Delete
+            && store::claim_reached_cluster(
+                &self.db,
+                &row.environment,
+                &row.kind,
+                &row.name,
+                &row.id,
+            )
+            .await?;
+        let facts = Facts {
+            existed,
+            action,
+            in_branch: row.commit_sha.is_some()
+                && matches!(
+                    row.state.as_str(),
+                    "committed" | "merged" | "synced" | "reconciling" | "ready" | "failing"
+                ),
+            so_far,
+            applied_by,
+            claim,
+            absent,
+            cluster: cluster.name.clone(),
+        };
+        for (event, message) in decide(&facts) {
+            if store::record_status(&self.db, &row.id, event, Some(&message)).await? {
+                tracing::info!(request = %row.id, event = event.kind(), "ledger");
+                self.watch.hub().publish(StatusMessage::Ledger {
+                    request_id: row.id.clone(),
+                    team: row.team.clone(),
+                    kind: event.kind().to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn contains(
+        &self,
+        row: &RequestRow,
+        commit: &str,
+        revision: &str,
+        cache: &mut HashMap<(String, String), bool>,
+    ) -> anyhow::Result<Option<bool>> {
+        let key = (commit.to_owned(), revision.to_owned());
+        if let Some(known) = cache.get(&key) {
+            return Ok(Some(*known));
+        }
+        let Some(writer) = self
+            .writers
+            .iter()
+            .find(|w| w.target().key() == row.repository)
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        let (c, r) = key.clone();
+        let answer = tokio::task::spawn_blocking(move || writer.contains(&c, &r)).await??;
+        if let Some(answer) = answer {
+            cache.insert(key, answer);
+        }
+        Ok(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use app::domain::Health;
+
+    use super::*;
+
+    fn live(state: HealthState, reason: &str) -> LiveStatus {
+        LiveStatus {
+            health: Health {
+                state,
+                reason: Some(reason.into()),
+                message: Some("details".into()),
+            },
+            cause_in: None,
+            last_known: None,
+            since: "t".into(),
+        }
+    }
+
+    fn facts() -> Facts {
+        Facts {
+            action: Action::Create,
+            in_branch: true,
+            so_far: StatusSoFar::default(),
+            applied_by: None,
+            claim: None,
+            absent: None,
+            existed: true,
+            cluster: "prod".into(),
+        }
+    }
+
+    fn kinds(events: &[(StatusEvent, String)]) -> Vec<&'static str> {
+        events.iter().map(|(e, _)| e.kind()).collect()
+    }
+
+    #[test]
+    fn nothing_is_recorded_before_the_change_is_in_the_branch() {
+        let mut f = facts();
+        f.in_branch = false;
+        f.claim = Some(live(HealthState::Ready, "Available"));
+        assert!(decide(&f).is_empty());
+    }
+
+    #[test]
+    fn a_claim_seen_ready_first_records_synced_then_ready() {
+        let mut f = facts();
+        f.claim = Some(live(HealthState::Ready, "Available"));
+        assert_eq!(kinds(&decide(&f)), ["synced", "ready"]);
+    }
+
+    #[test]
+    fn the_applier_alone_records_synced() {
+        let mut f = facts();
+        f.applied_by = Some("Application argocd/dev".into());
+        let events = decide(&f);
+        assert_eq!(kinds(&events), ["synced"]);
+        assert!(events[0].1.contains("Application argocd/dev"));
+    }
+
+    #[test]
+    fn the_same_state_seen_again_records_nothing() {
+        let mut f = facts();
+        f.so_far = StatusSoFar {
+            synced: true,
+            last: Some("reconciling".into()),
+        };
+        f.claim = Some(live(HealthState::Progressing, "Creating"));
+        assert!(decide(&f).is_empty());
+        f.claim = Some(live(HealthState::Unknown, "NoConditions"));
+        assert!(decide(&f).is_empty(), "Unknown is still reconciling");
+    }
+
+    #[test]
+    fn a_failure_carries_its_root_cause() {
+        let mut f = facts();
+        f.so_far.synced = true;
+        let mut claim = live(HealthState::Failed, "ReconcileError");
+        claim.cause_in = Some("Instance/db-1".into());
+        f.claim = Some(claim);
+        let events = decide(&f);
+        assert_eq!(kinds(&events), ["failed"]);
+        assert_eq!(events[0].1, "Instance/db-1: ReconcileError: details");
+    }
+
+    #[test]
+    fn a_stale_claim_records_nothing() {
+        let mut f = facts();
+        f.so_far.synced = true;
+        f.claim = Some(live(HealthState::Stale, "ClusterUnreachable"));
+        assert!(decide(&f).is_empty());
+    }
+
+    #[test]
+    fn a_claim_that_was_there_and_is_gone_is_deleted_once() {
+        let mut f = facts();
+        f.so_far = StatusSoFar {
+            synced: true,
+            last: Some("ready".into()),
+        };
+        f.absent = Some(true);
+        assert_eq!(kinds(&decide(&f)), ["deleted"]);
+        f.so_far.last = Some("deleted".into());
+        assert!(decide(&f).is_empty());
+    }
+
+    #[test]
+    fn a_create_not_applied_yet_is_not_deleted() {
+        let mut f = facts();
+        f.absent = Some(true);
+        assert!(decide(&f).is_empty());
+    }
+
+    #[test]
+    fn a_delete_of_a_claim_that_never_reached_the_cluster_is_not_called_done() {
+        let mut f = facts();
+        f.action = Action::Delete;
+        f.existed = false;
+        f.absent = Some(true);
+        assert!(
+            decide(&f).is_empty(),
+            "nothing proves the delete was applied"
+        );
+        f.applied_by = Some("Kustomization flux-system/dev".into());
+        assert_eq!(kinds(&decide(&f)), ["synced", "deleted"]);
+    }
+
+    #[test]
+    fn a_delete_request_ends_when_the_claim_is_gone() {
+        let mut f = facts();
+        f.action = Action::Delete;
+        f.absent = Some(false);
+        assert!(decide(&f).is_empty(), "still there");
+        f.absent = None;
+        assert!(decide(&f).is_empty(), "cannot tell");
+        f.absent = Some(true);
+        assert_eq!(kinds(&decide(&f)), ["deleted"]);
+    }
+}
