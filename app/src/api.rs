@@ -13,6 +13,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::requests::{Action, ChangeSource, RequestDetail, RequestFilter, RequestPage, Submitted};
+use crate::status::{ClaimRow, ClusterView, RequestStatus};
 
 /// Who is signed in, and whether the development login is on.
 #[server(endpoint = "session")]
@@ -188,4 +189,25 @@ pub async fn submit_change(
         }
         .await,
     )
+}
+
+/// A request's live status and resource tree.
+#[server(endpoint = "status/request")]
+pub async fn get_request_status(id: String) -> Result<RequestStatus, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.status.request_status(&require_user()?, &id).await }.await)
+}
+
+/// The signed-in user's teams' claims with their live status.
+#[server(endpoint = "status/claims")]
+pub async fn list_claims() -> Result<Vec<ClaimRow>, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.status.claims(&require_user()?).await }.await)
+}
+
+/// The clusters as the watchers see them.
+#[server(endpoint = "status/clusters")]
+pub async fn list_clusters() -> Result<Vec<ClusterView>, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.status.clusters(&require_user()?).await }.await)
 }

@@ -23,6 +23,7 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;
 pub mod requests;
+pub mod status;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -42,7 +43,7 @@ use crate::pages::{
     not_found::NotFound,
     offering::OfferingPage,
     requests::{RequestPage, RequestsPage},
-    status::StatusPage,
+    status::{ClustersPage, StatusPage},
     tokens::TokensPage,
 };
 
@@ -76,6 +77,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    components::live::provide_live_feed();
     // Effects run only in the browser, after hydration: the marker tells tests (and anyone
     // debugging) that the WebAssembly front end has taken over the server-rendered page.
     #[cfg(feature = "hydrate")]
@@ -102,6 +104,7 @@ pub fn App() -> impl IntoView {
                 // whose status came too late to send.
                 <Route path=path!("/requests/:id") view=|| view! { <Layout><RequestPage /></Layout> } ssr=SsrMode::Async />
                 <Route path=StaticSegment("status") view=|| view! { <Layout><StatusPage /></Layout> } />
+                <Route path=path!("/status/clusters") view=|| view! { <Layout><ClustersPage /></Layout> } />
                 <Route path=StaticSegment("metrics") view=|| view! { <Layout><MetricsPage /></Layout> } />
                 // Async: the page's status (403 for non-admins) is known before the first byte.
                 <Route path=StaticSegment("tokens") view=|| view! { <Layout><TokensPage /></Layout> } />

@@ -16,6 +16,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::requests::{Action, ChangeSource, RequestDetail, RequestFilter, RequestPage, Submitted};
+use crate::status::{ClaimRow, ClusterView, RequestStatus};
 
 /// Facts about the running portal.
 #[async_trait]
@@ -120,6 +121,21 @@ pub trait RequestPort: Send + Sync + 'static {
     ) -> Result<RequestPage, AppError>;
 }
 
+/// Live status from the control plane. Members see their teams' claims; administrators all.
+#[async_trait]
+pub trait StatusPort: Send + Sync + 'static {
+    /// A request's live status and resource tree.
+    async fn request_status(
+        &self,
+        actor: &CurrentUser,
+        id: &str,
+    ) -> Result<RequestStatus, AppError>;
+    /// The claims of the actor's teams (every team's for administrators), with live status.
+    async fn claims(&self, actor: &CurrentUser) -> Result<Vec<ClaimRow>, AppError>;
+    /// Every cluster: reachability, kinds watched, object counts, last event, lag.
+    async fn clusters(&self, actor: &CurrentUser) -> Result<Vec<ClusterView>, AppError>;
+}
+
 /// Everything server functions may call, handed to Leptos as context.
 #[derive(Clone)]
 pub struct Ports {
@@ -133,6 +149,8 @@ pub struct Ports {
     pub catalog: Arc<dyn CatalogPort>,
     /// See [`RequestPort`].
     pub requests: Arc<dyn RequestPort>,
+    /// See [`StatusPort`].
+    pub status: Arc<dyn StatusPort>,
 }
 
 /// The signed-in user of the request being served, if any.

@@ -67,6 +67,17 @@ pub enum Stage {
     Unchanged,
     /// The change cannot be applied (the message says why); nothing was committed.
     Failed,
+    /// The GitOps applier applied a revision containing the request's commit.
+    Synced,
+    /// The claim exists and is being reconciled (not Ready yet).
+    Reconciling,
+    /// The claim reports Ready.
+    Ready,
+    /// The claim, or something it composes, failed to reconcile (ledger event `failed`; the
+    /// message is the root cause). It may still recover.
+    Failing,
+    /// The claim is gone from the cluster.
+    Deleted,
 }
 
 impl Stage {
@@ -81,6 +92,11 @@ impl Stage {
             Stage::Closed => "closed",
             Stage::Unchanged => "unchanged",
             Stage::Failed => "failed",
+            Stage::Synced => "synced",
+            Stage::Reconciling => "reconciling",
+            Stage::Ready => "ready",
+            Stage::Failing => "failing",
+            Stage::Deleted => "deleted",
         }
     }
 
@@ -94,6 +110,11 @@ impl Stage {
             "closed" => Stage::Closed,
             "unchanged" => Stage::Unchanged,
             "failed" => Stage::Failed,
+            "synced" => Stage::Synced,
+            "reconciling" => Stage::Reconciling,
+            "ready" => Stage::Ready,
+            "failing" => Stage::Failing,
+            "deleted" => Stage::Deleted,
             _ => Stage::Submitted,
         }
     }
@@ -109,6 +130,11 @@ impl Stage {
             Stage::Closed => "Pull request closed",
             Stage::Unchanged => "No change",
             Stage::Failed => "Failed",
+            Stage::Synced => "Synced",
+            Stage::Reconciling => "Reconciling",
+            Stage::Ready => "Ready",
+            Stage::Failing => "Failing",
+            Stage::Deleted => "Deleted",
         }
     }
 
@@ -121,7 +147,7 @@ impl Stage {
     }
 
     /// Every stage, for filters.
-    pub const ALL: [Stage; 8] = [
+    pub const ALL: [Stage; 13] = [
         Stage::Submitted,
         Stage::WaitingForGit,
         Stage::Committed,
@@ -130,6 +156,11 @@ impl Stage {
         Stage::Closed,
         Stage::Unchanged,
         Stage::Failed,
+        Stage::Synced,
+        Stage::Reconciling,
+        Stage::Ready,
+        Stage::Failing,
+        Stage::Deleted,
     ];
 }
 

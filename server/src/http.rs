@@ -131,8 +131,24 @@ pub fn state(
         route(&default_target, false),
     ));
     let writer = writers[0].clone();
-    let ports = services::ports(&db, &settings, &catalog, requests);
+    let status = crate::kube::watch::StatusWatch::new(
+        catalog.catalog().clone(),
+        settings.control_plane.clone(),
+        crate::kube::hub::Hub::new(4096),
+    );
+    let ports = services::ports(
+        &db,
+        &settings,
+        &catalog,
+        requests,
+        Arc::new(services::status::StatusService::new(
+            db.clone(),
+            status.clone(),
+        )),
+    );
     Ok(AppState {
+        status,
+        holder,
         writer,
         writers,
         catalog,
@@ -177,6 +193,11 @@ pub fn plain_routes() -> Vec<(&'static str, http::Method, MethodRouter<AppState>
         ("/auth/oidc/callback", Method::GET, get(oidc::callback)),
         ("/admin/audit.csv", Method::GET, get(audit_csv)),
         ("/api/v1/me", Method::GET, get(crate::api::me)),
+        (
+            "/api/status/events",
+            Method::GET,
+            get(crate::stream::events),
+        ),
         (
             "/api/hooks/forge",
             Method::POST,
@@ -432,8 +453,8 @@ impl Drop for Background {
     }
 }
 
-/// Starts the background work: the catalog's file refresh, the Git writer and the offerings
-/// discovered in the configured clusters. Fails when a cluster's configuration cannot be read.
+/// Starts the background work: the catalog's file refresh, the Git writer, the offerings
+/// discovered in the configured clusters, the status watchers and the ledger recorder. Fails when a cluster's configuration cannot be read.
 pub async fn start_background(state: &AppState) -> anyhow::Result<Background> {
     let clusters = crate::kube::cluster::connect(&state.settings.control_plane)
         .await
@@ -445,6 +466,24 @@ pub async fn start_background(state: &AppState) -> anyhow::Result<Background> {
         state.settings.control_plane.clone(),
     );
     tasks.extend(offerings.spawn(&clusters));
+    tasks.extend(state.status.spawn(&clusters));
+    tasks.push(
+        crate::kube::recorder::Recorder::new(
+            state.db.clone(),
+            state.status.clone(),
+            state.writers.clone(),
+            state.holder.clone(),
+            crate::kube::recorder::RecorderSettings {
+                sweep: state
+                    .settings
+                    .control_plane
+                    .rediscover
+                    .min(Duration::from_secs(10)),
+                lease_ttl: state.settings.git.writer.lease_ttl,
+            },
+        )
+        .spawn(),
+    );
     for cluster in &clusters {
         tracing::info!(cluster = %cluster.name, environments = ?state.settings.control_plane.environments_of(&cluster.name), "cluster configured");
     }

@@ -23,4 +23,5 @@ pub mod http;
 pub mod kube;
 pub mod services;
 pub mod state;
+pub mod stream;
 pub mod telemetry;

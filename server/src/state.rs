@@ -28,6 +28,11 @@ pub struct AppState {
     /// Every Git writer: the catalog repository's first, then each other environment
     /// repository's.
     pub writers: Vec<Arc<crate::git::writer::Writer>>,
+    /// Live status: watchers' read model and the hub SSE streams read (the watchers are
+    /// started by `start_background`).
+    pub status: Arc<crate::kube::watch::StatusWatch>,
+    /// Names this process in leases.
+    pub holder: String,
     /// The OIDC relying party, when single sign-on is configured.
     pub oidc: Option<Arc<Oidc>>,
 }

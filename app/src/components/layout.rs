@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api::get_session_info;
+use crate::components::live::ClusterBanner;
 use crate::components::theme::ThemeToggle;
 use crate::domain::{CurrentUser, SessionInfo};
 
@@ -38,6 +39,7 @@ pub fn Layout(children: Children) -> impl IntoView {
         <div class="flex min-h-screen flex-col">
             <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:p-2">"Skip to content"</a>
             <Suspense fallback=|| ()>{session_view(dev_banner)}</Suspense>
+            <ClusterBanner />
             <header class="sticky top-0 z-20 border-b border-slate-200 bg-white/90 backdrop-blur dark:border-slate-800 dark:bg-slate-900/90">
                 <div class="mx-auto flex h-14 max-w-7xl items-center gap-4 px-4 sm:px-6">
                     <button

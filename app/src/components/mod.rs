@@ -2,5 +2,6 @@
 
 pub mod form;
 pub mod layout;
+pub mod live;
 pub mod page;
 pub mod theme;

@@ -5,9 +5,11 @@ use leptos_meta::Title;
 use leptos_router::components::{A, Form};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{SubmitChange, get_request, list_requests};
+use crate::api::{SubmitChange, get_request, get_request_status, list_requests};
+use crate::components::live::{HealthBadge, on_live_message};
 use crate::components::page::{EmptyState, PageHeader};
 use crate::requests::{Action as RequestAction, RequestDetail, RequestFilter, RequestPage, Stage};
+use crate::status::{LiveStatus, RequestStatus, ResourceNode, StatusMessage};
 
 const INPUT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900";
 
@@ -64,9 +66,14 @@ pub fn StageBadge(stage: Stage) -> impl IntoView {
             "bg-sky-100 text-sky-900 dark:bg-sky-950 dark:text-sky-200"
         }
         Stage::PrOpened => "bg-violet-100 text-violet-900 dark:bg-violet-950 dark:text-violet-200",
-        Stage::Failed | Stage::Closed => {
+        Stage::Failed | Stage::Closed | Stage::Failing => {
             "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-200"
         }
+        Stage::Synced | Stage::Reconciling => {
+            "bg-sky-100 text-sky-900 dark:bg-sky-950 dark:text-sky-200"
+        }
+        Stage::Ready => "bg-emerald-100 text-emerald-900 dark:bg-emerald-950 dark:text-emerald-200",
+        Stage::Deleted => "bg-slate-200 text-slate-700 dark:bg-slate-800 dark:text-slate-300",
     };
     view! {
         <span data-testid="stage" data-stage=stage.as_str() class=format!("inline-block rounded px-1.5 py-0.5 text-xs font-medium {class}")>
@@ -166,18 +173,136 @@ pub fn RequestPage() -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     }
+    let status = Resource::new(id, get_request_status);
+    // Pushed changes: a claim message carries the new status (shown at once, the tree is
+    // re-read); a ledger message adds to the timeline; a cluster going away or coming back,
+    // or a reset, re-reads both.
+    let (live_now, set_live_now) = signal(None::<LiveStatus>);
+    on_live_message(move |message| {
+        let current = params.with_untracked(|p| p.get("id").unwrap_or_default());
+        match message {
+            StatusMessage::Claim {
+                request_id, live, ..
+            } if *request_id == current => {
+                set_live_now.set(Some(live.clone()));
+                status.refetch();
+            }
+            StatusMessage::Ledger { request_id, .. } if *request_id == current => {
+                data.refetch();
+                status.refetch();
+            }
+            StatusMessage::Cluster { .. } | StatusMessage::Reset => {
+                set_live_now.set(None);
+                data.refetch();
+                status.refetch();
+            }
+            _ => {}
+        }
+    });
     view! {
         <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move { data.await.map(request_view) })}
         </Transition>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                status.await.map(|s| live_section(s, live_now))
+            })}
+        </Transition>
     }
+}
+
+fn live_section(status: RequestStatus, live_now: ReadSignal<Option<LiveStatus>>) -> impl IntoView {
+    let initial = status.live.clone();
+    let live = move || live_now.get().or_else(|| initial.clone());
+    let badge = {
+        let live = live.clone();
+        move || {
+            match live() {
+            Some(l) => view! { <HealthBadge health=l.health last_known=l.last_known /> }.into_any(),
+            None => view! { <span data-testid="health-badge" data-state="none" class="text-xs text-slate-500">"Not seen yet"</span> }.into_any(),
+        }
+        }
+    };
+    let cause = move || {
+        live().and_then(|l| {
+            let parts: Vec<String> = [l.cause_in, l.health.reason, l.health.message].into_iter().flatten().collect();
+            (!parts.is_empty()).then(|| view! { <p data-testid="root-cause" class="mt-2 text-sm text-slate-700 dark:text-slate-300">{parts.join(": ")}</p> })
+        })
+    };
+    view! {
+        <section aria-labelledby="live-heading" data-testid="live-status" class="mt-8 rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+            <h2 id="live-heading" class="flex flex-wrap items-center gap-3 font-medium">
+                <span>"In the cluster"</span>{badge}
+                {status.cluster.map(|c| view! { <span class="text-xs font-normal text-slate-500">{format!("cluster {c}")}</span> })}
+            </h2>
+            {cause}
+            {status.note.map(|n| view! { <p data-testid="status-note" class="mt-2 text-sm text-slate-500">{n}</p> })}
+            {status.tree.map(|t| view! { <ul data-testid="resource-tree" class="mt-4 space-y-2">{tree_view(t)}</ul> })}
+        </section>
+    }
+}
+
+fn tree_view(node: ResourceNode) -> AnyView {
+    let conditions = node
+        .conditions
+        .iter()
+        .map(|c| {
+            let text = [c.reason.clone(), c.message.clone()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(": ");
+            view! {
+                <li class="text-xs text-slate-600 dark:text-slate-400">
+                    <span class="font-mono">{format!("{}={}", c.kind, c.status)}</span>
+                    {(!text.is_empty()).then(|| format!(" — {text}"))}
+                </li>
+            }
+        })
+        .collect_view();
+    let label = format!(
+        "{} {}{}",
+        node.kind,
+        node.namespace
+            .clone()
+            .map(|n| format!("{n}/"))
+            .unwrap_or_default(),
+        node.name
+    );
+    let missing = node
+        .missing
+        .then(|| view! { <span class="text-xs text-slate-500">" (not seen)"</span> });
+    let children = (!node.children.is_empty()).then(|| {
+        let items = node.children.into_iter().map(tree_view).collect_view();
+        view! { <ul class="mt-2 space-y-2 border-l border-slate-200 pl-4 dark:border-slate-800">{items}</ul> }
+    });
+    view! {
+        <li data-testid="resource" data-kind=node.kind.clone() data-name=node.name.clone()>
+            <p class="flex flex-wrap items-center gap-2 text-sm">
+                <span class="font-mono">{label}</span>
+                <HealthBadge health=node.health last_known=None />
+                {missing}
+            </p>
+            <ul class="mt-1 space-y-0.5">{conditions}</ul>
+            {children}
+        </li>
+    }
+    .into_any()
 }
 
 fn request_view(detail: RequestDetail) -> impl IntoView {
     let s = detail.summary.clone();
     // Day-2 actions on a claim that is in the branch.
-    let in_branch = matches!(s.stage, Stage::Committed | Stage::Merged | Stage::Unchanged)
-        && s.action != RequestAction::Delete;
+    let in_branch = matches!(
+        s.stage,
+        Stage::Committed
+            | Stage::Merged
+            | Stage::Unchanged
+            | Stage::Synced
+            | Stage::Reconciling
+            | Stage::Ready
+            | Stage::Failing
+    ) && s.action != RequestAction::Delete;
     let delete = ServerAction::<SubmitChange>::new();
     let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| {
@@ -274,6 +399,10 @@ fn event_label(kind: &str) -> String {
         "closed" => "Pull request closed without merging".into(),
         "unchanged" => "No change needed".into(),
         "failed" => "Failed".into(),
+        "synced" => "Synced by the GitOps applier".into(),
+        "reconciling" => "Reconciling".into(),
+        "ready" => "Ready".into(),
+        "deleted" => "Deleted from the cluster".into(),
         other => other.replace('_', " "),
     }
 }

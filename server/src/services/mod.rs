@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod requests;
+pub mod status;
 pub mod system;
 pub mod tokens;
 
@@ -20,9 +21,11 @@ pub fn ports(
     settings: &Arc<Settings>,
     catalog: &Arc<catalog::CatalogService>,
     requests: Arc<requests::RequestService>,
+    status: Arc<status::StatusService>,
 ) -> Ports {
     Ports {
         requests,
+        status,
         catalog: catalog.clone(),
         system: Arc::new(system::SystemService::new(db.clone(), settings.clone())),
         audit: Arc::new(audit::AuditService::new(db.clone())),

@@ -1,0 +1,160 @@
+//! Live status in the browser: one `EventSource` per tab on `/api/status/events`, shared by
+//! every component through context, plus the health badge and the unreachable-cluster banner.
+//!
+//! ```text
+//!  EventSource ── claim / ledger / cluster / reset ──▶ LiveFeed.last (signal)
+//!      │ reconnects by itself, sending Last-Event-ID         │ components react: update a badge,
+//!      ▼                                                     ▼ refetch a resource
+//!  LiveFeed.open (signal) ─▶ data-live on the indicator (tests wait for "open")
+//! ```
+//! On the server the feed never changes: pages render their resources as read.
+
+use leptos::prelude::*;
+
+use crate::api::list_clusters;
+use crate::domain::{Health, HealthState};
+use crate::status::{StatusMessage, state_label};
+
+/// The tab's status stream.
+#[derive(Clone, Copy)]
+pub struct LiveFeed {
+    /// The latest message with a counter (two equal messages are two changes).
+    pub last: ReadSignal<Option<(u64, StatusMessage)>>,
+    /// Whether the stream is connected.
+    pub open: ReadSignal<bool>,
+}
+
+/// Opens the stream (in the browser) and provides it to every component below.
+pub fn provide_live_feed() {
+    let (last, set_last) = signal(None::<(u64, StatusMessage)>);
+    let (open, set_open) = signal(false);
+    provide_context(LiveFeed { last, open });
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |started: Option<()>| {
+        if started.is_none() {
+            connect(set_last, set_open);
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (set_last, set_open);
+}
+
+#[cfg(feature = "hydrate")]
+fn connect(set_last: WriteSignal<Option<(u64, StatusMessage)>>, set_open: WriteSignal<bool>) {
+    use wasm_bindgen::JsCast as _;
+    use wasm_bindgen::prelude::Closure;
+
+    let Ok(source) = web_sys::EventSource::new("/api/status/events") else {
+        return;
+    };
+    let counter = std::rc::Rc::new(std::cell::Cell::new(0_u64));
+    let on_message =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            let Some(text) = event.data().as_string() else {
+                return;
+            };
+            if let Ok(message) = serde_json::from_str::<StatusMessage>(&text) {
+                counter.set(counter.get() + 1);
+                set_last.set(Some((counter.get(), message)));
+            }
+        });
+    for name in ["claim", "ledger", "cluster", "reset"] {
+        let _ = source.add_event_listener_with_callback(name, on_message.as_ref().unchecked_ref());
+    }
+    on_message.forget();
+    let on_open = Closure::<dyn FnMut()>::new(move || set_open.set(true));
+    source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    on_open.forget();
+    // The browser reconnects by itself (with Last-Event-ID); meanwhile the page says so.
+    let on_error = Closure::<dyn FnMut()>::new(move || set_open.set(false));
+    source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    on_error.forget();
+}
+
+/// The feed, or one that never changes when none was provided.
+pub fn use_live_feed() -> LiveFeed {
+    use_context::<LiveFeed>().unwrap_or_else(|| {
+        let (last, _) = signal(None);
+        let (open, _) = signal(false);
+        LiveFeed { last, open }
+    })
+}
+
+/// Runs `react` for every message the feed delivers after mounting.
+pub fn on_live_message(react: impl Fn(&StatusMessage) + 'static) {
+    let feed = use_live_feed();
+    Effect::new(move |_| {
+        if let Some((_, message)) = feed.last.get() {
+            react(&message);
+        }
+    });
+}
+
+/// Tailwind classes of a health state.
+pub fn health_classes(state: HealthState) -> &'static str {
+    match state {
+        HealthState::Ready => {
+            "bg-emerald-100 text-emerald-900 dark:bg-emerald-950 dark:text-emerald-200"
+        }
+        HealthState::Progressing => "bg-sky-100 text-sky-900 dark:bg-sky-950 dark:text-sky-200",
+        HealthState::Failed => "bg-red-100 text-red-900 dark:bg-red-950 dark:text-red-200",
+        HealthState::Deleting => {
+            "bg-violet-100 text-violet-900 dark:bg-violet-950 dark:text-violet-200"
+        }
+        HealthState::Unknown => "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-200",
+        HealthState::Stale => "bg-amber-100 text-amber-900 dark:bg-amber-950 dark:text-amber-200",
+    }
+}
+
+/// A health badge; `last_known` is shown next to Stale.
+#[component]
+pub fn HealthBadge(health: Health, last_known: Option<HealthState>) -> impl IntoView {
+    let state = health.state;
+    let word = match (state, last_known) {
+        (HealthState::Stale, Some(last)) => format!("Stale (last: {})", state_label(last)),
+        _ => state_label(state).to_owned(),
+    };
+    let title = [health.reason.clone(), health.message.clone()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(": ");
+    view! {
+        <span data-testid="health-badge" data-state=format!("{state:?}").to_lowercase() title=title
+            class=format!("inline-flex items-center rounded-full px-2 py-0.5 text-xs font-medium {}", health_classes(state))>
+            {word}
+        </span>
+    }
+}
+
+/// A banner per unreachable cluster, kept current by the stream; and the stream's own state.
+#[component]
+pub fn ClusterBanner() -> impl IntoView {
+    let clusters = Resource::new(|| (), |_| list_clusters());
+    on_live_message(move |message| {
+        if matches!(
+            message,
+            StatusMessage::Cluster { .. } | StatusMessage::Reset
+        ) {
+            clusters.refetch();
+        }
+    });
+    let feed = use_live_feed();
+    view! {
+        <span data-testid="live-indicator" class="sr-only" data-live=move || if feed.open.get() { "open" } else { "closed" }>
+            {move || if feed.open.get() { "Live updates on" } else { "Live updates off" }}
+        </span>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let down: Vec<_> = clusters.await.unwrap_or_default().into_iter().filter(|c| !c.reachable).collect();
+                down.into_iter().map(|c| view! {
+                    <div role="alert" data-testid="cluster-banner" data-cluster=c.name.clone()
+                        class="border-b border-amber-300 bg-amber-50 px-4 py-2 text-center text-sm text-amber-950 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-100">
+                        {format!("Cluster {} cannot be reached since {}{}. Statuses from it are the last known, marked Stale.",
+                            c.name, c.since, c.error.map(|e| format!(" ({e})")).unwrap_or_default())}
+                    </div>
+                }).collect_view()
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,61 @@
+//! The status service: live status from the watchers, scoped to the actor's teams.
+
+use std::sync::Arc;
+
+use app::domain::CurrentUser;
+use app::error::AppError;
+use app::ports::StatusPort;
+use app::status::{ClaimRow, ClusterView, RequestStatus};
+use async_trait::async_trait;
+
+use crate::db::Db;
+use crate::db::requests as store;
+use crate::kube::watch::StatusWatch;
+
+/// Implements [`StatusPort`].
+pub struct StatusService {
+    db: Db,
+    watch: Arc<StatusWatch>,
+}
+
+impl StatusService {
+    /// A service reading `watch`.
+    pub fn new(db: Db, watch: Arc<StatusWatch>) -> Self {
+        StatusService { db, watch }
+    }
+}
+
+#[async_trait]
+impl StatusPort for StatusService {
+    async fn request_status(
+        &self,
+        actor: &CurrentUser,
+        id: &str,
+    ) -> Result<RequestStatus, AppError> {
+        let row = store::get(&self.db, id)
+            .await
+            .map_err(|e| internal(&e))?
+            .filter(|row| actor.is_admin || actor.teams.contains(&row.team))
+            .ok_or_else(|| AppError::NotFound(format!("The request {id:?}")))?;
+        Ok(self.watch.request_status(&row.environment, &row.id))
+    }
+
+    async fn claims(&self, actor: &CurrentUser) -> Result<Vec<ClaimRow>, AppError> {
+        Ok(if actor.is_admin {
+            self.watch.claims(None)
+        } else {
+            self.watch.claims(Some(&actor.teams))
+        })
+    }
+
+    async fn clusters(&self, _actor: &CurrentUser) -> Result<Vec<ClusterView>, AppError> {
+        // Kinds, counts and reachability say nothing about any team's claims.
+        Ok(self.watch.clusters())
+    }
+}
+
+fn internal(error: &dyn std::fmt::Display) -> AppError {
+    let reference = uuid::Uuid::now_v7().simple().to_string();
+    tracing::error!(%error, reference, "status service failure");
+    AppError::Internal(reference)
+}
