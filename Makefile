@@ -63,7 +63,10 @@ test-postgres: tools
 e2e: build
 	@mkdir -p $(LOGS)
 	@echo "==> Playwright end-to-end tests in Chromium"
+	@echo "==> building the Kubernetes API test double (a process for the browser tests)"
+	cargo build -p kube-double --bin kube-double
 	SLIPWAY_E2E_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
+	  SLIPWAY_E2E_KUBE_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
 	  SLIPWAY_E2E_IDP_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
 	  PLAYWRIGHT_JSON_OUTPUT_NAME=$(CURDIR)/$(LOGS)/e2e.json \
 	  playwright test --config end2end/playwright.config.ts

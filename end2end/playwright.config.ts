@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 const port = process.env.SLIPWAY_E2E_PORT;
 const idpPort = process.env.SLIPWAY_E2E_IDP_PORT;
-if (!port || !idpPort) throw new Error('SLIPWAY_E2E_PORT/SLIPWAY_E2E_IDP_PORT are not set: run the e2e tests through `make e2e`');
+const kubePort = process.env.SLIPWAY_E2E_KUBE_PORT;
+if (!port || !idpPort || !kubePort) throw new Error('SLIPWAY_E2E_PORT/SLIPWAY_E2E_IDP_PORT/SLIPWAY_E2E_KUBE_PORT are not set: run the e2e tests through `make e2e`');
 const issuer = `http://127.0.0.1:${idpPort}`;
 const baseURL = `http://127.0.0.1:${port}`;
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -18,6 +19,16 @@ const data = mkdtempSync(join(tmpdir(), 'slipway-e2e-'));
 // The client secret reaches the portal through a file, as a mounted Secret would.
 const secretFile = join(data, 'oidc-client-secret');
 writeFileSync(secretFile, 'slipway-e2e-secret\n');
+// The cluster: the Kubernetes API test double (no kube-apiserver can run here), reached with
+// the bearer token it accepts, as a kubeconfig context would.
+const kubeconfig = join(data, 'kubeconfig');
+writeFileSync(kubeconfig, [
+  'apiVersion: v1', 'kind: Config', 'current-context: e2e',
+  'clusters:', '- name: e2e', '  cluster:', `    server: http://127.0.0.1:${kubePort}`,
+  'contexts:', '- name: e2e', '  context:', '    cluster: e2e', '    user: e2e',
+  'users:', '- name: e2e', '  user:', '    token: kube-double-token', '',
+].join('\n'));
+process.env.SLIPWAY_E2E_KUBE_URL = `http://127.0.0.1:${kubePort}`;
 
 export default defineConfig({
   testDir: './tests',
@@ -46,6 +57,16 @@ export default defineConfig({
     },
   },
   webServer: [
+    {
+      // The Kubernetes API test double as a process, serving the seed's kinds.
+      command: `${root}/target/debug/kube-double --listen 127.0.0.1:${kubePort} --seed ${root}/end2end/kube/seed.yaml`,
+      // Answers 401 without the token: reachable is all this waits for.
+      url: `http://127.0.0.1:${kubePort}/version`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+    },
     {
       // A real OpenID Provider with a login form and users in groups (see end2end/oidc).
       command: [
@@ -78,6 +99,9 @@ export default defineConfig({
       SLIPWAY_OIDC_SCOPES: 'openid profile email groups',
       SLIPWAY_TEAM_REGEX: '^team-[a-z0-9-]+$',
       SLIPWAY_ADMIN_GROUP: 'platform-admins',
+      SLIPWAY_CLUSTERS: 'e2e',
+      SLIPWAY_KUBECONFIG: kubeconfig,
+      SLIPWAY_KUBE_REDISCOVER_SECS: '1',
     },
     },
   ],

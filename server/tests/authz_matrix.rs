@@ -8,6 +8,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use common::{ORIGIN, TestApp};
+use tower::ServiceExt as _;
 
 const ROLES: [&str; 4] = ["anonymous", "alice (team-a)", "bob (team-b)", "pat (admin)"];
 
@@ -18,7 +19,12 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 4]> {
         ("GET", "/healthz" | "/readyz" | "/login") => [200; 4],
         // Anonymous visitors are sent to the login page; everyone else to the catalog.
         ("GET", "/") => [303; 4],
-        ("GET", "/catalog" | "/requests" | "/status" | "/metrics") => page,
+        ("GET", "/catalog" | "/requests" | "/status" | "/status/clusters" | "/metrics") => page,
+        // Live status: a member's stream and claims are filtered to their teams
+        // (status_live.rs); another team's request is "not found"; clusters are no team's.
+        ("GET", "/api/status/events") => [401, 200, 200, 200],
+        ("POST", "/api/status/claims" | "/api/status/clusters") => [401, 200, 200, 200],
+        ("POST", "/api/status/request") => [401, 404, 404, 404],
         ("GET", "/admin" | "/admin/audit" | "/admin/audit.csv") => [303, 403, 403, 200],
         ("POST", "/api/audit") => [401, 403, 403, 200],
         // Everyone manages their own tokens; revoking an unknown token is "not found".
@@ -87,6 +93,7 @@ fn probe(method: &Method, path: &str, cookie: Option<&str>) -> Request<Body> {
         | "/api/drafts/load"
         | "/api/drafts/discard"
         | "/api/requests/get"
+        | "/api/status/request"
         | "/api/requests/change-source" => "offering=no-such&id=no-such&of=no-such",
         "/api/requests/change" => {
             return req
@@ -139,7 +146,18 @@ async fn every_route_allows_and_denies_exactly_as_the_matrix_says() {
                 Some(h) => Some(app.login_as(h).await),
                 None => None,
             };
-            let res = app.send(probe(method, path, cookie.as_deref())).await;
+            let request = probe(method, path, cookie.as_deref());
+            // An event stream never ends: its status is all there is to read.
+            let res = if path == "/api/status/events" {
+                let response = app.router.clone().oneshot(request).await.unwrap();
+                common::TestResponse {
+                    status: response.status(),
+                    headers: response.headers().clone(),
+                    body: String::new(),
+                }
+            } else {
+                app.send(request).await
+            };
             if res.status != StatusCode::from_u16(want[role]).unwrap() {
                 let body: String = res.body.chars().take(120).collect();
                 wrong.push(format!(

@@ -250,13 +250,21 @@ async fn a_cluster_without_crossplane_gets_a_note_and_is_asked_again_not_hammere
     let members_page = portal.page(&portal.member).await;
     assert!(problems(&members_page).is_empty(), "notes are for admins");
 
-    // Asked again at the configured interval (300 ms here), not in a loop.
+    // Asked again at the configured interval (300 ms here), not in a loop: seven kinds are
+    // looked for (XRDs and Promises for the catalog; Argo CD Applications, Flux
+    // Kustomizations and HelmReleases, and the two claim kinds of the offering files for the
+    // status watchers), each with one `GET /apis` per interval while its group is missing.
     let before = double.requests().len();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let asked = double.requests().len() - before;
+    let asked = double.requests()[before..].to_vec();
     assert!(
-        (2..=20).contains(&asked),
-        "expected a few discovery requests in 1.5 s at one per 300 ms per kind, got {asked}"
+        asked.iter().all(|r| r == "GET /apis"),
+        "only discovery while nothing is installed: {asked:?}"
+    );
+    assert!(
+        (7..=7 * 7).contains(&asked.len()),
+        "expected about one discovery request per kind per 300 ms in 1.5 s, got {}",
+        asked.len()
     );
 
     // Installing Crossplane later is picked up without a restart, and the note goes.
@@ -439,7 +447,7 @@ async fn a_context_missing_from_the_kubeconfig_stops_startup_with_the_contexts_n
 }
 
 #[test]
-fn the_deployed_rbac_grants_read_only_access_to_every_kind_the_catalog_watches() {
+fn the_deployed_rbac_grants_read_only_access_to_every_kind_the_catalog_and_status_watch() {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/rbac.yaml")).unwrap();
     let documents: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
@@ -468,19 +476,53 @@ fn the_deployed_rbac_grants_read_only_access_to_every_kind_the_catalog_watches()
             "no wildcards: {rule}"
         );
     }
-    for source in slipway::kube::offerings::SOURCES {
-        let granted = rules.iter().any(|rule| {
+    let granted = |group: &str, plural: &str| {
+        rules.iter().any(|rule| {
             let has = |field: &str, value: &str| {
                 rule[field].as_array().unwrap().iter().any(|v| v == value)
             };
-            has("apiGroups", source.group)
-                && has("resources", source.plural)
+            has("apiGroups", group)
+                && has("resources", plural)
                 && ["get", "list", "watch"].iter().all(|v| has("verbs", v))
-        });
+        })
+    };
+    for source in slipway::kube::offerings::SOURCES {
         assert!(
-            granted,
+            granted(source.group, source.plural),
             "{} {} must be readable",
-            source.group, source.plural
+            source.group,
+            source.plural
         );
+    }
+    // The status watchers' fixed kinds (claims and what they compose vary per installation).
+    for (group, _, kind) in slipway::kube::watch::APPLIERS {
+        let plural = format!("{}s", kind.to_lowercase());
+        assert!(granted(group, &plural), "{group} {plural} must be readable");
+    }
+    assert!(
+        !rules.iter().any(|r| r["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "secrets")),
+        "never Secrets"
+    );
+    // The bound role aggregates exactly the labelled roles above.
+    let reader = documents
+        .iter()
+        .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == "slipway-reader")
+        .unwrap();
+    let selector = &reader["aggregationRule"]["clusterRoleSelectors"][0]["matchLabels"];
+    for role in documents
+        .iter()
+        .filter(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] != "slipway-reader")
+    {
+        for (key, value) in selector.as_object().unwrap() {
+            assert_eq!(
+                &role["metadata"]["labels"][key], value,
+                "{} is aggregated",
+                role["metadata"]["name"]
+            );
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod git_http;
 pub mod git_ssh;
 pub mod repo;
 pub mod requests;
+pub mod sse;
 
 use axum::Router;
 use axum::body::Body;

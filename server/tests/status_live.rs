@@ -1,0 +1,573 @@
+//! Live status end to end, through kube-rs's real client against the Kubernetes API test
+//! double: a request committed by the real Git writer, its claim created in the double as
+//! Argo CD would, statuses patched through the status subresource with real-world object
+//! shapes (tests/fixtures/status) → the watchers → the ledger (once) → the SSE stream.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use common::TestApp;
+use common::repo::Repo;
+use common::requests::{draft_in, event_kinds, request, submit};
+use common::sse::{SseEvent, SseStream};
+use kube_double::{Kind, KubeDouble};
+use serde_json::{Value, json};
+use slipway::config::{ClusterAccess, ClusterSettings, ControlPlaneSettings};
+
+const WAIT: Duration = Duration::from_secs(10);
+const CLAIM_API: &str = "database.example.org/v1alpha1";
+const XR_NAME: &str = "orders-db-x7k2p";
+const MR_API: &str = "rds.aws.crossplane.io/v1alpha1";
+const MR_NAME: &str = "orders-db-x7k2p-0";
+
+/// A real-world object from tests/fixtures/status (its first document).
+fn fixture(file: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/status/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_yaml::from_str(&text).unwrap()
+}
+
+fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {
+    json!({"type": kind, "status": status, "reason": reason, "message": message,
+           "lastTransitionTime": "2026-11-28T10:00:00Z"})
+}
+
+struct World {
+    repo: Repo,
+    double: KubeDouble,
+    app: TestApp,
+    _background: slipway::http::Background,
+    _kubeconfig: tempfile::NamedTempFile,
+    alice: String,
+}
+
+/// A portal whose `dev` environment reconciles in the double (`dev-cp`), which serves the
+/// sample catalog's claim kind, its composite, an RDS managed resource and Argo CD
+/// Applications, but no Flux.
+async fn world() -> World {
+    let repo = Repo::new();
+    let double = KubeDouble::start().await.unwrap();
+    double.register(Kind::new(
+        "database.example.org",
+        "v1alpha1",
+        "PostgreSQLInstance",
+        true,
+    ));
+    double.register(Kind::new(
+        "database.example.org",
+        "v1alpha1",
+        "XPostgreSQLInstance",
+        false,
+    ));
+    double.register(Kind::new(
+        "rds.aws.crossplane.io",
+        "v1alpha1",
+        "DBInstance",
+        false,
+    ));
+    double.register(Kind::new("argoproj.io", "v1alpha1", "Application", true));
+    let kubeconfig = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(kubeconfig.path(), double.kubeconfig("double")).unwrap();
+    let mut settings = repo.settings();
+    settings.control_plane = ControlPlaneSettings {
+        clusters: vec![ClusterSettings {
+            name: "dev-cp".into(),
+            access: ClusterAccess::Context("double".into()),
+        }],
+        kubeconfig: Some(kubeconfig.path().to_owned()),
+        environment_clusters: vec![("dev".into(), "dev-cp".into())],
+        rediscover: Duration::from_millis(300),
+    };
+    let app = repo.app_with(settings).await;
+    let background = slipway::http::start_background(&app.state).await.unwrap();
+    let alice = app.login_as("alice").await;
+    World {
+        repo,
+        double,
+        app,
+        _background: background,
+        _kubeconfig: kubeconfig,
+        alice,
+    }
+}
+
+impl World {
+    /// Submits a request and waits for the writer to commit it; (id, commit, manifest).
+    async fn committed_request(&self, name: &str) -> (String, String, Value) {
+        let id = submit(&self.app, &self.alice, &draft_in("dev", "team-a", name, 20)).await;
+        let detail = self
+            .until(&id, "committed", |d| d["commit"].is_string())
+            .await;
+        let manifest: Value = serde_yaml::from_str(detail["content"].as_str().unwrap()).unwrap();
+        (id, detail["commit"].as_str().unwrap().to_owned(), manifest)
+    }
+
+    /// Polls the request until `done` holds.
+    async fn until(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let (status, detail) = request(&self.app, &self.alice, id).await;
+            assert_eq!(status, StatusCode::OK);
+            if done(&detail) {
+                return detail;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: not within {WAIT:?}; ledger {:?}",
+                event_kinds(&detail)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn ledger_until(&self, id: &str, kinds: &[&str]) -> Vec<String> {
+        let detail = self
+            .until(id, &format!("ledger {kinds:?}"), |d| {
+                event_kinds(d) == kinds
+            })
+            .await;
+        event_kinds(&detail)
+    }
+
+    /// Waits until the ledger's last event is `last`; the whole ledger.
+    async fn ledger_ending(&self, id: &str, last: &str) -> Vec<String> {
+        let detail = self
+            .until(id, &format!("ledger ending with {last}"), |d| {
+                event_kinds(d).last().map(String::as_str) == Some(last)
+            })
+            .await;
+        event_kinds(&detail)
+    }
+
+    /// Sets the managed resource's conditions.
+    fn patch_mr(&self, conditions: Vec<Value>) {
+        self.double
+            .patch_status(
+                MR_API,
+                "DBInstance",
+                "",
+                MR_NAME,
+                json!({"conditions": conditions}),
+            )
+            .unwrap();
+    }
+
+    /// Creates the claim as the GitOps applier would (the committed manifest), with its
+    /// composite and managed resource as Crossplane would.
+    fn apply_claim(&self, manifest: &Value) -> (String, String) {
+        let mut claim = manifest.clone();
+        claim["spec"]["resourceRef"] =
+            json!({"apiVersion": CLAIM_API, "kind": "XPostgreSQLInstance", "name": XR_NAME});
+        let created = self.double.apply(claim).unwrap();
+        let namespace = created["metadata"]["namespace"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let name = created["metadata"]["name"].as_str().unwrap().to_owned();
+        self.double
+            .apply(json!({
+                "apiVersion": CLAIM_API, "kind": "XPostgreSQLInstance",
+                "metadata": {"name": XR_NAME, "labels": {"crossplane.io/composite": XR_NAME,
+                    "crossplane.io/claim-name": name, "crossplane.io/claim-namespace": namespace}},
+                "spec": {"resourceRefs": [{"apiVersion": MR_API, "kind": "DBInstance", "name": MR_NAME}]},
+            }))
+            .unwrap();
+        // The managed resource is the fixture's RDS instance, renamed and labelled as composed.
+        let mut mr = fixture("crossplane-mr-rds-dbinstance-creating.yaml");
+        mr["metadata"] = json!({"name": MR_NAME, "labels": {"crossplane.io/composite": XR_NAME}});
+        self.double.apply(mr).unwrap();
+        (namespace, name)
+    }
+
+    fn patch_claim(&self, namespace: &str, name: &str, conditions: Vec<Value>) {
+        self.double
+            .patch_status(
+                CLAIM_API,
+                "PostgreSQLInstance",
+                namespace,
+                name,
+                json!({"conditions": conditions}),
+            )
+            .unwrap();
+    }
+
+    fn patch_xr(&self, conditions: Vec<Value>) {
+        self.double
+            .patch_status(
+                CLAIM_API,
+                "XPostgreSQLInstance",
+                "",
+                XR_NAME,
+                json!({"conditions": conditions}),
+            )
+            .unwrap();
+    }
+
+    /// Gives the managed resource the status of a fixture.
+    fn mr_status_from(&self, file: &str) {
+        let status = fixture(file)["status"].clone();
+        self.double
+            .patch_status(MR_API, "DBInstance", "", MR_NAME, status)
+            .unwrap();
+    }
+
+    async fn request_status(&self, id: &str) -> Value {
+        let res = self
+            .app
+            .server_fn("status/request", Some(&self.alice), &format!("id={id}"))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        serde_json::from_str(&res.body).unwrap()
+    }
+}
+
+fn is_claim(id: &str, state: &str) -> impl Fn(&SseEvent) -> bool {
+    let id = id.to_owned();
+    let state = state.to_owned();
+    move |e| {
+        e.event == "claim"
+            && e.data["request_id"] == id.as_str()
+            && e.data["live"]["health"]["state"] == state.as_str()
+    }
+}
+
+#[tokio::test]
+async fn a_claim_is_followed_to_ready_with_its_root_cause_through_the_ledger_and_the_stream() {
+    let w = world().await;
+    let (id, _commit, manifest) = w.committed_request("orders-db").await;
+    let mut stream = SseStream::open(&w.app, &w.alice, None).await;
+
+    let (namespace, name) = w.apply_claim(&manifest);
+    // A new claim without conditions is Unknown: reconciling, never Ready.
+    stream.until(WAIT, is_claim(&id, "unknown")).await;
+    w.ledger_until(&id, &["submitted", "committed", "synced", "reconciling"])
+        .await;
+
+    // The managed resource fails to update: the claim only says "not ready", the RDS
+    // instance says why, and that is the root cause shown and recorded.
+    w.patch_claim(
+        &namespace,
+        &name,
+        vec![
+            condition("Synced", "True", "ReconcileSuccess", ""),
+            condition(
+                "Ready",
+                "False",
+                "Creating",
+                "Composite resource is not yet Ready",
+            ),
+        ],
+    );
+    w.patch_xr(vec![
+        condition("Synced", "True", "ReconcileSuccess", ""),
+        condition("Ready", "False", "Creating", "Unready resources: instance"),
+    ]);
+    w.mr_status_from("crossplane-mr-rds-dbinstance-update-failed.yaml");
+    let events = stream.until(WAIT, is_claim(&id, "failed")).await;
+    let failed = events.last().unwrap();
+    assert_eq!(
+        failed.data["live"]["cause_in"],
+        format!("DBInstance/{MR_NAME}")
+    );
+    assert_eq!(failed.data["live"]["health"]["reason"], "ReconcileError");
+    let kinds = w
+        .ledger_until(
+            &id,
+            &["submitted", "committed", "synced", "reconciling", "failed"],
+        )
+        .await;
+    assert_eq!(kinds.len(), 5);
+    let detail = request(&w.app, &w.alice, &id).await.1;
+    assert_eq!(detail["summary"]["stage"], "failing");
+    let message = detail["events"][4]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "DBInstance/{MR_NAME}: ReconcileError: update failed"
+        )),
+        "{message}"
+    );
+
+    // The tree the request page shows: claim → composite → managed resource, conditions kept.
+    let status = w.request_status(&id).await;
+    let tree = &status["tree"];
+    assert_eq!(tree["kind"], "PostgreSQLInstance");
+    assert_eq!(tree["children"][0]["kind"], "XPostgreSQLInstance");
+    assert_eq!(tree["children"][0]["children"][0]["name"], MR_NAME);
+    assert_eq!(
+        tree["children"][0]["children"][0]["health"]["state"],
+        "failed"
+    );
+
+    // Fixed: claim and composite report Ready first (still failed: the instance is not
+    // synced), then the instance syncs and the whole tree is Ready.
+    w.patch_claim(
+        &namespace,
+        &name,
+        vec![
+            condition("Synced", "True", "ReconcileSuccess", ""),
+            condition("Ready", "True", "Available", ""),
+        ],
+    );
+    w.patch_xr(vec![
+        condition("Synced", "True", "ReconcileSuccess", ""),
+        condition("Ready", "True", "Available", ""),
+    ]);
+    w.patch_mr(vec![
+        condition("Synced", "True", "ReconcileSuccess", ""),
+        condition("Ready", "True", "Available", ""),
+    ]);
+    stream.until(WAIT, is_claim(&id, "ready")).await;
+    w.ledger_until(
+        &id,
+        &[
+            "submitted",
+            "committed",
+            "synced",
+            "reconciling",
+            "failed",
+            "ready",
+        ],
+    )
+    .await;
+    assert_eq!(
+        request(&w.app, &w.alice, &id).await.1["summary"]["stage"],
+        "ready"
+    );
+}
+
+#[tokio::test]
+async fn synced_means_the_applier_applied_a_revision_containing_the_commit() {
+    let w = world().await;
+    let (id, commit, _) = w.committed_request("orders-db").await;
+    // An Argo CD Application over the environment's folder that applied an older revision
+    // (the repository's first commit) has not synced the request.
+    let first = w.repo.history().last().unwrap().sha.clone();
+    let mut app = fixture("argocd-app-healthy-synced-automated-kustomize.yaml");
+    app["metadata"] = json!({"name": "dev-claims", "namespace": "argocd"});
+    app["spec"]["source"]["path"] = json!("dev");
+    app["status"]["sync"]["revision"] = json!(first);
+    w.double.apply(app).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, detail) = request(&w.app, &w.alice, &id).await;
+    assert_eq!(
+        event_kinds(&detail),
+        ["submitted", "committed"],
+        "an older revision is not a sync"
+    );
+
+    // Another commit lands on top of the request's; the applier applies that one: it
+    // contains the request's commit, so the request is synced, by this applier.
+    w.repo.push("dev/README.md", "later change\n");
+    let head = w.repo.history()[0].sha.clone();
+    assert_ne!(head, commit);
+    w.double
+        .patch_status(
+            "argoproj.io/v1alpha1",
+            "Application",
+            "argocd",
+            "dev-claims",
+            json!({"sync": {"status": "Synced", "revision": head}}),
+        )
+        .unwrap();
+    let kinds = w
+        .ledger_until(&id, &["submitted", "committed", "synced"])
+        .await;
+    assert_eq!(kinds.len(), 3);
+    let detail = request(&w.app, &w.alice, &id).await.1;
+    let message = detail["events"][2]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Application argocd/dev-claims"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn watch_loss_and_410_resume_the_status_without_duplicating_the_ledger() {
+    let w = world().await;
+    let (id, _, manifest) = w.committed_request("orders-db").await;
+    let (namespace, name) = w.apply_claim(&manifest);
+    w.patch_mr(vec![
+        condition("Synced", "True", "ReconcileSuccess", ""),
+        condition("Ready", "True", "Available", ""),
+    ]);
+    w.patch_xr(vec![
+        condition("Synced", "True", "ReconcileSuccess", ""),
+        condition("Ready", "True", "Available", ""),
+    ]);
+    w.patch_claim(
+        &namespace,
+        &name,
+        vec![
+            condition("Synced", "True", "ReconcileSuccess", ""),
+            condition("Ready", "True", "Available", ""),
+        ],
+    );
+    let before = w.ledger_ending(&id, "ready").await;
+    let mut stream = SseStream::open(&w.app, &w.alice, None).await;
+
+    // Connections cut, then every watch told its resourceVersion is too old (410 Gone):
+    // the watchers re-list and see the same objects again.
+    let watches_before = w.double.open_watches();
+    assert!(watches_before > 0);
+    w.double.drop_watches();
+    w.double.compact();
+    w.double.expire_watches();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(w.double.open_watches() > 0, "the watchers came back");
+
+    // A change after the loss arrives: the watch resumed.
+    w.patch_claim(
+        &namespace,
+        &name,
+        vec![
+            condition(
+                "Synced",
+                "False",
+                "ReconcileError",
+                "cannot compose resources: quota exceeded",
+            ),
+            condition("Ready", "True", "Available", ""),
+        ],
+    );
+    let seen = stream.until(WAIT, is_claim(&id, "failed")).await;
+    // The re-list re-observed an unchanged Ready claim: nothing was pushed for it.
+    assert!(
+        !seen
+            .iter()
+            .any(|e| e.event == "claim" && e.data["live"]["health"]["state"] == "ready"),
+        "{seen:#?}"
+    );
+    let after = w.ledger_ending(&id, "failed").await;
+    assert_eq!(
+        after[..after.len() - 1],
+        before[..],
+        "only the new failure was added"
+    );
+    // And nothing more arrives later.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(event_kinds(&request(&w.app, &w.alice, &id).await.1), after);
+}
+
+#[tokio::test]
+async fn an_unreachable_cluster_makes_statuses_stale_with_a_banner_message_and_writes_nothing() {
+    let w = world().await;
+    let (id, _, manifest) = w.committed_request("orders-db").await;
+    let (namespace, name) = w.apply_claim(&manifest);
+    w.patch_claim(
+        &namespace,
+        &name,
+        vec![
+            condition("Synced", "True", "ReconcileSuccess", ""),
+            condition("Ready", "False", "Creating", ""),
+        ],
+    );
+    w.ledger_until(&id, &["submitted", "committed", "synced", "reconciling"])
+        .await;
+    let mut stream = SseStream::open(&w.app, &w.alice, None).await;
+
+    w.double.set_reachable(false);
+    w.double.drop_watches();
+    let events = stream
+        .until(WAIT, |e| {
+            e.event == "cluster" && e.data["reachable"] == false
+        })
+        .await;
+    assert_eq!(events.last().unwrap().data["cluster"], "dev-cp");
+    let status = w.request_status(&id).await;
+    assert_eq!(status["live"]["health"]["state"], "stale");
+    assert_eq!(status["live"]["last_known"], "progressing");
+    let clusters = w.app.server_fn("status/clusters", Some(&w.alice), "").await;
+    let clusters: Value = serde_json::from_str(&clusters.body).unwrap();
+    assert_eq!(clusters[0]["reachable"], false);
+
+    w.double.set_reachable(true);
+    stream
+        .until(WAIT, |e| {
+            e.event == "cluster" && e.data["reachable"] == true
+        })
+        .await;
+    assert_eq!(
+        w.request_status(&id).await["live"]["health"]["state"],
+        "progressing"
+    );
+    assert_eq!(
+        event_kinds(&request(&w.app, &w.alice, &id).await.1),
+        ["submitted", "committed", "synced", "reconciling"],
+        "the outage wrote nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_claim_is_recorded_once_and_kinds_not_installed_get_a_note() {
+    let w = world().await;
+    let (id, _, manifest) = w.committed_request("orders-db").await;
+    let (namespace, name) = w.apply_claim(&manifest);
+    w.ledger_until(&id, &["submitted", "committed", "synced", "reconciling"])
+        .await;
+    w.double
+        .delete(CLAIM_API, "PostgreSQLInstance", &namespace, &name)
+        .unwrap();
+    w.ledger_until(
+        &id,
+        &["submitted", "committed", "synced", "reconciling", "deleted"],
+    )
+    .await;
+    assert_eq!(
+        request(&w.app, &w.alice, &id).await.1["summary"]["stage"],
+        "deleted"
+    );
+
+    let res = w.app.server_fn("status/clusters", Some(&w.alice), "").await;
+    let clusters: Value = serde_json::from_str(&res.body).unwrap();
+    let kinds = clusters[0]["kinds"].as_array().unwrap();
+    let state = |kind: &str| {
+        kinds
+            .iter()
+            .find(|k| k["kind"] == kind)
+            .map(|k| k["state"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(state("Kustomization").as_deref(), Some("not installed"));
+    assert_eq!(state("HelmRelease").as_deref(), Some("not installed"));
+    assert_eq!(state("Application").as_deref(), Some("watching"));
+    assert_eq!(state("PostgreSQLInstance").as_deref(), Some("watching"));
+}
+
+#[tokio::test]
+async fn the_stream_carries_only_the_members_teams_claims_and_replays_after_last_event_id() {
+    let w = world().await;
+    let bob = w.app.login_as("bob").await;
+    let (id, _, manifest) = w.committed_request("orders-db").await;
+    let mut bobs = SseStream::open(&w.app, &bob, None).await;
+    let mut alices = SseStream::open(&w.app, &w.alice, None).await;
+    let (namespace, name) = w.apply_claim(&manifest);
+    let first = alices.until(WAIT, is_claim(&id, "unknown")).await;
+    let last_id = first.last().unwrap().id.clone().unwrap();
+
+    // Alice's browser is away while the claim changes, then reconnects with Last-Event-ID.
+    drop(alices);
+    w.patch_claim(
+        &namespace,
+        &name,
+        vec![
+            condition("Synced", "True", "ReconcileSuccess", ""),
+            condition("Ready", "True", "Available", ""),
+        ],
+    );
+    w.ledger_ending(&id, "ready").await;
+    let mut again = SseStream::open(&w.app, &w.alice, Some(&last_id)).await;
+    again.until(WAIT, is_claim(&id, "ready")).await;
+
+    // Bob (team-b) saw nothing of team-a's claim.
+    while let Some(event) = bobs.next(Duration::from_millis(300)).await {
+        assert_ne!(event.data["request_id"], id.as_str(), "{event:?}");
+    }
+    // An id from elsewhere asks for a reset rather than pretending to replay.
+    let mut stranger = SseStream::open(&w.app, &w.alice, Some("0000.1")).await;
+    let event = stranger.next(WAIT).await.unwrap();
+    assert_eq!(event.event, "reset");
+}
