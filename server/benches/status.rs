@@ -1,0 +1,262 @@
+//! Live status at scale: 50 000 watched objects (10 000 claims, each with a composite and three
+//! managed resources) listed and watched through kube-rs's real client from the Kubernetes API
+//! test double; what the read model keeps in memory, how long the first complete picture
+//! takes, and how long a status change takes from the API (a status patch) to a browser's
+//! Server-Sent Event (through the real router and SSE handler, no socket).
+//!
+//! Run: `cargo bench -p server --bench status` (release profile; prints a table).
+
+#![allow(clippy::print_stdout, reason = "a bench prints its table")]
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use http_body_util::BodyExt as _;
+use kube_double::{Kind, KubeDouble};
+use serde_json::{Value, json};
+use slipway::config::{ClusterAccess, ClusterSettings, ControlPlaneSettings};
+use tower::ServiceExt as _;
+
+#[global_allocator]
+static HEAP: &stats_alloc::StatsAlloc<std::alloc::System> = &stats_alloc::INSTRUMENTED_SYSTEM;
+
+const CLAIMS: usize = 10_000;
+const MRS_PER_CLAIM: usize = 3;
+const API: &str = "database.example.org/v1alpha1";
+const MR_API: &str = "rds.aws.upbound.io/v1beta1";
+const ORIGIN: &str = "http://127.0.0.1:3000";
+
+fn conditions(ready: bool) -> Value {
+    json!([
+        {"type": "Synced", "status": "True", "reason": "ReconcileSuccess", "lastTransitionTime": "2026-11-28T10:00:00Z"},
+        {"type": "Ready", "status": if ready { "True" } else { "False" }, "reason": if ready { "Available" } else { "Creating" },
+         "message": if ready { "" } else { "Unready resources: instance, subnet-group" }, "lastTransitionTime": "2026-11-28T10:00:00Z"},
+    ])
+}
+
+fn seed(double: &KubeDouble) {
+    for i in 0..CLAIMS {
+        let xr = format!("db-{i:05}-x7k2p");
+        double
+            .apply(json!({
+                "apiVersion": API, "kind": "PostgreSQLInstance",
+                "metadata": {"name": format!("db-{i:05}"), "namespace": format!("team-{}", i % 50),
+                    "labels": {"slipway.dev/team": format!("team-{}", i % 50), "slipway.dev/environment": "dev"},
+                    "annotations": {"slipway.dev/request-id": format!("req-{i:05}"),
+                        "kubectl.kubernetes.io/last-applied-configuration": "{\"apiVersion\":\"database.example.org/v1alpha1\",\"kind\":\"PostgreSQLInstance\",\"spec\":{\"parameters\":{\"storageGB\":20,\"version\":\"16\"}}}"},
+                    "managedFields": [{"manager": "argocd-controller", "operation": "Apply", "apiVersion": API, "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:parameters": {"f:storageGB": {}, "f:version": {}}}}}]},
+                "spec": {"parameters": {"storageGB": 20, "version": "16"},
+                    "resourceRef": {"apiVersion": API, "kind": "XPostgreSQLInstance", "name": xr}},
+                "status": {"conditions": conditions(true)},
+            }))
+            .expect("claim");
+        let refs: Vec<Value> = (0..MRS_PER_CLAIM)
+            .map(|k| json!({"apiVersion": MR_API, "kind": "Instance", "name": format!("{xr}-{k}")}))
+            .collect();
+        double
+            .apply(json!({
+                "apiVersion": API, "kind": "XPostgreSQLInstance",
+                "metadata": {"name": xr, "labels": {"crossplane.io/composite": xr}},
+                "spec": {"resourceRefs": refs, "compositionRef": {"name": "aws-postgres"}},
+                "status": {"conditions": conditions(true)},
+            }))
+            .expect("composite");
+        for k in 0..MRS_PER_CLAIM {
+            double
+                .apply(json!({
+                    "apiVersion": MR_API, "kind": "Instance",
+                    "metadata": {"name": format!("{xr}-{k}"), "labels": {"crossplane.io/composite": xr}},
+                    "spec": {"forProvider": {"region": "eu-north-1", "instanceClass": "db.t4g.medium", "engine": "postgres", "allocatedStorage": 20},
+                        "providerConfigRef": {"name": "default"}},
+                    "status": {"atProvider": {"id": format!("{xr}-{k}"), "status": "available"}, "conditions": conditions(true)},
+                }))
+                .expect("managed resource");
+        }
+    }
+}
+
+fn heap_kept_mib(region: &stats_alloc::Region<'_, std::alloc::System>) -> f64 {
+    let change = region.change();
+    (change.bytes_allocated as f64 - change.bytes_deallocated as f64
+        + change.bytes_reallocated as f64)
+        / 1_048_576.0
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() {
+    let double = KubeDouble::start().await.expect("double");
+    double.register(Kind::new(
+        "database.example.org",
+        "v1alpha1",
+        "PostgreSQLInstance",
+        true,
+    ));
+    double.register(Kind::new(
+        "database.example.org",
+        "v1alpha1",
+        "XPostgreSQLInstance",
+        false,
+    ));
+    double.register(Kind::new(
+        "rds.aws.upbound.io",
+        "v1beta1",
+        "Instance",
+        false,
+    ));
+    double.set_log_capacity(200_000);
+    let seeding = Instant::now();
+    seed(&double);
+    let total = CLAIMS * (2 + MRS_PER_CLAIM);
+    println!(
+        "seeded {total} objects in {:.1} s",
+        seeding.elapsed().as_secs_f64()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, double.kubeconfig("bench")).unwrap();
+    let db = slipway::db::Db::connect(&format!("sqlite://{}/bench.db", dir.path().display()), 5)
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let mut settings = slipway::http::settings_for(ORIGIN, true);
+    settings.catalog.dir = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/src/devdata/catalog").into());
+    settings.control_plane = ControlPlaneSettings {
+        clusters: vec![ClusterSettings {
+            name: "bench".into(),
+            access: ClusterAccess::Context("bench".into()),
+        }],
+        kubeconfig: Some(kubeconfig),
+        environment_clusters: vec![("dev".into(), "bench".into())],
+        rediscover: Duration::from_secs(2),
+    };
+    let options = slipway::http::leptos_options(
+        std::path::Path::new("target/site"),
+        "127.0.0.1:3000".parse().unwrap(),
+    );
+    let state = slipway::http::state(options, db, settings.clone()).unwrap();
+    state.catalog.refresh_files().await.unwrap();
+    let clusters = slipway::kube::cluster::connect(&settings.control_plane)
+        .await
+        .unwrap();
+
+    // Memory: what the watchers keep once everything is listed.
+    let region = stats_alloc::Region::new(HEAP);
+    let started = Instant::now();
+    let tasks = state.status.spawn(&clusters);
+    while state.status.object_count() < total || !state.status.settled() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "not synced: {}",
+            state.status.object_count()
+        );
+    }
+    let sync_s = started.elapsed().as_secs_f64();
+    // Let the list pages and watch buffers go before counting; no recorder runs here, so
+    // the ids it would have taken are dropped.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    state.status.dirty.take();
+    let kept = heap_kept_mib(&region);
+    let claims = state.status.claims(None).len();
+    assert_eq!(claims, CLAIMS);
+
+    // Latency: patch a claim's status in the API, wait for its SSE message.
+    let router = slipway::http::router(state.clone());
+    let login = router
+        .clone()
+        .oneshot(
+            Request::post("/auth/dev-login")
+                .header(header::ORIGIN, ORIGIN)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from("handle=pat"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let cookie = login.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let response = router
+        .oneshot(
+            Request::get("/api/status/events")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut body = response.into_body();
+    let mut buffer = String::new();
+    let mut latencies = Vec::new();
+    for round in 0..400 {
+        let i = (round * 997) % CLAIMS;
+        let ready = round % 2 == 1;
+        let wanted = format!("\"request_id\":\"req-{i:05}\"");
+        let sent = Instant::now();
+        double
+            .patch_status(
+                API,
+                "PostgreSQLInstance",
+                &format!("team-{}", i % 50),
+                &format!("db-{i:05}"),
+                json!({"conditions": conditions(ready)}),
+            )
+            .unwrap();
+        loop {
+            if let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                if block.contains(&wanted) {
+                    break;
+                }
+                continue;
+            }
+            let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
+                .await
+                .expect("an SSE message within 10 s")
+                .expect("open stream")
+                .expect("frame");
+            if let Ok(data) = frame.into_data() {
+                buffer.push_str(std::str::from_utf8(&data).unwrap());
+            }
+        }
+        latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+    }
+    latencies.sort_by(f64::total_cmp);
+    println!();
+    println!(
+        "| objects watched | first complete picture (s) | heap kept (MiB) | bytes / object | peak RSS, whole process incl. the double (MiB) | patch → SSE p50 (ms) | p99 (ms) | max (ms) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {total} | {sync_s:.1} | {kept:.1} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} |",
+        kept * 1_048_576.0 / total as f64,
+        peak_rss_mib(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().unwrap(),
+    );
+    for task in tasks {
+        task.abort();
+    }
+}
