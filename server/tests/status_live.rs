@@ -435,6 +435,13 @@ async fn watch_loss_and_410_resume_the_status_without_duplicating_the_ledger() {
         ],
     );
     let seen = stream.until(WAIT, is_claim(&id, "failed")).await;
+    // Lost connections and expired watches are the protocol at work, not an outage.
+    assert!(
+        !seen
+            .iter()
+            .any(|e| e.event == "cluster" && e.data["reachable"] == false),
+        "{seen:#?}"
+    );
     // The re-list re-observed an unchanged Ready claim: nothing was pushed for it.
     assert!(
         !seen

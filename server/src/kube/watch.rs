@@ -356,6 +356,17 @@ impl StatusWatch {
                         ));
                     });
                 }
+                Err(::kube::Error::Api(status)) if status.code < 500 => {
+                    // The cluster answers; this kind is refused (RBAC, usually).
+                    self.reachable(&watch, None);
+                    self.set_kind(&watch, &id, |slot| {
+                        slot.state = "failing";
+                        slot.note = Some(format!(
+                            "discovery refused: {} {}",
+                            status.code, status.message
+                        ));
+                    });
+                }
                 Err(error) => {
                     self.reachable(&watch, Some(error.to_string()));
                 }
@@ -438,6 +449,10 @@ impl StatusWatch {
                     tracing::info!(cluster = %cluster.name, kind = %id.1, "no longer served");
                     return;
                 }
+                // 410 Gone: the watcher re-lists on its own; the protocol at work, not a fault.
+                Err(watcher::Error::WatchError(status)) if status.code == 410 => {
+                    tracing::debug!(cluster = %cluster.name, kind = %id.1, "watch expired; re-listing");
+                }
                 Err(error) => {
                     if !failing {
                         tracing::warn!(cluster = %cluster.name, kind = %id.1, %error, "status watch failing; retrying with backoff");
@@ -447,7 +462,15 @@ impl StatusWatch {
                         slot.state = "failing";
                         slot.note = Some(error.to_string());
                     });
-                    self.reachable(watch, Some(error.to_string()));
+                    // A refusal (403 without RBAC for this kind) is this kind's problem; no
+                    // answer, or a server error, is the cluster's.
+                    // A watch connection that broke mid-stream is re-opened at once; only when
+                    // that (or a list) fails is the cluster unreachable.
+                    if refused(&error) {
+                        self.reachable(watch, None);
+                    } else if !matches!(error, watcher::Error::WatchFailed(_)) {
+                        self.reachable(watch, Some(error.to_string()));
+                    }
                 }
             }
         }
@@ -970,6 +993,15 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
 fn trimmed(object: &DynamicObject) -> Option<(ObjectKey, Record)> {
     let value = serde_json::to_value(object).ok()?;
     Some((status::key_of(&value)?, status::observe(&value)))
+}
+
+fn refused(error: &watcher::Error) -> bool {
+    match error {
+        watcher::Error::InitialListFailed(::kube::Error::Api(status))
+        | watcher::Error::WatchStartFailed(::kube::Error::Api(status))
+        | watcher::Error::WatchError(status) => (400..500).contains(&status.code),
+        _ => false,
+    }
 }
 
 fn not_served(error: &watcher::Error) -> bool {
