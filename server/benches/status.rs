@@ -21,7 +21,14 @@ use tower::ServiceExt as _;
 #[global_allocator]
 static HEAP: &stats_alloc::StatsAlloc<std::alloc::System> = &stats_alloc::INSTRUMENTED_SYSTEM;
 
-const CLAIMS: usize = 10_000;
+/// Claims (each with a composite and three managed resources); `SLIPWAY_BENCH_CLAIMS`
+/// overrides it for a quick run.
+fn claims_count() -> usize {
+    std::env::var("SLIPWAY_BENCH_CLAIMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
 const MRS_PER_CLAIM: usize = 3;
 const API: &str = "database.example.org/v1alpha1";
 const MR_API: &str = "rds.aws.upbound.io/v1beta1";
@@ -35,8 +42,8 @@ fn conditions(ready: bool) -> Value {
     ])
 }
 
-fn seed(double: &KubeDouble) {
-    for i in 0..CLAIMS {
+fn seed(double: &KubeDouble, claims: usize) {
+    for i in 0..claims {
         let xr = format!("db-{i:05}-x7k2p");
         double
             .apply(json!({
@@ -121,8 +128,9 @@ async fn main() {
     ));
     double.set_log_capacity(200_000);
     let seeding = Instant::now();
-    seed(&double);
-    let total = CLAIMS * (2 + MRS_PER_CLAIM);
+    let claims_n = claims_count();
+    seed(&double, claims_n);
+    let total = claims_n * (2 + MRS_PER_CLAIM);
     println!(
         "seeded {total} objects in {:.1} s",
         seeding.elapsed().as_secs_f64()
@@ -175,7 +183,7 @@ async fn main() {
     state.status.dirty.take();
     let kept = heap_kept_mib(&region);
     let claims = state.status.claims(None).len();
-    assert_eq!(claims, CLAIMS);
+    assert_eq!(claims, claims_n);
 
     // Latency: patch a claim's status in the API, wait for its SSE message.
     let router = slipway::http::router(state.clone());
@@ -210,7 +218,8 @@ async fn main() {
     let mut buffer = String::new();
     let mut latencies = Vec::new();
     for round in 0..400 {
-        let i = (round * 997) % CLAIMS;
+        // Each claim (all Ready at first) is taken to Creating, then back to Ready.
+        let i = ((round / 2) * 997) % claims_n;
         let ready = round % 2 == 1;
         let wanted = format!("\"request_id\":\"req-{i:05}\"");
         let sent = Instant::now();
