@@ -721,13 +721,13 @@ fn open_clone(
     Ok((clone, repo))
 }
 
-/// Fetches the remote's `remote_ref` into `local_ref` of the clone.
+/// Fetches the remote's `remote_ref` into `local_ref` of the clone (force).
 fn fetch_ref_into(
     clone: &Path,
     target: &Target,
     remote_ref: &str,
     local_ref: &str,
-) -> anyhow::Result<()> {
+) -> Result<String, Error> {
     output(
         Some(clone),
         &target.credentials,
@@ -739,8 +739,6 @@ fn fetch_ref_into(
             &format!("+{remote_ref}:{local_ref}"),
         ],
     )
-    .map_err(|e| anyhow::anyhow!("fetching {remote_ref}: {e}"))?;
-    Ok(())
 }
 
 /// Fetches branch `local_ref` from the remote into the clone; `None` when the remote does
@@ -751,17 +749,7 @@ fn fetch_ref(
     target: &Target,
     local_ref: &str,
 ) -> Result<Option<Oid>, WriteError> {
-    let fetched = output(
-        Some(clone),
-        &target.credentials,
-        &[
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            &target.url,
-            &format!("+{local_ref}:{local_ref}"),
-        ],
-    );
+    let fetched = fetch_ref_into(clone, target, local_ref, local_ref);
     match fetched {
         Ok(_) => {}
         Err(Error::Command { message, .. }) if message.contains("couldn't find remote ref") => {

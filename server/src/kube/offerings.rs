@@ -366,7 +366,8 @@ pub async fn discover(
         }))
 }
 
-fn not_served(error: &watcher::Error) -> bool {
+/// Whether a watch failed because its kind is not served (404 on list or watch).
+pub(crate) fn not_served(error: &watcher::Error) -> bool {
     match error {
         watcher::Error::InitialListFailed(::kube::Error::Api(status))
         | watcher::Error::WatchStartFailed(::kube::Error::Api(status)) => status.code == 404,

@@ -30,6 +30,7 @@ use tokio::sync::Notify;
 
 use super::cluster::Cluster;
 use super::hub::Hub;
+use super::offerings::not_served;
 use super::status::{self, COMPOSITE_LABEL, ObjectKey, Record, TEAM_LABEL};
 use crate::catalog::Catalog;
 use crate::config::ControlPlaneSettings;
@@ -232,8 +233,8 @@ impl StatusWatch {
 
     /// Keeps one watcher per wanted kind running.
     async fn manage(self: Arc<Self>, cluster: Cluster, watch: Arc<ClusterWatch>) {
-        let mut running: HashMap<KindId, (BTreeSet<Role>, tokio::task::JoinHandle<()>)> =
-            HashMap::new();
+        // Dropping the map (this task aborted) aborts every kind's task with it.
+        let mut running: HashMap<KindId, (BTreeSet<Role>, AbortOnDrop)> = HashMap::new();
         let tick = self.settings.rediscover.min(Duration::from_secs(5));
         loop {
             let wanted = self.wanted(&watch);
@@ -242,9 +243,7 @@ impl StatusWatch {
                 if current.as_ref() == Some(roles) {
                     continue;
                 }
-                if let Some((_, task)) = running.remove(id) {
-                    task.abort();
-                }
+                running.remove(id);
                 {
                     let mut state = watch.state.write().expect("cluster lock");
                     let slot = state.kinds.entry(id.clone()).or_default();
@@ -261,7 +260,7 @@ impl StatusWatch {
                     version.clone(),
                     roles.clone(),
                 ));
-                running.insert(id.clone(), (roles.clone(), task));
+                running.insert(id.clone(), (roles.clone(), AbortOnDrop(task)));
             }
             tokio::select! {
                 () = watch.wake.notified() => {}
@@ -932,6 +931,15 @@ impl StatusWatch {
     }
 }
 
+/// A task that ends when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn lookup<'a>(state: &'a ClusterState, key: &ObjectKey) -> Option<&'a Record> {
     state
         .kinds
@@ -1000,14 +1008,6 @@ fn refused(error: &watcher::Error) -> bool {
         watcher::Error::InitialListFailed(::kube::Error::Api(status))
         | watcher::Error::WatchStartFailed(::kube::Error::Api(status))
         | watcher::Error::WatchError(status) => (400..500).contains(&status.code),
-        _ => false,
-    }
-}
-
-fn not_served(error: &watcher::Error) -> bool {
-    match error {
-        watcher::Error::InitialListFailed(::kube::Error::Api(status))
-        | watcher::Error::WatchStartFailed(::kube::Error::Api(status)) => status.code == 404,
         _ => false,
     }
 }
