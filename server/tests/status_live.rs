@@ -40,6 +40,8 @@ fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {
 struct World {
     repo: Repo,
     double: KubeDouble,
+    /// `prod`'s cluster, when the world has two.
+    prod: Option<KubeDouble>,
     app: TestApp,
     _background: slipway::http::Background,
     _kubeconfig: tempfile::NamedTempFile,
@@ -50,8 +52,11 @@ struct World {
 /// sample catalog's claim kind, its composite, an RDS managed resource and Argo CD
 /// Applications, but no Flux.
 async fn world() -> World {
-    let repo = Repo::new();
-    let double = KubeDouble::start().await.unwrap();
+    world_of(false).await
+}
+
+/// Serves the claim, composite, managed resource and Argo CD kinds.
+fn register_kinds(double: &KubeDouble) {
     double.register(Kind::new(
         "database.example.org",
         "v1alpha1",
@@ -71,16 +76,59 @@ async fn world() -> World {
         false,
     ));
     double.register(Kind::new("argoproj.io", "v1alpha1", "Application", true));
+}
+
+/// `dev` reconciles in `dev-cp`; with `two_clusters`, `prod` in `prod-cp`, a second double.
+async fn world_of(two_clusters: bool) -> World {
+    let repo = Repo::new();
+    let double = KubeDouble::start().await.unwrap();
+    register_kinds(&double);
+    let prod = if two_clusters {
+        let prod = KubeDouble::start().await.unwrap();
+        register_kinds(&prod);
+        Some(prod)
+    } else {
+        None
+    };
+    // One kubeconfig, a context per cluster, as a platform team would mount it.
+    let mut contexts = vec![("dev", double.url())];
+    if let Some(prod) = &prod {
+        contexts.push(("prod", prod.url()));
+    }
+    let mut kubeconfig_text =
+        String::from("apiVersion: v1\nkind: Config\ncurrent-context: dev\nclusters:\n");
+    for (name, url) in &contexts {
+        kubeconfig_text.push_str(&format!("- name: {name}\n  cluster:\n    server: {url}\n"));
+    }
+    kubeconfig_text.push_str("contexts:\n");
+    for (name, _) in &contexts {
+        kubeconfig_text.push_str(&format!(
+            "- name: {name}\n  context:\n    cluster: {name}\n    user: double\n"
+        ));
+    }
+    kubeconfig_text.push_str(&format!(
+        "users:\n- name: double\n  user:\n    token: {}\n",
+        kube_double::TOKEN
+    ));
     let kubeconfig = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(kubeconfig.path(), double.kubeconfig("double")).unwrap();
+    std::fs::write(kubeconfig.path(), kubeconfig_text).unwrap();
+    let mut clusters = vec![ClusterSettings {
+        name: "dev-cp".into(),
+        access: ClusterAccess::Context("dev".into()),
+    }];
+    let mut environment_clusters = vec![("dev".into(), "dev-cp".into())];
+    if prod.is_some() {
+        clusters.push(ClusterSettings {
+            name: "prod-cp".into(),
+            access: ClusterAccess::Context("prod".into()),
+        });
+        environment_clusters.push(("prod".into(), "prod-cp".into()));
+    }
     let mut settings = repo.settings();
     settings.control_plane = ControlPlaneSettings {
-        clusters: vec![ClusterSettings {
-            name: "dev-cp".into(),
-            access: ClusterAccess::Context("double".into()),
-        }],
+        clusters,
         kubeconfig: Some(kubeconfig.path().to_owned()),
-        environment_clusters: vec![("dev".into(), "dev-cp".into())],
+        environment_clusters,
         rediscover: Duration::from_millis(300),
     };
     let app = repo.app_with(settings).await;
@@ -89,6 +137,7 @@ async fn world() -> World {
     World {
         repo,
         double,
+        prod,
         app,
         _background: background,
         _kubeconfig: kubeconfig,
@@ -516,6 +565,29 @@ async fn a_deleted_claim_is_recorded_once_and_kinds_not_installed_get_a_note() {
     let (namespace, name) = w.apply_claim(&manifest);
     w.ledger_until(&id, &["submitted", "committed", "synced", "reconciling"])
         .await;
+    // A watch connection cut mid-stream is re-opened; the kinds are watching again, and
+    // a deletion afterwards is still known for one (absence is only trusted while watching).
+    w.double.drop_watches();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let res = w.app.server_fn("status/clusters", Some(&w.alice), "").await;
+        let clusters: Value = serde_json::from_str(&res.body).unwrap();
+        let kinds = clusters[0]["kinds"].as_array().unwrap().clone();
+        let watching = |kind: &str| {
+            kinds
+                .iter()
+                .any(|k| k["kind"] == kind && k["state"] == "watching")
+        };
+        if watching("PostgreSQLInstance") && watching("Application") && w.double.open_watches() >= 4
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "kinds not watching again: {kinds:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     w.double
         .delete(CLAIM_API, "PostgreSQLInstance", &namespace, &name)
         .unwrap();
@@ -577,4 +649,62 @@ async fn the_stream_carries_only_the_members_teams_claims_and_replays_after_last
     let mut stranger = SseStream::open(&w.app, &w.alice, Some("0000.1")).await;
     let event = stranger.next(WAIT).await.unwrap();
     assert_eq!(event.event, "reset");
+}
+
+#[tokio::test]
+async fn each_environment_is_followed_in_its_own_cluster_and_one_outage_leaves_the_other_fresh() {
+    let w = world_of(true).await;
+    let prod = w.prod.as_ref().unwrap();
+    let id = submit(
+        &w.app,
+        &w.alice,
+        &draft_in("prod", "team-a", "orders-db", 20),
+    )
+    .await;
+    let detail = w.until(&id, "committed", |d| d["commit"].is_string()).await;
+    let manifest: Value = serde_yaml::from_str(detail["content"].as_str().unwrap()).unwrap();
+    // The claim exists in prod's cluster only; dev's cluster has nothing.
+    let created = prod.apply(manifest).unwrap();
+    let namespace = created["metadata"]["namespace"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    w.ledger_until(&id, &["submitted", "committed", "synced", "reconciling"])
+        .await;
+    let status = w.request_status(&id).await;
+    assert_eq!(status["cluster"], "prod-cp");
+    assert_eq!(status["live"]["health"]["state"], "unknown");
+
+    // dev's cluster goes away: prod's claim stays fresh and keeps being followed.
+    let mut stream = SseStream::open(&w.app, &w.alice, None).await;
+    w.double.set_reachable(false);
+    w.double.drop_watches();
+    let events = stream
+        .until(WAIT, |e| {
+            e.event == "cluster" && e.data["reachable"] == false
+        })
+        .await;
+    assert_eq!(events.last().unwrap().data["cluster"], "dev-cp");
+    prod.patch_status(CLAIM_API, "PostgreSQLInstance", &namespace, "orders-db",
+        json!({"conditions": [condition("Synced", "True", "ReconcileSuccess", ""), condition("Ready", "True", "Available", "")]}))
+        .unwrap();
+    stream.until(WAIT, is_claim(&id, "ready")).await;
+    w.ledger_ending(&id, "ready").await;
+    let res = w.app.server_fn("status/clusters", Some(&w.alice), "").await;
+    let clusters: Value = serde_json::from_str(&res.body).unwrap();
+    let reachable: Vec<(String, bool)> = clusters
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["reachable"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reachable,
+        [("dev-cp".to_owned(), false), ("prod-cp".to_owned(), true)]
+    );
 }

@@ -749,13 +749,15 @@ pub async fn record_status(
     Ok(true)
 }
 
-/// Requests the control plane has yet to settle: in the branch, not deleted, and (unless
-/// `with_ready`) not Ready either. Oldest first, up to `limit`.
-pub async fn awaiting_status(db: &Db, with_ready: bool, limit: i64) -> Result<Vec<RequestRow>> {
-    let states = if with_ready {
+/// Requests in the branch the recorder looks at without being told: by default those still
+/// waiting for their applier or their claim (`committed`, `merged`, `synced`); with `all`,
+/// also those whose claim it has seen (`reconciling`, `failing`, `ready`), whose later
+/// changes otherwise reach it as watch events. Oldest first, up to `limit`.
+pub async fn awaiting_status(db: &Db, all: bool, limit: i64) -> Result<Vec<RequestRow>> {
+    let states = if all {
         "('committed', 'merged', 'synced', 'reconciling', 'failing', 'ready')"
     } else {
-        "('committed', 'merged', 'synced', 'reconciling', 'failing')"
+        "('committed', 'merged', 'synced')"
     };
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {REQUEST_COLUMNS} FROM requests r WHERE r.state IN {states}

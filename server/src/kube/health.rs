@@ -23,16 +23,19 @@
 use app::domain::{Health, HealthState};
 use serde_json::Value;
 
-/// A status condition, as all three projects write them.
+/// A status condition, as all three projects write them (borrowed from the object).
 #[derive(Clone, Debug)]
-struct Condition<'a> {
-    kind: &'a str,
-    status: &'a str,
-    reason: Option<&'a str>,
-    message: Option<&'a str>,
+pub(crate) struct Condition<'a> {
+    pub(crate) kind: &'a str,
+    pub(crate) status: &'a str,
+    pub(crate) reason: Option<&'a str>,
+    pub(crate) message: Option<&'a str>,
+    pub(crate) since: Option<&'a str>,
 }
 
-fn conditions(object: &Value) -> Vec<Condition<'_>> {
+/// `status.conditions`; entries without a type are skipped, a missing status is `Unknown`,
+/// empty reasons and messages are none.
+pub(crate) fn conditions(object: &Value) -> Vec<Condition<'_>> {
     object
         .pointer("/status/conditions")
         .and_then(Value::as_array)
@@ -50,6 +53,10 @@ fn conditions(object: &Value) -> Vec<Condition<'_>> {
                             .get("message")
                             .and_then(Value::as_str)
                             .filter(|m| !m.is_empty()),
+                        since: c
+                            .get("lastTransitionTime")
+                            .and_then(Value::as_str)
+                            .filter(|t| !t.is_empty()),
                     })
                 })
                 .collect()

@@ -201,12 +201,13 @@ impl Recorder {
                     let mut rows: BTreeMap<String, RequestRow> = BTreeMap::new();
                     if sweep {
                         last_sweep = Some(tokio::time::Instant::now());
-                        // Once the watchers have seen everything, look at Ready requests too:
-                        // a claim deleted while no replica was watching.
-                        let with_ready = !full_sweep_done && self.watch.settled();
-                        match store::awaiting_status(&self.db, with_ready, 10_000).await {
+                        // Once per leadership, when the watchers have seen everything, every
+                        // request with a claim too: what changed while no replica recorded.
+                        // After that, claim changes arrive as watch events (the dirty set).
+                        let all = !full_sweep_done && self.watch.settled();
+                        match store::awaiting_status(&self.db, all, 10_000).await {
                             Ok(found) => {
-                                full_sweep_done |= with_ready;
+                                full_sweep_done |= all;
                                 rows.extend(found.into_iter().map(|r| (r.id.clone(), r)));
                             }
                             Err(error) => {
@@ -275,10 +276,7 @@ impl Recorder {
                 }
             }
         }
-        let claim = self
-            .watch
-            .claim_sight(&row.environment, &row.id)
-            .map(|c| c.live);
+        let claim = self.watch.claim_status(&row.environment, &row.id);
         let absent = if claim.is_none() {
             self.watch.claim_absent(
                 &row.environment,

@@ -120,23 +120,16 @@ pub fn key_of(object: &Value) -> Option<ObjectKey> {
 
 /// Keeps what the status views need of `object`.
 pub fn observe(object: &Value) -> Record {
-    let conditions: Vec<Condition> = object
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|c| {
-                    Some(Condition {
-                        kind: c.get("type")?.as_str()?.to_owned(),
-                        status: text(c, "/status").unwrap_or("Unknown").to_owned(),
-                        reason: text(c, "/reason").map(str::to_owned),
-                        message: text(c, "/message").map(str::to_owned),
-                        since: text(c, "/lastTransitionTime").map(str::to_owned),
-                    })
-                })
-                .collect()
+    let conditions: Vec<Condition> = health::conditions(object)
+        .into_iter()
+        .map(|c| Condition {
+            kind: c.kind.to_owned(),
+            status: c.status.to_owned(),
+            reason: c.reason.map(str::to_owned),
+            message: c.message.map(str::to_owned),
+            since: c.since.map(str::to_owned),
         })
-        .unwrap_or_default();
+        .collect();
     // RFC 3339 in UTC with the same precision compares as text.
     let changed_at = conditions.iter().filter_map(|c| c.since.clone()).max();
     let namespace = text(object, "/metadata/namespace").unwrap_or_default();

@@ -148,15 +148,6 @@ pub struct StatusWatch {
     pub dirty: Arc<Dirty>,
 }
 
-/// A claim as the recorder sees it.
-#[derive(Clone, Debug)]
-pub struct ClaimSight {
-    /// Its status (Stale when the cluster is unreachable).
-    pub live: LiveStatus,
-    /// The request id it carries.
-    pub request_id: String,
-}
-
 /// An applier that applied a commit over a path.
 #[derive(Clone, Debug)]
 pub struct ApplierSight {
@@ -346,7 +337,7 @@ impl StatusWatch {
                         .await;
                 }
                 Ok(None) => {
-                    self.replace_all(&watch, &id, HashMap::new(), true);
+                    self.replace_all(&watch, &id, HashMap::new());
                     self.set_kind(&watch, &id, |slot| {
                         slot.state = "not installed";
                         slot.note = Some(format!(
@@ -411,6 +402,10 @@ impl StatusWatch {
                     }
                     if api.list_metadata(&params).await.is_ok() {
                         failing = false;
+                        self.set_kind(watch, id, |slot| {
+                            slot.state = if slot.complete { "watching" } else { "listing" };
+                            slot.note = None;
+                        });
                         self.reachable(watch, None);
                     }
                     continue;
@@ -418,6 +413,10 @@ impl StatusWatch {
             };
             if event.is_ok() && failing {
                 failing = false;
+                self.set_kind(watch, id, |slot| {
+                    slot.state = if slot.complete { "watching" } else { "listing" };
+                    slot.note = None;
+                });
             }
             match event {
                 Ok(Event::Init) => fresh = Some(HashMap::new()),
@@ -428,7 +427,7 @@ impl StatusWatch {
                 }
                 Ok(Event::InitDone) => {
                     let set = fresh.take().unwrap_or_default();
-                    self.replace_all(watch, id, set, true);
+                    self.replace_all(watch, id, set);
                     self.set_kind(watch, id, |slot| slot.state = "watching");
                     self.reachable(watch, None);
                 }
@@ -624,7 +623,6 @@ impl StatusWatch {
         watch: &ClusterWatch,
         id: &KindId,
         set: HashMap<(String, String), Record>,
-        complete: bool,
     ) {
         let gone: Vec<ObjectKey> = {
             let state = watch.state.read().expect("cluster lock");
@@ -681,7 +679,7 @@ impl StatusWatch {
                 }
             }
             let slot = state.kinds.entry(id.clone()).or_default();
-            slot.complete |= complete;
+            slot.complete = true;
         }
         for root in roots {
             self.refresh_root(watch, &root);
@@ -760,18 +758,13 @@ impl StatusWatch {
         }
     }
 
-    /// What the recorder needs about a request's claim: the claim carrying `request_id` in
-    /// the environment's cluster; `Err(())` when that cannot be known now (no cluster,
-    /// unreachable, or the claim kind not listed yet).
-    pub fn claim_sight(&self, environment: &str, request_id: &str) -> Option<ClaimSight> {
+    /// The status of the claim carrying `request_id` in the environment's cluster (Stale
+    /// while that cluster is unreachable); `None` when no such claim is seen.
+    pub fn claim_status(&self, environment: &str, request_id: &str) -> Option<LiveStatus> {
         let watch = self.cluster_of(environment)?;
         let state = watch.state.read().expect("cluster lock");
-        let key = state.roots.get(request_id)?;
-        let (request_id, _, live) = live_of(&state, key)?;
-        Some(ClaimSight {
-            live: view(&state, live),
-            request_id,
-        })
+        let (_, _, live) = live_of(&state, state.roots.get(request_id)?)?;
+        Some(view(&state, live))
     }
 
     /// Whether the claim `(group, kind, name)` for `environment` is known to be absent: the
@@ -808,7 +801,12 @@ impl StatusWatch {
             return Vec::new();
         }
         let mut found = Vec::new();
-        for ((_, kind), slot) in &state.kinds {
+        // Only the applier kinds: a claim kind may hold tens of thousands of objects.
+        for ((_, kind), slot) in state
+            .kinds
+            .iter()
+            .filter(|(_, s)| s.roles.contains(&Role::Applier))
+        {
             for ((namespace, name), record) in &slot.objects {
                 if let Some(applied) = &record.applied
                     && applied.paths.iter().any(|p| status::covers(p, path))
