@@ -12,6 +12,7 @@ use crate::domain::{
     ApiToken, AuditFilter, AuditPage, CreatedApiToken, LoginOptions, SessionInfo, SystemInfo,
 };
 use crate::error::AppError;
+use crate::metrics::{Dashboard, MetricsQuery, NewFeedback};
 use crate::requests::{Action, ChangeSource, RequestDetail, RequestFilter, RequestPage, Submitted};
 use crate::status::{ClaimRow, ClusterView, RequestStatus};
 
@@ -210,4 +211,18 @@ pub async fn list_claims() -> Result<Vec<ClaimRow>, AppError> {
 pub async fn list_clusters() -> Result<Vec<ClusterView>, AppError> {
     use crate::ports::{ports, require_user, respond};
     respond(async { ports()?.status.clusters(&require_user()?).await }.await)
+}
+
+/// The metrics dashboard of a period, team and offering (within the user's teams).
+#[server(endpoint = "metrics/dashboard")]
+pub async fn get_dashboard(#[server(default)] query: MetricsQuery) -> Result<Dashboard, AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.metrics.dashboard(&require_user()?, &query).await }.await)
+}
+
+/// Rates the offering of one of the user's requests that has been Ready.
+#[server(endpoint = "metrics/feedback")]
+pub async fn rate_offering(feedback: NewFeedback) -> Result<(), AppError> {
+    use crate::ports::{ports, require_user, respond};
+    respond(async { ports()?.metrics.rate(&require_user()?, &feedback).await }.await)
 }

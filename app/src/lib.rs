@@ -19,6 +19,7 @@ pub mod catalog;
 pub mod components;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;
@@ -39,7 +40,7 @@ use crate::pages::{
     audit::AuditPage,
     catalog::CatalogPage,
     login::LoginPage,
-    metrics::MetricsPage,
+    metrics::{MetricsPage, OfferingMetricsPage, TeamMetricsPage},
     not_found::NotFound,
     offering::OfferingPage,
     requests::{RequestPage, RequestsPage},
@@ -106,6 +107,8 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("status") view=|| view! { <Layout><StatusPage /></Layout> } />
                 <Route path=path!("/status/clusters") view=|| view! { <Layout><ClustersPage /></Layout> } />
                 <Route path=StaticSegment("metrics") view=|| view! { <Layout><MetricsPage /></Layout> } />
+                <Route path=path!("/metrics/offerings/:id") view=|| view! { <Layout><OfferingMetricsPage /></Layout> } />
+                <Route path=path!("/metrics/teams/:team") view=|| view! { <Layout><TeamMetricsPage /></Layout> } />
                 // Async: the page's status (403 for non-admins) is known before the first byte.
                 <Route path=StaticSegment("tokens") view=|| view! { <Layout><TokensPage /></Layout> } />
                 <Route path=StaticSegment("admin") view=|| view! { <Layout><AdminPage /></Layout> } ssr=SsrMode::Async />

@@ -15,6 +15,7 @@ use crate::domain::{
     NewApiToken, SystemInfo,
 };
 use crate::error::AppError;
+use crate::metrics::{Dashboard, MetricsQuery, NewFeedback};
 use crate::requests::{Action, ChangeSource, RequestDetail, RequestFilter, RequestPage, Submitted};
 use crate::status::{ClaimRow, ClusterView, RequestStatus};
 
@@ -136,6 +137,20 @@ pub trait StatusPort: Send + Sync + 'static {
     async fn clusters(&self, actor: &CurrentUser) -> Result<Vec<ClusterView>, AppError>;
 }
 
+/// Adoption metrics from the ledger, and feedback. Members see their teams' figures;
+/// administrators everyone's.
+#[async_trait]
+pub trait MetricsPort: Send + Sync + 'static {
+    /// The dashboard of `query`'s period, team and offering, within the actor's teams.
+    async fn dashboard(
+        &self,
+        actor: &CurrentUser,
+        query: &MetricsQuery,
+    ) -> Result<Dashboard, AppError>;
+    /// The requester rates the offering of one of their requests that has been Ready.
+    async fn rate(&self, actor: &CurrentUser, feedback: &NewFeedback) -> Result<(), AppError>;
+}
+
 /// Everything server functions may call, handed to Leptos as context.
 #[derive(Clone)]
 pub struct Ports {
@@ -151,6 +166,8 @@ pub struct Ports {
     pub requests: Arc<dyn RequestPort>,
     /// See [`StatusPort`].
     pub status: Arc<dyn StatusPort>,
+    /// See [`MetricsPort`].
+    pub metrics: Arc<dyn MetricsPort>,
 }
 
 /// The signed-in user of the request being served, if any.

@@ -234,6 +234,12 @@ pub struct RequestDetail {
     pub events: Vec<RequestEvent>,
     /// Present while the writer has not finished.
     pub git: Option<GitProgress>,
+    /// The viewer may rate the offering: they made the request and it has been Ready.
+    #[serde(default)]
+    pub can_rate: bool,
+    /// The rating given for this request, if any.
+    #[serde(default)]
+    pub feedback: Option<crate::metrics::GivenFeedback>,
 }
 
 /// Filters of the requests list.

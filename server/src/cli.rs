@@ -18,5 +18,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Init(args) => crate::devdata::init(args).await,
+        Command::ImportLedger(args) => crate::devdata::ledger::import_file(args).await,
     }
 }

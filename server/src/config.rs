@@ -32,6 +32,18 @@ pub enum Command {
     /// Prepare a local data directory for trying Slipway out: SQLite database, a bare GitOps
     /// repository with the default layout and a sample catalog. Idempotent.
     Init(InitArgs),
+    /// Import requests with their ledger (and users, ratings) from a YAML file — history from
+    /// another system, or a demo: times are given as "how long ago" (see the README).
+    ImportLedger(ImportLedgerArgs),
+}
+
+/// Options of `slipway import-ledger`.
+#[derive(Clone, Debug, Args)]
+pub struct ImportLedgerArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The YAML file.
+    pub file: PathBuf,
 }
 
 /// Log output format.
@@ -79,6 +91,10 @@ pub struct ServeArgs {
     /// Socket address to listen on.
     #[arg(long, env = "SLIPWAY_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
+    /// Socket address of the admin listener serving Prometheus metrics at `/metrics`
+    /// (unauthenticated: bind it to a private interface). Off when unset.
+    #[arg(long, env = "SLIPWAY_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// The URL users reach the portal at. Decides the cookies' `Secure` flag and the origin
     /// that state-changing requests must come from. Default: `http://<listen address>`.
     #[arg(long, env = "SLIPWAY_PUBLIC_URL")]

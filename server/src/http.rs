@@ -145,6 +145,15 @@ pub fn state(
             db.clone(),
             status.clone(),
         )),
+        Arc::new(services::metrics::MetricsService::new(
+            db.clone(),
+            writers.clone(),
+            settings
+                .catalog
+                .dir
+                .is_none()
+                .then(|| settings.catalog.repo_path.clone()),
+        )),
     );
     Ok(AppState {
         status,
@@ -192,6 +201,7 @@ pub fn plain_routes() -> Vec<(&'static str, http::Method, MethodRouter<AppState>
         ("/auth/oidc/login", Method::GET, get(oidc::login)),
         ("/auth/oidc/callback", Method::GET, get(oidc::callback)),
         ("/admin/audit.csv", Method::GET, get(audit_csv)),
+        ("/api/metrics/export/{table}", Method::GET, get(metrics_csv)),
         ("/api/v1/me", Method::GET, get(crate::api::me)),
         (
             "/api/status/events",
@@ -219,6 +229,7 @@ pub fn router(state: AppState) -> Router {
         .fold(Router::new(), |router, (path, _, route)| router.route(path, route))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .route_layer(from_fn(track_http))
         .layer(from_fn(guard::require_login))
         .layer(from_fn_with_state(state.clone(), session::load_user))
         .layer(from_fn_with_state(state.clone(), csrf::same_origin_writes))
@@ -277,6 +288,93 @@ async fn audit_csv(
         .into_response()
 }
 
+/// `GET /api/metrics/export/{table}?days=&team=&offering=`: one dashboard table as CSV,
+/// scoped like the dashboard.
+async fn metrics_csv(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    axum::extract::Path(table): axum::extract::Path<String>,
+    Query(query): Query<app::metrics::MetricsQuery>,
+) -> Response {
+    let Some(Extension(user)) = user else {
+        return (StatusCode::UNAUTHORIZED, "Please sign in.").into_response();
+    };
+    if !app::metrics::TABLES.contains(&table.as_str()) {
+        return (StatusCode::NOT_FOUND, "No such table.").into_response();
+    }
+    let dashboard = match state.ports.metrics.dashboard(&user, &query).await {
+        Ok(dashboard) => dashboard,
+        Err(error) => return (error.status_code(), error.to_string()).into_response(),
+    };
+    match services::metrics::to_csv(&dashboard, &table) {
+        Some(Ok(body)) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!(
+                        "attachment; filename=\"slipway-{table}-{}d.csv\"",
+                        dashboard.days
+                    ),
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+        Some(Err(error)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            crate::error::internal("writing CSV", &error).to_string(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "No such table.").into_response(),
+    }
+}
+
+/// Counts and times every HTTP request for Prometheus, labelled by the route's pattern (the
+/// path itself only for server functions, a fixed set; anything unrouted is `unmatched`).
+async fn track_http(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let pattern = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    let route = match pattern {
+        Some(pattern) if !pattern.contains("{*") => pattern,
+        Some(_) if status != StatusCode::NOT_FOUND && path.starts_with("/api/") => path,
+        Some(_) if status != StatusCode::NOT_FOUND => "/pkg/*".to_owned(),
+        _ => "unmatched".to_owned(),
+    };
+    crate::metrics::prom::global().http(
+        &method,
+        route,
+        status.as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// The admin listener's routes: the Prometheus exposition.
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(state): State<AppState>| async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    crate::metrics::prom::global().render(&state.status.clusters()),
+                )
+            }),
+        )
+        .with_state(state)
+}
+
 /// `GET /healthz`: the process is alive. Touches nothing else, so an orchestrator does not
 /// restart the portal because a dependency is down.
 async fn healthz() -> &'static str {
@@ -322,7 +420,31 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(issuer = oidc.issuer.as_str(), client_id = %oidc.client_id, "single sign-on enabled");
     }
 
+    let filled = db::metrics::backfill(&db)
+        .await
+        .context("filling in the metrics of earlier requests")?;
+    if filled > 0 {
+        tracing::info!(
+            requests = filled,
+            "metrics of earlier requests filled in from the ledger"
+        );
+    }
     let purge = tokio::spawn(purge_expired_sessions(db.clone()));
+    let admin = match args.metrics_listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding SLIPWAY_METRICS_LISTEN={address}"))?;
+            tracing::info!(address = %listener.local_addr()?, "Prometheus metrics at /metrics");
+            let router = admin_router(state.clone());
+            Some(tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router).await {
+                    tracing::error!(%error, "the metrics listener stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     let background = start_background(&state).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -346,6 +468,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     purge.abort();
+    if let Some(admin) = admin {
+        admin.abort();
+    }
     drop(background);
     db.close().await;
     tracing::info!("stopped");

@@ -21,6 +21,7 @@ pub mod error;
 pub mod git;
 pub mod http;
 pub mod kube;
+pub mod metrics;
 pub mod services;
 pub mod state;
 pub mod stream;

@@ -25,6 +25,13 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 4]> {
         ("GET", "/api/status/events") => [401, 200, 200, 200],
         ("POST", "/api/status/claims" | "/api/status/clusters") => [401, 200, 200, 200],
         ("POST", "/api/status/request") => [401, 404, 404, 404],
+        // Metrics: every signed-in user, scoped to their teams (metrics_http.rs); the pages
+        // of an offering or a team render for all (another team's figures are refused by the
+        // server function inside). An unknown table or request is "not found".
+        ("GET", "/metrics/offerings/{id}" | "/metrics/teams/{team}") => page,
+        ("POST", "/api/metrics/dashboard") => [401, 200, 200, 200],
+        ("POST", "/api/metrics/feedback") => [401, 404, 404, 404],
+        ("GET", "/api/metrics/export/{table}") => [401, 404, 404, 404],
         ("GET", "/admin" | "/admin/audit" | "/admin/audit.csv") => [303, 403, 403, 200],
         ("POST", "/api/audit") => [401, 403, 403, 200],
         // Everyone manages their own tokens; revoking an unknown token is "not found".
@@ -89,6 +96,9 @@ fn probe(method: &Method, path: &str, cookie: Option<&str>) -> Request<Body> {
         "/api/audit" => "filter[actor]=",
         "/api/tokens/create" => "name=probe&scopes=read&expires_in_days=7",
         "/api/tokens/revoke" => "id=no-such-token",
+        "/api/metrics/feedback" => {
+            "feedback[request_id]=no-such&feedback[rating]=4&feedback[comment]=fine"
+        }
         "/api/catalog/offering"
         | "/api/drafts/load"
         | "/api/drafts/discard"

@@ -1,16 +1,407 @@
-//! Adoption metrics derived from the request ledger.
+//! Adoption metrics derived from the request ledger: the platform overview (`/metrics`), one
+//! offering (`/metrics/offerings/:id`) and one team (`/metrics/teams/:team`). Every chart has
+//! its table beside it, and every table a CSV export.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{A, Form};
+use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::components::page::{EmptyState, PageHeader};
+use crate::api::get_dashboard;
+use crate::components::chart::{BarChart, ColumnChart, Mark, ShareBar, date};
+use crate::components::page::EmptyState;
+use crate::metrics::{Dashboard, GroupRow, MetricsQuery, PERIODS, human_duration, percent};
+
+const INPUT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900";
+const CARD: &str =
+    "rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900";
+const TH: &str = "px-3 py-2 text-left text-xs font-medium uppercase tracking-wide text-slate-500 dark:text-slate-400";
+const TD: &str = "px-3 py-2 text-sm tabular-nums";
+
+/// What a dashboard page is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Focus {
+    Platform,
+    Offering,
+    Team,
+}
 
 /// `/metrics`.
 #[component]
 pub fn MetricsPage() -> impl IntoView {
+    view! { <MetricsDashboard focus=Focus::Platform /> }
+}
+
+/// `/metrics/offerings/:id`.
+#[component]
+pub fn OfferingMetricsPage() -> impl IntoView {
+    view! { <MetricsDashboard focus=Focus::Offering /> }
+}
+
+/// `/metrics/teams/:team`.
+#[component]
+pub fn TeamMetricsPage() -> impl IntoView {
+    view! { <MetricsDashboard focus=Focus::Team /> }
+}
+
+#[component]
+fn MetricsDashboard(focus: Focus) -> impl IntoView {
+    let query_map = use_query_map();
+    let params = use_params_map();
+    let query = Memo::new(move |_| {
+        let q = query_map.get();
+        let p = params.get();
+        let days = q.get("days").and_then(|d| d.parse().ok());
+        let pick = |value: Option<String>| value.filter(|v| !v.is_empty());
+        match focus {
+            Focus::Platform => MetricsQuery {
+                days,
+                team: pick(q.get("team")),
+                offering: None,
+            },
+            Focus::Offering => MetricsQuery {
+                days,
+                team: pick(q.get("team")),
+                offering: pick(p.get("id")),
+            },
+            Focus::Team => MetricsQuery {
+                days,
+                team: pick(p.get("team")),
+                offering: None,
+            },
+        }
+    });
+    let dashboard = Resource::new(move || query.get(), get_dashboard);
+    let title = move || match focus {
+        Focus::Platform => "Metrics".to_owned(),
+        Focus::Offering => format!("Metrics · {}", query.get().offering.unwrap_or_default()),
+        Focus::Team => format!("Metrics · team {}", query.get().team.unwrap_or_default()),
+    };
+    let lead = match focus {
+        Focus::Platform => {
+            "Adoption, time to ready, success and DORA measures, computed exactly from the request ledger."
+        }
+        Focus::Offering => "How this offering is used and how fast and reliably it gets to Ready.",
+        Focus::Team => "This team's requests, speed and DORA measures.",
+    };
     view! {
-        <PageHeader title="Metrics" lead="Time to ready, success rate, active teams and DORA measures, computed from the request ledger." />
-        <EmptyState title="Nothing to measure yet">
-            <p>"Figures appear once requests have gone through the portal."</p>
-        </EmptyState>
+        <Title text=title />
+        <header class="mb-4">
+            <p class="text-sm"><A href="/metrics" attr:class="text-sky-700 hover:underline dark:text-sky-400">"Metrics"</A></p>
+            <h1 class="text-2xl font-semibold tracking-tight">{title}</h1>
+            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{lead}</p>
+        </header>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                dashboard.await.map(|d| view! {
+                    <Filters dashboard=d.clone() focus=focus />
+                    <DashboardBody dashboard=d query=query.get_untracked() />
+                })
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Filters(dashboard: Dashboard, focus: Focus) -> impl IntoView {
+    let days = dashboard.days;
+    let team = dashboard.team.clone().unwrap_or_default();
+    let teams = dashboard.teams_available.clone();
+    let team_filter = (focus != Focus::Team).then(|| {
+        view! {
+            <label class="flex flex-col gap-1 text-xs font-medium">"Team"
+                <select name="team" class=INPUT>
+                    <option value="" selected=team.is_empty()>"all I can see"</option>
+                    {teams.into_iter().map(|t| {
+                        let selected = t == team;
+                        view! { <option value=t.clone() selected=selected>{t.clone()}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+        }
+    });
+    view! {
+        <Form method="GET" action="">
+            <div class="mb-6 flex flex-wrap items-end gap-3" role="search" aria-label="Choose the period and team">
+                <label class="flex flex-col gap-1 text-xs font-medium">"Period"
+                    <select name="days" class=INPUT>
+                        {PERIODS.into_iter().map(|d| view! {
+                            <option value=d.to_string() selected=d == days>{format!("last {d} days")}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                {team_filter}
+                <button type="submit" class="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white dark:bg-white dark:text-slate-900">"Show"</button>
+                <p class="text-xs text-slate-500 dark:text-slate-400">
+                    {format!("{} to {} (UTC)", date(dashboard.from), date(dashboard.to - 1))}
+                </p>
+            </div>
+        </Form>
+    }
+}
+
+fn ms(value: Option<i64>) -> String {
+    value.map_or_else(|| "—".to_owned(), human_duration)
+}
+
+fn share(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".to_owned(), percent)
+}
+
+fn rating(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".to_owned(), |r| format!("{r:.1} / 5"))
+}
+
+#[component]
+fn Figure(label: &'static str, value: String, #[prop(optional)] note: String) -> impl IntoView {
+    view! {
+        <div class=CARD data-testid="figure" data-label=label>
+            <dt class="text-xs font-medium text-slate-500 dark:text-slate-400">{label}</dt>
+            <dd class="mt-1 text-2xl font-semibold tabular-nums" data-testid="figure-value">{value}</dd>
+            <dd class="mt-0.5 text-xs text-slate-500 dark:text-slate-400">{note}</dd>
+        </div>
+    }
+}
+
+/// A section with a heading, a CSV link for its table, and its content.
+#[component]
+fn Panel(
+    title: &'static str,
+    table: &'static str,
+    query: MetricsQuery,
+    children: Children,
+) -> impl IntoView {
+    let href = format!("/api/metrics/export/{table}?{}", query.to_query_string());
+    view! {
+        <section class=format!("{CARD} mb-6") data-testid=format!("panel-{table}")>
+            <div class="mb-3 flex items-center justify-between gap-2">
+                <h2 class="text-base font-semibold">{title}</h2>
+                <a href=href download="" rel="external" data-testid=format!("csv-{table}") class="text-xs font-medium text-sky-700 hover:underline dark:text-sky-400">"Download CSV"</a>
+            </div>
+            {children()}
+        </section>
+    }
+}
+
+#[component]
+fn DashboardBody(dashboard: Dashboard, query: MetricsQuery) -> impl IntoView {
+    let s = dashboard.summary.clone();
+    if s.requests == 0 && s.deployments == 0 && s.restores == 0 && dashboard.failures.is_empty() {
+        return view! {
+            <EmptyState title="Nothing to measure in this period">
+                <p>"Figures appear once requests have gone through the portal. Try a longer period."</p>
+            </EmptyState>
+        }
+        .into_any();
+    }
+    let self_service = s.self_service.clone().map(|ss| {
+        view! {
+            <Figure
+                label="Self-service share"
+                value=share(ss.share)
+                note=format!("{} of {} commits to GitOps paths via Slipway{}", ss.through_slipway, ss.through_slipway + ss.out_of_band,
+                    if ss.unreadable.is_empty() { String::new() } else { format!(" ({} repositories unreadable)", ss.unreadable.len()) })
+            />
+        }
+    });
+    let week_marks: Vec<Mark> = dashboard
+        .weeks
+        .iter()
+        .map(|w| Mark {
+            label: date(w.start)[5..].to_owned(),
+            value: w.requests as f64,
+            shown: format!("{} requests", w.requests),
+        })
+        .collect();
+    let ready_marks: Vec<Mark> = dashboard
+        .offerings
+        .iter()
+        .filter_map(|g| {
+            g.ready_p50_ms.map(|p50| Mark {
+                label: g.key.clone(),
+                value: p50 as f64,
+                shown: human_duration(p50),
+            })
+        })
+        .collect();
+    let team_marks: Vec<Mark> = dashboard
+        .teams
+        .iter()
+        .map(|g| Mark {
+            label: g.key.clone(),
+            value: g.requests as f64,
+            shown: g.requests.to_string(),
+        })
+        .collect();
+    let stage_marks: Vec<Mark> = dashboard
+        .stages
+        .iter()
+        .map(|st| Mark {
+            label: st.stage.clone(),
+            value: st.share.unwrap_or(0.0),
+            shown: share(st.share),
+        })
+        .collect();
+    let weeks = dashboard.weeks.clone();
+    let stages = dashboard.stages.clone();
+    let failures = dashboard.failures.clone();
+    let dora = dashboard.dora.clone();
+    let feedback = dashboard.feedback.clone();
+    let offerings = dashboard.offerings.clone();
+    let teams = dashboard.teams.clone();
+    let environments = dashboard.environments.clone();
+    let days = dashboard.days;
+    view! {
+        <dl class="mb-6 grid grid-cols-2 gap-3 md:grid-cols-4" data-testid="summary">
+            <Figure label="Requests" value=s.requests.to_string() note=format!("{} succeeded, {} failed", s.succeeded, s.failed) />
+            <Figure label="Success rate" value=share(s.success_rate) note="of requests that settled".to_owned() />
+            <Figure label="Time to ready (p50)" value=ms(s.ready_p50_ms) note=format!("p90 {}", ms(s.ready_p90_ms)) />
+            <Figure label="Active teams" value=s.active_teams.to_string()
+                note=format!("{} of {} known teams; {} people", share((s.known_teams > 0).then(|| s.active_teams as f64 / s.known_teams as f64)), s.known_teams, s.active_users) />
+            <Figure label="Deployments per week" value=format!("{:.1}", s.deployments_per_week) note=format!("{} synced in {days} days", s.deployments) />
+            <Figure label="Lead time (p50)" value=ms(s.lead_time_p50_ms) note="submitted → synced".to_owned() />
+            <Figure label="Change failure rate" value=share(s.change_failure_rate) note=format!("{} of {} deployments", s.change_failures, s.deployments) />
+            <Figure label="Time to restore (p50)" value=ms(s.restore_p50_ms) note=format!("{} restores", s.restores) />
+            <Figure label="Rating" value=rating(s.rating) note=format!("{} ratings", s.ratings) />
+            {self_service}
+        </dl>
+
+        <Panel title="Requests per week" table="weeks" query=query.clone()>
+            <ColumnChart id="chart-weeks" title="Requests submitted per week".to_owned() marks=week_marks />
+            <details class="mt-3">
+                <summary class="cursor-pointer text-xs font-medium text-slate-600 dark:text-slate-400">"Table"</summary>
+                <table class="mt-2 w-full" data-testid="table-weeks">
+                    <thead><tr>
+                        <th class=TH>"Week of"</th><th class=TH>"Requests"</th><th class=TH>"People"</th>
+                        <th class=TH>"Teams"</th><th class=TH>"Deployments"</th><th class=TH>"Failures"</th>
+                    </tr></thead>
+                    <tbody>
+                        {weeks.into_iter().map(|w| view! {
+                            <tr class="border-t border-slate-100 dark:border-slate-800">
+                                <td class=TD>{date(w.start)}</td><td class=TD>{w.requests}</td><td class=TD>{w.active_users}</td>
+                                <td class=TD>{w.active_teams}</td><td class=TD>{w.deployments}</td><td class=TD>{w.failures}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </details>
+        </Panel>
+
+        <div class="grid gap-6 lg:grid-cols-2">
+            <Panel title="Time to ready by offering (p50)" table="offerings" query=query.clone()>
+                <BarChart id="chart-offerings" title="Median time to ready per offering".to_owned() marks=ready_marks />
+                {group_table("Offering", "table-offerings", offerings, |key| Some(format!("/metrics/offerings/{key}")))}
+            </Panel>
+            <Panel title="Requests by team" table="teams" query=query.clone()>
+                <BarChart id="chart-teams" title="Requests per team".to_owned() marks=team_marks />
+                {group_table("Team", "table-teams", teams, |key| Some(format!("/metrics/teams/{key}")))}
+            </Panel>
+        </div>
+
+        <Panel title="Requests by environment" table="environments" query=query.clone()>
+            {group_table("Environment", "table-environments", environments, |_| None)}
+        </Panel>
+
+        <Panel title="Where the time to ready goes" table="stages" query=query.clone()>
+            <ShareBar id="chart-stages" title="Share of the summed time to ready per stage".to_owned() marks=stage_marks />
+            <table class="mt-3 w-full" data-testid="table-stages">
+                <thead><tr><th class=TH>"Stage"</th><th class=TH>"Share"</th><th class=TH>"Median"</th><th class=TH>"Total"</th></tr></thead>
+                <tbody>
+                    {stages.into_iter().map(|st| view! {
+                        <tr class="border-t border-slate-100 dark:border-slate-800">
+                            <td class=TD>{st.stage}</td><td class=TD>{share(st.share)}</td><td class=TD>{ms(st.p50_ms)}</td><td class=TD>{human_duration(st.total_ms)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </Panel>
+
+        <Panel title="DORA by team and environment" table="dora" query=query.clone()>
+            <div class="overflow-x-auto">
+            <table class="w-full" data-testid="table-dora">
+                <thead><tr>
+                    <th class=TH>"Team"</th><th class=TH>"Environment"</th><th class=TH>"Deployments"</th><th class=TH>"Per week"</th>
+                    <th class=TH>"Lead time (p50)"</th><th class=TH>"Change failure rate"</th><th class=TH>"Time to restore (p50)"</th>
+                </tr></thead>
+                <tbody>
+                    {dora.into_iter().map(|d| {
+                        let (team, environment) = (d.team.clone(), d.environment.clone());
+                        view! {
+                        <tr class="border-t border-slate-100 dark:border-slate-800" data-testid="dora-row" data-team=team data-environment=environment>
+                            <td class=TD>{d.team}</td><td class=TD>{d.environment}</td><td class=TD>{d.deployments}</td>
+                            <td class=TD>{format!("{:.2}", d.per_week)}</td><td class=TD>{ms(d.lead_time_p50_ms)}</td>
+                            <td class=TD>{format!("{} ({} of {})", share(d.change_failure_rate), d.change_failures, d.deployments)}</td>
+                            <td class=TD>{format!("{} ({} restores)", ms(d.restore_p50_ms), d.restores)}</td>
+                        </tr>
+                    }}).collect_view()}
+                </tbody>
+            </table>
+            </div>
+        </Panel>
+
+        <div class="grid gap-6 lg:grid-cols-2">
+            <Panel title="Top failure reasons" table="failures" query=query.clone()>
+                <table class="w-full" data-testid="table-failures">
+                    <thead><tr><th class=TH>"Reason"</th><th class=TH>"Failures"</th><th class=TH>"Latest"</th></tr></thead>
+                    <tbody>
+                        {failures.into_iter().map(|f| view! {
+                            <tr class="border-t border-slate-100 dark:border-slate-800">
+                                <td class=TD>{f.reason}</td><td class=TD>{f.count}</td>
+                                <td class="px-3 py-2 text-xs text-slate-600 dark:text-slate-400">
+                                    <A href=format!("/requests/{}", f.request_id) attr:class="hover:underline">{f.example}</A>
+                                </td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </Panel>
+            <Panel title="Feedback" table="feedback" query=query>
+                <ul class="space-y-3" data-testid="feedback-list">
+                    {feedback.into_iter().map(|f| view! {
+                        <li class="text-sm">
+                            <span class="font-medium" aria-label=format!("rated {} of 5", f.rating)>{"★".repeat(usize::from(f.rating))}{"☆".repeat(5 - usize::from(f.rating.min(5)))}</span>
+                            " "<span class="text-xs text-slate-500 dark:text-slate-400">{format!("{} · {} · {}", f.offering, f.team, date(f.at))}</span>
+                            <p class="text-slate-700 dark:text-slate-300">{f.comment}</p>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </Panel>
+        </div>
+    }
+    .into_any()
+}
+
+fn group_table(
+    name: &'static str,
+    testid: &'static str,
+    rows: Vec<GroupRow>,
+    link: fn(&str) -> Option<String>,
+) -> impl IntoView {
+    view! {
+        <table class="mt-3 w-full" data-testid=testid>
+            <thead><tr>
+                <th class=TH>{name}</th><th class=TH>"Requests"</th><th class=TH>"Success"</th>
+                <th class=TH>"Ready p50"</th><th class=TH>"Ready p90"</th><th class=TH>"Rating"</th>
+            </tr></thead>
+            <tbody>
+                {rows.into_iter().map(|g| {
+                    let row_key = g.key.clone();
+                    let text = g.key.clone();
+                    let key = match link(&g.key) {
+                        Some(href) => view! { <A href=href attr:class="text-sky-700 hover:underline dark:text-sky-400">{text}</A> }.into_any(),
+                        None => text.into_any(),
+                    };
+                    let settled = g.succeeded + g.failed;
+                    view! {
+                        <tr class="border-t border-slate-100 dark:border-slate-800" data-testid="group-row" data-key=row_key>
+                            <td class=TD>{key}</td><td class=TD>{g.requests}</td>
+                            <td class=TD>{share((settled > 0).then(|| g.succeeded as f64 / settled as f64))}</td>
+                            <td class=TD>{ms(g.ready_p50_ms)}</td><td class=TD>{ms(g.ready_p90_ms)}</td>
+                            <td class=TD>{rating(g.rating)}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
     }
 }

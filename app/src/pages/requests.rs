@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::components::{A, Form};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{SubmitChange, get_request, get_request_status, list_requests};
+use crate::api::{RateOffering, SubmitChange, get_request, get_request_status, list_requests};
 use crate::components::live::{HealthBadge, on_live_message};
 use crate::components::page::{EmptyState, PageHeader};
 use crate::requests::{Action as RequestAction, RequestDetail, RequestFilter, RequestPage, Stage};
@@ -335,6 +335,9 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
             </div>
         }
     });
+    let rate = detail
+        .can_rate
+        .then(|| feedback_section(s.id.clone(), s.offering.clone(), detail.feedback.clone()));
     let title = format!("{} {} {}/{}", s.action.verb(), s.kind, s.team, s.name);
     let waiting = detail.git.clone().filter(|g| g.attempts > 0).map(|g| view! {
         <section role="status" data-testid="git-waiting" class="mb-6 rounded-xl border border-amber-300 bg-amber-50 p-4 text-sm text-amber-950 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-100">
@@ -355,6 +358,7 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
             {actions}
         </header>
         {waiting}
+        {rate}
         <div class="grid gap-8 lg:grid-cols-[minmax(0,2fr)_minmax(0,3fr)]">
             <section aria-labelledby="timeline-heading">
                 <h2 id="timeline-heading" class="mb-3 font-medium">"Timeline"</h2>
@@ -386,6 +390,43 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
                 <pre class="mt-2 max-h-[32rem] overflow-auto rounded bg-white p-3 font-mono text-xs dark:bg-slate-900">{detail.content}</pre>
             </section>
         </div>
+    }
+}
+
+/// The requester rates the offering (1–5, optional comment) once the request has been Ready.
+fn feedback_section(
+    request_id: String,
+    offering: String,
+    given: Option<crate::metrics::GivenFeedback>,
+) -> impl IntoView {
+    let rate = ServerAction::<RateOffering>::new();
+    let current = given.as_ref().map_or(0, |g| g.rating);
+    let comment = given.map(|g| g.comment).unwrap_or_default();
+    view! {
+        <section data-testid="feedback" aria-labelledby="feedback-heading" class="mb-6 rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+            <h2 id="feedback-heading" class="font-medium">{format!("How was {offering}?")}</h2>
+            <ActionForm action=rate>
+                <input type="hidden" name="feedback[request_id]" value=request_id />
+                <fieldset class="mt-2 flex flex-wrap items-center gap-3">
+                    <legend class="sr-only">"Rating"</legend>
+                    {(1..=5u8).map(|n| view! {
+                        <label class="flex items-center gap-1 text-sm">
+                            <input type="radio" name="feedback[rating]" value=n.to_string() required checked=n == current />
+                            {format!("{n}")}
+                        </label>
+                    }).collect_view()}
+                    <span class="text-xs text-slate-500">"1 = poor, 5 = excellent"</span>
+                </fieldset>
+                <label class="mt-2 flex flex-col gap-1 text-xs font-medium">"Comment (optional)"
+                    <textarea name="feedback[comment]" maxlength=crate::metrics::MAX_COMMENT_CHARS.to_string() rows="2" class=INPUT>{comment}</textarea>
+                </label>
+                <button type="submit" data-testid="rate" class="mt-2 rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white dark:bg-white dark:text-slate-900">"Send rating"</button>
+            </ActionForm>
+            {move || rate.value().get().map(|r| match r {
+                Ok(()) => view! { <p role="status" data-testid="rated" class="mt-2 text-sm text-emerald-700 dark:text-emerald-400">"Thank you: your rating is recorded."</p> }.into_any(),
+                Err(e) => view! { <p role="alert" class="mt-2 text-sm text-red-700 dark:text-red-400">{e.to_string()}</p> }.into_any(),
+            })}
+        </section>
     }
 }
 

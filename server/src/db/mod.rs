@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod drafts;
+pub mod metrics;
 pub mod requests;
 pub mod sessions;
 pub mod tokens;
@@ -36,6 +37,9 @@ pub enum Error {
     /// Applying migrations failed.
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The data cannot be stored as asked; the message says why.
+    #[error("{0}")]
+    Refused(String),
     /// Preparing the SQLite file's folder failed.
     #[error("cannot create the database folder {path}: {source}")]
     Folder {

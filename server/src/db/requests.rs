@@ -250,6 +250,20 @@ async fn insert_event(
     .bind(message)
     .execute(&mut **tx)
     .await?;
+    appended(tx, request_id).await
+}
+
+/// After any ledger append, in its transaction: the request's derived metrics rows are
+/// recomputed, and the change is counted for Prometheus.
+async fn appended(tx: &mut sqlx::Transaction<'_, sqlx::Any>, request_id: &str) -> Result<()> {
+    if let Some(refreshed) = super::metrics::refresh(tx, request_id).await? {
+        crate::metrics::prom::global().ledger_changed(
+            &refreshed.key.offering,
+            refreshed.key.created_at,
+            refreshed.before.as_ref(),
+            &refreshed.after,
+        );
+    }
     Ok(())
 }
 
@@ -484,6 +498,7 @@ async fn settle_in(
         .bind(format!("Pull request #{number} opened for review."))
         .execute(&mut **tx)
         .await?;
+        appended(tx, request_id).await?;
         return Ok(true);
     }
     sqlx::query("UPDATE requests SET state = $2, commit_sha = $3, updated_at = $4 WHERE id = $1")
@@ -553,6 +568,7 @@ pub async fn finish_pull(db: &Db, request_id: &str, outcome: &PullOutcome) -> Re
     .bind(message)
     .execute(&mut *tx)
     .await?;
+    appended(&mut tx, request_id).await?;
     tx.commit().await?;
     Ok(true)
 }

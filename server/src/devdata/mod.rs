@@ -2,6 +2,8 @@
 //! GitOps repository with the default layout (`<env>/kustomization.yaml` for dev, staging,
 //! prod) and a sample catalog. Idempotent: what exists is left alone.
 
+pub mod ledger;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -247,6 +247,11 @@ impl Writer {
         self.wake.clone()
     }
 
+    /// The folders this writer's environments live under (empty: the whole repository).
+    pub fn roots(&self) -> &[String] {
+        &self.roots
+    }
+
     /// The repository this writer commits to.
     pub fn target(&self) -> &Target {
         &self.target
@@ -285,6 +290,82 @@ impl Writer {
         ))
     }
 
+    /// Commits of the branch made in `[from, to)` (committer time, Unix ms) that change a
+    /// file under one of `within` (every file when empty) outside `except`, counted by
+    /// whether they carry [`REQUEST_TRAILER`]: (through Slipway, out of band). Merge commits
+    /// are not changes of their own and are skipped. Fetches the branch into its own ref
+    /// first. Blocking.
+    pub fn commit_origins(
+        &self,
+        from: i64,
+        to: i64,
+        within: &[String],
+        except: &[String],
+    ) -> anyhow::Result<(u64, u64)> {
+        let (clone, repo) =
+            open_clone(&self.target, &self.settings).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let probe = "refs/slipway/metrics";
+        fetch_ref_into(
+            &clone,
+            &self.target,
+            &format!("refs/heads/{}", self.target.branch),
+            probe,
+        )?;
+        let Ok(tip) = repo.refname_to_id(probe) else {
+            return Ok((0, 0));
+        };
+        let under = |path: &str, folder: &str| {
+            path.strip_prefix(folder)
+                .is_some_and(|rest| rest.starts_with('/'))
+        };
+        let mut walk = repo.revwalk()?;
+        walk.set_sorting(Sort::TIME)?;
+        walk.push(tip)?;
+        let (mut ours, mut theirs) = (0, 0);
+        for id in walk {
+            let commit = repo.find_commit(id?)?;
+            let at = commit.time().seconds() * 1000;
+            if at < from {
+                break;
+            }
+            if at >= to || commit.parent_count() > 1 {
+                continue;
+            }
+            let parent_tree = match commit.parent(0) {
+                Ok(parent) => Some(parent.tree()?),
+                Err(_) => None,
+            };
+            let diff = repo.diff_tree_to_tree(parent_tree.as_ref(), Some(&commit.tree()?), None)?;
+            let touches = diff.deltas().any(|delta| {
+                [delta.old_file().path(), delta.new_file().path()]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.to_str())
+                    .any(|path| {
+                        (within.is_empty() || within.iter().any(|w| under(path, w)))
+                            && !except.iter().any(|e| under(path, e))
+                    })
+            });
+            if !touches {
+                continue;
+            }
+            let via_slipway = commit
+                .message()
+                .ok()
+                .and_then(|m| git2::message_trailers_strs(m).ok())
+                .is_some_and(|t| {
+                    t.iter()
+                        .any(|(k, _)| k.eq_ignore_ascii_case(REQUEST_TRAILER))
+                });
+            if via_slipway {
+                ours += 1;
+            } else {
+                theirs += 1;
+            }
+        }
+        Ok((ours, theirs))
+    }
+
     /// Works until the task is dropped: takes the lease, drains due jobs, sleeps until
     /// woken, the next job is due, or the poll interval passes.
     pub fn spawn(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
@@ -295,7 +376,19 @@ impl Writer {
                 match store::lease(&self.db, &self.lease_name(), &self.holder, ttl).await {
                     Ok(true) => {
                         loop {
-                            match self.run_once().await {
+                            let started = std::time::Instant::now();
+                            let run = self.run_once().await;
+                            let worked = run
+                                .as_ref()
+                                .map_or(true, |r| r.settled() > 0 || r.postponed > 0);
+                            if worked {
+                                crate::metrics::prom::global().git_run(
+                                    &self.target.key(),
+                                    run.as_ref().is_ok_and(|r| r.postponed == 0),
+                                    started.elapsed().as_secs_f64(),
+                                );
+                            }
+                            match run {
                                 Ok(report) if report.settled() > 0 => continue,
                                 Ok(_) => break,
                                 Err(error) => {

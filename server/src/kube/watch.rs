@@ -432,12 +432,14 @@ impl StatusWatch {
                     self.reachable(watch, None);
                 }
                 Ok(Event::Apply(object)) => {
+                    crate::metrics::prom::global().watch_event(&cluster.name);
                     if let Some((key, record)) = trimmed(&object) {
                         self.upsert(watch, key, record);
                     }
                     self.reachable(watch, None);
                 }
                 Ok(Event::Delete(object)) => {
+                    crate::metrics::prom::global().watch_event(&cluster.name);
                     if let Some((key, _)) = trimmed(&object) {
                         self.remove(watch, &key);
                     }

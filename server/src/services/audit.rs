@@ -110,6 +110,16 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
+/// A CSV cell a spreadsheet will not run as a formula: a value starting with `=`, `+`, `-`,
+/// `@`, tab or carriage return gets a leading `'`.
+pub fn csv_cell(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    }
+}
+
 /// Writes entries as CSV. Cells that a spreadsheet would run as a formula (starting with
 /// `=`, `+`, `-`, `@`, tab or carriage return) get a leading `'`.
 pub fn to_csv(entries: &[AuditEntry], out: &mut Vec<u8>) -> csv::Result<()> {
@@ -124,13 +134,7 @@ pub fn to_csv(entries: &[AuditEntry], out: &mut Vec<u8>) -> csv::Result<()> {
         "detail",
         "id",
     ])?;
-    let cell = |value: &str| -> String {
-        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-            format!("'{value}")
-        } else {
-            value.to_owned()
-        }
-    };
+    let cell = csv_cell;
     for e in entries {
         writer.write_record([
             cell(&e.at),

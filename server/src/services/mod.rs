@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod metrics;
 pub mod requests;
 pub mod status;
 pub mod system;
@@ -22,10 +23,12 @@ pub fn ports(
     catalog: &Arc<catalog::CatalogService>,
     requests: Arc<requests::RequestService>,
     status: Arc<status::StatusService>,
+    metrics: Arc<metrics::MetricsService>,
 ) -> Ports {
     Ports {
         requests,
         status,
+        metrics,
         catalog: catalog.clone(),
         system: Arc::new(system::SystemService::new(db.clone(), settings.clone())),
         audit: Arc::new(audit::AuditService::new(db.clone())),

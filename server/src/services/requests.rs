@@ -350,7 +350,17 @@ impl RequestPort for RequestService {
             }
             _ => None,
         };
+        let can_rate = row.requested_by == actor.id
+            && db::metrics::was_ready(&self.db, id)
+                .await
+                .map_err(|e| internal(&e))?;
+        let feedback = db::metrics::feedback_of(&self.db, id)
+            .await
+            .map_err(|e| internal(&e))?
+            .map(|(rating, comment)| app::metrics::GivenFeedback { rating, comment });
         Ok(RequestDetail {
+            can_rate,
+            feedback,
             summary: summary(&row),
             path: row.path.clone(),
             content: row.content.clone(),

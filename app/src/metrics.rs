@@ -1,0 +1,336 @@
+//! Adoption metrics as the UI sees them: serde-only types the server computes from the
+//! request ledger (see the README's "Metrics" section for each measure's definition) and the
+//! dashboard pages render as SVG charts and tables.
+
+use serde::{Deserialize, Serialize};
+
+/// The periods a dashboard can show, in days (ending now).
+pub const PERIODS: [u32; 4] = [7, 30, 90, 365];
+
+/// The default period.
+pub const DEFAULT_DAYS: u32 = 90;
+
+/// What a dashboard shows: a period and optional team and offering filters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsQuery {
+    /// Period length in days (one of [`PERIODS`]; default [`DEFAULT_DAYS`]).
+    #[serde(default)]
+    pub days: Option<u32>,
+    /// Only this team.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Only this offering.
+    #[serde(default)]
+    pub offering: Option<String>,
+}
+
+impl MetricsQuery {
+    /// The period in days, defaulted.
+    pub fn days(&self) -> u32 {
+        self.days.unwrap_or(DEFAULT_DAYS)
+    }
+
+    /// The query string of this query (without `?`), empty parts left out.
+    pub fn to_query_string(&self) -> String {
+        let mut parts = vec![format!("days={}", self.days())];
+        if let Some(team) = self.team.as_deref().filter(|t| !t.is_empty()) {
+            parts.push(format!("team={}", encode(team)));
+        }
+        if let Some(offering) = self.offering.as_deref().filter(|o| !o.is_empty()) {
+            parts.push(format!("offering={}", encode(offering)));
+        }
+        parts.join("&")
+    }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The tables a dashboard has, each exported as CSV at `/api/metrics/export/<name>`.
+pub const TABLES: [&str; 8] = [
+    "weeks",
+    "offerings",
+    "teams",
+    "environments",
+    "stages",
+    "failures",
+    "dora",
+    "feedback",
+];
+
+/// A whole dashboard.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Dashboard {
+    /// The period, as Unix ms `[from, to)`.
+    pub from: i64,
+    /// End of the period (exclusive).
+    pub to: i64,
+    /// Period length in days.
+    pub days: u32,
+    /// The team filter applied, if any.
+    pub team: Option<String>,
+    /// The offering filter applied, if any.
+    pub offering: Option<String>,
+    /// Teams the viewer may filter by.
+    pub teams_available: Vec<String>,
+    /// The headline figures.
+    pub summary: Summary,
+    /// One row per ISO week (Monday 00:00 UTC) overlapping the period.
+    pub weeks: Vec<Week>,
+    /// Requests and time to ready per offering.
+    pub offerings: Vec<GroupRow>,
+    /// … per team.
+    pub teams: Vec<GroupRow>,
+    /// … per environment.
+    pub environments: Vec<GroupRow>,
+    /// Where the time to ready goes.
+    pub stages: Vec<StageRow>,
+    /// The most frequent root causes of failures that started in the period.
+    pub failures: Vec<FailureRow>,
+    /// DORA measures per team and environment.
+    pub dora: Vec<DoraRow>,
+    /// Ratings and comments given in the period, newest first.
+    pub feedback: Vec<FeedbackRow>,
+}
+
+/// Headline figures of a period.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Requests submitted in the period.
+    pub requests: u64,
+    /// Distinct people who submitted a request in the period.
+    pub active_users: u64,
+    /// Distinct teams that submitted a request in the period.
+    pub active_teams: u64,
+    /// Teams known to the portal (in the viewer's scope).
+    pub known_teams: u64,
+    /// Requests of the period that succeeded (Ready, deleted as asked, or nothing to change).
+    pub succeeded: u64,
+    /// Requests of the period that failed (in Git, or failing without ever being Ready).
+    pub failed: u64,
+    /// `succeeded / (succeeded + failed)`, when any request settled.
+    pub success_rate: Option<f64>,
+    /// Time to ready, nearest-rank median (ms).
+    pub ready_p50_ms: Option<i64>,
+    /// Time to ready, nearest-rank 90th percentile (ms).
+    pub ready_p90_ms: Option<i64>,
+    /// Requests synced in the period (DORA deployment frequency's numerator).
+    pub deployments: u64,
+    /// Deployments per week.
+    pub deployments_per_week: f64,
+    /// Lead time for changes, median (ms).
+    pub lead_time_p50_ms: Option<i64>,
+    /// Deployments that later failed in the cluster.
+    pub change_failures: u64,
+    /// `change_failures / deployments`.
+    pub change_failure_rate: Option<f64>,
+    /// Failures restored in the period.
+    pub restores: u64,
+    /// Time to restore, median (ms).
+    pub restore_p50_ms: Option<i64>,
+    /// Mean rating (1–5) of the period's feedback.
+    pub rating: Option<f64>,
+    /// Ratings given in the period.
+    pub ratings: u64,
+    /// Commits to the GitOps paths in the period, through Slipway and out of band.
+    pub self_service: Option<SelfService>,
+}
+
+/// Commits to the environments' paths, by whether Slipway made them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SelfService {
+    /// Commits carrying Slipway's request trailer.
+    pub through_slipway: u64,
+    /// Commits without it.
+    pub out_of_band: u64,
+    /// `through_slipway / (through_slipway + out_of_band)`.
+    pub share: Option<f64>,
+    /// The repositories that could not be read (their commits are not counted).
+    pub unreadable: Vec<String>,
+}
+
+/// One week of the period.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Week {
+    /// Monday 00:00 UTC, Unix ms.
+    pub start: i64,
+    /// Requests submitted.
+    pub requests: u64,
+    /// Distinct requesters.
+    pub active_users: u64,
+    /// Distinct teams.
+    pub active_teams: u64,
+    /// Requests synced.
+    pub deployments: u64,
+    /// Failures that started.
+    pub failures: u64,
+}
+
+/// Requests of one offering, team or environment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupRow {
+    /// The offering id, team or environment.
+    pub key: String,
+    /// Requests submitted in the period.
+    pub requests: u64,
+    /// Of those, succeeded.
+    pub succeeded: u64,
+    /// Of those, failed.
+    pub failed: u64,
+    /// Time to ready, median (ms).
+    pub ready_p50_ms: Option<i64>,
+    /// Time to ready, 90th percentile (ms).
+    pub ready_p90_ms: Option<i64>,
+    /// Mean rating of the period's feedback.
+    pub rating: Option<f64>,
+    /// Ratings given.
+    pub ratings: u64,
+}
+
+/// One stage of the way to Ready.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageRow {
+    /// `submit → commit`, `commit → merge`, `merge → synced`, `synced → ready`.
+    pub stage: String,
+    /// Sum over the requests that reached Ready (ms).
+    pub total_ms: i64,
+    /// Its share of the summed time to ready.
+    pub share: Option<f64>,
+    /// Median (ms).
+    pub p50_ms: Option<i64>,
+}
+
+/// A root cause and how often it struck.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailureRow {
+    /// The grouping key: where and why (`DBInstance: ReconcileError`, `Git: …`).
+    pub reason: String,
+    /// Failures that started in the period.
+    pub count: u64,
+    /// The latest one's full message.
+    pub example: String,
+    /// The latest one's request.
+    pub request_id: String,
+    /// When the latest one started (Unix ms).
+    pub started_at: i64,
+}
+
+/// DORA measures of one team in one environment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DoraRow {
+    /// Team.
+    pub team: String,
+    /// Environment.
+    pub environment: String,
+    /// Requests synced in the period.
+    pub deployments: u64,
+    /// Deployments per week.
+    pub per_week: f64,
+    /// Lead time for changes (submitted → synced), median (ms).
+    pub lead_time_p50_ms: Option<i64>,
+    /// Deployments that failed in the cluster afterwards.
+    pub change_failures: u64,
+    /// `change_failures / deployments`.
+    pub change_failure_rate: Option<f64>,
+    /// Failures restored (Failed → Ready again) in the period.
+    pub restores: u64,
+    /// Time to restore, median (ms).
+    pub restore_p50_ms: Option<i64>,
+}
+
+/// A rating.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackRow {
+    /// Offering.
+    pub offering: String,
+    /// Team.
+    pub team: String,
+    /// 1–5.
+    pub rating: u8,
+    /// Words (may be empty).
+    pub comment: String,
+    /// Unix ms.
+    pub at: i64,
+    /// The request rated.
+    pub request_id: String,
+}
+
+/// What a requester sends to rate an offering.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewFeedback {
+    /// The request (must be theirs and have been Ready).
+    pub request_id: String,
+    /// 1–5.
+    pub rating: u8,
+    /// Optional words, up to [`MAX_COMMENT_CHARS`].
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Longest feedback comment accepted.
+pub const MAX_COMMENT_CHARS: usize = 2000;
+
+/// The viewer's own rating of a request's offering, shown on the request page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GivenFeedback {
+    /// 1–5.
+    pub rating: u8,
+    /// Words.
+    pub comment: String,
+}
+
+/// `1234567` ms → `"20.6 min"`: the largest unit that keeps the number readable.
+pub fn human_duration(ms: i64) -> String {
+    let s = ms as f64 / 1000.0;
+    if s < 1.0 {
+        format!("{ms} ms")
+    } else if s < 120.0 {
+        format!("{s:.1} s")
+    } else if s < 7200.0 {
+        format!("{:.1} min", s / 60.0)
+    } else if s < 172_800.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{:.1} d", s / 86_400.0)
+    }
+}
+
+/// `0.8765` → `"87.7 %"`.
+pub fn percent(share: f64) -> String {
+    format!("{:.1} %", share * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_pick_a_readable_unit() {
+        assert_eq!(human_duration(250), "250 ms");
+        assert_eq!(human_duration(4_500), "4.5 s");
+        assert_eq!(human_duration(1_234_567), "20.6 min");
+        assert_eq!(human_duration(3 * 3_600_000), "3.0 h");
+        assert_eq!(human_duration(3 * 86_400_000), "3.0 d");
+    }
+
+    #[test]
+    fn query_strings_encode_values_and_leave_out_empty_filters() {
+        let query = MetricsQuery {
+            days: Some(30),
+            team: Some("a&b c".into()),
+            offering: Some(String::new()),
+        };
+        assert_eq!(query.to_query_string(), "days=30&team=a%26b%20c");
+        assert_eq!(MetricsQuery::default().to_query_string(), "days=90");
+    }
+}

@@ -1,0 +1,625 @@
+//! The ledger's derived rows (`request_facts`, `request_incidents`) and feedback.
+//!
+//! ```text
+//!  any ledger append ──same transaction──▶ refresh(request): read its events, fold, replace rows
+//!  dashboard ──▶ inputs(scope, period): facts + incidents + feedback of the period ──▶ measures
+//! ```
+
+use sqlx::Row as _;
+
+use super::{Db, Result};
+use crate::metrics::ledger::{Facts, Incident, LedgerEvent, Outcome, fold};
+use crate::metrics::measures::{FactRow, Inputs, MONDAY_OFFSET_MS, ReasonCount, Restores, WEEK_MS};
+
+type Tx<'t> = sqlx::Transaction<'t, sqlx::Any>;
+
+/// Who a dashboard covers: some teams (or every team) and optionally one offering.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    /// `None`: every team.
+    pub teams: Option<Vec<String>>,
+    /// Only this offering.
+    pub offering: Option<String>,
+}
+
+/// The request a fact row describes (its `requests` columns).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct RequestKey {
+    /// Id.
+    pub id: String,
+    /// Team.
+    pub team: String,
+    /// Offering.
+    pub offering: String,
+    /// Environment.
+    pub environment: String,
+    /// Action.
+    pub action: String,
+    /// User id.
+    pub requested_by: String,
+    /// Submitted.
+    pub created_at: i64,
+}
+
+/// What [`refresh`] changed.
+#[derive(Clone, Debug)]
+pub struct Refreshed {
+    /// The request.
+    pub key: RequestKey,
+    /// Its facts before (`None`: it had none).
+    pub before: Option<Facts>,
+    /// Its facts now.
+    pub after: Facts,
+}
+
+/// Recomputes a request's facts and incidents from its whole ledger, inside the transaction
+/// that appended to it. `None` when the request does not exist.
+pub async fn refresh(tx: &mut Tx<'_>, request_id: &str) -> Result<Option<Refreshed>> {
+    // The request's row lock (held to commit) serialises two appends to the same request on
+    // PostgreSQL, so neither replaces the derived rows with a fold that misses the other's
+    // event. Every append path already holds it; taking it here keeps that true.
+    sqlx::query("UPDATE requests SET updated_at = updated_at WHERE id = $1")
+        .bind(request_id)
+        .execute(&mut **tx)
+        .await?;
+    let Some(key): Option<RequestKey> = sqlx::query_as(
+        "SELECT id, team, offering, environment, action, requested_by, created_at FROM requests WHERE id = $1",
+    )
+    .bind(request_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let before = sqlx::query(
+        "SELECT committed_at, merged_at, synced_at, ready_at, outcome, change_failed
+         FROM request_facts WHERE request_id = $1",
+    )
+    .bind(request_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|row| facts_of(&row))
+    .transpose()?;
+    let events: Vec<(String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT kind, at, message FROM request_events WHERE request_id = $1 ORDER BY at, id",
+    )
+    .bind(request_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let events: Vec<LedgerEvent<'_>> = events
+        .iter()
+        .map(|(kind, at, message)| LedgerEvent {
+            kind,
+            at: *at,
+            message: message.as_deref(),
+        })
+        .collect();
+    let (facts, incidents) = fold(&key.action, &events);
+    write(tx, &key, &facts, &incidents).await?;
+    Ok(Some(Refreshed {
+        key,
+        before,
+        after: facts,
+    }))
+}
+
+fn facts_of(row: &sqlx::any::AnyRow) -> Result<Facts> {
+    Ok(Facts {
+        committed_at: row.try_get(0)?,
+        merged_at: row.try_get(1)?,
+        synced_at: row.try_get(2)?,
+        ready_at: row.try_get(3)?,
+        outcome: Outcome::parse(&row.try_get::<String, _>(4)?),
+        change_failed: row.try_get::<i64, _>(5)? != 0,
+    })
+}
+
+/// Replaces a request's derived rows.
+pub async fn write(
+    tx: &mut Tx<'_>,
+    key: &RequestKey,
+    facts: &Facts,
+    incidents: &[Incident],
+) -> Result<()> {
+    sqlx::query("DELETE FROM request_facts WHERE request_id = $1")
+        .bind(&key.id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM request_incidents WHERE request_id = $1")
+        .bind(&key.id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO request_facts (request_id, team, offering, environment, action, requested_by,
+            submitted_at, committed_at, merged_at, synced_at, ready_at, outcome, change_failed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&key.id)
+    .bind(&key.team)
+    .bind(&key.offering)
+    .bind(&key.environment)
+    .bind(&key.action)
+    .bind(&key.requested_by)
+    .bind(key.created_at)
+    .bind(facts.committed_at)
+    .bind(facts.merged_at)
+    .bind(facts.synced_at)
+    .bind(facts.ready_at)
+    .bind(facts.outcome.as_str())
+    .bind(i64::from(facts.change_failed))
+    .execute(&mut **tx)
+    .await?;
+    for incident in incidents {
+        sqlx::query(
+            "INSERT INTO request_incidents (request_id, started_at, restored_at, source, team,
+                offering, environment, reason, message)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&key.id)
+        .bind(incident.started_at)
+        .bind(incident.restored_at)
+        .bind(incident.source.as_str())
+        .bind(&key.team)
+        .bind(&key.offering)
+        .bind(&key.environment)
+        .bind(&incident.reason)
+        .bind(&incident.message)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Fills in the derived rows of requests that have none (requests stored before the
+/// metrics migration). Returns how many were filled.
+pub async fn backfill(db: &Db) -> Result<usize> {
+    let mut filled = 0;
+    loop {
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT r.id FROM requests r LEFT JOIN request_facts f ON f.request_id = r.id
+             WHERE f.request_id IS NULL ORDER BY r.id LIMIT 500",
+        )
+        .fetch_all(db.pool())
+        .await?;
+        if ids.is_empty() {
+            return Ok(filled);
+        }
+        let mut tx = db.pool().begin().await?;
+        for (id,) in &ids {
+            refresh(&mut tx, id).await?;
+        }
+        tx.commit().await?;
+        filled += ids.len();
+    }
+}
+
+/// `AND <column> IN ($n, …)` for the scope's teams (nothing for every team), plus the
+/// offering, with binds starting at `$first`.
+fn scope_sql(scope: &Scope, first: usize) -> (String, Vec<String>) {
+    let mut sql = String::new();
+    let mut binds = Vec::new();
+    if let Some(teams) = &scope.teams {
+        if teams.is_empty() {
+            sql.push_str(" AND 1 = 0");
+        } else {
+            let marks: Vec<String> = (0..teams.len())
+                .map(|i| format!("${}", first + i))
+                .collect();
+            sql.push_str(&format!(" AND team IN ({})", marks.join(", ")));
+            binds.extend(teams.iter().cloned());
+        }
+    }
+    if let Some(offering) = &scope.offering {
+        sql.push_str(&format!(" AND offering = ${}", first + binds.len()));
+        binds.push(offering.clone());
+    }
+    (sql, binds)
+}
+
+fn fact_of(row: &sqlx::any::AnyRow) -> Result<FactRow> {
+    Ok(FactRow {
+        team: row.try_get(0)?,
+        offering: row.try_get(1)?,
+        environment: row.try_get(2)?,
+        requested_by: row.try_get(3)?,
+        submitted_at: row.try_get(4)?,
+        committed_at: row.try_get(5)?,
+        merged_at: row.try_get(6)?,
+        synced_at: row.try_get(7)?,
+        ready_at: row.try_get(8)?,
+        outcome: Outcome::parse(&row.try_get::<String, _>(9)?),
+        change_failed: row.try_get::<i64, _>(10)? != 0,
+    })
+}
+
+/// Runs `sql` (whose first placeholders are `$1 = from`, `$2 = to`, then `extra`, then the
+/// scope's) and maps its rows.
+async fn period_rows<T>(
+    db: &Db,
+    sql: String,
+    (from, to): (i64, i64),
+    extra: &[i64],
+    binds: &[String],
+    map: impl Fn(&sqlx::any::AnyRow) -> Result<T>,
+) -> Result<Vec<T>> {
+    // Placeholders are numbered by this module; values are bound, never spliced.
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(from).bind(to);
+    for value in extra {
+        query = query.bind(*value);
+    }
+    for bind in binds {
+        query = query.bind(bind);
+    }
+    query.fetch_all(db.pool()).await?.iter().map(map).collect()
+}
+
+const FACT_COLUMNS: &str = "team, offering, environment, requested_by, submitted_at, committed_at, merged_at, synced_at, ready_at, outcome, change_failed";
+
+/// Everything the measures of `[from, to)` need, within `scope`. Each query reads one index
+/// range (a covering one for the facts), and failures come back already counted.
+pub async fn inputs(db: &Db, scope: &Scope, from: i64, to: i64) -> Result<Inputs> {
+    let period = (from, to);
+    let (filter, binds) = scope_sql(scope, 3);
+    let mut facts = period_rows(
+        db,
+        format!("SELECT {FACT_COLUMNS} FROM request_facts WHERE submitted_at >= $1 AND submitted_at < $2{filter}"),
+        period,
+        &[],
+        &binds,
+        fact_of,
+    )
+    .await?;
+    // Synced in the period but submitted before it: DORA counts them.
+    facts.extend(
+        period_rows(
+            db,
+            format!("SELECT {FACT_COLUMNS} FROM request_facts WHERE synced_at >= $1 AND synced_at < $2 AND submitted_at < $1{filter}"),
+            period,
+            &[],
+            &binds,
+            fact_of,
+        )
+        .await?,
+    );
+    let reasons = period_rows(
+        db,
+        format!(
+            "SELECT reason, COUNT(*), MAX(started_at) FROM request_incidents
+             WHERE started_at >= $1 AND started_at < $2{filter} GROUP BY reason"
+        ),
+        period,
+        &[],
+        &binds,
+        |row| {
+            Ok(ReasonCount {
+                reason: row.try_get(0)?,
+                count: u64::try_from(row.try_get::<i64, _>(1)?).unwrap_or(0),
+                latest: row.try_get(2)?,
+            })
+        },
+    )
+    .await?;
+    // Integer division on both backends: the week's number since Monday 1970-01-05.
+    let (week_filter, week_binds) = scope_sql(scope, 5);
+    let failures_per_week = period_rows(
+        db,
+        format!(
+            "SELECT (started_at - $3) / $4, COUNT(*) FROM request_incidents
+             WHERE started_at >= $1 AND started_at < $2{week_filter} GROUP BY (started_at - $3) / $4"
+        ),
+        period,
+        &[MONDAY_OFFSET_MS, WEEK_MS],
+        &week_binds,
+        |row| {
+            Ok((
+                MONDAY_OFFSET_MS + row.try_get::<i64, _>(0)? * WEEK_MS,
+                u64::try_from(row.try_get::<i64, _>(1)?).unwrap_or(0),
+            ))
+        },
+    )
+    .await?;
+    // Nearest-rank medians ranked by the database: rank ⌈n/2⌉ = (n + 1) / 2.
+    let ranked = |partition: &str| {
+        format!(
+            "SELECT {partition} n, took FROM (
+                SELECT {partition} restored_at - started_at AS took,
+                    ROW_NUMBER() OVER (PARTITION BY {partition} 1 ORDER BY restored_at - started_at) AS rn,
+                    COUNT(*) OVER (PARTITION BY {partition} 1) AS n
+                FROM request_incidents
+                WHERE restored_at >= $1 AND restored_at < $2 AND source = 'cluster'{filter}
+            ) ranked WHERE rn = (n + 1) / 2"
+        )
+    };
+    let summary = |row: &sqlx::any::AnyRow, at: usize| -> Result<Restores> {
+        Ok(Restores {
+            count: u64::try_from(row.try_get::<i64, _>(at)?).unwrap_or(0),
+            p50_ms: Some(row.try_get(at + 1)?),
+        })
+    };
+    let restores = period_rows(db, ranked(""), period, &[], &binds, |row| summary(row, 0))
+        .await?
+        .pop()
+        .unwrap_or_default();
+    let restores_by = period_rows(
+        db,
+        ranked("team, environment,"),
+        period,
+        &[],
+        &binds,
+        |row| Ok((row.try_get(0)?, row.try_get(1)?, summary(row, 2)?)),
+    )
+    .await?;
+    let feedback = period_rows(
+        db,
+        format!(
+            "SELECT request_id, team, offering, rating, comment, at FROM feedback
+             WHERE at >= $1 AND at < $2{filter}"
+        ),
+        period,
+        &[],
+        &binds,
+        |row| {
+            Ok(app::metrics::FeedbackRow {
+                request_id: row.try_get(0)?,
+                team: row.try_get(1)?,
+                offering: row.try_get(2)?,
+                rating: u8::try_from(row.try_get::<i64, _>(3)?).unwrap_or(0),
+                comment: row.try_get(4)?,
+                at: row.try_get(5)?,
+            })
+        },
+    )
+    .await?;
+    let known_teams = match &scope.teams {
+        Some(teams) => teams.len() as u64,
+        None => {
+            let row = sqlx::query("SELECT COUNT(*) FROM teams")
+                .fetch_one(db.pool())
+                .await?;
+            u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0)
+        }
+    };
+    Ok(Inputs {
+        facts,
+        reasons,
+        failures_per_week,
+        restores,
+        restores_by,
+        feedback,
+        known_teams,
+    })
+}
+
+/// Reads, for each failure row, its latest incident's request and message (within `scope`),
+/// so that the period's incidents need not be read one by one.
+pub async fn fill_examples(
+    db: &Db,
+    scope: &Scope,
+    failures: &mut [app::metrics::FailureRow],
+) -> Result<()> {
+    let (filter, binds) = scope_sql(scope, 3);
+    let sql = format!(
+        "SELECT request_id, message FROM request_incidents
+         WHERE reason = $1 AND started_at = $2{filter} ORDER BY request_id LIMIT 1"
+    );
+    for failure in failures.iter_mut() {
+        let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(&failure.reason)
+            .bind(failure.started_at);
+        for bind in &binds {
+            query = query.bind(bind);
+        }
+        if let Some((request_id, message)) = query.fetch_optional(db.pool()).await? {
+            failure.request_id = request_id;
+            failure.example = message;
+        }
+    }
+    Ok(())
+}
+
+/// Every team name, sorted.
+pub async fn team_names(db: &Db) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM teams ORDER BY name")
+        .fetch_all(db.pool())
+        .await?;
+    Ok(rows.into_iter().map(|(name,)| name).collect())
+}
+
+/// Stores (or replaces) a rating of a request's offering.
+pub async fn rate(
+    db: &Db,
+    request: &super::requests::RequestRow,
+    user_id: &str,
+    rating: u8,
+    comment: &str,
+) -> Result<()> {
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("DELETE FROM feedback WHERE request_id = $1")
+        .bind(&request.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO feedback (request_id, user_id, team, offering, rating, comment, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&request.id)
+    .bind(user_id)
+    .bind(&request.team)
+    .bind(&request.offering)
+    .bind(i64::from(rating))
+    .bind(comment)
+    .bind(super::now_ms())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The rating given for a request, if any.
+pub async fn feedback_of(db: &Db, request_id: &str) -> Result<Option<(u8, String)>> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT rating, comment FROM feedback WHERE request_id = $1")
+            .bind(request_id)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row.map(|(rating, comment)| (u8::try_from(rating).unwrap_or(0), comment)))
+}
+
+/// Whether the ledger holds a `ready` for the request.
+pub async fn was_ready(db: &Db, request_id: &str) -> Result<bool> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT request_id FROM request_events WHERE request_id = $1 AND kind = 'ready' LIMIT 1",
+    )
+    .bind(request_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.is_some())
+}
+
+/// A request from elsewhere (another portal's history, a demo, a test), with its ledger.
+#[derive(Clone, Debug)]
+pub struct HistoricRequest {
+    /// Id (must be new).
+    pub id: String,
+    /// `create` | `update` | `delete`.
+    pub action: String,
+    /// Offering id.
+    pub offering: String,
+    /// Team.
+    pub team: String,
+    /// Environment.
+    pub environment: String,
+    /// Claim name.
+    pub name: String,
+    /// User id (must exist).
+    pub requested_by: String,
+    /// The ledger, oldest first: (kind, Unix ms, message). The first is its submission.
+    pub events: Vec<(String, i64, Option<String>)>,
+}
+
+/// Stores a rating given at `at` (Unix ms), replacing an earlier one of the request.
+pub async fn import_feedback(
+    db: &Db,
+    request_id: &str,
+    rating: u8,
+    comment: &str,
+    at: i64,
+) -> Result<()> {
+    let row = super::requests::get(db, request_id)
+        .await?
+        .ok_or_else(|| super::Error::Refused(format!("no request {request_id} to rate")))?;
+    rate(db, &row, &row.requested_by.clone(), rating, comment).await?;
+    sqlx::query("UPDATE feedback SET at = $2 WHERE request_id = $1")
+        .bind(request_id)
+        .bind(at)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Stores requests with their whole ledger as they happened, and their metrics rows, in
+/// one transaction: all or nothing. The requests carry no file (their content lives in
+/// whatever system they come from). Returns how many were stored.
+pub async fn import(db: &Db, requests: &[HistoricRequest]) -> Result<usize> {
+    let mut tx = db.pool().begin().await?;
+    for request in requests {
+        let created_at = request.events.first().map_or(0, |e| e.1);
+        let updated_at = request.events.last().map_or(created_at, |e| e.1);
+        let state = request
+            .events
+            .iter()
+            .rev()
+            .find_map(|(kind, _, _)| stage_of(kind))
+            .unwrap_or("submitted");
+        let in_branch = request
+            .events
+            .iter()
+            .any(|(kind, _, _)| matches!(kind.as_str(), "committed" | "merged" | "unchanged"));
+        let state = if state == "failed" && in_branch {
+            "failing"
+        } else {
+            state
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO requests (id, action, offering, offering_version, api_version, kind, name, team,
+                environment, requested_by, requester_name, requester_email, body, repository, path,
+                content, write_mode, state, commit_sha, pr_number, pr_url, created_at, updated_at)
+             SELECT $1, $2, $3, 'imported', '', '', $4, $5, $6, u.id, u.display_name, u.email, '{}',
+                'imported', '', '', 'direct', $7, NULL, NULL, NULL, $8, $9
+             FROM users u WHERE u.id = $10",
+        )
+        .bind(&request.id)
+        .bind(&request.action)
+        .bind(&request.offering)
+        .bind(&request.name)
+        .bind(&request.team)
+        .bind(&request.environment)
+        .bind(state)
+        .bind(created_at)
+        .bind(updated_at)
+        .bind(&request.requested_by)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted != 1 {
+            return Err(super::Error::Refused(format!(
+                "request {}: no user with id {}",
+                request.id, request.requested_by
+            )));
+        }
+        for (kind, at, message) in &request.events {
+            sqlx::query(
+                "INSERT INTO request_events (id, request_id, kind, at, actor, sha, url, message)
+                 VALUES ($1, $2, $3, $4, NULL, NULL, NULL, $5)",
+            )
+            .bind(super::new_id())
+            .bind(&request.id)
+            .bind(kind)
+            .bind(at)
+            .bind(message)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let events: Vec<LedgerEvent<'_>> = request
+            .events
+            .iter()
+            .map(|(kind, at, message)| LedgerEvent {
+                kind,
+                at: *at,
+                message: message.as_deref(),
+            })
+            .collect();
+        let (facts, incidents) = fold(&request.action, &events);
+        let key = RequestKey {
+            id: request.id.clone(),
+            team: request.team.clone(),
+            offering: request.offering.clone(),
+            environment: request.environment.clone(),
+            action: request.action.clone(),
+            requested_by: request.requested_by.clone(),
+            created_at,
+        };
+        write(&mut tx, &key, &facts, &incidents).await?;
+    }
+    tx.commit().await?;
+    Ok(requests.len())
+}
+
+/// The request stage a ledger event kind leads to (`None`: it does not move the stage).
+fn stage_of(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "submitted" => "submitted",
+        "waiting_for_git" => "waiting_for_git",
+        "committed" => "committed",
+        "pr_opened" => "pr_opened",
+        "merged" => "merged",
+        "closed" => "closed",
+        "unchanged" => "unchanged",
+        "failed" => "failed",
+        "synced" => "synced",
+        "reconciling" => "reconciling",
+        "ready" => "ready",
+        "deleted" => "deleted",
+        _ => return None,
+    })
+}

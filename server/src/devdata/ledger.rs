@@ -1,0 +1,234 @@
+//! `slipway import-ledger FILE`: users, requests with their ledger, and ratings from YAML.
+//! Times are "how long ago" (`3d 4h 10m`), so a demo file stays current.
+//!
+//! ```yaml
+//! users:
+//!   - {subject: "dev|alice", name: Alice, email: alice@example.com, teams: [team-a]}
+//! requests:
+//!   - id: 0193…            # optional; a new UUID v7 otherwise
+//!     offering: postgresql
+//!     team: team-a
+//!     environment: dev
+//!     name: orders-db
+//!     action: create       # default
+//!     requested_by: "dev|alice"
+//!     events:
+//!       - {kind: submitted, ago: 3d 2h}
+//!       - {kind: failed, ago: 3d 1h, message: "DBInstance/orders: ReconcileError: quota"}
+//! feedback:
+//!   - {request: 0193…, rating: 4, comment: "quick", ago: 2d}
+//! ```
+
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+
+use crate::config::ImportLedgerArgs;
+use crate::db::metrics::{HistoricRequest, import, import_feedback};
+use crate::db::users::{NewLogin, upsert_login};
+use crate::db::{Db, new_id, now_ms};
+
+/// The file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerFile {
+    /// People (created or updated by subject).
+    #[serde(default)]
+    pub users: Vec<UserEntry>,
+    /// Requests.
+    #[serde(default)]
+    pub requests: Vec<RequestEntry>,
+    /// Ratings.
+    #[serde(default)]
+    pub feedback: Vec<FeedbackEntry>,
+}
+
+/// A person.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserEntry {
+    /// `dev|<handle>` or `<issuer>|<sub>`.
+    pub subject: String,
+    /// Display name.
+    pub name: String,
+    /// E-mail.
+    pub email: String,
+    /// Teams.
+    #[serde(default)]
+    pub teams: Vec<String>,
+    /// Administrator.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// A request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestEntry {
+    /// Id; generated when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Offering id.
+    pub offering: String,
+    /// Team.
+    pub team: String,
+    /// Environment.
+    pub environment: String,
+    /// Claim name.
+    pub name: String,
+    /// `create` (default), `update` or `delete`.
+    #[serde(default = "create")]
+    pub action: String,
+    /// The requester's subject (a user of the file or already known).
+    pub requested_by: String,
+    /// The ledger, oldest first.
+    pub events: Vec<EventEntry>,
+}
+
+fn create() -> String {
+    "create".to_owned()
+}
+
+/// A ledger event.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventEntry {
+    /// Kind.
+    pub kind: String,
+    /// How long ago.
+    pub ago: String,
+    /// Words.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// A rating.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackEntry {
+    /// The request's id.
+    pub request: String,
+    /// 1–5.
+    pub rating: u8,
+    /// Words.
+    #[serde(default)]
+    pub comment: String,
+    /// How long ago.
+    pub ago: String,
+}
+
+/// `3d 4h 10m 5s` → milliseconds.
+pub fn parse_ago(text: &str) -> anyhow::Result<i64> {
+    let mut total = 0i64;
+    for part in text.split_whitespace() {
+        let (number, unit) = part.split_at(part.len().saturating_sub(1));
+        let n: i64 = number
+            .parse()
+            .with_context(|| format!("{text:?}: {part:?} is not <number><d|h|m|s>"))?;
+        total += n * match unit {
+            "d" => 86_400_000,
+            "h" => 3_600_000,
+            "m" => 60_000,
+            "s" => 1_000,
+            _ => bail!("{text:?}: unit of {part:?} is not d, h, m or s"),
+        };
+    }
+    Ok(total)
+}
+
+/// Stores the file's content, relative to `now` (Unix ms). Returns the requests stored.
+pub async fn import_ledger(db: &Db, file: &LedgerFile, now: i64) -> anyhow::Result<usize> {
+    let mut ids = std::collections::HashMap::new();
+    for user in &file.users {
+        let stored = upsert_login(
+            db,
+            &NewLogin {
+                subject: user.subject.clone(),
+                display_name: user.name.clone(),
+                email: user.email.clone(),
+                is_admin: user.admin,
+                teams: user.teams.clone(),
+            },
+        )
+        .await?;
+        ids.insert(user.subject.clone(), stored.id);
+    }
+    let mut requests = Vec::new();
+    for entry in &file.requests {
+        let requested_by = match ids.get(&entry.requested_by) {
+            Some(id) => id.clone(),
+            None => {
+                let (id,): (String,) = sqlx::query_as("SELECT id FROM users WHERE subject = $1")
+                    .bind(&entry.requested_by)
+                    .fetch_optional(db.pool())
+                    .await?
+                    .with_context(|| format!("no user {:?}", entry.requested_by))?;
+                id
+            }
+        };
+        if entry.events.first().is_none_or(|e| e.kind != "submitted") {
+            bail!("{}: the first event must be `submitted`", entry.name);
+        }
+        let mut events = Vec::new();
+        for event in &entry.events {
+            events.push((
+                event.kind.clone(),
+                now - parse_ago(&event.ago)?,
+                event.message.clone(),
+            ));
+        }
+        if events.windows(2).any(|w| w[1].1 < w[0].1) {
+            bail!("{}: events must be oldest first", entry.name);
+        }
+        requests.push(HistoricRequest {
+            id: entry.id.clone().unwrap_or_else(new_id),
+            action: entry.action.clone(),
+            offering: entry.offering.clone(),
+            team: entry.team.clone(),
+            environment: entry.environment.clone(),
+            name: entry.name.clone(),
+            requested_by,
+            events,
+        });
+    }
+    let stored = import(db, &requests).await?;
+    for rating in &file.feedback {
+        if !(1..=5).contains(&rating.rating) {
+            bail!("rating of {} must be 1 to 5", rating.request);
+        }
+        import_feedback(
+            db,
+            &rating.request,
+            rating.rating,
+            &rating.comment,
+            now - parse_ago(&rating.ago)?,
+        )
+        .await?;
+    }
+    Ok(stored)
+}
+
+/// Runs `slipway import-ledger`.
+pub async fn import_file(args: ImportLedgerArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let file: LedgerFile = serde_saphyr::from_str(&text)
+        .with_context(|| format!("{} is not a ledger file", args.file.display()))?;
+    let db = args.database.open_migrated().await?;
+    let stored = import_ledger(&db, &file, now_ms()).await?;
+    db.close().await;
+    tracing::info!(requests = stored, "ledger imported");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_add_their_units() {
+        assert_eq!(parse_ago("3d 4h 10m 5s").unwrap(), 273_005_000);
+        assert_eq!(parse_ago("90m").unwrap(), 5_400_000);
+        assert!(parse_ago("3 days").is_err());
+        assert!(parse_ago("3w").is_err());
+    }
+}

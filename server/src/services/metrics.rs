@@ -1,0 +1,361 @@
+//! The metrics service: dashboards scoped to the actor's teams, feedback, CSV export.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use app::domain::CurrentUser;
+use app::error::AppError;
+use app::metrics::{Dashboard, MAX_COMMENT_CHARS, MetricsQuery, NewFeedback, PERIODS, SelfService};
+use app::ports::MetricsPort;
+use async_trait::async_trait;
+
+use crate::db::metrics::{self as store, Scope};
+use crate::db::{self, Db};
+use crate::git::writer::Writer;
+use crate::metrics::measures;
+use crate::services::audit::{csv_cell, rfc3339};
+
+/// How long a count of the repositories' history is reused.
+const HISTORY_TTL: Duration = Duration::from_secs(60);
+
+/// Implements [`MetricsPort`].
+pub struct MetricsService {
+    db: Db,
+    writers: Vec<Arc<Writer>>,
+    /// The catalog's folder in the first writer's repository (not a GitOps path), if the
+    /// catalog is read from Git.
+    catalog_path: Option<String>,
+    history: Mutex<Option<(u32, Instant, SelfService)>>,
+}
+
+impl MetricsService {
+    /// A service over `db`, counting commit origins in `writers`' repositories.
+    pub fn new(db: Db, writers: Vec<Arc<Writer>>, catalog_path: Option<String>) -> Self {
+        MetricsService {
+            db,
+            writers,
+            catalog_path,
+            history: Mutex::new(None),
+        }
+    }
+
+    /// The scope `query` asks for, within what `actor` may see.
+    fn scope(actor: &CurrentUser, query: &MetricsQuery) -> Result<Scope, AppError> {
+        let team = query.team.as_deref().filter(|t| !t.is_empty());
+        let teams = match team {
+            Some(team) if actor.is_admin || actor.teams.iter().any(|t| t == team) => {
+                Some(vec![team.to_owned()])
+            }
+            Some(team) => return Err(AppError::NotFound(format!("The team {team:?}"))),
+            None if actor.is_admin => None,
+            None => Some(actor.teams.clone()),
+        };
+        let offering = query.offering.clone().filter(|o| !o.is_empty());
+        if offering.as_ref().is_some_and(|o| o.len() > 200) {
+            return Err(AppError::Invalid("The offering id is too long.".into()));
+        }
+        Ok(Scope { teams, offering })
+    }
+
+    /// The dashboard of the period ending at `to` (Unix ms).
+    pub async fn dashboard_until(
+        &self,
+        actor: &CurrentUser,
+        query: &MetricsQuery,
+        to: i64,
+    ) -> Result<Dashboard, AppError> {
+        let days = query.days();
+        if !PERIODS.contains(&days) {
+            return Err(AppError::Invalid(format!(
+                "The period must be one of {PERIODS:?} days."
+            )));
+        }
+        let scope = Self::scope(actor, query)?;
+        let from = to - i64::from(days) * 86_400_000;
+        let inputs = store::inputs(&self.db, &scope, from, to)
+            .await
+            .map_err(|e| internal(&e))?;
+        let mut dashboard = measures::compute(&inputs, from, to);
+        store::fill_examples(&self.db, &scope, &mut dashboard.failures)
+            .await
+            .map_err(|e| internal(&e))?;
+        dashboard.days = days;
+        dashboard.team = scope
+            .teams
+            .as_ref()
+            .filter(|t| t.len() == 1)
+            .and_then(|t| t.first().cloned())
+            .filter(|_| query.team.is_some());
+        dashboard.offering = scope.offering.clone();
+        dashboard.teams_available = if actor.is_admin {
+            store::team_names(&self.db)
+                .await
+                .map_err(|e| internal(&e))?
+        } else {
+            actor.teams.clone()
+        };
+        // Platform-wide: shown to administrators on the unfiltered dashboard only.
+        if actor.is_admin && scope.teams.is_none() && scope.offering.is_none() {
+            dashboard.summary.self_service = Some(self.self_service(days, from, to).await);
+        }
+        Ok(dashboard)
+    }
+
+    async fn self_service(&self, days: u32, from: i64, to: i64) -> SelfService {
+        if let Some((cached_days, at, value)) = &*self.lock()
+            && *cached_days == days
+            && at.elapsed() < HISTORY_TTL
+        {
+            return value.clone();
+        }
+        let mut share = SelfService::default();
+        for (i, writer) in self.writers.iter().enumerate() {
+            let writer = writer.clone();
+            let except: Vec<String> = self
+                .catalog_path
+                .iter()
+                .filter(|_| i == 0)
+                .cloned()
+                .collect();
+            let counted = tokio::task::spawn_blocking(move || {
+                let within = writer.roots().to_vec();
+                writer.commit_origins(from, to, &within, &except)
+            })
+            .await;
+            match counted {
+                Ok(Ok((ours, theirs))) => {
+                    share.through_slipway += ours;
+                    share.out_of_band += theirs;
+                }
+                Ok(Err(error)) => {
+                    tracing::warn!(error = %format!("{error:#}"), repository = %self.writers[i].target().key(), "counting commit origins failed");
+                    share.unreadable.push(self.writers[i].target().key());
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "counting commit origins panicked");
+                    share.unreadable.push(self.writers[i].target().key());
+                }
+            }
+        }
+        let total = share.through_slipway + share.out_of_band;
+        share.share = (total > 0).then(|| share.through_slipway as f64 / total as f64);
+        if share.unreadable.is_empty() {
+            *self.lock() = Some((days, Instant::now(), share.clone()));
+        }
+        share
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(u32, Instant, SelfService)>> {
+        self.history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl MetricsPort for MetricsService {
+    async fn dashboard(
+        &self,
+        actor: &CurrentUser,
+        query: &MetricsQuery,
+    ) -> Result<Dashboard, AppError> {
+        self.dashboard_until(actor, query, db::now_ms()).await
+    }
+
+    async fn rate(&self, actor: &CurrentUser, feedback: &NewFeedback) -> Result<(), AppError> {
+        if !(1..=5).contains(&feedback.rating) {
+            return Err(AppError::Invalid("The rating must be 1 to 5.".into()));
+        }
+        let comment = feedback.comment.trim();
+        if comment.chars().count() > MAX_COMMENT_CHARS {
+            return Err(AppError::Invalid(format!(
+                "The comment is longer than {MAX_COMMENT_CHARS} characters."
+            )));
+        }
+        let not_found = || AppError::NotFound(format!("The request {:?}", feedback.request_id));
+        let request = db::requests::get(&self.db, &feedback.request_id)
+            .await
+            .map_err(|e| internal(&e))?
+            .filter(|r| actor.is_admin || actor.teams.contains(&r.team))
+            .ok_or_else(not_found)?;
+        if request.requested_by != actor.id {
+            return Err(AppError::Forbidden(
+                "rate a request someone else made".into(),
+            ));
+        }
+        if !store::was_ready(&self.db, &request.id)
+            .await
+            .map_err(|e| internal(&e))?
+        {
+            return Err(AppError::Invalid(
+                "An offering can be rated once the request has been Ready.".into(),
+            ));
+        }
+        store::rate(&self.db, &request, &actor.id, feedback.rating, comment)
+            .await
+            .map_err(|e| internal(&e))
+    }
+}
+
+/// One table of `dashboard` as CSV (`table` is one of [`app::metrics::TABLES`]); `None` for
+/// an unknown table. Durations in milliseconds, shares as fractions, times RFC 3339; cells
+/// a spreadsheet would run as formulas are defused.
+pub fn to_csv(dashboard: &Dashboard, table: &str) -> Option<Result<Vec<u8>, csv::Error>> {
+    fn opt<T: ToString>(value: Option<T>) -> String {
+        value.map(|v| v.to_string()).unwrap_or_default()
+    }
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    match table {
+        "weeks" => {
+            rows.push(
+                [
+                    "week_start",
+                    "requests",
+                    "active_users",
+                    "active_teams",
+                    "deployments",
+                    "failures",
+                ]
+                .map(String::from)
+                .to_vec(),
+            );
+            for w in &dashboard.weeks {
+                rows.push(vec![
+                    rfc3339(w.start),
+                    w.requests.to_string(),
+                    w.active_users.to_string(),
+                    w.active_teams.to_string(),
+                    w.deployments.to_string(),
+                    w.failures.to_string(),
+                ]);
+            }
+        }
+        "offerings" | "teams" | "environments" => {
+            let (name, groups) = match table {
+                "offerings" => ("offering", &dashboard.offerings),
+                "teams" => ("team", &dashboard.teams),
+                _ => ("environment", &dashboard.environments),
+            };
+            rows.push(
+                [
+                    name,
+                    "requests",
+                    "succeeded",
+                    "failed",
+                    "ready_p50_ms",
+                    "ready_p90_ms",
+                    "rating",
+                    "ratings",
+                ]
+                .map(String::from)
+                .to_vec(),
+            );
+            for g in groups {
+                rows.push(vec![
+                    g.key.clone(),
+                    g.requests.to_string(),
+                    g.succeeded.to_string(),
+                    g.failed.to_string(),
+                    opt(g.ready_p50_ms),
+                    opt(g.ready_p90_ms),
+                    opt(g.rating.map(|r| format!("{r:.2}"))),
+                    g.ratings.to_string(),
+                ]);
+            }
+        }
+        "stages" => {
+            rows.push(
+                ["stage", "total_ms", "share", "p50_ms"]
+                    .map(String::from)
+                    .to_vec(),
+            );
+            for s in &dashboard.stages {
+                rows.push(vec![
+                    s.stage.clone(),
+                    s.total_ms.to_string(),
+                    opt(s.share.map(|v| format!("{v:.4}"))),
+                    opt(s.p50_ms),
+                ]);
+            }
+        }
+        "failures" => {
+            rows.push(
+                ["reason", "count", "example", "request_id"]
+                    .map(String::from)
+                    .to_vec(),
+            );
+            for f in &dashboard.failures {
+                rows.push(vec![
+                    f.reason.clone(),
+                    f.count.to_string(),
+                    f.example.clone(),
+                    f.request_id.clone(),
+                ]);
+            }
+        }
+        "dora" => {
+            rows.push(
+                [
+                    "team",
+                    "environment",
+                    "deployments",
+                    "deployments_per_week",
+                    "lead_time_p50_ms",
+                    "change_failures",
+                    "change_failure_rate",
+                    "restores",
+                    "time_to_restore_p50_ms",
+                ]
+                .map(String::from)
+                .to_vec(),
+            );
+            for d in &dashboard.dora {
+                rows.push(vec![
+                    d.team.clone(),
+                    d.environment.clone(),
+                    d.deployments.to_string(),
+                    format!("{:.2}", d.per_week),
+                    opt(d.lead_time_p50_ms),
+                    d.change_failures.to_string(),
+                    opt(d.change_failure_rate.map(|v| format!("{v:.4}"))),
+                    d.restores.to_string(),
+                    opt(d.restore_p50_ms),
+                ]);
+            }
+        }
+        "feedback" => {
+            rows.push(
+                ["at", "offering", "team", "rating", "comment", "request_id"]
+                    .map(String::from)
+                    .to_vec(),
+            );
+            for f in &dashboard.feedback {
+                rows.push(vec![
+                    rfc3339(f.at),
+                    f.offering.clone(),
+                    f.team.clone(),
+                    f.rating.to_string(),
+                    f.comment.clone(),
+                    f.request_id.clone(),
+                ]);
+            }
+        }
+        _ => return None,
+    }
+    let mut out = Vec::new();
+    let written = (|| -> Result<(), csv::Error> {
+        let mut writer = csv::Writer::from_writer(&mut out);
+        for row in rows {
+            writer.write_record(row.iter().map(|cell| csv_cell(cell)))?;
+        }
+        writer.flush()?;
+        Ok(())
+    })();
+    Some(written.map(|()| out))
+}
+
+fn internal(error: &dyn std::fmt::Display) -> AppError {
+    let reference = uuid::Uuid::now_v7().simple().to_string();
+    tracing::error!(%error, reference, "metrics service failure");
+    AppError::Internal(reference)
+}
