@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 const port = process.env.SLIPWAY_E2E_PORT;
 const idpPort = process.env.SLIPWAY_E2E_IDP_PORT;
 const kubePort = process.env.SLIPWAY_E2E_KUBE_PORT;
-if (!port || !idpPort || !kubePort) throw new Error('SLIPWAY_E2E_PORT/SLIPWAY_E2E_IDP_PORT/SLIPWAY_E2E_KUBE_PORT are not set: run the e2e tests through `make e2e`');
+const metricsPort = process.env.SLIPWAY_E2E_METRICS_PORT;
+if (!port || !idpPort || !kubePort || !metricsPort) throw new Error('SLIPWAY_E2E_PORT/SLIPWAY_E2E_IDP_PORT/SLIPWAY_E2E_KUBE_PORT/SLIPWAY_E2E_METRICS_PORT are not set: run the e2e tests through `make e2e`');
 const issuer = `http://127.0.0.1:${idpPort}`;
 const baseURL = `http://127.0.0.1:${port}`;
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,6 +30,7 @@ writeFileSync(kubeconfig, [
   'users:', '- name: e2e', '  user:', '    token: kube-double-token', '',
 ].join('\n'));
 process.env.SLIPWAY_E2E_KUBE_URL = `http://127.0.0.1:${kubePort}`;
+process.env.SLIPWAY_E2E_METRICS_URL = `http://127.0.0.1:${metricsPort}/metrics`;
 
 export default defineConfig({
   testDir: './tests',
@@ -81,8 +83,13 @@ export default defineConfig({
       stderr: 'pipe',
     },
     {
-    // `init` seeds the GitOps repository with the sample catalog, as `make run` does.
-    command: `${root}/target/debug/slipway init && ${root}/target/debug/slipway serve --dev-login --listen 127.0.0.1:${port}`,
+    // `init` seeds the GitOps repository with the sample catalog, as `make run` does; the
+    // metrics test's ledger is imported before the portal starts.
+    command: [
+      `${root}/target/debug/slipway init`,
+      `${root}/target/debug/slipway import-ledger ${root}/end2end/metrics/ledger.yaml`,
+      `${root}/target/debug/slipway serve --dev-login --listen 127.0.0.1:${port} --metrics-listen 127.0.0.1:${metricsPort}`,
+    ].join(' && '),
     url: `${baseURL}/readyz`,
     reuseExistingServer: false,
     timeout: 60_000,

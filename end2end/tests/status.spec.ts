@@ -68,6 +68,17 @@ test('a claim status patched in the cluster changes the badge on the open reques
   await expect(page.getByTestId('timeline').locator('[data-kind="failed"]')).toContainText('subnet group not found');
   expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
 
+  // Once Ready, the requester can rate the offering; the rating is there after a reload.
+  const feedback = page.getByTestId('feedback');
+  await expect(feedback).toBeVisible();
+  await feedback.getByLabel('4', { exact: true }).check();
+  await feedback.getByLabel('Comment (optional)').fill('Ready in minutes');
+  await feedback.getByTestId('rate').click();
+  await expect(feedback.getByTestId('rated')).toBeVisible();
+  await page.reload();
+  await expect(page.getByTestId('feedback').getByLabel('4', { exact: true })).toBeChecked();
+  await expect(page.getByTestId('feedback').getByLabel('Comment (optional)')).toHaveValue('Ready in minutes');
+
   // The team's claims and the cluster overview tell the same story.
   await page.goto('/status');
   const row = page.getByTestId('claim-row').filter({ hasText: 'ledger-db' });

@@ -1,0 +1,268 @@
+//! Metrics over HTTP: the dashboard server function and CSV export scoped to the caller's
+//! teams, feedback only by the requester of a request that has been Ready (bad input changes
+//! nothing), and the Prometheus exposition with bounded labels.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use common::TestApp;
+use serde_json::Value;
+use slipway::db::metrics::HistoricRequest;
+use tower::ServiceExt as _;
+
+const MIN: i64 = 60_000;
+
+/// A Ready request of alice's (team-a) and a failing one of bob's (team-b), an hour old.
+async fn seeded() -> (TestApp, String, String) {
+    let app = TestApp::new(true).await;
+    let alice = app.login_as("alice").await;
+    let bob = app.login_as("bob").await;
+    let id_of = |subject: &'static str| {
+        let db = app.db().clone();
+        async move {
+            let (id,): (String,) = sqlx::query_as("SELECT id FROM users WHERE subject = $1")
+                .bind(subject)
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+            id
+        }
+    };
+    let now = slipway::db::now_ms();
+    let ready = |kind: &str, at: i64| (kind.to_owned(), now - 60 * MIN + at, None);
+    let requests = vec![
+        HistoricRequest {
+            id: "alice-db".into(),
+            action: "create".into(),
+            offering: "postgresql".into(),
+            team: "team-a".into(),
+            environment: "dev".into(),
+            name: "orders".into(),
+            requested_by: id_of("dev|alice").await,
+            events: vec![
+                ready("submitted", 0),
+                ready("committed", MIN),
+                ready("synced", 2 * MIN),
+                ready("ready", 12 * MIN),
+            ],
+        },
+        HistoricRequest {
+            id: "bob-bucket".into(),
+            action: "create".into(),
+            offering: "bucket".into(),
+            team: "team-b".into(),
+            environment: "dev".into(),
+            name: "=cmd|' /C calc'!A0".into(),
+            requested_by: id_of("dev|bob").await,
+            events: vec![
+                ready("submitted", 0),
+                ready("committed", MIN),
+                (
+                    "failed".into(),
+                    now - 50 * MIN,
+                    Some("=HYPERLINK(\"http://x\")".into()),
+                ),
+            ],
+        },
+    ];
+    slipway::db::metrics::import(app.db(), &requests)
+        .await
+        .unwrap();
+    (app, alice, bob)
+}
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn the_dashboard_of_a_member_counts_their_teams_only() {
+    let (app, alice, bob) = seeded().await;
+    let pat = app.login_as("pat").await;
+    let mine = app
+        .server_fn("metrics/dashboard", Some(&alice), "query[days]=7")
+        .await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+    let mine = json(&mine.body);
+    assert_eq!(mine["summary"]["requests"], 1);
+    assert_eq!(mine["summary"]["ready_p50_ms"], 12 * MIN);
+    let theirs = app
+        .server_fn(
+            "metrics/dashboard",
+            Some(&bob),
+            "query[days]=7&query[team]=team-a",
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{}", theirs.body);
+    let all = json(
+        &app.server_fn("metrics/dashboard", Some(&pat), "query[days]=7")
+            .await
+            .body,
+    );
+    assert_eq!(all["summary"]["requests"], 2);
+    let bad = app
+        .server_fn("metrics/dashboard", Some(&pat), "query[days]=8")
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+}
+
+#[tokio::test]
+async fn csv_exports_are_scoped_named_and_defuse_spreadsheet_formulas() {
+    let (app, alice, _) = seeded().await;
+    let pat = app.login_as("pat").await;
+    let res = app
+        .get("/api/metrics/export/teams?days=7", Some(&alice))
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(
+        res.header(header::CONTENT_TYPE),
+        Some("text/csv; charset=utf-8")
+    );
+    assert_eq!(
+        res.header(header::CONTENT_DISPOSITION),
+        Some("attachment; filename=\"slipway-teams-7d.csv\"")
+    );
+    assert_eq!(
+        res.body,
+        "team,requests,succeeded,failed,ready_p50_ms,ready_p90_ms,rating,ratings\nteam-a,1,1,0,720000,720000,,0\n"
+    );
+    let failures = app
+        .get("/api/metrics/export/failures?days=7", Some(&pat))
+        .await;
+    assert_eq!(failures.status, StatusCode::OK);
+    assert!(
+        failures.body.contains("\"'=HYPERLINK(\"\"http://x\"\")\""),
+        "a formula is defused: {}",
+        failures.body
+    );
+    for table in app::metrics::TABLES {
+        let res = app
+            .get(&format!("/api/metrics/export/{table}?days=30"), Some(&pat))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{table}");
+        assert!(res.body.lines().count() >= 1, "{table} has a header");
+    }
+    let unknown = app
+        .get("/api/metrics/export/secrets?days=7", Some(&pat))
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let other = app
+        .get("/api/metrics/export/teams?days=7&team=team-b", Some(&alice))
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn only_the_requester_rates_a_request_that_was_ready_and_bad_ratings_change_nothing() {
+    let (app, alice, bob) = seeded().await;
+    let carol = app.login_as("carol").await;
+    let rate = |cookie: String, id: &'static str, rating: &'static str, comment: String| {
+        let app = &app;
+        async move {
+            let form = format!(
+                "feedback[request_id]={id}&feedback[rating]={rating}&feedback[comment]={comment}"
+            );
+            app.server_fn("metrics/feedback", Some(&cookie), &form)
+                .await
+        }
+    };
+    // Out of range, too long: refused, nothing stored.
+    let zero = rate(alice.clone(), "alice-db", "0", String::new()).await;
+    assert_eq!(
+        zero.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        zero.body
+    );
+    let long = rate(alice.clone(), "alice-db", "4", "x".repeat(2001)).await;
+    assert_eq!(
+        long.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        long.body
+    );
+    // Carol is in team-a too, but did not make the request; bob cannot see it.
+    let carols = rate(carol, "alice-db", "1", String::new()).await;
+    assert_eq!(carols.status, StatusCode::FORBIDDEN, "{}", carols.body);
+    let bobs = rate(bob.clone(), "alice-db", "1", String::new()).await;
+    assert_eq!(bobs.status, StatusCode::NOT_FOUND, "{}", bobs.body);
+    // Bob's own request never was Ready.
+    let early = rate(bob, "bob-bucket", "5", String::new()).await;
+    assert_eq!(
+        early.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        early.body
+    );
+    assert_eq!(app.count("feedback").await, 0);
+
+    let ok = rate(alice.clone(), "alice-db", "4", "smooth".into()).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let again = rate(alice.clone(), "alice-db", "5", "even better".into()).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(app.count("feedback").await, 1, "rating again replaces");
+    let detail = json(
+        &app.server_fn("requests/get", Some(&alice), "id=alice-db")
+            .await
+            .body,
+    );
+    assert_eq!(detail["can_rate"], true);
+    assert_eq!(detail["feedback"]["rating"], 5);
+    let dashboard = json(
+        &app.server_fn("metrics/dashboard", Some(&alice), "query[days]=7")
+            .await
+            .body,
+    );
+    assert_eq!(dashboard["summary"]["rating"], 5.0);
+    assert_eq!(dashboard["feedback"][0]["comment"], "even better");
+}
+
+#[tokio::test]
+async fn prometheus_exposition_counts_http_by_route_pattern_not_by_path() {
+    let (app, alice, _) = seeded().await;
+    for id in ["a", "b", "c"] {
+        let res = app
+            .get(&format!("/requests/no-such-{id}"), Some(&alice))
+            .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND);
+    }
+    // A ledger append through the recorder's path: bob's bucket is synced 51 minutes after
+    // its commit (it was committed 59 minutes ago), observed once as merge → synced.
+    assert!(
+        slipway::db::requests::record_status(
+            app.db(),
+            "bob-bucket",
+            slipway::db::requests::StatusEvent::Synced,
+            Some("applied")
+        )
+        .await
+        .unwrap()
+    );
+    let res = slipway::http::admin_router(app.state.clone())
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let bytes = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(
+        text.contains(
+            r#"slipway_http_requests_total{method="GET",route="/requests/{id}",status="4xx"} 3"#
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("no-such-a"), "paths never become labels");
+    assert!(
+        text.contains(r#"slipway_request_stage_seconds_count{stage="merge_to_synced"} 1"#),
+        "{text}"
+    );
+    assert!(
+        !text.contains(r#"stage="commit_to_merge"} 1"#),
+        "only the stage that ended is observed"
+    );
+    assert!(text.trim_end().ends_with("# EOF"));
+}
