@@ -44,7 +44,7 @@ test('the dashboard shows the seeded ledger as figures, SVG charts and tables, a
   await expect(pg).toContainText('30.0 min');
   await expect(pg).toContainText('4.0 / 5');
   const dora = page.locator('[data-testid="dora-row"][data-team="team-c"][data-environment="prod"]');
-  await expect(dora).toContainText('60.0 min (1 restores)');
+  await expect(dora).toContainText('60.0 min (1 restore)');
   await expect(page.getByTestId('table-failures')).toContainText('CannotCreateExternalResource');
   await expect(page.getByTestId('table-failures')).toContainText('Git: dev/team-c/bucket/c-assets.yaml is already in the repository');
   await expect(page.getByTestId('feedback-list')).toContainText('Ready before my coffee');

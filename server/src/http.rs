@@ -147,12 +147,27 @@ pub fn state(
         )),
         Arc::new(services::metrics::MetricsService::new(
             db.clone(),
-            writers.clone(),
-            settings
-                .catalog
-                .dir
-                .is_none()
-                .then(|| settings.catalog.repo_path.clone()),
+            writers
+                .iter()
+                .map(|writer| {
+                    // An environment lives in its path prefix, or else in its own folder
+                    // (the default layout); those are the GitOps paths.
+                    let mut folders: Vec<String> = environments
+                        .iter()
+                        .filter(|(_, git)| git.target.key() == writer.target().key())
+                        .map(|(name, git)| {
+                            if git.prefix.is_empty() {
+                                name.clone()
+                            } else {
+                                git.prefix.clone()
+                            }
+                        })
+                        .collect();
+                    folders.sort();
+                    folders.dedup();
+                    (writer.clone(), folders)
+                })
+                .collect(),
         )),
     );
     Ok(AppState {

@@ -266,3 +266,43 @@ async fn prometheus_exposition_counts_http_by_route_pattern_not_by_path() {
     );
     assert!(text.trim_end().ends_with("# EOF"));
 }
+
+#[tokio::test]
+async fn the_self_service_share_counts_commits_to_environment_folders_by_their_trailer() {
+    use common::repo::Repo;
+    use common::requests::{draft_in, submit};
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let alice = app.login_as("alice").await;
+    let pat = app.login_as("pat").await;
+    // Through Slipway: two requests, two commits with the trailer.
+    submit(&app, &alice, &draft_in("dev", "team-a", "orders-db", 20)).await;
+    submit(&app, &alice, &draft_in("prod", "team-a", "billing-db", 20)).await;
+    assert_eq!(app.state.writer.run_once().await.unwrap().committed, 2);
+    // Out of band: a file pushed by hand into dev/; the catalog and the README are not
+    // GitOps paths. `slipway init`'s first commit created dev/, staging/ and prod/.
+    repo.push(
+        "dev/team-a/by-hand.yaml",
+        "apiVersion: v1\nkind: ConfigMap\n",
+    );
+    repo.push("catalog/notes.md", "notes");
+    repo.push("README.md", "changed");
+    let body = app
+        .server_fn("metrics/dashboard", Some(&pat), "query[days]=7")
+        .await;
+    assert_eq!(body.status, StatusCode::OK, "{}", body.body);
+    let share = &json(&body.body)["summary"]["self_service"];
+    assert_eq!(share["through_slipway"], 2, "{share}");
+    assert_eq!(
+        share["out_of_band"], 2,
+        "the hand push and the seed: {share}"
+    );
+    assert_eq!(share["share"], 0.5);
+    // Members and filtered views do not get the platform-wide figure.
+    let mine = json(
+        &app.server_fn("metrics/dashboard", Some(&alice), "query[days]=7")
+            .await
+            .body,
+    );
+    assert!(mine["summary"]["self_service"].is_null());
+}

@@ -462,7 +462,7 @@ async fn a_team_scope_counts_only_that_teams_requests_and_an_offering_scope_that
 async fn the_service_keeps_members_to_their_teams_and_lets_admins_see_all() {
     use slipway::services::metrics::MetricsService;
     let l = ledger().await;
-    let service = MetricsService::new(l.db.db.clone(), Vec::new(), None);
+    let service = MetricsService::new(l.db.db.clone(), Vec::new());
     let [u1, _, u3, _, admin] = [0, 1, 2, 3, 4].map(|i| l.users[i].clone());
     let query = |team: Option<&str>| MetricsQuery {
         days: Some(30),

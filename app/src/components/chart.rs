@@ -16,7 +16,10 @@ pub struct Mark {
     pub shown: String,
 }
 
+/// Width of the half-page charts (bars per item), in SVG units = CSS pixels at most.
 const WIDTH: f64 = 640.0;
+/// Width of the full-page charts (weeks, shares).
+const WIDE: f64 = 1100.0;
 const BAR_COLOUR: &str = "fill-sky-600 dark:fill-sky-400";
 const TEXT_COLOUR: &str = "fill-slate-600 dark:fill-slate-300";
 const STAGE_COLOURS: [&str; 4] = [
@@ -49,7 +52,7 @@ pub fn ColumnChart(
     let plot = height - 24.0;
     let max = marks.iter().map(|m| m.value).fold(0.0_f64, f64::max);
     let n = marks.len().max(1) as f64;
-    let step = WIDTH / n;
+    let step = WIDE / n;
     let every = (marks.len() / 8).max(1);
     let description = describe(&marks);
     let bars = marks
@@ -88,14 +91,15 @@ pub fn ColumnChart(
     view! {
         <svg
             data-testid=id
-            viewBox=format!("0 0 {WIDTH} {height}")
+            viewBox=format!("0 0 {WIDE} {height}")
             class="h-auto w-full"
+            style=format!("max-width: {WIDE}px")
             role="img"
             aria-labelledby=labelled
         >
             <title id=title_id>{title}</title>
             <desc id=desc_id>{description}</desc>
-            <line x1="0" x2=WIDTH.to_string() y1=plot.to_string() y2=plot.to_string() class="stroke-slate-300 dark:stroke-slate-700" />
+            <line x1="0" x2=WIDE.to_string() y1=plot.to_string() y2=plot.to_string() class="stroke-slate-300 dark:stroke-slate-700" />
             {bars}
         </svg>
     }
@@ -143,7 +147,7 @@ pub fn BarChart(
     let desc_id = format!("{id}-desc");
     let labelled = format!("{title_id} {desc_id}");
     view! {
-        <svg data-testid=id viewBox=format!("0 0 {WIDTH} {height}") class="h-auto w-full" role="img" aria-labelledby=labelled>
+        <svg data-testid=id viewBox=format!("0 0 {WIDTH} {height}") class="h-auto w-full" style=format!("max-width: {WIDTH}px") role="img" aria-labelledby=labelled>
             <title id=title_id>{title}</title>
             <desc id=desc_id>{description}</desc>
             {bars}
@@ -167,7 +171,7 @@ pub fn ShareBar(
         .iter()
         .enumerate()
         .map(|(i, mark)| {
-            let w = mark.value.max(0.0) * WIDTH;
+            let w = mark.value.max(0.0) * WIDE;
             let part = view! {
                 <rect data-testid="chart-mark" data-value=mark.value.to_string() x=format!("{x:.1}") y="0" width=format!("{w:.1}") height="28" class=STAGE_COLOURS[i % STAGE_COLOURS.len()]>
                     <title>{format!("{}: {}", mark.label, mark.shown)}</title>
@@ -181,7 +185,7 @@ pub fn ShareBar(
         .iter()
         .enumerate()
         .map(|(i, mark)| {
-            let lx = (i % 4) as f64 * (WIDTH / 4.0);
+            let lx = (i % 4) as f64 * (WIDE / 4.0);
             view! {
                 <g>
                     <rect x=lx.to_string() y="40" width="12" height="12" class=STAGE_COLOURS[i % STAGE_COLOURS.len()] />
@@ -194,7 +198,7 @@ pub fn ShareBar(
     let desc_id = format!("{id}-desc");
     let labelled = format!("{title_id} {desc_id}");
     view! {
-        <svg data-testid=id viewBox=format!("0 0 {WIDTH} 60") class="h-auto w-full" role="img" aria-labelledby=labelled>
+        <svg data-testid=id viewBox=format!("0 0 {WIDE} 60") class="h-auto w-full" style=format!("max-width: {WIDE}px") role="img" aria-labelledby=labelled>
             <title id=title_id>{title}</title>
             <desc id=desc_id>{description}</desc>
             {parts}

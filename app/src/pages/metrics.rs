@@ -148,6 +148,15 @@ fn share(value: Option<f64>) -> String {
     value.map_or_else(|| "—".to_owned(), percent)
 }
 
+/// `1 restore`, `2 restores`.
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 fn rating(value: Option<f64>) -> String {
     value.map_or_else(|| "—".to_owned(), |r| format!("{r:.1} / 5"))
 }
@@ -261,8 +270,8 @@ fn DashboardBody(dashboard: Dashboard, query: MetricsQuery) -> impl IntoView {
             <Figure label="Deployments per week" value=format!("{:.1}", s.deployments_per_week) note=format!("{} synced in {days} days", s.deployments) />
             <Figure label="Lead time (p50)" value=ms(s.lead_time_p50_ms) note="submitted → synced".to_owned() />
             <Figure label="Change failure rate" value=share(s.change_failure_rate) note=format!("{} of {} deployments", s.change_failures, s.deployments) />
-            <Figure label="Time to restore (p50)" value=ms(s.restore_p50_ms) note=format!("{} restores", s.restores) />
-            <Figure label="Rating" value=rating(s.rating) note=format!("{} ratings", s.ratings) />
+            <Figure label="Time to restore (p50)" value=ms(s.restore_p50_ms) note=count(s.restores, "restore") />
+            <Figure label="Rating" value=rating(s.rating) note=count(s.ratings, "rating") />
             {self_service}
         </dl>
 
@@ -331,7 +340,7 @@ fn DashboardBody(dashboard: Dashboard, query: MetricsQuery) -> impl IntoView {
                             <td class=TD>{d.team}</td><td class=TD>{d.environment}</td><td class=TD>{d.deployments}</td>
                             <td class=TD>{format!("{:.2}", d.per_week)}</td><td class=TD>{ms(d.lead_time_p50_ms)}</td>
                             <td class=TD>{format!("{} ({} of {})", share(d.change_failure_rate), d.change_failures, d.deployments)}</td>
-                            <td class=TD>{format!("{} ({} restores)", ms(d.restore_p50_ms), d.restores)}</td>
+                            <td class=TD>{format!("{} ({})", ms(d.restore_p50_ms), count(d.restores, "restore"))}</td>
                         </tr>
                     }}).collect_view()}
                 </tbody>

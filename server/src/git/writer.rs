@@ -247,11 +247,6 @@ impl Writer {
         self.wake.clone()
     }
 
-    /// The folders this writer's environments live under (empty: the whole repository).
-    pub fn roots(&self) -> &[String] {
-        &self.roots
-    }
-
     /// The repository this writer commits to.
     pub fn target(&self) -> &Target {
         &self.target
@@ -291,16 +286,14 @@ impl Writer {
     }
 
     /// Commits of the branch made in `[from, to)` (committer time, Unix ms) that change a
-    /// file under one of `within` (every file when empty) outside `except`, counted by
-    /// whether they carry [`REQUEST_TRAILER`]: (through Slipway, out of band). Merge commits
-    /// are not changes of their own and are skipped. Fetches the branch into its own ref
-    /// first. Blocking.
+    /// file under one of `folders`, counted by whether they carry [`REQUEST_TRAILER`]:
+    /// (through Slipway, out of band). Merge commits are not changes of their own and are
+    /// skipped. Fetches the branch into its own ref first. Blocking.
     pub fn commit_origins(
         &self,
         from: i64,
         to: i64,
-        within: &[String],
-        except: &[String],
+        folders: &[String],
     ) -> anyhow::Result<(u64, u64)> {
         let (clone, repo) =
             open_clone(&self.target, &self.settings).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -341,10 +334,7 @@ impl Writer {
                     .into_iter()
                     .flatten()
                     .filter_map(|p| p.to_str())
-                    .any(|path| {
-                        (within.is_empty() || within.iter().any(|w| under(path, w)))
-                            && !except.iter().any(|e| under(path, e))
-                    })
+                    .any(|path| folders.iter().any(|folder| under(path, folder)))
             });
             if !touches {
                 continue;

@@ -21,20 +21,18 @@ const HISTORY_TTL: Duration = Duration::from_secs(60);
 /// Implements [`MetricsPort`].
 pub struct MetricsService {
     db: Db,
-    writers: Vec<Arc<Writer>>,
-    /// The catalog's folder in the first writer's repository (not a GitOps path), if the
-    /// catalog is read from Git.
-    catalog_path: Option<String>,
+    /// Each repository's writer with the folders its environments live in.
+    writers: Vec<(Arc<Writer>, Vec<String>)>,
     history: Mutex<Option<(u32, Instant, SelfService)>>,
 }
 
 impl MetricsService {
-    /// A service over `db`, counting commit origins in `writers`' repositories.
-    pub fn new(db: Db, writers: Vec<Arc<Writer>>, catalog_path: Option<String>) -> Self {
+    /// A service over `db`, counting commit origins in each writer's repository under its
+    /// environments' folders.
+    pub fn new(db: Db, writers: Vec<(Arc<Writer>, Vec<String>)>) -> Self {
         MetricsService {
             db,
             writers,
-            catalog_path,
             history: Mutex::new(None),
         }
     }
@@ -80,12 +78,7 @@ impl MetricsService {
             .await
             .map_err(|e| internal(&e))?;
         dashboard.days = days;
-        dashboard.team = scope
-            .teams
-            .as_ref()
-            .filter(|t| t.len() == 1)
-            .and_then(|t| t.first().cloned())
-            .filter(|_| query.team.is_some());
+        dashboard.team = query.team.clone().filter(|t| !t.is_empty());
         dashboard.offering = scope.offering.clone();
         dashboard.teams_available = if actor.is_admin {
             store::team_names(&self.db)
@@ -109,31 +102,24 @@ impl MetricsService {
             return value.clone();
         }
         let mut share = SelfService::default();
-        for (i, writer) in self.writers.iter().enumerate() {
-            let writer = writer.clone();
-            let except: Vec<String> = self
-                .catalog_path
-                .iter()
-                .filter(|_| i == 0)
-                .cloned()
-                .collect();
-            let counted = tokio::task::spawn_blocking(move || {
-                let within = writer.roots().to_vec();
-                writer.commit_origins(from, to, &within, &except)
-            })
-            .await;
+        for (writer, folders) in &self.writers {
+            let (writer, folders) = (writer.clone(), folders.clone());
+            let repository = writer.target().key();
+            let counted =
+                tokio::task::spawn_blocking(move || writer.commit_origins(from, to, &folders))
+                    .await;
             match counted {
                 Ok(Ok((ours, theirs))) => {
                     share.through_slipway += ours;
                     share.out_of_band += theirs;
                 }
                 Ok(Err(error)) => {
-                    tracing::warn!(error = %format!("{error:#}"), repository = %self.writers[i].target().key(), "counting commit origins failed");
-                    share.unreadable.push(self.writers[i].target().key());
+                    tracing::warn!(error = %format!("{error:#}"), %repository, "counting commit origins failed");
+                    share.unreadable.push(repository);
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "counting commit origins panicked");
-                    share.unreadable.push(self.writers[i].target().key());
+                    tracing::warn!(%error, %repository, "counting commit origins panicked");
+                    share.unreadable.push(repository);
                 }
             }
         }
