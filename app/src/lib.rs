@@ -106,9 +106,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/requests/:id") view=|| view! { <Layout><RequestPage /></Layout> } ssr=SsrMode::Async />
                 <Route path=StaticSegment("status") view=|| view! { <Layout><StatusPage /></Layout> } />
                 <Route path=path!("/status/clusters") view=|| view! { <Layout><ClustersPage /></Layout> } />
-                <Route path=StaticSegment("metrics") view=|| view! { <Layout><MetricsPage /></Layout> } />
-                <Route path=path!("/metrics/offerings/:id") view=|| view! { <Layout><OfferingMetricsPage /></Layout> } />
-                <Route path=path!("/metrics/teams/:team") view=|| view! { <Layout><TeamMetricsPage /></Layout> } />
+                // Async: another team's figures are a real 404, known before the first byte.
+                <Route path=StaticSegment("metrics") view=|| view! { <Layout><MetricsPage /></Layout> } ssr=SsrMode::Async />
+                <Route path=path!("/metrics/offerings/:id") view=|| view! { <Layout><OfferingMetricsPage /></Layout> } ssr=SsrMode::Async />
+                <Route path=path!("/metrics/teams/:team") view=|| view! { <Layout><TeamMetricsPage /></Layout> } ssr=SsrMode::Async />
                 // Async: the page's status (403 for non-admins) is known before the first byte.
                 <Route path=StaticSegment("tokens") view=|| view! { <Layout><TokensPage /></Layout> } />
                 <Route path=StaticSegment("admin") view=|| view! { <Layout><AdminPage /></Layout> } ssr=SsrMode::Async />

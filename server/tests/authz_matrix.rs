@@ -25,10 +25,11 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 4]> {
         ("GET", "/api/status/events") => [401, 200, 200, 200],
         ("POST", "/api/status/claims" | "/api/status/clusters") => [401, 200, 200, 200],
         ("POST", "/api/status/request") => [401, 404, 404, 404],
-        // Metrics: every signed-in user, scoped to their teams (metrics_http.rs); the pages
-        // of an offering or a team render for all (another team's figures are refused by the
-        // server function inside). An unknown table or request is "not found".
-        ("GET", "/metrics/offerings/{id}" | "/metrics/teams/{team}") => page,
+        // Metrics: every signed-in user, scoped to their teams (metrics_http.rs); a team one
+        // is not in is "not found" (admins see any); an offering page shows the actor's teams'
+        // requests of it. An unknown table or request is "not found".
+        ("GET", "/metrics/offerings/{id}") => page,
+        ("GET", "/metrics/teams/{team}") => [303, 404, 404, 200],
         ("POST", "/api/metrics/dashboard") => [401, 200, 200, 200],
         ("POST", "/api/metrics/feedback") => [401, 404, 404, 404],
         ("GET", "/api/metrics/export/{table}") => [401, 404, 404, 404],
