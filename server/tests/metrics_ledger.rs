@@ -533,7 +533,36 @@ async fn appending_to_the_ledger_updates_the_facts_in_the_same_transaction() {
         .iter()
         .find(|f| f.offering == "bucket" && f.team == "team-a")
         .unwrap();
-    assert!(r7.synced_at.is_some_and(|at| at >= now - 60_000));
-    assert!(r7.ready_at.is_some());
-    assert_eq!(r7.outcome, slipway::metrics::ledger::Outcome::Succeeded);
+    assert!(r7.facts.synced_at.is_some_and(|at| at >= now - 60_000));
+    assert!(r7.facts.ready_at.is_some());
+    assert_eq!(
+        r7.facts.outcome,
+        slipway::metrics::ledger::Outcome::Succeeded
+    );
+}
+
+#[tokio::test]
+async fn requests_stored_before_the_metrics_migration_get_their_rows_from_the_ledger() {
+    let l = ledger().await;
+    let before = dashboard(&l.db.db, Scope::default()).await;
+    // As after migrating a database whose requests predate request_facts.
+    sqlx::query("DELETE FROM request_incidents")
+        .execute(l.db.db.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM request_facts")
+        .execute(l.db.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        dashboard(&l.db.db, Scope::default()).await.summary.requests,
+        0
+    );
+    assert_eq!(slipway::db::metrics::backfill(&l.db.db).await.unwrap(), 8);
+    assert_eq!(dashboard(&l.db.db, Scope::default()).await, before);
+    assert_eq!(
+        slipway::db::metrics::backfill(&l.db.db).await.unwrap(),
+        0,
+        "nothing left to fill"
+    );
 }

@@ -29,6 +29,34 @@ const STAGE_COLOURS: [&str; 4] = [
     "fill-emerald-600 dark:fill-emerald-400",
 ];
 
+/// The image around a chart's marks: never drawn wider than its own width (its text stays
+/// the size it was drawn at), titled and described for screen readers.
+fn frame(
+    id: &'static str,
+    (width, height): (f64, f64),
+    title: String,
+    description: String,
+    content: impl IntoView,
+) -> impl IntoView {
+    let title_id = format!("{id}-title");
+    let desc_id = format!("{id}-desc");
+    let labelled = format!("{title_id} {desc_id}");
+    view! {
+        <svg
+            data-testid=id
+            viewBox=format!("0 0 {width} {height}")
+            class="h-auto w-full"
+            style=format!("max-width: {width}px")
+            role="img"
+            aria-labelledby=labelled
+        >
+            <title id=title_id>{title}</title>
+            <desc id=desc_id>{description}</desc>
+            {content}
+        </svg>
+    }
+}
+
 fn describe(marks: &[Mark]) -> String {
     marks
         .iter()
@@ -54,7 +82,6 @@ pub fn ColumnChart(
     let n = marks.len().max(1) as f64;
     let step = WIDE / n;
     let every = (marks.len() / 8).max(1);
-    let description = describe(&marks);
     let bars = marks
         .iter()
         .enumerate()
@@ -85,24 +112,10 @@ pub fn ColumnChart(
             }
         })
         .collect_view();
-    let title_id = format!("{id}-title");
-    let desc_id = format!("{id}-desc");
-    let labelled = format!("{title_id} {desc_id}");
-    view! {
-        <svg
-            data-testid=id
-            viewBox=format!("0 0 {WIDE} {height}")
-            class="h-auto w-full"
-            style=format!("max-width: {WIDE}px")
-            role="img"
-            aria-labelledby=labelled
-        >
-            <title id=title_id>{title}</title>
-            <desc id=desc_id>{description}</desc>
-            <line x1="0" x2=WIDE.to_string() y1=plot.to_string() y2=plot.to_string() class="stroke-slate-300 dark:stroke-slate-700" />
-            {bars}
-        </svg>
-    }
+    let axis = view! {
+        <line x1="0" x2=WIDE.to_string() y1=plot.to_string() y2=plot.to_string() class="stroke-slate-300 dark:stroke-slate-700" />
+    };
+    frame(id, (WIDE, height), title, describe(&marks), (axis, bars))
 }
 
 /// Horizontal bars, one row per item, the value written at the bar's end.
@@ -120,7 +133,6 @@ pub fn BarChart(
     let value_width = 80.0;
     let height = (marks.len().max(1) as f64) * row;
     let max = marks.iter().map(|m| m.value).fold(0.0_f64, f64::max);
-    let description = describe(&marks);
     let bars = marks
         .iter()
         .enumerate()
@@ -143,16 +155,7 @@ pub fn BarChart(
             }
         })
         .collect_view();
-    let title_id = format!("{id}-title");
-    let desc_id = format!("{id}-desc");
-    let labelled = format!("{title_id} {desc_id}");
-    view! {
-        <svg data-testid=id viewBox=format!("0 0 {WIDTH} {height}") class="h-auto w-full" style=format!("max-width: {WIDTH}px") role="img" aria-labelledby=labelled>
-            <title id=title_id>{title}</title>
-            <desc id=desc_id>{description}</desc>
-            {bars}
-        </svg>
-    }
+    frame(id, (WIDTH, height), title, describe(&marks), bars)
 }
 
 /// One bar split into parts (shares of a whole), with a legend.
@@ -165,7 +168,6 @@ pub fn ShareBar(
     /// The parts; values are shares (0–1).
     marks: Vec<Mark>,
 ) -> impl IntoView {
-    let description = describe(&marks);
     let mut x = 0.0;
     let parts = marks
         .iter()
@@ -194,17 +196,7 @@ pub fn ShareBar(
             }
         })
         .collect_view();
-    let title_id = format!("{id}-title");
-    let desc_id = format!("{id}-desc");
-    let labelled = format!("{title_id} {desc_id}");
-    view! {
-        <svg data-testid=id viewBox=format!("0 0 {WIDE} 60") class="h-auto w-full" style=format!("max-width: {WIDE}px") role="img" aria-labelledby=labelled>
-            <title id=title_id>{title}</title>
-            <desc id=desc_id>{description}</desc>
-            {parts}
-            {legend}
-        </svg>
-    }
+    frame(id, (WIDE, 60.0), title, describe(&marks), (parts, legend))
 }
 
 /// Unix ms → `YYYY-MM-DD` (UTC), without a date library (days-from-civil inverted).

@@ -8,7 +8,7 @@
 use sqlx::Row as _;
 
 use super::{Db, Result};
-use crate::metrics::ledger::{Facts, Incident, LedgerEvent, Outcome, fold};
+use crate::metrics::ledger::{Facts, Incident, Outcome, fold_rows};
 use crate::metrics::measures::{FactRow, Inputs, MONDAY_OFFSET_MS, ReasonCount, Restores, WEEK_MS};
 
 type Tx<'t> = sqlx::Transaction<'t, sqlx::Any>;
@@ -78,7 +78,7 @@ pub async fn refresh(tx: &mut Tx<'_>, request_id: &str) -> Result<Option<Refresh
     .bind(request_id)
     .fetch_optional(&mut **tx)
     .await?
-    .map(|row| facts_of(&row))
+    .map(|row| facts_of(&row, 0))
     .transpose()?;
     let events: Vec<(String, i64, Option<String>)> = sqlx::query_as(
         "SELECT kind, at, message FROM request_events WHERE request_id = $1 ORDER BY at, id",
@@ -86,15 +86,7 @@ pub async fn refresh(tx: &mut Tx<'_>, request_id: &str) -> Result<Option<Refresh
     .bind(request_id)
     .fetch_all(&mut **tx)
     .await?;
-    let events: Vec<LedgerEvent<'_>> = events
-        .iter()
-        .map(|(kind, at, message)| LedgerEvent {
-            kind,
-            at: *at,
-            message: message.as_deref(),
-        })
-        .collect();
-    let (facts, incidents) = fold(&key.action, &events);
+    let (facts, incidents) = fold_rows(&key.action, &events);
     write(tx, &key, &facts, &incidents).await?;
     Ok(Some(Refreshed {
         key,
@@ -103,14 +95,15 @@ pub async fn refresh(tx: &mut Tx<'_>, request_id: &str) -> Result<Option<Refresh
     }))
 }
 
-fn facts_of(row: &sqlx::any::AnyRow) -> Result<Facts> {
+/// The six facts columns (`committed_at` … `change_failed`) starting at column `at`.
+fn facts_of(row: &sqlx::any::AnyRow, at: usize) -> Result<Facts> {
     Ok(Facts {
-        committed_at: row.try_get(0)?,
-        merged_at: row.try_get(1)?,
-        synced_at: row.try_get(2)?,
-        ready_at: row.try_get(3)?,
-        outcome: Outcome::parse(&row.try_get::<String, _>(4)?),
-        change_failed: row.try_get::<i64, _>(5)? != 0,
+        committed_at: row.try_get(at)?,
+        merged_at: row.try_get(at + 1)?,
+        synced_at: row.try_get(at + 2)?,
+        ready_at: row.try_get(at + 3)?,
+        outcome: Outcome::parse(&row.try_get::<String, _>(at + 4)?),
+        change_failed: row.try_get::<i64, _>(at + 5)? != 0,
     })
 }
 
@@ -223,12 +216,7 @@ fn fact_of(row: &sqlx::any::AnyRow) -> Result<FactRow> {
         environment: row.try_get(2)?,
         requested_by: row.try_get(3)?,
         submitted_at: row.try_get(4)?,
-        committed_at: row.try_get(5)?,
-        merged_at: row.try_get(6)?,
-        synced_at: row.try_get(7)?,
-        ready_at: row.try_get(8)?,
-        outcome: Outcome::parse(&row.try_get::<String, _>(9)?),
-        change_failed: row.try_get::<i64, _>(10)? != 0,
+        facts: facts_of(row, 5)?,
     })
 }
 
@@ -580,16 +568,7 @@ pub async fn import(db: &Db, requests: &[HistoricRequest]) -> Result<usize> {
             .execute(&mut *tx)
             .await?;
         }
-        let events: Vec<LedgerEvent<'_>> = request
-            .events
-            .iter()
-            .map(|(kind, at, message)| LedgerEvent {
-                kind,
-                at: *at,
-                message: message.as_deref(),
-            })
-            .collect();
-        let (facts, incidents) = fold(&request.action, &events);
+        let (facts, incidents) = fold_rows(&request.action, &request.events);
         let key = RequestKey {
             id: request.id.clone(),
             team: request.team.clone(),

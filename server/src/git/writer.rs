@@ -268,14 +268,7 @@ impl Writer {
         };
         let known = |repo: &Repository, id: Oid| repo.find_commit(id).is_ok();
         if !known(&repo, revision) || !known(&repo, commit) {
-            // Its own ref: the writer's fetches hold the branch ref's lock, not this one.
-            let probe = "refs/slipway/applied";
-            fetch_ref_into(
-                &clone,
-                &self.target,
-                &format!("refs/heads/{}", self.target.branch),
-                probe,
-            )?;
+            self.fetch_branch_into(&clone, "refs/slipway/applied")?;
             if !known(&repo, revision) || !known(&repo, commit) {
                 return Ok(None);
             }
@@ -283,6 +276,18 @@ impl Writer {
         Ok(Some(
             commit == revision || repo.graph_descendant_of(revision, commit)?,
         ))
+    }
+
+    /// Fetches the branch into `probe`, a ref of the caller's own: the writer's fetches hold
+    /// the branch ref's lock, not this one.
+    fn fetch_branch_into(&self, clone: &Path, probe: &str) -> anyhow::Result<()> {
+        fetch_ref_into(
+            clone,
+            &self.target,
+            &format!("refs/heads/{}", self.target.branch),
+            probe,
+        )?;
+        Ok(())
     }
 
     /// Commits of the branch made in `[from, to)` (committer time, Unix ms) that change a
@@ -298,12 +303,7 @@ impl Writer {
         let (clone, repo) =
             open_clone(&self.target, &self.settings).map_err(|e| anyhow::anyhow!("{e}"))?;
         let probe = "refs/slipway/metrics";
-        fetch_ref_into(
-            &clone,
-            &self.target,
-            &format!("refs/heads/{}", self.target.branch),
-            probe,
-        )?;
+        self.fetch_branch_into(&clone, probe)?;
         let Ok(tip) = repo.refname_to_id(probe) else {
             return Ok((0, 0));
         };

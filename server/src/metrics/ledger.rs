@@ -202,6 +202,19 @@ pub fn fold(action: &str, events: &[LedgerEvent<'_>]) -> (Facts, Vec<Incident>) 
     (facts, incidents)
 }
 
+/// [`fold`] over ledger rows as stored: (kind, Unix ms, message), oldest first.
+pub fn fold_rows(action: &str, rows: &[(String, i64, Option<String>)]) -> (Facts, Vec<Incident>) {
+    let events: Vec<LedgerEvent<'_>> = rows
+        .iter()
+        .map(|(kind, at, message)| LedgerEvent {
+            kind,
+            at: *at,
+            message: message.as_deref(),
+        })
+        .collect();
+    fold(action, &events)
+}
+
 /// The grouping key of a failure message, so that the same cause on different objects counts
 /// as one: the recorder writes `Kind/name: Reason: message` (or `Reason: message`) and the key
 /// keeps `Kind: Reason` (or `Reason`). Other messages are keyed by their first sentence (up

@@ -8,7 +8,7 @@ use app::metrics::{
     Dashboard, DoraRow, FailureRow, FeedbackRow, GroupRow, StageRow, Summary, Week,
 };
 
-use super::ledger::Outcome;
+use super::ledger::{Facts, Outcome};
 
 /// A week in ms.
 pub const WEEK_MS: i64 = 7 * 86_400_000;
@@ -28,18 +28,8 @@ pub struct FactRow {
     pub requested_by: String,
     /// Submitted (Unix ms).
     pub submitted_at: i64,
-    /// Commit made.
-    pub committed_at: Option<i64>,
-    /// Commit in the branch.
-    pub merged_at: Option<i64>,
-    /// First applied.
-    pub synced_at: Option<i64>,
-    /// First Ready.
-    pub ready_at: Option<i64>,
-    /// Outcome so far.
-    pub outcome: Outcome,
-    /// Failed in the cluster after syncing.
-    pub change_failed: bool,
+    /// What its ledger says.
+    pub facts: Facts,
 }
 
 /// Failures of one cause that started in the period.
@@ -122,7 +112,7 @@ struct Group {
 impl Group {
     fn add(&mut self, fact: &FactRow) {
         self.requests += 1;
-        match fact.outcome {
+        match fact.facts.outcome {
             Outcome::Succeeded => self.succeeded += 1,
             Outcome::Failed => self.failed += 1,
             Outcome::Pending | Outcome::Withdrawn => {}
@@ -147,7 +137,7 @@ impl Group {
 }
 
 fn time_to_ready(fact: &FactRow) -> Option<i64> {
-    fact.ready_at.map(|ready| ready - fact.submitted_at)
+    fact.facts.ready_at.map(|ready| ready - fact.submitted_at)
 }
 
 #[derive(Default)]
@@ -201,7 +191,7 @@ pub fn compute(inputs: &Inputs, from: i64, to: i64) -> Dashboard {
             summary.requests += 1;
             users.insert(fact.requested_by.as_str());
             teams.insert(fact.team.as_str());
-            match fact.outcome {
+            match fact.facts.outcome {
                 Outcome::Succeeded => summary.succeeded += 1,
                 Outcome::Failed => summary.failed += 1,
                 Outcome::Pending | Outcome::Withdrawn => {}
@@ -219,24 +209,24 @@ pub fn compute(inputs: &Inputs, from: i64, to: i64) -> Dashboard {
                 .entry(&fact.environment)
                 .or_default()
                 .add(fact);
-            if let Some(ready) = fact.ready_at {
+            if let Some(ready) = fact.facts.ready_at {
                 ready_all.push(ready - fact.submitted_at);
-                let synced = fact.synced_at.unwrap_or(ready);
-                let merged = fact.merged_at.unwrap_or(synced);
-                let committed = fact.committed_at.unwrap_or(merged);
+                let synced = fact.facts.synced_at.unwrap_or(ready);
+                let merged = fact.facts.merged_at.unwrap_or(synced);
+                let committed = fact.facts.committed_at.unwrap_or(merged);
                 let marks = [fact.submitted_at, committed, merged, synced, ready];
                 for (i, stage) in stages.iter_mut().enumerate() {
                     stage.push((marks[i + 1] - marks[i]).max(0));
                 }
             }
         }
-        if let Some(synced) = fact.synced_at.filter(|at| within(*at)) {
+        if let Some(synced) = fact.facts.synced_at.filter(|at| within(*at)) {
             summary.deployments += 1;
             lead_all.push(synced - fact.submitted_at);
             let entry = dora.entry((&fact.team, &fact.environment)).or_default();
             entry.deployments += 1;
             entry.lead.push(synced - fact.submitted_at);
-            if fact.change_failed {
+            if fact.facts.change_failed {
                 entry.change_failures += 1;
                 summary.change_failures += 1;
             }
