@@ -298,6 +298,15 @@ async fn the_self_service_share_counts_commits_to_environment_folders_by_their_t
         "the hand push and the seed: {share}"
     );
     assert_eq!(share["share"], 0.5);
+    // The writer's pass was counted for Prometheus, under the repository's key.
+    let exposition = slipway::metrics::prom::global().render(&[]);
+    let key = app.state.writer.target().key();
+    assert!(
+        exposition.contains(&format!(
+            "slipway_git_writer_runs_total{{repository=\"{key}\",outcome=\"ok\"}} 1"
+        )),
+        "{exposition}"
+    );
     // Members and filtered views do not get the platform-wide figure.
     let mine = json(
         &app.server_fn("metrics/dashboard", Some(&alice), "query[days]=7")

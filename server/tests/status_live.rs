@@ -707,4 +707,23 @@ async fn each_environment_is_followed_in_its_own_cluster_and_one_outage_leaves_t
         reachable,
         [("dev-cp".to_owned(), false), ("prod-cp".to_owned(), true)]
     );
+    // The same picture for Prometheus, with prod's claim changes counted as watch events.
+    let exposition = slipway::metrics::prom::global().render(&w.app.state.status.clusters());
+    assert!(
+        exposition.contains(r#"slipway_cluster_reachable{cluster="dev-cp"} 0"#),
+        "{exposition}"
+    );
+    assert!(
+        exposition.contains(r#"slipway_cluster_reachable{cluster="prod-cp"} 1"#),
+        "{exposition}"
+    );
+    let prod_events: u64 = exposition
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"slipway_watch_events_total{cluster="prod-cp"} "#))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        prod_events >= 2,
+        "the claim's creation and its Ready patch: {exposition}"
+    );
 }

@@ -366,19 +366,7 @@ impl Writer {
                 match store::lease(&self.db, &self.lease_name(), &self.holder, ttl).await {
                     Ok(true) => {
                         loop {
-                            let started = std::time::Instant::now();
-                            let run = self.run_once().await;
-                            let worked = run
-                                .as_ref()
-                                .map_or(true, |r| r.settled() > 0 || r.postponed > 0);
-                            if worked {
-                                crate::metrics::prom::global().git_run(
-                                    &self.target.key(),
-                                    run.as_ref().is_ok_and(|r| r.postponed == 0),
-                                    started.elapsed().as_secs_f64(),
-                                );
-                            }
-                            match run {
+                            match self.run_once().await {
                                 Ok(report) if report.settled() > 0 => continue,
                                 Ok(_) => break,
                                 Err(error) => {
@@ -417,8 +405,25 @@ impl Writer {
     }
 
     /// One pass over the due jobs: at most one fetch, one push (plus retries when the branch
-    /// moved), and each job settled or postponed.
+    /// moved), and each job settled or postponed. A pass that did work (or failed) is counted
+    /// and timed for Prometheus.
     pub async fn run_once(&self) -> anyhow::Result<Report> {
+        let started = std::time::Instant::now();
+        let run = self.pass().await;
+        let worked = run
+            .as_ref()
+            .map_or(true, |r| r.settled() > 0 || r.postponed > 0);
+        if worked {
+            crate::metrics::prom::global().git_run(
+                &self.target.key(),
+                run.as_ref().is_ok_and(|r| r.postponed == 0),
+                started.elapsed().as_secs_f64(),
+            );
+        }
+        run
+    }
+
+    async fn pass(&self) -> anyhow::Result<Report> {
         let rows = store::due(&self.db, &self.target.key(), self.settings.batch)
             .await
             .context("reading the outbox")?;
