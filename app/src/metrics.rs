@@ -29,31 +29,6 @@ impl MetricsQuery {
     pub fn days(&self) -> u32 {
         self.days.unwrap_or(DEFAULT_DAYS)
     }
-
-    /// The query string of this query (without `?`), empty parts left out.
-    pub fn to_query_string(&self) -> String {
-        let mut parts = vec![format!("days={}", self.days())];
-        if let Some(team) = self.team.as_deref().filter(|t| !t.is_empty()) {
-            parts.push(format!("team={}", encode(team)));
-        }
-        if let Some(offering) = self.offering.as_deref().filter(|o| !o.is_empty()) {
-            parts.push(format!("offering={}", encode(offering)));
-        }
-        parts.join("&")
-    }
-}
-
-/// Percent-encodes a query value (everything but unreserved characters).
-fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// The tables a dashboard has, each exported as CSV at `/api/metrics/export/<name>`.
@@ -321,16 +296,5 @@ mod tests {
         assert_eq!(human_duration(1_234_567), "20.6 min");
         assert_eq!(human_duration(3 * 3_600_000), "3.0 h");
         assert_eq!(human_duration(3 * 86_400_000), "3.0 d");
-    }
-
-    #[test]
-    fn query_strings_encode_values_and_leave_out_empty_filters() {
-        let query = MetricsQuery {
-            days: Some(30),
-            team: Some("a&b c".into()),
-            offering: Some(String::new()),
-        };
-        assert_eq!(query.to_query_string(), "days=30&team=a%26b%20c");
-        assert_eq!(MetricsQuery::default().to_query_string(), "days=90");
     }
 }

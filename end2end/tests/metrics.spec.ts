@@ -37,6 +37,19 @@ test('the dashboard shows the seeded ledger as figures, SVG charts and tables, a
   expect(values.reduce((a, b) => a + b, 0)).toBe(4);
   await expect(page.getByTestId('chart-offerings').getByTestId('chart-mark')).toHaveCount(1);
   await expect(page.getByTestId('chart-stages').getByTestId('chart-mark')).toHaveCount(4);
+  // Readable in dark mode: bars and labels take the dark palette (lighter on dark).
+  const bar = weeks.locator('rect').first();
+  const label = page.getByTestId('chart-offerings').locator('text').first();
+  const colours = async () => ({
+    bar: await bar.evaluate((e) => getComputedStyle(e).fill),
+    label: await label.evaluate((e) => getComputedStyle(e).fill),
+  });
+  const light = await colours();
+  await page.evaluate(() => document.documentElement.classList.add('dark'));
+  const dark = await colours();
+  expect(dark.bar).not.toBe(light.bar);
+  expect(dark.label).not.toBe(light.label);
+  await page.evaluate(() => document.documentElement.classList.remove('dark'));
 
   // Tables beside the charts.
   const pg = page.locator('[data-testid="table-offerings"] [data-testid="group-row"][data-key="postgresql"]');

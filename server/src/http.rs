@@ -345,8 +345,10 @@ async fn metrics_csv(
     }
 }
 
-/// Counts and times every HTTP request for Prometheus, labelled by the route's pattern (the
-/// path itself only for server functions, a fixed set; anything unrouted is `unmatched`).
+/// Counts and times every routed HTTP request for Prometheus, labelled by the route's pattern.
+/// Server functions share one wildcard route: they are labelled by their path (a fixed set)
+/// when one answered, `unmatched` when none did. Requests no route takes (static files,
+/// unknown paths) reach the fallback, which this layer does not wrap.
 async fn track_http(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let started = std::time::Instant::now();
     let method = request.method().clone();
@@ -359,8 +361,7 @@ async fn track_http(request: axum::extract::Request, next: axum::middleware::Nex
     let status = response.status();
     let route = match pattern {
         Some(pattern) if !pattern.contains("{*") => pattern,
-        Some(_) if status != StatusCode::NOT_FOUND && path.starts_with("/api/") => path,
-        Some(_) if status != StatusCode::NOT_FOUND => "/pkg/*".to_owned(),
+        Some(_) if status != StatusCode::NOT_FOUND => path,
         _ => "unmatched".to_owned(),
     };
     crate::metrics::prom::global().http(

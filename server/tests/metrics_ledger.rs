@@ -36,7 +36,6 @@ const TO: i64 = T + 14 * D;
 struct Ledger {
     db: TestDb,
     users: Vec<CurrentUser>,
-    ids: Vec<String>,
 }
 
 async fn user(db: &Db, handle: &str, team: &str, admin: bool) -> CurrentUser {
@@ -223,7 +222,6 @@ async fn ledger() -> Ledger {
     Ledger {
         db,
         users: vec![u1, u2, u3, u4, admin],
-        ids: requests.into_iter().map(|r| r.id).collect(),
     }
 }
 
@@ -503,7 +501,6 @@ async fn the_service_keeps_members_to_their_teams_and_lets_admins_see_all() {
         .await
         .unwrap_err();
     assert_eq!(odd.status_code(), 422, "only the offered periods");
-    assert_eq!(l.ids.len(), 8);
 }
 
 #[tokio::test]

@@ -132,7 +132,7 @@ fn Results(page: Page, filter: CatalogFilter) -> impl IntoView {
             ("environment", &filter.environment),
         ] {
             if !v.is_empty() {
-                params.push(format!("{k}={}", urlencode(v)));
+                params.push(format!("{k}={}", crate::pages::login::encode_component(v)));
             }
         }
         params.push(format!("page={n}"));
@@ -171,18 +171,4 @@ fn card(offering: OfferingSummary) -> impl IntoView {
             </A>
         </li>
     }
-}
-
-/// Percent-encodes a query value.
-fn urlencode(value: &str) -> String {
-    let mut out = String::new();
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }

@@ -11,6 +11,7 @@ use crate::api::get_dashboard;
 use crate::components::chart::{BarChart, ColumnChart, Mark, ShareBar, date};
 use crate::components::page::EmptyState;
 use crate::metrics::{Dashboard, GroupRow, MetricsQuery, PERIODS, human_duration, percent};
+use crate::pages::login::encode_component;
 
 const INPUT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900";
 const CARD: &str =
@@ -95,7 +96,7 @@ fn MetricsDashboard(focus: Focus) -> impl IntoView {
             {move || Suspend::new(async move {
                 dashboard.await.map(|d| view! {
                     <Filters dashboard=d.clone() focus=focus />
-                    <DashboardBody dashboard=d query=query.get_untracked() />
+                    <DashboardBody dashboard=d />
                 })
             })}
         </Transition>
@@ -172,15 +173,26 @@ fn Figure(label: &'static str, value: String, #[prop(optional)] note: String) ->
     }
 }
 
+/// The query string (without `?`) that asks for the same figures as `dashboard`.
+fn same_figures(dashboard: &Dashboard) -> String {
+    let mut parts = vec![format!("days={}", dashboard.days)];
+    for (name, value) in [("team", &dashboard.team), ("offering", &dashboard.offering)] {
+        if let Some(value) = value {
+            parts.push(format!("{name}={}", encode_component(value)));
+        }
+    }
+    parts.join("&")
+}
+
 /// A section with a heading, a CSV link for its table, and its content.
 #[component]
 fn Panel(
     title: &'static str,
     table: &'static str,
-    query: MetricsQuery,
+    query: String,
     children: Children,
 ) -> impl IntoView {
-    let href = format!("/api/metrics/export/{table}?{}", query.to_query_string());
+    let href = format!("/api/metrics/export/{table}?{query}");
     view! {
         <section class=format!("{CARD} mb-6") data-testid=format!("panel-{table}")>
             <div class="mb-3 flex items-center justify-between gap-2">
@@ -193,7 +205,8 @@ fn Panel(
 }
 
 #[component]
-fn DashboardBody(dashboard: Dashboard, query: MetricsQuery) -> impl IntoView {
+fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
+    let query = same_figures(&dashboard);
     let s = dashboard.summary.clone();
     if s.requests == 0 && s.deployments == 0 && s.restores == 0 && dashboard.failures.is_empty() {
         return view! {
@@ -412,5 +425,26 @@ fn group_table(
                 }).collect_view()}
             </tbody>
         </table>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_links_ask_for_the_same_figures_with_values_encoded() {
+        let dashboard = Dashboard {
+            days: 30,
+            team: Some("a&b c".into()),
+            ..Dashboard::default()
+        };
+        assert_eq!(same_figures(&dashboard), "days=30&team=a%26b%20c");
+        let offering = Dashboard {
+            days: 7,
+            offering: Some("postgresql".into()),
+            ..Dashboard::default()
+        };
+        assert_eq!(same_figures(&offering), "days=7&offering=postgresql");
     }
 }

@@ -7,6 +7,8 @@
 
 use sqlx::Row as _;
 
+use app::requests::Stage;
+
 use super::{Db, Result};
 use crate::metrics::ledger::{Facts, Incident, Outcome, fold_rows};
 use crate::metrics::measures::{FactRow, Inputs, MONDAY_OFFSET_MS, ReasonCount, Restores, WEEK_MS};
@@ -413,13 +415,14 @@ pub async fn team_names(db: &Db) -> Result<Vec<String>> {
     Ok(rows.into_iter().map(|(name,)| name).collect())
 }
 
-/// Stores (or replaces) a rating of a request's offering.
+/// Stores (or replaces) a rating of a request's offering, given at `at` (Unix ms).
 pub async fn rate(
     db: &Db,
     request: &super::requests::RequestRow,
     user_id: &str,
     rating: u8,
     comment: &str,
+    at: i64,
 ) -> Result<()> {
     let mut tx = db.pool().begin().await?;
     sqlx::query("DELETE FROM feedback WHERE request_id = $1")
@@ -436,7 +439,7 @@ pub async fn rate(
     .bind(&request.offering)
     .bind(i64::from(rating))
     .bind(comment)
-    .bind(super::now_ms())
+    .bind(at)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -496,13 +499,7 @@ pub async fn import_feedback(
     let row = super::requests::get(db, request_id)
         .await?
         .ok_or_else(|| super::Error::Refused(format!("no request {request_id} to rate")))?;
-    rate(db, &row, &row.requested_by.clone(), rating, comment).await?;
-    sqlx::query("UPDATE feedback SET at = $2 WHERE request_id = $1")
-        .bind(request_id)
-        .bind(at)
-        .execute(db.pool())
-        .await?;
-    Ok(())
+    rate(db, &row, &row.requested_by, rating, comment, at).await
 }
 
 /// Stores requests with their whole ledger as they happened, and their metrics rows, in
@@ -513,21 +510,15 @@ pub async fn import(db: &Db, requests: &[HistoricRequest]) -> Result<usize> {
     for request in requests {
         let created_at = request.events.first().map_or(0, |e| e.1);
         let updated_at = request.events.last().map_or(created_at, |e| e.1);
-        let state = request
-            .events
-            .iter()
-            .rev()
-            .find_map(|(kind, _, _)| stage_of(kind))
-            .unwrap_or("submitted");
-        let in_branch = request
-            .events
-            .iter()
-            .any(|(kind, _, _)| matches!(kind.as_str(), "committed" | "merged" | "unchanged"));
-        let state = if state == "failed" && in_branch {
-            "failing"
-        } else {
-            state
-        };
+        let (facts, incidents) = fold_rows(&request.action, &request.events);
+        // Every ledger kind names the stage it leads to, but a `failed` once the commit is
+        // in the branch is the cluster's: the request is failing, not refused.
+        let last = request.events.last().map_or("submitted", |e| e.0.as_str());
+        let state = match Stage::parse(last) {
+            Stage::Failed if facts.merged_at.is_some() => Stage::Failing,
+            stage => stage,
+        }
+        .as_str();
         let inserted = sqlx::query(
             "INSERT INTO requests (id, action, offering, offering_version, api_version, kind, name, team,
                 environment, requested_by, requester_name, requester_email, body, repository, path,
@@ -568,7 +559,6 @@ pub async fn import(db: &Db, requests: &[HistoricRequest]) -> Result<usize> {
             .execute(&mut *tx)
             .await?;
         }
-        let (facts, incidents) = fold_rows(&request.action, &request.events);
         let key = RequestKey {
             id: request.id.clone(),
             team: request.team.clone(),
@@ -582,23 +572,4 @@ pub async fn import(db: &Db, requests: &[HistoricRequest]) -> Result<usize> {
     }
     tx.commit().await?;
     Ok(requests.len())
-}
-
-/// The request stage a ledger event kind leads to (`None`: it does not move the stage).
-fn stage_of(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        "submitted" => "submitted",
-        "waiting_for_git" => "waiting_for_git",
-        "committed" => "committed",
-        "pr_opened" => "pr_opened",
-        "merged" => "merged",
-        "closed" => "closed",
-        "unchanged" => "unchanged",
-        "failed" => "failed",
-        "synced" => "synced",
-        "reconciling" => "reconciling",
-        "ready" => "ready",
-        "deleted" => "deleted",
-        _ => return None,
-    })
 }

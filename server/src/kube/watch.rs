@@ -402,10 +402,7 @@ impl StatusWatch {
                     }
                     if api.list_metadata(&params).await.is_ok() {
                         failing = false;
-                        self.set_kind(watch, id, |slot| {
-                            slot.state = if slot.complete { "watching" } else { "listing" };
-                            slot.note = None;
-                        });
+                        self.recovered(watch, id);
                         self.reachable(watch, None);
                     }
                     continue;
@@ -413,10 +410,7 @@ impl StatusWatch {
             };
             if event.is_ok() && failing {
                 failing = false;
-                self.set_kind(watch, id, |slot| {
-                    slot.state = if slot.complete { "watching" } else { "listing" };
-                    slot.note = None;
-                });
+                self.recovered(watch, id);
             }
             match event {
                 Ok(Event::Init) => fresh = Some(HashMap::new()),
@@ -462,10 +456,9 @@ impl StatusWatch {
                         slot.state = "failing";
                         slot.note = Some(error.to_string());
                     });
-                    // A refusal (403 without RBAC for this kind) is this kind's problem; no
-                    // answer, or a server error, is the cluster's.
-                    // A watch connection that broke mid-stream is re-opened at once; only when
-                    // that (or a list) fails is the cluster unreachable.
+                    // A refusal (403 without RBAC for this kind) is this kind's problem; a
+                    // watch connection that broke mid-stream is re-opened at once; only no
+                    // answer (or a server error) on a list or a new watch is the cluster's.
                     if refused(&error) {
                         self.reachable(watch, None);
                     } else if !matches!(error, watcher::Error::WatchFailed(_)) {
@@ -474,6 +467,14 @@ impl StatusWatch {
                 }
             }
         }
+    }
+
+    /// A failing kind answers again: back to watching (or listing, before its first list).
+    fn recovered(&self, watch: &ClusterWatch, id: &KindId) {
+        self.set_kind(watch, id, |slot| {
+            slot.state = if slot.complete { "watching" } else { "listing" };
+            slot.note = None;
+        });
     }
 
     fn set_kind(&self, watch: &ClusterWatch, id: &KindId, change: impl FnOnce(&mut KindSlot)) {

@@ -117,8 +117,8 @@ impl Group {
             Outcome::Failed => self.failed += 1,
             Outcome::Pending | Outcome::Withdrawn => {}
         }
-        if let Some(ready) = time_to_ready(fact) {
-            self.ready.push(ready);
+        if let Some(ready) = fact.facts.ready_at {
+            self.ready.push(ready - fact.submitted_at);
         }
     }
 
@@ -134,10 +134,6 @@ impl Group {
             ratings: self.ratings.len() as u64,
         }
     }
-}
-
-fn time_to_ready(fact: &FactRow) -> Option<i64> {
-    fact.facts.ready_at.map(|ready| ready - fact.submitted_at)
 }
 
 #[derive(Default)]
@@ -176,7 +172,8 @@ pub fn compute(inputs: &Inputs, from: i64, to: i64) -> Dashboard {
         ..Summary::default()
     };
     let (mut users, mut teams) = (BTreeSet::new(), BTreeSet::new());
-    let mut ready_all = Vec::new();
+    // The period's requests as one group: counted and timed as each offering's are.
+    let mut all = Group::default();
     let mut by_offering: BTreeMap<&str, Group> = BTreeMap::new();
     let mut by_team: BTreeMap<&str, Group> = BTreeMap::new();
     let mut by_environment: BTreeMap<&str, Group> = BTreeMap::new();
@@ -188,14 +185,9 @@ pub fn compute(inputs: &Inputs, from: i64, to: i64) -> Dashboard {
 
     for fact in &inputs.facts {
         if within(fact.submitted_at) {
-            summary.requests += 1;
+            all.add(fact);
             users.insert(fact.requested_by.as_str());
             teams.insert(fact.team.as_str());
-            match fact.facts.outcome {
-                Outcome::Succeeded => summary.succeeded += 1,
-                Outcome::Failed => summary.failed += 1,
-                Outcome::Pending | Outcome::Withdrawn => {}
-            }
             if let Some((week, week_users, week_teams)) =
                 weeks.get_mut(&week_start(fact.submitted_at))
             {
@@ -210,7 +202,6 @@ pub fn compute(inputs: &Inputs, from: i64, to: i64) -> Dashboard {
                 .or_default()
                 .add(fact);
             if let Some(ready) = fact.facts.ready_at {
-                ready_all.push(ready - fact.submitted_at);
                 let synced = fact.facts.synced_at.unwrap_or(ready);
                 let merged = fact.facts.merged_at.unwrap_or(synced);
                 let committed = fact.facts.committed_at.unwrap_or(merged);
@@ -257,11 +248,15 @@ pub fn compute(inputs: &Inputs, from: i64, to: i64) -> Dashboard {
             .push(row.rating);
     }
 
+    let all = all.row(String::new());
+    summary.requests = all.requests;
+    summary.succeeded = all.succeeded;
+    summary.failed = all.failed;
+    summary.success_rate = ratio(all.succeeded, all.succeeded + all.failed);
+    summary.ready_p50_ms = all.ready_p50_ms;
+    summary.ready_p90_ms = all.ready_p90_ms;
     summary.active_users = users.len() as u64;
     summary.active_teams = teams.len() as u64;
-    summary.success_rate = ratio(summary.succeeded, summary.succeeded + summary.failed);
-    summary.ready_p50_ms = percentile(&mut ready_all, 50);
-    summary.ready_p90_ms = percentile(&mut ready_all, 90);
     summary.deployments_per_week = summary.deployments as f64 / weeks_in_period;
     summary.lead_time_p50_ms = percentile(&mut lead_all, 50);
     summary.change_failure_rate = ratio(summary.change_failures, summary.deployments);

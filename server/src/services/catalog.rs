@@ -321,9 +321,7 @@ fn mirror_name(url: &str) -> String {
 }
 
 fn internal(error: &dyn std::fmt::Display) -> AppError {
-    let reference = uuid::Uuid::now_v7().simple().to_string();
-    tracing::error!(%error, reference, "catalog service failure");
-    AppError::Internal(reference)
+    crate::error::internal("catalog service failure", error)
 }
 
 fn db_error(error: db::Error) -> AppError {

@@ -77,7 +77,6 @@ impl MetricsService {
         store::fill_examples(&self.db, &scope, &mut dashboard.failures)
             .await
             .map_err(|e| internal(&e))?;
-        dashboard.days = days;
         dashboard.team = query.team.clone().filter(|t| !t.is_empty());
         dashboard.offering = scope.offering.clone();
         dashboard.teams_available = if actor.is_admin {
@@ -177,9 +176,16 @@ impl MetricsPort for MetricsService {
                 "An offering can be rated once the request has been Ready.".into(),
             ));
         }
-        store::rate(&self.db, &request, &actor.id, feedback.rating, comment)
-            .await
-            .map_err(|e| internal(&e))
+        store::rate(
+            &self.db,
+            &request,
+            &actor.id,
+            feedback.rating,
+            comment,
+            db::now_ms(),
+        )
+        .await
+        .map_err(|e| internal(&e))
     }
 }
 
@@ -341,7 +347,5 @@ pub fn to_csv(dashboard: &Dashboard, table: &str) -> Option<Result<Vec<u8>, csv:
 }
 
 fn internal(error: &dyn std::fmt::Display) -> AppError {
-    let reference = uuid::Uuid::now_v7().simple().to_string();
-    tracing::error!(%error, reference, "metrics service failure");
-    AppError::Internal(reference)
+    crate::error::internal("metrics service failure", error)
 }

@@ -243,9 +243,7 @@ fn without_stamp(manifest: &Value) -> Value {
 }
 
 fn internal(error: &dyn std::fmt::Display) -> AppError {
-    let reference = uuid::Uuid::now_v7().simple().to_string();
-    tracing::error!(%error, reference, "request service failure");
-    AppError::Internal(reference)
+    crate::error::internal("request service failure", error)
 }
 
 fn summary(row: &RequestRow) -> RequestSummary {

@@ -55,7 +55,5 @@ impl StatusPort for StatusService {
 }
 
 fn internal(error: &dyn std::fmt::Display) -> AppError {
-    let reference = uuid::Uuid::now_v7().simple().to_string();
-    tracing::error!(%error, reference, "status service failure");
-    AppError::Internal(reference)
+    crate::error::internal("status service failure", error)
 }
