@@ -459,8 +459,8 @@ pub fn check_value(
                 min_length,
                 max_length,
                 pattern,
+                format,
                 choices,
-                ..
             },
             Value::String(s),
         ) => {
@@ -483,7 +483,9 @@ pub fn check_value(
             {
                 return Some(format!("Must match the pattern {pattern}."));
             }
-            None
+            format
+                .as_deref()
+                .and_then(|format| crate::formats::check(format, s))
         }
         (FieldKind::Integer { .. }, Value::Number(n)) if !n.is_i64() && !n.is_u64() => {
             Some("Enter a whole number.".into())

@@ -19,6 +19,7 @@ pub mod catalog;
 pub mod components;
 pub mod domain;
 pub mod error;
+pub mod formats;
 pub mod metrics;
 pub mod pages;
 #[cfg(feature = "ssr")]
@@ -30,13 +31,13 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     SsrMode, StaticSegment,
-    components::{Route, Router, Routes},
+    components::{Outlet, ParentRoute, Route, Router, Routes},
     path,
 };
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    admin::AdminPage,
+    admin::{AdminPage, GitJobsPage},
     audit::AuditPage,
     catalog::CatalogPage,
     login::LoginPage,
@@ -98,22 +99,26 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <Layout><NotFound /></Layout> }>
                 <Route path=StaticSegment("login") view=LoginPage />
-                <Route path=StaticSegment("catalog") view=|| view! { <Layout><CatalogPage /></Layout> } />
-                <Route path=path!("/catalog/:id") view=|| view! { <Layout><OfferingPage /></Layout> } />
-                <Route path=StaticSegment("requests") view=|| view! { <Layout><RequestsPage /></Layout> } />
-                // Async: an unknown (or another team's) request is a real 404, not a 200 page
-                // whose status came too late to send.
-                <Route path=path!("/requests/:id") view=|| view! { <Layout><RequestPage /></Layout> } ssr=SsrMode::Async />
-                <Route path=StaticSegment("status") view=|| view! { <Layout><StatusPage /></Layout> } />
-                <Route path=path!("/status/clusters") view=|| view! { <Layout><ClustersPage /></Layout> } />
-                // Async: another team's figures are a real 404, known before the first byte.
-                <Route path=StaticSegment("metrics") view=|| view! { <Layout><MetricsPage /></Layout> } ssr=SsrMode::Async />
-                <Route path=path!("/metrics/offerings/:id") view=|| view! { <Layout><OfferingMetricsPage /></Layout> } ssr=SsrMode::Async />
-                <Route path=path!("/metrics/teams/:team") view=|| view! { <Layout><TeamMetricsPage /></Layout> } ssr=SsrMode::Async />
-                // Async: the page's status (403 for non-admins) is known before the first byte.
-                <Route path=StaticSegment("tokens") view=|| view! { <Layout><TokensPage /></Layout> } />
-                <Route path=StaticSegment("admin") view=|| view! { <Layout><AdminPage /></Layout> } ssr=SsrMode::Async />
-                <Route path=path!("/admin/audit") view=|| view! { <Layout><AuditPage /></Layout> } ssr=SsrMode::Async />
+                // Every other page inside the shared layout (navigation, user menu, banners).
+                <ParentRoute path=StaticSegment("") view=|| view! { <Layout><Outlet /></Layout> }>
+                    <Route path=StaticSegment("catalog") view=CatalogPage />
+                    <Route path=path!("catalog/:id") view=OfferingPage />
+                    <Route path=StaticSegment("requests") view=RequestsPage />
+                    // Async: an unknown (or another team's) request is a real 404, not a 200
+                    // page whose status came too late to send.
+                    <Route path=path!("requests/:id") view=RequestPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("status") view=StatusPage />
+                    <Route path=path!("status/clusters") view=ClustersPage />
+                    // Async: another team's figures are a real 404, known before the first byte.
+                    <Route path=StaticSegment("metrics") view=MetricsPage ssr=SsrMode::Async />
+                    <Route path=path!("metrics/offerings/:id") view=OfferingMetricsPage ssr=SsrMode::Async />
+                    <Route path=path!("metrics/teams/:team") view=TeamMetricsPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("tokens") view=TokensPage />
+                    // Async: the page's status (403 for non-admins) is known before the first byte.
+                    <Route path=StaticSegment("admin") view=AdminPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/audit") view=AuditPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/git") view=GitJobsPage ssr=SsrMode::Async />
+                </ParentRoute>
             </Routes>
         </Router>
     }

@@ -16,7 +16,9 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::metrics::{Dashboard, MetricsQuery, NewFeedback};
-use crate::requests::{Action, ChangeSource, RequestDetail, RequestFilter, RequestPage, Submitted};
+use crate::requests::{
+    Action, ChangeSource, GitJob, RequestDetail, RequestFilter, RequestPage, Submitted,
+};
 use crate::status::{ClaimRow, ClusterView, RequestStatus};
 
 /// Facts about the running portal.
@@ -120,6 +122,18 @@ pub trait RequestPort: Send + Sync + 'static {
         actor: &CurrentUser,
         filter: &RequestFilter,
     ) -> Result<RequestPage, AppError>;
+    /// Git jobs that failed or keep failing, newest first (administrators only).
+    async fn git_jobs(&self, actor: &CurrentUser) -> Result<Vec<GitJob>, AppError>;
+    /// Sends a failed Git job back to its writer (administrators only; audited).
+    async fn retry_git_job(&self, actor: &CurrentUser, id: &str) -> Result<(), AppError>;
+    /// Gives up on a pending Git job, failing its request with `reason` (administrators
+    /// only; audited).
+    async fn abandon_git_job(
+        &self,
+        actor: &CurrentUser,
+        id: &str,
+        reason: &str,
+    ) -> Result<(), AppError>;
 }
 
 /// Live status from the control plane. Members see their teams' claims; administrators all.
@@ -188,6 +202,21 @@ pub fn require_user() -> Result<CurrentUser, AppError> {
 pub fn ports() -> Result<Ports, AppError> {
     leptos::prelude::use_context::<Ports>()
         .ok_or_else(|| AppError::Internal("ports-missing-from-context".into()))
+}
+
+/// Runs one port call for the signed-in user: the ports and the user from context (an
+/// anonymous caller gets [`AppError::Unauthenticated`]), the response's status from the
+/// error. What every server function does.
+pub async fn as_user<T, F, Fut>(call: F) -> Result<T, AppError>
+where
+    F: FnOnce(Ports, CurrentUser) -> Fut,
+    Fut: Future<Output = Result<T, AppError>>,
+{
+    let result = match (ports(), require_user()) {
+        (Ok(ports), Ok(user)) => call(ports, user).await,
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    };
+    respond(result)
 }
 
 /// Gives a server function's HTTP response the status its error stands for (server_fn

@@ -47,6 +47,62 @@ impl Action {
     }
 }
 
+/// How an environment's changes reach its branch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WriteMode {
+    /// Committed and pushed to the branch.
+    Direct,
+    /// Pushed to a branch of their own, with a pull request for review.
+    PullRequest,
+}
+
+impl WriteMode {
+    /// `direct` or `pull-request` (as stored and configured).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteMode::Direct => "direct",
+            WriteMode::PullRequest => "pull-request",
+        }
+    }
+}
+
+/// A stored word that names no known value (a newer version's, or a damaged row).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {word:?}")]
+pub struct UnknownWord {
+    /// What was being read.
+    pub what: &'static str,
+    /// The word.
+    pub word: String,
+}
+
+impl TryFrom<String> for WriteMode {
+    type Error = UnknownWord;
+
+    fn try_from(word: String) -> Result<Self, Self::Error> {
+        match word.as_str() {
+            "direct" => Ok(WriteMode::Direct),
+            "pull-request" => Ok(WriteMode::PullRequest),
+            _ => Err(UnknownWord {
+                what: "write mode",
+                word,
+            }),
+        }
+    }
+}
+
+impl TryFrom<String> for Action {
+    type Error = UnknownWord;
+
+    fn try_from(word: String) -> Result<Self, Self::Error> {
+        Action::parse(&word).ok_or(UnknownWord {
+            what: "action",
+            word,
+        })
+    }
+}
+
 /// The latest stage of a request. Later stages (synced, ready …) come from the control plane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -69,6 +125,9 @@ pub enum Stage {
     Failed,
     /// The GitOps applier applied a revision containing the request's commit.
     Synced,
+    /// The GitOps applier tried to apply a revision containing the request's commit and
+    /// failed (the message is the applier's); a later successful sync moves on.
+    ApplyFailed,
     /// The claim exists and is being reconciled (not Ready yet).
     Reconciling,
     /// The claim reports Ready.
@@ -93,6 +152,7 @@ impl Stage {
             Stage::Unchanged => "unchanged",
             Stage::Failed => "failed",
             Stage::Synced => "synced",
+            Stage::ApplyFailed => "apply_failed",
             Stage::Reconciling => "reconciling",
             Stage::Ready => "ready",
             Stage::Failing => "failing",
@@ -111,6 +171,7 @@ impl Stage {
             "unchanged" => Stage::Unchanged,
             "failed" => Stage::Failed,
             "synced" => Stage::Synced,
+            "apply_failed" => Stage::ApplyFailed,
             "reconciling" => Stage::Reconciling,
             "ready" => Stage::Ready,
             "failing" => Stage::Failing,
@@ -131,6 +192,7 @@ impl Stage {
             Stage::Unchanged => "No change",
             Stage::Failed => "Failed",
             Stage::Synced => "Synced",
+            Stage::ApplyFailed => "Apply failed",
             Stage::Reconciling => "Reconciling",
             Stage::Ready => "Ready",
             Stage::Failing => "Failing",
@@ -138,16 +200,8 @@ impl Stage {
         }
     }
 
-    /// Whether nothing more happens to the request on the Git side.
-    pub fn is_settled(self) -> bool {
-        !matches!(
-            self,
-            Stage::Submitted | Stage::WaitingForGit | Stage::PrOpened
-        )
-    }
-
     /// Every stage, for filters.
-    pub const ALL: [Stage; 13] = [
+    pub const ALL: [Stage; 14] = [
         Stage::Submitted,
         Stage::WaitingForGit,
         Stage::Committed,
@@ -157,11 +211,121 @@ impl Stage {
         Stage::Unchanged,
         Stage::Failed,
         Stage::Synced,
+        Stage::ApplyFailed,
         Stage::Reconciling,
         Stage::Ready,
         Stage::Failing,
         Stage::Deleted,
     ];
+}
+
+impl TryFrom<String> for Stage {
+    type Error = UnknownWord;
+
+    fn try_from(word: String) -> Result<Self, Self::Error> {
+        Stage::ALL
+            .into_iter()
+            .find(|s| s.as_str() == word)
+            .ok_or(UnknownWord {
+                what: "stage",
+                word,
+            })
+    }
+}
+
+/// What a ledger event records. The ledger is append-only; a request's [`Stage`] is its
+/// latest event's consequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// The request was stored.
+    Submitted,
+    /// The Git writer could not reach or write the repository; it keeps trying.
+    WaitingForGit,
+    /// In the branch as this commit.
+    Committed,
+    /// A pull request was opened.
+    PrOpened,
+    /// The pull request was merged.
+    Merged,
+    /// The pull request was closed without merging.
+    Closed,
+    /// The branch already held this content.
+    Unchanged,
+    /// The Git writer cannot apply it (or, after the commit, the claim failed: root cause).
+    Failed,
+    /// The applier applied a revision containing the commit.
+    Synced,
+    /// The applier tried to apply a revision containing the commit and failed.
+    ApplyFailed,
+    /// The claim is being reconciled.
+    Reconciling,
+    /// The claim is Ready.
+    Ready,
+    /// The claim is gone.
+    Deleted,
+    /// An administrator sent a failed or stuck Git job back to the writer.
+    Retried,
+    /// An administrator gave up on a Git job that could not be written.
+    Abandoned,
+}
+
+impl EventKind {
+    /// Every kind.
+    pub const ALL: [EventKind; 15] = [
+        EventKind::Submitted,
+        EventKind::WaitingForGit,
+        EventKind::Committed,
+        EventKind::PrOpened,
+        EventKind::Merged,
+        EventKind::Closed,
+        EventKind::Unchanged,
+        EventKind::Failed,
+        EventKind::Synced,
+        EventKind::ApplyFailed,
+        EventKind::Reconciling,
+        EventKind::Ready,
+        EventKind::Deleted,
+        EventKind::Retried,
+        EventKind::Abandoned,
+    ];
+
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Submitted => "submitted",
+            EventKind::WaitingForGit => "waiting_for_git",
+            EventKind::Committed => "committed",
+            EventKind::PrOpened => "pr_opened",
+            EventKind::Merged => "merged",
+            EventKind::Closed => "closed",
+            EventKind::Unchanged => "unchanged",
+            EventKind::Failed => "failed",
+            EventKind::Synced => "synced",
+            EventKind::ApplyFailed => "apply_failed",
+            EventKind::Reconciling => "reconciling",
+            EventKind::Ready => "ready",
+            EventKind::Deleted => "deleted",
+            EventKind::Retried => "retried",
+            EventKind::Abandoned => "abandoned",
+        }
+    }
+
+    /// The stored word back; `None` for a word this version does not know.
+    pub fn parse(word: &str) -> Option<Self> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == word)
+    }
+}
+
+impl TryFrom<String> for EventKind {
+    type Error = UnknownWord;
+
+    fn try_from(word: String) -> Result<Self, Self::Error> {
+        EventKind::parse(&word).ok_or(UnknownWord {
+            what: "ledger event",
+            word,
+        })
+    }
 }
 
 /// One request in a list.
@@ -192,8 +356,8 @@ pub struct RequestSummary {
 /// One ledger event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RequestEvent {
-    /// `submitted`, `waiting_for_git`, `committed`, `unchanged`, `failed` …
-    pub kind: String,
+    /// What happened.
+    pub kind: EventKind,
     /// RFC 3339.
     pub at: String,
     /// Who acted (a person's name, or "Slipway").
@@ -240,6 +404,27 @@ pub struct RequestDetail {
     /// The rating given for this request, if any.
     #[serde(default)]
     pub feedback: Option<crate::metrics::GivenFeedback>,
+}
+
+/// A Git job an administrator should look at: failed, or tried and not through yet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GitJob {
+    /// Its request.
+    pub request: RequestSummary,
+    /// The repository and branch it writes to (no credentials).
+    pub repository: String,
+    /// The file.
+    pub path: String,
+    /// Given up on (the request failed); otherwise still pending.
+    pub failed: bool,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// How often the remote refused its change.
+    pub refusals: i64,
+    /// The last error, in words (never credentials).
+    pub last_error: Option<String>,
+    /// RFC 3339: the next attempt, while pending.
+    pub next_attempt_at: Option<String>,
 }
 
 /// Filters of the requests list.

@@ -91,6 +91,40 @@ pub struct ClaimRow {
     pub live: LiveStatus,
 }
 
+/// Where following one kind in one cluster stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KindState {
+    /// Looking for it in the cluster's API.
+    #[default]
+    #[serde(rename = "discovering")]
+    Discovering,
+    /// Served; the first list has not finished.
+    #[serde(rename = "listing")]
+    Listing,
+    /// Listed completely and watched: absence means absent.
+    #[serde(rename = "watching")]
+    Watching,
+    /// Listing or watching it fails; retried with backoff.
+    #[serde(rename = "failing")]
+    Failing,
+    /// The cluster does not serve it; asked again later.
+    #[serde(rename = "not installed")]
+    NotInstalled,
+}
+
+impl KindState {
+    /// The word shown (and serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KindState::Discovering => "discovering",
+            KindState::Listing => "listing",
+            KindState::Watching => "watching",
+            KindState::Failing => "failing",
+            KindState::NotInstalled => "not installed",
+        }
+    }
+}
+
 /// One watched kind in a cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchedKind {
@@ -102,8 +136,8 @@ pub struct WatchedKind {
     pub role: String,
     /// Objects held.
     pub objects: usize,
-    /// `watching`, `listing`, `not installed`, `failing`.
-    pub state: String,
+    /// Where following it stands.
+    pub state: KindState,
     /// What is wrong, in words.
     pub note: Option<String>,
     /// RFC 3339: the last event received.
@@ -150,7 +184,7 @@ pub enum StatusMessage {
         /// Its team.
         team: String,
         /// The event kind.
-        kind: String,
+        kind: crate::requests::EventKind,
     },
     /// A cluster became unreachable, or reachable again.
     Cluster {

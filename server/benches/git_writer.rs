@@ -9,6 +9,9 @@
 // A bench's output is its table on stdout.
 #![allow(clippy::print_stdout)]
 
+#[path = "../tests/common/settings.rs"]
+mod settings;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,16 +36,15 @@ async fn rig(batch: i64) -> Rig {
         .await
         .unwrap();
     db.migrate().await.unwrap();
-    let mut settings = slipway::http::settings_for("http://127.0.0.1:3000", true);
-    settings.catalog.repo_url = format!("file://{}", bare.display());
-    settings.catalog.cache_dir = dir.path().join("cache");
-    settings.git.writer.clone_dir = dir.path().join("writer");
-    settings.git.writer.batch = batch;
+    let url = format!("file://{}", bare.display());
+    let mut settings = settings::settings(&["--dev-login", "--git-url", &url]);
+    settings.git.clone_dir = dir.path().join("clones");
+    settings.git.batch = batch;
     let options = slipway::http::leptos_options(
         std::path::Path::new("target/site"),
         "127.0.0.1:3000".parse().unwrap(),
     );
-    let state = slipway::http::state(options, db.clone(), settings).unwrap();
+    let state = slipway::state::AppState::build(options, db.clone(), settings).unwrap();
     state.catalog.refresh_files().await.unwrap();
     let actor = upsert_login(
         &db,
@@ -91,7 +93,14 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 async fn latency(samples: usize) {
     let rig = rig(100).await;
-    let writer = rig.state.writer.clone().spawn();
+    let writer = rig
+        .state
+        .environments
+        .get("dev")
+        .unwrap()
+        .writer
+        .clone()
+        .spawn();
     let mut times = Vec::with_capacity(samples);
     for i in 0..samples {
         let started = Instant::now();
@@ -137,7 +146,15 @@ async fn throughput(requests: usize, batch: i64) {
     let drain = Instant::now();
     let mut pushes = 0;
     loop {
-        let report = rig.state.writer.run_once().await.unwrap();
+        let report = rig
+            .state
+            .environments
+            .get("dev")
+            .unwrap()
+            .writer
+            .run_once()
+            .await
+            .unwrap();
         if report.settled() == 0 {
             break;
         }

@@ -11,6 +11,9 @@
 
 #![allow(clippy::print_stdout, reason = "a bench prints its table")]
 
+#[path = "../tests/common/settings.rs"]
+mod settings;
+
 use std::time::{Duration, Instant};
 
 use app::domain::CurrentUser;
@@ -205,7 +208,17 @@ async fn main() {
         fill.as_secs_f64()
     );
 
-    let service = MetricsService::new(db.clone(), Vec::new());
+    let telemetry = std::sync::Arc::new(slipway::metrics::prom::Telemetry::new());
+    let environments = std::sync::Arc::new(slipway::environment::Environments::build(
+        &settings::settings(&[]),
+        &slipway::environment::Wiring {
+            db: db.clone(),
+            holder: "bench".into(),
+            ledger: slipway::ledger::Ledger::new(slipway::hub::Hub::new(16), telemetry.clone()),
+            telemetry,
+        },
+    ));
+    let service = MetricsService::new(db.clone(), environments);
     let member = people[1].clone();
     let cases: [(&str, &CurrentUser, MetricsQuery); 4] = [
         (

@@ -8,6 +8,9 @@
 
 #![allow(clippy::print_stdout, reason = "a bench prints its table")]
 
+#[path = "../tests/common/settings.rs"]
+mod settings;
+
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -15,7 +18,6 @@ use axum::http::{Request, header};
 use http_body_util::BodyExt as _;
 use kube_double::{Kind, KubeDouble};
 use serde_json::{Value, json};
-use slipway::config::{ClusterAccess, ClusterSettings, ControlPlaneSettings};
 use tower::ServiceExt as _;
 
 #[global_allocator]
@@ -32,7 +34,6 @@ fn claims_count() -> usize {
 const MRS_PER_CLAIM: usize = 3;
 const API: &str = "database.example.org/v1alpha1";
 const MR_API: &str = "rds.aws.upbound.io/v1beta1";
-const ORIGIN: &str = "http://127.0.0.1:3000";
 
 fn conditions(ready: bool) -> Value {
     json!([
@@ -149,22 +150,23 @@ async fn main() {
         .await
         .unwrap();
     db.migrate().await.unwrap();
-    let mut settings = slipway::http::settings_for(ORIGIN, true);
-    settings.catalog.dir = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/src/devdata/catalog").into());
-    settings.control_plane = ControlPlaneSettings {
-        clusters: vec![ClusterSettings {
-            name: "bench".into(),
-            access: ClusterAccess::Context("bench".into()),
-        }],
-        kubeconfig: Some(kubeconfig),
-        environment_clusters: vec![("dev".into(), "bench".into())],
-        rediscover: Duration::from_secs(2),
-    };
+    let mut settings = settings::settings(&[
+        "--dev-login",
+        "--catalog-dir",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/src/devdata/catalog"),
+        "--clusters",
+        "bench=bench",
+        "--environments",
+        "dev@bench,staging,prod",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    settings.control_plane.rediscover = Duration::from_secs(2);
     let options = slipway::http::leptos_options(
         std::path::Path::new("target/site"),
         "127.0.0.1:3000".parse().unwrap(),
     );
-    let state = slipway::http::state(options, db, settings.clone()).unwrap();
+    let state = slipway::state::AppState::build(options, db, settings.clone()).unwrap();
     state.catalog.refresh_files().await.unwrap();
     let clusters = slipway::kube::cluster::connect(&settings.control_plane)
         .await
@@ -241,7 +243,7 @@ async fn main() {
         .clone()
         .oneshot(
             Request::post("/auth/dev-login")
-                .header(header::ORIGIN, ORIGIN)
+                .header(header::ORIGIN, settings::ORIGIN)
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(Body::from("handle=pat"))
                 .unwrap(),

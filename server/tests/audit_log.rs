@@ -5,15 +5,15 @@ mod common;
 
 use axum::http::{StatusCode, header};
 use common::TestApp;
-use slipway::db::audit::{self, NewAuditEntry, Outcome};
+use slipway::db::audit::{self, AuditOutcome, NewAuditEntry};
 
 /// 60 sign-ins: every third one refused.
 async fn seed(app: &TestApp) {
     for i in 0..60 {
         let outcome = if i % 3 == 0 {
-            Outcome::Denied
+            AuditOutcome::Denied
         } else {
-            Outcome::Ok
+            AuditOutcome::Ok
         };
         let detail = format!("attempt {i}");
         let entry = NewAuditEntry {
@@ -130,7 +130,10 @@ async fn members_can_neither_read_nor_export_the_audit_log() {
     let member = app.login_as("alice").await;
     let csv = app.get("/admin/audit.csv", Some(&member)).await;
     assert_eq!(csv.status, StatusCode::FORBIDDEN);
-    assert_eq!(csv.body, "You are not allowed to read the audit log.");
+    assert_eq!(
+        csv.body,
+        r#"{"code":"forbidden","message":"You are not allowed to read the audit log."}"#
+    );
     let page = app.get("/admin/audit", Some(&member)).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(

@@ -35,6 +35,13 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 4]> {
         ("GET", "/api/metrics/export/{table}") => [401, 404, 404, 404],
         ("GET", "/admin" | "/admin/audit" | "/admin/audit.csv") => [303, 403, 403, 200],
         ("POST", "/api/audit") => [401, 403, 403, 200],
+        // Failed and stuck Git jobs: administrators only (requests_hardening.rs acts on real
+        // ones); an unknown job is "not found".
+        ("GET", "/admin/git") => [303, 403, 403, 200],
+        ("POST", "/api/admin/git-jobs") => [401, 403, 403, 200],
+        ("POST", "/api/admin/git-jobs/retry" | "/api/admin/git-jobs/abandon") => {
+            [401, 403, 403, 404]
+        }
         // Everyone manages their own tokens; revoking an unknown token is "not found".
         ("GET", "/tokens") => page,
         ("POST", "/api/tokens" | "/api/tokens/create") => [401, 200, 200, 200],
@@ -97,6 +104,8 @@ fn probe(method: &Method, path: &str, cookie: Option<&str>) -> Request<Body> {
         "/api/audit" => "filter[actor]=",
         "/api/tokens/create" => "name=probe&scopes=read&expires_in_days=7",
         "/api/tokens/revoke" => "id=no-such-token",
+        "/api/admin/git-jobs/retry" => "id=no-such",
+        "/api/admin/git-jobs/abandon" => "id=no-such&reason=probe",
         "/api/metrics/feedback" => {
             "feedback[request_id]=no-such&feedback[rating]=4&feedback[comment]=fine"
         }

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use common::{ORIGIN, TestApp};
+use common::TestApp;
 use kube_double::KubeDouble;
 use serde_json::Value;
 use slipway::config::{ClusterAccess, ClusterSettings, ControlPlaneSettings};
@@ -52,7 +52,7 @@ fn fixture(stem: &str) -> String {
 /// and `prod` (not `staging`).
 struct Portal {
     app: TestApp,
-    _background: slipway::http::Background,
+    _background: slipway::http::serve::Background,
     _kubeconfig: tempfile::NamedTempFile,
     admin: String,
     member: String,
@@ -61,22 +61,28 @@ struct Portal {
 async fn portal(double: &KubeDouble) -> Portal {
     let kubeconfig = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(kubeconfig.path(), double.kubeconfig("double")).unwrap();
-    let mut settings = slipway::http::settings_for(ORIGIN, true);
-    settings.catalog.dir = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/src/devdata/catalog").into());
-    settings.control_plane = ControlPlaneSettings {
-        clusters: vec![ClusterSettings {
-            name: "prod-cp".into(),
-            access: ClusterAccess::Context("double".into()),
-        }],
-        kubeconfig: Some(kubeconfig.path().to_owned()),
-        environment_clusters: vec![
-            ("dev".into(), "prod-cp".into()),
-            ("prod".into(), "prod-cp".into()),
-        ],
-        rediscover: Duration::from_millis(300),
-    };
+    let mut settings = common::settings(&[
+        "--dev-login",
+        "--catalog-dir",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/src/devdata/catalog"),
+        "--clusters",
+        "prod-cp=double",
+        "--environments",
+        "dev@prod-cp,staging,prod@prod-cp",
+        "--kubeconfig",
+        kubeconfig.path().to_str().unwrap(),
+    ]);
+    settings.control_plane.rediscover = Duration::from_millis(300);
+    // With one cluster every environment defaults to it; staging is to reconcile nowhere.
+    for environment in &mut settings.environments {
+        if environment.name == "staging" {
+            environment.cluster = None;
+        }
+    }
     let app = TestApp::with_settings(settings).await;
-    let background = slipway::http::start_background(&app.state).await.unwrap();
+    let background = slipway::http::serve::start_background(&app.state)
+        .await
+        .unwrap();
     let admin = app.login_as("pat").await;
     let member = app.login_as("alice").await;
     Portal {
@@ -433,7 +439,6 @@ async fn a_context_missing_from_the_kubeconfig_stops_startup_with_the_contexts_n
             access: ClusterAccess::Context("prod".into()),
         }],
         kubeconfig: Some(kubeconfig.path().to_owned()),
-        environment_clusters: vec![],
         rediscover: Duration::from_secs(60),
     };
     let error = match slipway::kube::cluster::connect(&settings).await {

@@ -227,18 +227,30 @@ async fn prometheus_exposition_counts_http_by_route_pattern_not_by_path() {
             .await;
         assert_eq!(res.status, StatusCode::NOT_FOUND);
     }
-    // A ledger append through the recorder's path: bob's bucket is synced 51 minutes after
-    // its commit (it was committed 59 minutes ago), observed once as merge → synced.
-    assert!(
-        slipway::db::requests::record_status(
-            app.db(),
-            "bob-bucket",
-            slipway::db::requests::StatusEvent::Synced,
-            Some("applied")
-        )
-        .await
-        .unwrap()
-    );
+    // A ledger append through the recorder's path (recorded under its lease, then
+    // announced): bob's bucket is synced 51 minutes after its commit (it was committed 59
+    // minutes ago), observed once as merge → synced.
+    let lease = slipway::lease::Lease::new(
+        app.db().clone(),
+        "status-ledger",
+        "test",
+        std::time::Duration::from_secs(30),
+    )
+    .hold()
+    .await
+    .unwrap()
+    .expect("the lease is free");
+    let appended = slipway::db::ledger::record_status(
+        app.db(),
+        lease.fence(),
+        "bob-bucket",
+        slipway::db::ledger::StatusEvent::Synced,
+        Some("applied"),
+    )
+    .await
+    .unwrap();
+    assert!(appended.is_some());
+    app.state.ledger.announce(appended);
     let res = slipway::http::admin_router(app.state.clone())
         .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
         .await
@@ -270,7 +282,7 @@ async fn prometheus_exposition_counts_http_by_route_pattern_not_by_path() {
 #[tokio::test]
 async fn the_self_service_share_counts_commits_to_environment_folders_by_their_trailer() {
     use common::repo::Repo;
-    use common::requests::{draft_in, submit};
+    use common::requests::{draft_in, submit, writer};
     let repo = Repo::new();
     let app = repo.app().await;
     let alice = app.login_as("alice").await;
@@ -278,7 +290,7 @@ async fn the_self_service_share_counts_commits_to_environment_folders_by_their_t
     // Through Slipway: two requests, two commits with the trailer.
     submit(&app, &alice, &draft_in("dev", "team-a", "orders-db", 20)).await;
     submit(&app, &alice, &draft_in("prod", "team-a", "billing-db", 20)).await;
-    assert_eq!(app.state.writer.run_once().await.unwrap().committed, 2);
+    assert_eq!(writer(&app).run_once().await.unwrap().committed, 2);
     // Out of band: a file pushed by hand into dev/; the catalog and the README are not
     // GitOps paths. `slipway init`'s first commit created dev/, staging/ and prod/.
     repo.push(
@@ -299,8 +311,8 @@ async fn the_self_service_share_counts_commits_to_environment_folders_by_their_t
     );
     assert_eq!(share["share"], 0.5);
     // The writer's pass was counted for Prometheus, under the repository's key.
-    let exposition = slipway::metrics::prom::global().render(&[]);
-    let key = app.state.writer.target().key();
+    let exposition = app.state.telemetry.render(&[]);
+    let key = writer(&app).key().to_owned();
     assert!(
         exposition.contains(&format!(
             "slipway_git_writer_runs_total{{repository=\"{key}\",outcome=\"ok\"}} 1"

@@ -460,7 +460,7 @@ async fn a_team_scope_counts_only_that_teams_requests_and_an_offering_scope_that
 async fn the_service_keeps_members_to_their_teams_and_lets_admins_see_all() {
     use slipway::services::metrics::MetricsService;
     let l = ledger().await;
-    let service = MetricsService::new(l.db.db.clone(), Vec::new());
+    let service = MetricsService::new(l.db.db.clone(), common::environments(&l.db.db));
     let [u1, _, u3, _, admin] = [0, 1, 2, 3, 4].map(|i| l.users[i].clone());
     let query = |team: Option<&str>| MetricsQuery {
         days: Some(30),
@@ -505,20 +505,44 @@ async fn the_service_keeps_members_to_their_teams_and_lets_admins_see_all() {
 
 #[tokio::test]
 async fn appending_to_the_ledger_updates_the_facts_in_the_same_transaction() {
-    use slipway::db::requests::{StatusEvent, record_status};
+    use slipway::db::ledger::{StatusEvent, record_status};
     let l = ledger().await;
+    let lease = slipway::lease::Lease::new(
+        l.db.db.clone(),
+        "status-ledger",
+        "test",
+        std::time::Duration::from_secs(30),
+    )
+    .hold()
+    .await
+    .unwrap()
+    .expect("the lease is free");
     // R7 was committed and waits for its applier: pending, no deployment yet.
     let before = dashboard(&l.db.db, Scope::default()).await;
     assert_eq!(before.summary.deployments, 4);
     assert!(
-        record_status(&l.db.db, "r7", StatusEvent::Synced, Some("applied"))
-            .await
-            .unwrap()
+        record_status(
+            &l.db.db,
+            lease.fence(),
+            "r7",
+            StatusEvent::Synced,
+            Some("applied")
+        )
+        .await
+        .unwrap()
+        .is_some()
     );
     assert!(
-        record_status(&l.db.db, "r7", StatusEvent::Ready, Some("Ready"))
-            .await
-            .unwrap()
+        record_status(
+            &l.db.db,
+            lease.fence(),
+            "r7",
+            StatusEvent::Ready,
+            Some("Ready")
+        )
+        .await
+        .unwrap()
+        .is_some()
     );
     let now = slipway::db::now_ms();
     let inputs = slipway::db::metrics::inputs(&l.db.db, &Scope::default(), T, now + 1)

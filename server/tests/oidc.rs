@@ -10,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 
 use axum::http::{StatusCode, header};
 use common::{ORIGIN, TestApp};
-use slipway::auth::oidc::OidcSettings;
-use slipway::auth::teams::TeamMapping;
+use slipway::config::OidcSettings;
+use slipway::teams::TeamMapping;
 
 const CLIENT_ID: &str = "slipway";
 const CLIENT_SECRET: &str = "slipway-test-secret";
@@ -87,7 +87,7 @@ fn oidc_settings(idp: &Idp) -> OidcSettings {
 }
 
 async fn app_with(idp: &Idp) -> TestApp {
-    let mut settings = slipway::http::settings_for(ORIGIN, false);
+    let mut settings = common::settings(&[]);
     settings.oidc = Some(oidc_settings(idp));
     TestApp::with_settings(settings).await
 }

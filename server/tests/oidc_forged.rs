@@ -12,11 +12,11 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::routing::{get, post};
 use base64::Engine as _;
-use common::{ORIGIN, TestApp};
+use common::TestApp;
 use ed25519_dalek::{Signer as _, SigningKey};
 use serde_json::{Value, json};
-use slipway::auth::oidc::OidcSettings;
-use slipway::auth::teams::TeamMapping;
+use slipway::config::OidcSettings;
+use slipway::teams::TeamMapping;
 
 const CLIENT_ID: &str = "slipway";
 const KID: &str = "key-1";
@@ -94,7 +94,7 @@ fn sign(claims: &Value, key: &SigningKey, kid: &str) -> String {
 }
 
 async fn app_for(provider: &ForgingProvider) -> TestApp {
-    let mut settings = slipway::http::settings_for(ORIGIN, false);
+    let mut settings = common::settings(&[]);
     settings.oidc = Some(OidcSettings {
         issuer: openidconnect::IssuerUrl::new(provider.issuer.clone()).unwrap(),
         client_id: CLIENT_ID.into(),

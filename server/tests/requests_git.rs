@@ -12,9 +12,8 @@ use common::TestApp;
 use common::git_http::GitHttp;
 use common::git_ssh::GitSsh;
 use common::repo::{Repo, git, push_from, show_in};
-use common::requests::{another_writer, draft_in, event_kinds, request, submit};
+use common::requests::{another_writer, draft_in, event_kinds, request, submit, writer};
 use serde_json::{Value, json};
-use slipway::git::writer::Stop;
 
 /// Commits on the remote carrying each request id, counted.
 fn trailer_counts(repo: &Repo) -> HashMap<String, usize> {
@@ -49,7 +48,7 @@ async fn a_submission_becomes_one_commit_authored_by_the_requester_with_the_trai
     );
     assert_eq!(repo.history().len(), before);
 
-    let report = app.state.writer.run_once().await.unwrap();
+    let report = writer(&app).run_once().await.unwrap();
     assert_eq!(report.committed, 1, "{report:?}");
 
     let history = repo.history();
@@ -111,7 +110,7 @@ async fn a_submission_becomes_one_commit_authored_by_the_requester_with_the_trai
         app.count("audit_log WHERE action = 'request.create'").await,
         1
     );
-    assert_eq!(app.state.writer.run_once().await.unwrap().settled(), 0);
+    assert_eq!(writer(&app).run_once().await.unwrap().settled(), 0);
     assert_eq!(repo.history().len(), before + 1);
 }
 
@@ -154,7 +153,7 @@ async fn a_name_already_in_the_repository_or_on_its_way_is_refused_at_submission
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.body.contains("on its way to Git"), "{}", res.body);
 
-    app.state.writer.run_once().await.unwrap();
+    writer(&app).run_once().await.unwrap();
     // Previews (and submissions) fetch at most every few seconds; a new portal fetches now.
     let fresh = repo.app().await;
     let alice = fresh.login_as("alice").await;
@@ -178,7 +177,7 @@ async fn a_create_never_overwrites_a_file_pushed_by_someone_else_meanwhile() {
     repo.push_as(PATH, "kind: Handmade\n", "Dana Ops", "dana@example.com");
     let before = repo.history().len();
 
-    let report = app.state.writer.run_once().await.unwrap();
+    let report = writer(&app).run_once().await.unwrap();
     assert_eq!(report.failed, 1, "{report:?}");
     assert_eq!(repo.history().len(), before, "no commit");
     assert_eq!(
@@ -193,64 +192,13 @@ async fn a_create_never_overwrites_a_file_pushed_by_someone_else_meanwhile() {
 }
 
 #[tokio::test]
-async fn a_writer_stopped_between_commit_and_push_makes_exactly_one_commit_after_restart() {
-    let repo = Repo::new();
-    let settings = repo.settings();
-    let app = repo.app_with(settings.clone()).await;
-    let alice = app.login_as("alice").await;
-    let id = submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;
-    let before = repo.history().len();
-
-    let crashing = another_writer(&app, &settings, "crashing").stopping_at(Stop::AfterCommit);
-    assert!(crashing.run_once().await.is_err(), "stopped before pushing");
-    assert_eq!(repo.history().len(), before, "nothing reached the remote");
-    let (_, detail) = request(&app, &alice, &id).await;
-    assert_eq!(
-        detail["summary"]["stage"], "submitted",
-        "the job is still owed"
-    );
-
-    // The restarted writer (same clone on disk, holding the orphaned commit).
-    let report = app.state.writer.run_once().await.unwrap();
-    assert_eq!(report.committed, 1, "{report:?}");
-    assert_eq!(repo.history().len(), before + 1);
-    assert_eq!(trailer_counts(&repo).get(&id), Some(&1));
-    let (_, detail) = request(&app, &alice, &id).await;
-    assert_eq!(event_kinds(&detail), ["submitted", "committed"]);
-}
-
-#[tokio::test]
-async fn a_writer_stopped_after_push_settles_from_the_trailer_without_a_second_commit() {
-    let repo = Repo::new();
-    let settings = repo.settings();
-    let app = repo.app_with(settings.clone()).await;
-    let alice = app.login_as("alice").await;
-    let id = submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;
-    let before = repo.history().len();
-
-    let crashing = another_writer(&app, &settings, "crashing").stopping_at(Stop::AfterPush);
-    assert!(crashing.run_once().await.is_err());
-    assert_eq!(repo.history().len(), before + 1, "pushed, not recorded");
-    let (_, detail) = request(&app, &alice, &id).await;
-    assert_eq!(detail["summary"]["stage"], "submitted");
-
-    let report = app.state.writer.run_once().await.unwrap();
-    assert_eq!((report.recovered, report.committed), (1, 0), "{report:?}");
-    assert_eq!(repo.history().len(), before + 1, "no second commit");
-    let (_, detail) = request(&app, &alice, &id).await;
-    assert_eq!(detail["summary"]["stage"], "committed");
-    assert_eq!(detail["commit"], repo.history()[0].sha);
-    assert_eq!(event_kinds(&detail), ["submitted", "committed"]);
-}
-
-#[tokio::test]
 async fn a_hundred_concurrent_submissions_make_a_hundred_commits_in_a_linear_history_that_keeps_foreign_commits()
  {
     let repo = Repo::new();
     let app = repo.app().await;
     let carol = app.login_as("carol").await;
     let base = repo.history().len();
-    let writer = app.state.writer.clone().spawn();
+    let writer = writer(&app).spawn();
 
     // Someone else keeps pushing to the same branch while the portal commits.
     let work = repo.work.clone();
@@ -342,7 +290,7 @@ async fn with_the_remote_down_requests_wait_for_git_visibly_and_go_through_when_
     let hidden = repo.dir.path().join("away.git");
     std::fs::rename(&repo.bare, &hidden).unwrap();
     for _ in 0..3 {
-        let report = app.state.writer.run_once().await.unwrap();
+        let report = writer(&app).run_once().await.unwrap();
         assert!(report.postponed <= 1 && report.settled() == 0, "{report:?}");
         // Make the job due again at once (the backoff is what is being skipped).
         sqlx::query("UPDATE git_jobs SET next_attempt_at = 0")
@@ -365,7 +313,7 @@ async fn with_the_remote_down_requests_wait_for_git_visibly_and_go_through_when_
     );
 
     std::fs::rename(&hidden, &repo.bare).unwrap();
-    let report = app.state.writer.run_once().await.unwrap();
+    let report = writer(&app).run_once().await.unwrap();
     assert_eq!(report.committed, 1, "{report:?}");
     assert_eq!(repo.history().len(), before + 1);
     let (_, detail) = request(&app, &alice, &id).await;
@@ -379,19 +327,26 @@ async fn with_the_remote_down_requests_wait_for_git_visibly_and_go_through_when_
 async fn over_smart_http_wrong_credentials_are_named_and_lose_nothing() {
     let repo = Repo::new();
     let server = GitHttp::start(repo.dir.path(), "gitops-bot", "s3cret-token").await;
-    let mut settings = repo.settings();
-    settings.catalog.repo_url = server.url("gitops.git");
-    settings.catalog.credentials = slipway::git::Credentials {
-        username: Some("gitops-bot".into()),
-        token: Some(slipway::git::Secret::Value("wrong-token".into())),
-        ..Default::default()
+    let url = server.url("gitops.git");
+    let with_token = |token: &str| {
+        let mut settings = common::settings(&[
+            "--dev-login",
+            "--git-url",
+            &url,
+            "--git-username",
+            "gitops-bot",
+            "--git-token",
+            token,
+        ]);
+        settings.git.clone_dir = repo.dir.path().join("clones");
+        settings
     };
-    let app = TestApp::with_settings(settings.clone()).await;
+    let app = TestApp::with_settings(with_token("wrong-token")).await;
     // The catalog cannot be fetched with wrong credentials; it is read from disk here.
     app.state.catalog.catalog().replace(
         slipway::catalog::Feed::Files,
         slipway::catalog::source::FileSource::Dir(repo.work.join("catalog"))
-            .load(&settings.catalog.environments, String::new())
+            .load(&app.state.environments.names(), String::new())
             .unwrap()
             .offerings,
         vec![],
@@ -400,7 +355,7 @@ async fn over_smart_http_wrong_credentials_are_named_and_lose_nothing() {
     let id = submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;
     let before = repo.history().len();
 
-    let report = app.state.writer.run_once().await.unwrap();
+    let report = writer(&app).run_once().await.unwrap();
     assert_eq!(report.postponed, 1, "{report:?}");
     let (_, detail) = request(&app, &alice, &id).await;
     let error = detail["git"]["last_error"].as_str().unwrap();
@@ -412,9 +367,7 @@ async fn over_smart_http_wrong_credentials_are_named_and_lose_nothing() {
     assert_eq!(repo.history().len(), before);
 
     // The operator fixes the secret; the same request goes through, once.
-    let mut fixed = settings.clone();
-    fixed.catalog.credentials.token = Some(slipway::git::Secret::Value("s3cret-token".into()));
-    let writer = another_writer(&app, &fixed, "fixed");
+    let writer = another_writer(&app, &with_token("s3cret-token"));
     sqlx::query("UPDATE git_jobs SET next_attempt_at = 0")
         .execute(app.db().pool())
         .await
@@ -486,7 +439,7 @@ async fn another_teams_request_is_not_found_and_not_listed() {
 async fn committed(app: &TestApp) -> (String, String) {
     let alice = app.login_as("alice").await;
     let id = submit(app, &alice, &draft("team-a", "orders-db", 20)).await;
-    assert_eq!(app.state.writer.run_once().await.unwrap().committed, 1);
+    assert_eq!(writer(app).run_once().await.unwrap().committed, 1);
     (alice, id)
 }
 
@@ -542,7 +495,7 @@ async fn an_edit_starts_from_git_keeps_what_the_form_does_not_know_and_commits_a
     assert_eq!(status, StatusCode::OK, "{body}");
     let update = body["id"].as_str().unwrap().to_owned();
     let before = repo.history().len();
-    assert_eq!(app.state.writer.run_once().await.unwrap().committed, 1);
+    assert_eq!(writer(&app).run_once().await.unwrap().committed, 1);
 
     let history = repo.history();
     assert_eq!(history.len(), before + 1);
@@ -618,7 +571,7 @@ async fn a_delete_removes_the_file_and_prunes_the_kustomizations() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body.to_string().contains("still on its way"), "{body}");
 
-    assert_eq!(app.state.writer.run_once().await.unwrap().committed, 1);
+    assert_eq!(writer(&app).run_once().await.unwrap().committed, 1);
     let history = repo.history();
     assert!(
         history[0]
@@ -690,25 +643,21 @@ async fn an_environment_with_its_own_repository_and_prefix_is_committed_there_by
             "gitops-prod.git",
         ],
     );
-    let mut settings = repo.settings();
-    settings.git.environments.insert(
-        "prod".into(),
-        slipway::config::EnvironmentGit {
-            target: slipway::git::writer::Target {
-                url: format!("file://{}", prod_bare.display()),
-                branch: "main".into(),
-                credentials: Default::default(),
-            },
-            prefix: "clusters".into(),
-            pull_request: false,
-            forge_project: None,
-        },
-    );
+    let file = repo.dir.path().join("environments.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "prod:\n  repository: file://{}\n  pathPrefix: clusters\n",
+            prod_bare.display()
+        ),
+    )
+    .unwrap();
+    let settings = repo.settings_with(&["--environments-file", file.to_str().unwrap()]);
     let app = repo.app_with(settings).await;
     assert_eq!(
-        app.state.writers.len(),
+        app.state.environments.writers().len(),
         2,
-        "the catalog repository's and prod's"
+        "the catalog repository's (dev, staging) and prod's"
     );
     let alice = app.login_as("alice").await;
     let mut body = draft("team-a", "orders-db", 20);
@@ -723,7 +672,7 @@ async fn an_environment_with_its_own_repository_and_prefix_is_committed_there_by
 
     let id = submit(&app, &alice, &body).await;
     let main_before = repo.history().len();
-    for writer in &app.state.writers {
+    for writer in app.state.environments.writers() {
         writer.run_once().await.unwrap();
     }
     assert_eq!(
@@ -744,7 +693,7 @@ async fn an_environment_with_its_own_repository_and_prefix_is_committed_there_by
     // Deleting it empties the environment's folders, but the prefix folder stays.
     let (status, body) = change(&app, &alice, &json!({"of": id, "action": "delete"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    for writer in &app.state.writers {
+    for writer in app.state.environments.writers() {
         writer.run_once().await.unwrap();
     }
     assert!(show(path).is_none());
@@ -762,24 +711,29 @@ async fn over_ssh_the_key_and_the_host_key_are_both_checked_and_a_refusal_loses_
     let ssh_dir = repo.dir.path().join("ssh");
     std::fs::create_dir_all(&ssh_dir).unwrap();
     let ssh = GitSsh::start(&ssh_dir);
-    let mut settings = repo.settings();
-    settings.catalog.repo_url = ssh.url(&repo.bare);
-    let with = |key: &std::path::Path, hosts: &std::path::Path| slipway::git::Credentials {
-        ssh_key: Some(key.to_owned()),
-        known_hosts: Some(hosts.to_owned()),
-        ..Default::default()
+    let url = ssh.url(&repo.bare);
+    let with = |key: &std::path::Path, hosts: &std::path::Path| {
+        let mut settings = common::settings(&[
+            "--dev-login",
+            "--git-url",
+            &url,
+            "--git-ssh-key-file",
+            key.to_str().unwrap(),
+            "--git-known-hosts-file",
+            hosts.to_str().unwrap(),
+        ]);
+        settings.git.clone_dir = repo.dir.path().join("clones");
+        settings
     };
-    settings.catalog.credentials = with(&ssh.client_key, &ssh.known_hosts);
-    let app = repo.app_with(settings.clone()).await;
+    let app = repo.app_with(with(&ssh.client_key, &ssh.known_hosts)).await;
     let alice = app.login_as("alice").await;
     let before = repo.history().len();
 
     // A server whose host key is not the known one is refused before any credential is sent.
     let id = submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;
-    let mut spoofed = settings.clone();
-    spoofed.catalog.credentials = with(&ssh.client_key, &ssh.wrong_known_hosts);
+    let spoofed = with(&ssh.client_key, &ssh.wrong_known_hosts);
     assert_eq!(
-        another_writer(&app, &spoofed, "spoofed")
+        another_writer(&app, &spoofed)
             .run_once()
             .await
             .unwrap()
@@ -794,14 +748,13 @@ async fn over_ssh_the_key_and_the_host_key_are_both_checked_and_a_refusal_loses_
     );
 
     // A key the server does not accept.
-    let mut stranger = settings.clone();
-    stranger.catalog.credentials = with(&ssh.stranger_key, &ssh.known_hosts);
+    let stranger = with(&ssh.stranger_key, &ssh.known_hosts);
     sqlx::query("UPDATE git_jobs SET next_attempt_at = 0")
         .execute(app.db().pool())
         .await
         .unwrap();
     assert_eq!(
-        another_writer(&app, &stranger, "stranger")
+        another_writer(&app, &stranger)
             .run_once()
             .await
             .unwrap()
@@ -821,7 +774,7 @@ async fn over_ssh_the_key_and_the_host_key_are_both_checked_and_a_refusal_loses_
         .execute(app.db().pool())
         .await
         .unwrap();
-    assert_eq!(app.state.writer.run_once().await.unwrap().committed, 1);
+    assert_eq!(writer(&app).run_once().await.unwrap().committed, 1);
     assert_eq!(repo.history().len(), before + 1);
     assert_eq!(
         repo.history()[0].trailer("Slipway-Request-Id"),

@@ -10,13 +10,12 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::TestApp;
 use common::forge::ForgeDouble;
+use common::replica::{Replica, kill_pid, wait_for_file};
 use common::repo::Repo;
-use common::requests::{another_writer, draft_in, event_kinds as kinds, request, submit};
+use common::requests::{draft_in, event_kinds as kinds, request, submit, writer};
 use serde_json::Value;
-use slipway::config::PullRequestSettings;
-use slipway::git::Secret;
-use slipway::git::forge::{ForgeKind, ForgeSettings};
-use slipway::git::writer::{Stop, request_branch};
+use slipway::config::ForgeKind;
+use slipway::git::pulls::request_branch;
 
 const KINDS: [ForgeKind; 3] = [ForgeKind::GitHub, ForgeKind::GitLab, ForgeKind::Gitea];
 
@@ -24,10 +23,45 @@ struct Setup {
     repo: Repo,
     forge: ForgeDouble,
     app: TestApp,
-    settings: slipway::config::Settings,
+    /// The pull-request arguments (`prod` through the forge).
+    args: Vec<String>,
+}
+
+fn forge_name(kind: ForgeKind) -> &'static str {
+    match kind {
+        ForgeKind::GitHub => "github",
+        ForgeKind::GitLab => "gitlab",
+        ForgeKind::Gitea => "gitea",
+    }
+}
+
+/// `prod` through pull requests on `forge` with `token`.
+fn pull_args(kind: ForgeKind, forge: &ForgeDouble, token: &str) -> Vec<String> {
+    [
+        "--pull-request-environments",
+        "prod",
+        "--forge",
+        forge_name(kind),
+        "--forge-api-url",
+        &forge.api_url(),
+        "--forge-project",
+        "acme/gitops",
+        "--forge-token",
+        token,
+        "--forge-webhook-secret",
+        "hook-secret",
+        "--forge-poll-secs",
+        "60",
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 async fn setup(kind: ForgeKind) -> Setup {
+    setup_with_token(kind, "forge-token").await
+}
+
+async fn setup_with_token(kind: ForgeKind, token: &str) -> Setup {
     let repo = Repo::new();
     let forge = ForgeDouble::start(
         kind,
@@ -37,24 +71,14 @@ async fn setup(kind: ForgeKind) -> Setup {
         "hook-secret",
     )
     .await;
-    let mut settings = repo.settings();
-    settings.git.pull_requests = Some(PullRequestSettings {
-        environments: vec!["prod".into()],
-        forge: ForgeSettings {
-            kind,
-            api_url: forge.api_url(),
-            project: "acme/gitops".into(),
-            token: Secret::Value("forge-token".into()),
-            webhook_secret: Some(Secret::Value("hook-secret".into())),
-        },
-        poll: Duration::from_secs(60),
-    });
-    let app = repo.app_with(settings.clone()).await;
+    let args = pull_args(kind, &forge, token);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let app = repo.app_with(repo.settings_with(&refs)).await;
     Setup {
         repo,
         forge,
         app,
-        settings,
+        args,
     }
 }
 
@@ -104,7 +128,7 @@ async fn a_pull_request_is_opened_and_its_merge_recorded_from_a_signed_webhook_o
         let main_before = repo.history().len();
         let id = submit(&app, &alice, &draft("prod", "orders-db")).await;
 
-        let report = app.state.writer.run_once().await.unwrap();
+        let report = writer(&app).run_once().await.unwrap();
         assert_eq!(report.committed, 1, "{kind:?}: {report:?}");
         assert_eq!(
             repo.history().len(),
@@ -173,7 +197,7 @@ async fn a_pull_request_is_opened_and_its_merge_recorded_from_a_signed_webhook_o
 
         // Replayed delivery and a poll: still one `merged`.
         assert_eq!(deliver(&app, headers, body).await, StatusCode::OK);
-        assert_eq!(app.state.writer.check_pulls().await.unwrap(), 0);
+        assert_eq!(writer(&app).check_pulls().await.unwrap(), 0);
         assert_eq!(
             kinds(&detail(&app, &alice, &id).await),
             ["submitted", "pr_opened", "merged"],
@@ -193,14 +217,14 @@ async fn a_pull_request_closed_without_merging_is_found_by_polling() {
         } = setup(kind).await;
         let alice = app.login_as("alice").await;
         let id = submit(&app, &alice, &draft("prod", "orders-db")).await;
-        app.state.writer.run_once().await.unwrap();
+        writer(&app).run_once().await.unwrap();
         assert_eq!(
-            app.state.writer.check_pulls().await.unwrap(),
+            writer(&app).check_pulls().await.unwrap(),
             0,
             "{kind:?}: still open"
         );
         forge.close(1);
-        assert_eq!(app.state.writer.check_pulls().await.unwrap(), 1, "{kind:?}");
+        assert_eq!(writer(&app).check_pulls().await.unwrap(), 1, "{kind:?}");
         let d = detail(&app, &alice, &id).await;
         assert_eq!(d["summary"]["stage"], "closed", "{kind:?}");
         assert_eq!(kinds(&d), ["submitted", "pr_opened", "closed"]);
@@ -215,24 +239,42 @@ async fn a_writer_that_died_after_pushing_the_branch_or_opening_the_pull_request
             repo,
             forge,
             app,
-            settings,
+            args,
         } = setup(kind).await;
         let alice = app.login_as("alice").await;
         let id = submit(&app, &alice, &draft("prod", "orders-db")).await;
 
-        let crashing = another_writer(&app, &settings, "crashing")
-            .with_forge(
-                slipway::git::forge::client(settings.git.pull_requests.clone().unwrap().forge),
-                common::ORIGIN.into(),
-                Duration::from_secs(60),
-            )
-            .stopping_at(Stop::AfterPush);
-        assert!(crashing.run_once().await.is_err());
+        // A portal process pushes the request's branch and is killed before it records
+        // anything (held in the remote's post-receive hook).
+        let signal = repo.dir.path().join("pushed");
+        repo.hook(
+            "post-receive",
+            &format!(
+                "#!/bin/sh\ncat > /dev/null\necho $$ > '{}'\nsleep 120\n",
+                signal.display()
+            ),
+        );
+        let mut replica_args = vec![
+            "--git-url".to_owned(),
+            format!("file://{}", repo.bare.display()),
+            "--lease-ttl-secs".into(),
+            "2".into(),
+        ];
+        replica_args.extend(args.iter().cloned());
+        let refs: Vec<&str> = replica_args.iter().map(String::as_str).collect();
+        let mut crashing =
+            Replica::start(repo.dir.path(), "crashing", &app.test_db.url, &refs).await;
+        let hook = wait_for_file(&signal, "the branch push").await;
+        crashing.kill();
+        kill_pid(&hook);
+        repo.hook("post-receive", "#!/bin/sh\nexit 0\n");
         assert!(remote_branch_exists(&repo, &request_branch(&id)));
+        // Its lease lapses before the next writer may start.
+        tokio::time::sleep(Duration::from_secs(3)).await;
         // As if the dead run had also opened the pull request before it died.
         let number = forge.open_by_hand(&request_branch(&id), "main");
 
-        let report = app.state.writer.run_once().await.unwrap();
+        let report = writer(&app).run_once().await.unwrap();
         assert_eq!(report.committed, 1, "{kind:?}: {report:?}");
         assert_eq!(
             forge.pulls().len(),
@@ -282,7 +324,7 @@ async fn direct_environments_still_commit_directly_next_to_pull_request_ones() {
     let before = repo.history().len();
     let direct = submit(&app, &alice, &draft("dev", "orders-db")).await;
     let reviewed = submit(&app, &alice, &draft("prod", "orders-db")).await;
-    let report = app.state.writer.run_once().await.unwrap();
+    let report = writer(&app).run_once().await.unwrap();
     assert_eq!(report.committed, 2, "{report:?}");
     assert_eq!(repo.history().len(), before + 1, "only dev went to main");
     assert_eq!(forge.pulls().len(), 1);
@@ -300,17 +342,13 @@ async fn direct_environments_still_commit_directly_next_to_pull_request_ones() {
 async fn a_forge_refusing_the_token_keeps_the_request_waiting_with_the_reason() {
     let Setup {
         forge,
-        mut settings,
-        repo,
+        app,
+        repo: _repo,
         ..
-    } = setup(ForgeKind::GitLab).await;
-    if let Some(p) = settings.git.pull_requests.as_mut() {
-        p.forge.token = Secret::Value("expired".into());
-    }
-    let app = repo.app_with(settings).await;
+    } = setup_with_token(ForgeKind::GitLab, "expired").await;
     let alice = app.login_as("alice").await;
     let id = submit(&app, &alice, &draft("prod", "orders-db")).await;
-    let report = app.state.writer.run_once().await.unwrap();
+    let report = writer(&app).run_once().await.unwrap();
     assert_eq!(report.postponed, 1, "{report:?}");
     let d = detail(&app, &alice, &id).await;
     assert_eq!(d["summary"]["stage"], "waiting_for_git");

@@ -14,7 +14,6 @@ use common::requests::{draft_in, event_kinds, request, submit};
 use common::sse::{SseEvent, SseStream};
 use kube_double::{Kind, KubeDouble};
 use serde_json::{Value, json};
-use slipway::config::{ClusterAccess, ClusterSettings, ControlPlaneSettings};
 
 const WAIT: Duration = Duration::from_secs(10);
 const CLAIM_API: &str = "database.example.org/v1alpha1";
@@ -43,7 +42,7 @@ struct World {
     /// `prod`'s cluster, when the world has two.
     prod: Option<KubeDouble>,
     app: TestApp,
-    _background: slipway::http::Background,
+    _background: slipway::http::serve::Background,
     _kubeconfig: tempfile::NamedTempFile,
     alice: String,
 }
@@ -112,27 +111,30 @@ async fn world_of(two_clusters: bool) -> World {
     ));
     let kubeconfig = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(kubeconfig.path(), kubeconfig_text).unwrap();
-    let mut clusters = vec![ClusterSettings {
-        name: "dev-cp".into(),
-        access: ClusterAccess::Context("dev".into()),
-    }];
-    let mut environment_clusters = vec![("dev".into(), "dev-cp".into())];
-    if prod.is_some() {
-        clusters.push(ClusterSettings {
-            name: "prod-cp".into(),
-            access: ClusterAccess::Context("prod".into()),
-        });
-        environment_clusters.push(("prod".into(), "prod-cp".into()));
-    }
-    let mut settings = repo.settings();
-    settings.control_plane = ControlPlaneSettings {
-        clusters,
-        kubeconfig: Some(kubeconfig.path().to_owned()),
-        environment_clusters,
-        rediscover: Duration::from_millis(300),
+    let (clusters, environments) = if prod.is_some() {
+        ("dev-cp=dev,prod-cp=prod", "dev@dev-cp,staging,prod@prod-cp")
+    } else {
+        ("dev-cp=dev", "dev@dev-cp,staging,prod")
     };
+    let mut settings = repo.settings_with(&[
+        "--clusters",
+        clusters,
+        "--environments",
+        environments,
+        "--kubeconfig",
+        kubeconfig.path().to_str().unwrap(),
+    ]);
+    settings.control_plane.rediscover = Duration::from_millis(300);
+    // Only the environments named with a cluster reconcile somewhere.
+    for environment in &mut settings.environments {
+        if !environments.contains(&format!("{}@", environment.name)) {
+            environment.cluster = None;
+        }
+    }
     let app = repo.app_with(settings).await;
-    let background = slipway::http::start_background(&app.state).await.unwrap();
+    let background = slipway::http::serve::start_background(&app.state)
+        .await
+        .unwrap();
     let alice = app.login_as("alice").await;
     World {
         repo,
@@ -708,7 +710,7 @@ async fn each_environment_is_followed_in_its_own_cluster_and_one_outage_leaves_t
         [("dev-cp".to_owned(), false), ("prod-cp".to_owned(), true)]
     );
     // The same picture for Prometheus, with prod's claim changes counted as watch events.
-    let exposition = slipway::metrics::prom::global().render(&w.app.state.status.clusters());
+    let exposition = w.app.state.telemetry.render(&w.app.state.status.clusters());
     assert!(
         exposition.contains(r#"slipway_cluster_reachable{cluster="dev-cp"} 0"#),
         "{exposition}"

@@ -48,8 +48,9 @@ fn connect(set_last: WriteSignal<Option<(u64, StatusMessage)>>, set_open: WriteS
         return;
     };
     let counter = std::rc::Rc::new(std::cell::Cell::new(0_u64));
-    let on_message =
-        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+    let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new({
+        let counter = counter.clone();
+        move |event: web_sys::MessageEvent| {
             let Some(text) = event.data().as_string() else {
                 return;
             };
@@ -57,12 +58,22 @@ fn connect(set_last: WriteSignal<Option<(u64, StatusMessage)>>, set_open: WriteS
                 counter.set(counter.get() + 1);
                 set_last.set(Some((counter.get(), message)));
             }
-        });
+        }
+    });
     for name in ["claim", "ledger", "cluster", "reset"] {
         let _ = source.add_event_listener_with_callback(name, on_message.as_ref().unchecked_ref());
     }
     on_message.forget();
-    let on_open = Closure::<dyn FnMut()>::new(move || set_open.set(true));
+    // Opening (and every reopening) is announced as a reset: whatever happened before the
+    // stream was there (between the page's render and now) is re-read, never missed.
+    let on_open = Closure::<dyn FnMut()>::new({
+        let counter = counter.clone();
+        move || {
+            set_open.set(true);
+            counter.set(counter.get() + 1);
+            set_last.set(Some((counter.get(), StatusMessage::Reset)));
+        }
+    });
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     on_open.forget();
     // The browser reconnects by itself (with Last-Event-ID); meanwhile the page says so.

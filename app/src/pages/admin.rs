@@ -3,9 +3,10 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::api::get_system_info;
-use crate::components::page::PageHeader;
+use crate::api::{AbandonGitJob, RetryGitJob, get_system_info, list_git_jobs};
+use crate::components::page::{EmptyState, PageHeader};
 use crate::domain::SystemInfo;
+use crate::requests::GitJob;
 
 /// `/admin`.
 #[component]
@@ -13,8 +14,9 @@ pub fn AdminPage() -> impl IntoView {
     let info = Resource::new(|| (), |_| get_system_info());
     view! {
         <PageHeader title="Admin" lead="The running portal: version, storage, GitOps repository and login mode." />
-        <p class="mb-4 text-sm">
+        <p class="mb-4 flex gap-4 text-sm">
             <A href="/admin/audit" attr:class="font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Audit log →"</A>
+            <A href="/admin/git" attr:class="font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Git jobs →"</A>
         </p>
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move { info.await.map(system_table) })}
@@ -47,4 +49,103 @@ fn system_table(info: SystemInfo) -> impl IntoView {
             }).collect_view()}
         </dl>
     }
+}
+
+/// `/admin/git`: Git jobs that failed, or that the writer keeps retrying, with what the
+/// remote said; failed ones can be sent back, pending ones given up on (both audited).
+#[component]
+pub fn GitJobsPage() -> impl IntoView {
+    let retry = ServerAction::<RetryGitJob>::new();
+    let abandon = ServerAction::<AbandonGitJob>::new();
+    let jobs = Resource::new(
+        move || (retry.version().get(), abandon.version().get()),
+        |_| list_git_jobs(),
+    );
+    let outcome = move || {
+        [retry.value().get(), abandon.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(|r| r.err())
+            .map(|e| view! { <p role="alert" class="mb-4 text-sm text-red-700 dark:text-red-400">{e.to_string()}</p> })
+    };
+    view! {
+        <PageHeader title="Git jobs" lead="Requests the Git writers could not write: failed ones, and those still being retried, with what the remote said." />
+        {outcome}
+        <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move { jobs.await.map(|jobs| jobs_table(jobs, retry, abandon)) })}
+        </Suspense>
+    }
+}
+
+fn jobs_table(
+    jobs: Vec<GitJob>,
+    retry: ServerAction<RetryGitJob>,
+    abandon: ServerAction<AbandonGitJob>,
+) -> impl IntoView {
+    if jobs.is_empty() {
+        return view! {
+            <EmptyState title="Nothing to look at">
+                <p>"Every request reached Git, or is on its first attempt."</p>
+            </EmptyState>
+        }
+        .into_any();
+    }
+    view! {
+        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+            <table data-testid="git-jobs" class="min-w-full text-left text-sm">
+                <caption class="sr-only">"Failed and retried Git jobs, newest first"</caption>
+                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800">
+                    <tr>
+                        <th scope="col" class="px-4 py-2">"Request"</th>
+                        <th scope="col" class="px-4 py-2">"Repository and file"</th>
+                        <th scope="col" class="px-4 py-2">"State"</th>
+                        <th scope="col" class="px-4 py-2">"What the remote said"</th>
+                        <th scope="col" class="px-4 py-2">"Action"</th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {jobs.into_iter().map(|job| {
+                        let id = job.request.id.clone();
+                        let state = if job.failed {
+                            format!("failed after {} attempt(s)", job.attempts)
+                        } else {
+                            format!("{} attempt(s), {} refused; next at {}", job.attempts, job.refusals, job.next_attempt_at.clone().unwrap_or_default())
+                        };
+                        let link = format!("/requests/{id}");
+                        let action = if job.failed {
+                            view! {
+                                <ActionForm action=retry>
+                                    <input type="hidden" name="id" value=id.clone() />
+                                    <button type="submit" data-testid="retry-job" class="rounded-md border border-slate-300 px-3 py-1 text-sm dark:border-slate-700">"Retry"</button>
+                                </ActionForm>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <ActionForm action=abandon>
+                                    <input type="hidden" name="id" value=id.clone() />
+                                    <label class="sr-only" for=format!("reason-{id}")>"Reason"</label>
+                                    <input id=format!("reason-{id}") name="reason" required placeholder="reason" class="mr-2 rounded-md border border-slate-300 px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-900" />
+                                    <button type="submit" data-testid="abandon-job" class="rounded-md border border-red-300 px-3 py-1 text-sm text-red-800 dark:border-red-800 dark:text-red-300">"Abandon"</button>
+                                </ActionForm>
+                            }.into_any()
+                        };
+                        view! {
+                            <tr data-testid="git-job" data-request=job.request.id.clone()>
+                                <td class="px-4 py-2">
+                                    <a class="text-indigo-700 hover:underline dark:text-indigo-300" href=link>
+                                        {format!("{} {} {}/{}", job.request.action.verb(), job.request.kind, job.request.team, job.request.name)}
+                                    </a>
+                                </td>
+                                <td class="px-4 py-2 font-mono text-xs">{format!("{} {}", job.repository, job.path)}</td>
+                                <td class="px-4 py-2">{state}</td>
+                                <td class="max-w-md break-words px-4 py-2 text-xs">{job.last_error.unwrap_or_default()}</td>
+                                <td class="px-4 py-2">{action}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
 }

@@ -8,7 +8,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::{RateOffering, SubmitChange, get_request, get_request_status, list_requests};
 use crate::components::live::{HealthBadge, on_live_message};
 use crate::components::page::{EmptyState, PageHeader};
-use crate::requests::{Action as RequestAction, RequestDetail, RequestFilter, RequestPage, Stage};
+use crate::requests::{
+    Action as RequestAction, EventKind, RequestDetail, RequestFilter, RequestPage, Stage,
+};
 use crate::status::{LiveStatus, RequestStatus, ResourceNode, StatusMessage};
 
 const INPUT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900";
@@ -72,6 +74,7 @@ pub fn StageBadge(stage: Stage) -> impl IntoView {
         Stage::Synced | Stage::Reconciling => {
             "bg-sky-100 text-sky-900 dark:bg-sky-950 dark:text-sky-200"
         }
+        Stage::ApplyFailed => "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-200",
         Stage::Ready => "bg-emerald-100 text-emerald-900 dark:bg-emerald-950 dark:text-emerald-200",
         Stage::Deleted => "bg-slate-200 text-slate-700 dark:bg-slate-800 dark:text-slate-300",
     };
@@ -153,30 +156,12 @@ pub fn RequestPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let data = Resource::new(id, get_request);
-    // Until the status hub pushes changes, a request the writer is still working on is
-    // re-read every two seconds; a settled one is left alone.
-    #[cfg(feature = "hydrate")]
-    {
-        let handle = set_interval_with_handle(
-            move || {
-                let settled = data
-                    .get_untracked()
-                    .and_then(|r| r.ok())
-                    .is_some_and(|d| d.summary.stage.is_settled());
-                if !settled {
-                    data.refetch();
-                }
-            },
-            std::time::Duration::from_secs(2),
-        );
-        if let Ok(handle) = handle {
-            on_cleanup(move || handle.clear());
-        }
-    }
     let status = Resource::new(id, get_request_status);
-    // Pushed changes: a claim message carries the new status (shown at once, the tree is
-    // re-read); a ledger message adds to the timeline; a cluster going away or coming back,
-    // or a reset, re-reads both.
+    // Pushed changes, the whole timeline over one stream: a claim message carries the new
+    // status (shown at once, the tree is re-read); a ledger message (the Git writer's stages
+    // and the cluster's alike) adds to the timeline; a cluster going away or coming back, or a
+    // reset (also sent when the stream opens, covering what happened before it did), re-reads
+    // both.
     let (live_now, set_live_now) = signal(None::<LiveStatus>);
     on_live_message(move |message| {
         let current = params.with_untracked(|p| p.get("id").unwrap_or_default());
@@ -299,6 +284,7 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
             | Stage::Merged
             | Stage::Unchanged
             | Stage::Synced
+            | Stage::ApplyFailed
             | Stage::Reconciling
             | Stage::Ready
             | Stage::Failing
@@ -372,8 +358,8 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
                             }
                         });
                         view! {
-                            <li data-testid="event" data-kind=e.kind.clone()>
-                                <p class="text-sm font-medium">{event_label(&e.kind)}" "{sha}</p>
+                            <li data-testid="event" data-kind=e.kind.as_str()>
+                                <p class="text-sm font-medium">{event_label(e.kind)}" "{sha}</p>
                                 <p class="text-xs text-slate-500">{format!("{} · {}", e.at, e.actor)}</p>
                                 {e.message.map(|m| view! { <p class="mt-1 text-xs text-slate-700 dark:text-slate-300">{m}</p> })}
                             </li>
@@ -430,20 +416,22 @@ fn feedback_section(
     }
 }
 
-fn event_label(kind: &str) -> String {
+fn event_label(kind: EventKind) -> &'static str {
     match kind {
-        "submitted" => "Submitted".into(),
-        "waiting_for_git" => "Waiting for Git".into(),
-        "committed" => "Committed".into(),
-        "pr_opened" => "Pull request opened".into(),
-        "merged" => "Merged".into(),
-        "closed" => "Pull request closed without merging".into(),
-        "unchanged" => "No change needed".into(),
-        "failed" => "Failed".into(),
-        "synced" => "Synced by the GitOps applier".into(),
-        "reconciling" => "Reconciling".into(),
-        "ready" => "Ready".into(),
-        "deleted" => "Deleted from the cluster".into(),
-        other => other.replace('_', " "),
+        EventKind::Submitted => "Submitted",
+        EventKind::WaitingForGit => "Waiting for Git",
+        EventKind::Committed => "Committed",
+        EventKind::PrOpened => "Pull request opened",
+        EventKind::Merged => "Merged",
+        EventKind::Closed => "Pull request closed without merging",
+        EventKind::Unchanged => "No change needed",
+        EventKind::Failed => "Failed",
+        EventKind::Synced => "Synced by the GitOps applier",
+        EventKind::ApplyFailed => "The GitOps applier failed to apply it",
+        EventKind::Reconciling => "Reconciling",
+        EventKind::Ready => "Ready",
+        EventKind::Deleted => "Deleted from the cluster",
+        EventKind::Retried => "Sent back to the Git writer",
+        EventKind::Abandoned => "Abandoned",
     }
 }

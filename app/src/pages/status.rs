@@ -148,13 +148,13 @@ fn clusters_view(clusters: Vec<ClusterView>) -> AnyView {
                             <tr><th class="py-1 pr-4">"Kind"</th><th class="py-1 pr-4">"API version"</th><th class="py-1 pr-4">"Role"</th><th class="py-1 pr-4">"Objects"</th><th class="py-1 pr-4">"State"</th><th class="py-1 pr-4">"Last event"</th></tr>
                         </thead>
                         <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                            {c.kinds.into_iter().map(|k| { let (kind, state) = (k.kind.clone(), k.state.clone()); view! {
+                            {c.kinds.into_iter().map(|k| { let (kind, state) = (k.kind.clone(), k.state.as_str()); view! {
                                 <tr data-testid="watched-kind" data-kind=kind data-state=state>
                                     <td class="py-1 pr-4">{k.kind}</td>
                                     <td class="py-1 pr-4 font-mono text-xs">{k.api_version}</td>
                                     <td class="py-1 pr-4">{k.role}</td>
                                     <td class="py-1 pr-4">{k.objects}</td>
-                                    <td class="py-1 pr-4">{k.state}{k.note.map(|n| view! { <p class="text-xs text-slate-500">{n}</p> })}</td>
+                                    <td class="py-1 pr-4">{k.state.as_str()}{k.note.map(|n| view! { <p class="text-xs text-slate-500">{n}</p> })}</td>
                                     <td class="py-1 pr-4 font-mono text-xs">{k.last_event.unwrap_or_else(|| "—".into())}</td>
                                 </tr>
                             }}).collect_view()}

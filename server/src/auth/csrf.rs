@@ -10,12 +10,13 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::AuthState;
 use crate::auth::session::{cookie_name, cookie_value};
-use crate::state::AppState;
+use crate::error::ApiError;
 
 /// Middleware: refuses cross-origin state-changing requests with 403.
 pub async fn same_origin_writes(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -38,11 +39,12 @@ pub async fn same_origin_writes(
 
 fn refuse(reason: &str) -> Response {
     tracing::warn!(reason, "CSRF check failed");
-    (
+    ApiError::new(
         StatusCode::FORBIDDEN,
+        "cross_origin_refused",
         "This request did not come from Slipway's own pages and was refused.",
     )
-        .into_response()
+    .into_response()
 }
 
 /// `Origin`, or else the origin part of `Referer`.

@@ -6,13 +6,13 @@ use app::domain::DevPersona;
 use axum::Extension;
 use axum::Form;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use crate::auth::AuthState;
 use crate::auth::session::{self, SessionToken};
 use crate::db::{self, users::NewLogin};
-use crate::state::AppState;
 
 /// The personas offered: two single-team members, one member of both teams, an admin.
 pub fn personas() -> Vec<DevPersona> {
@@ -39,12 +39,12 @@ pub struct DevLoginForm {
 
 /// `POST /auth/dev-login`: signs in as a persona and goes to the catalog.
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     previous: Option<Extension<SessionToken>>,
     Form(form): Form<DevLoginForm>,
 ) -> Response {
     if !state.settings.dev_login {
-        return StatusCode::NOT_FOUND.into_response();
+        return crate::error::ApiError::not_found("The development login").into_response();
     }
     let Some(persona) = personas().into_iter().find(|p| p.handle == form.handle) else {
         return Redirect::to("/login?error=Unknown%20development%20persona").into_response();

@@ -40,7 +40,7 @@ pub async fn require_login(request: Request, next: Next) -> Response {
         let next_param: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
         return Redirect::to(&format!("/login?next={next_param}")).into_response();
     }
-    (http::StatusCode::UNAUTHORIZED, "Please sign in.").into_response()
+    crate::error::ApiError::unauthenticated().into_response()
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //!              must come from the       → CurrentUser in   → 303 /login)
 //!              portal's own origin)     extensions)
 //! ```
-//! Sign-in methods: single sign-on ([`oidc`], teams from the groups claim via [`teams`]) and
+//! Sign-in methods: single sign-on ([`oidc`], teams from the groups claim via
+//! [`crate::teams`]) and
 //! the development login ([`dev`]). Every method ends in [`session::start`], which rotates
 //! the session and writes the audit entry; [`session::logout`] ends it for both.
 
@@ -15,4 +16,20 @@ pub mod dev;
 pub mod guard;
 pub mod oidc;
 pub mod session;
-pub mod teams;
+
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::db::Db;
+
+/// What sign-in, sessions and request protection work with: the part of the application
+/// state the auth routes and middleware take.
+#[derive(Clone)]
+pub struct AuthState {
+    /// The database (users, sessions, tokens, pending sign-ins, audit).
+    pub db: Db,
+    /// Cookie policy, origin, session lifetimes, development login.
+    pub settings: Arc<Settings>,
+    /// The OIDC relying party, when single sign-on is configured.
+    pub oidc: Option<Arc<oidc::Oidc>>,
+}

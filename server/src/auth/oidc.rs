@@ -27,18 +27,16 @@ use base64::Engine as _;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndSessionUrl, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, IssuerUrl, LogoutRequest, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
-    reqwest,
+    EndpointNotSet, EndpointSet, LogoutRequest, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope, reqwest,
 };
 use serde::Deserialize;
 use tokio::sync::RwLock;
 
+use crate::auth::AuthState;
 use crate::auth::session::{self, SessionToken, cookie_value};
-use crate::auth::teams::TeamMapping;
-use crate::config::Settings;
+use crate::config::{OidcSettings, Settings};
 use crate::db::{self, Db, audit, users::NewLogin};
-use crate::state::AppState;
 
 type Client = CoreClient<
     EndpointSet,
@@ -57,23 +55,6 @@ const STATE_COOKIE: &str = "slipway_oidc_state";
 const METADATA_TTL: Duration = Duration::from_secs(3600);
 /// Forced refreshes (unknown signing key) happen at most this often.
 const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
-
-/// OIDC settings, checked at start-up.
-#[derive(Clone, Debug)]
-pub struct OidcSettings {
-    /// The provider's issuer URL.
-    pub issuer: IssuerUrl,
-    /// This portal's client id at the provider.
-    pub client_id: String,
-    /// The client secret (from the environment or a file); never logged.
-    pub client_secret: Option<String>,
-    /// Scopes to ask for (`openid` is always sent).
-    pub scopes: Vec<String>,
-    /// Claim holding the user's groups.
-    pub groups_claim: String,
-    /// Groups → teams.
-    pub teams: TeamMapping,
-}
 
 /// Why a sign-in was refused. `Display` is what the user reads on the login page.
 #[derive(Debug, thiserror::Error)]
@@ -472,9 +453,9 @@ fn login_error(message: &str) -> Response {
 }
 
 /// `GET /auth/oidc/login`: starts a sign-in at the provider.
-pub async fn login(State(state): State<AppState>, Query(params): Query<LoginParams>) -> Response {
+pub async fn login(State(state): State<AuthState>, Query(params): Query<LoginParams>) -> Response {
     let Some(oidc) = &state.oidc else {
-        return http::StatusCode::NOT_FOUND.into_response();
+        return crate::error::ApiError::not_found("Single sign-on").into_response();
     };
     let next = safe_next(params.next.as_deref());
     match oidc.begin(&state.db, &next).await {
@@ -495,13 +476,13 @@ pub async fn login(State(state): State<AppState>, Query(params): Query<LoginPara
 
 /// `GET /auth/oidc/callback`: completes the sign-in and starts a session.
 pub async fn callback(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     Query(params): Query<CallbackParams>,
     headers: HeaderMap,
     previous: Option<Extension<SessionToken>>,
 ) -> Response {
     let Some(oidc) = &state.oidc else {
-        return http::StatusCode::NOT_FOUND.into_response();
+        return crate::error::ApiError::not_found("Single sign-on").into_response();
     };
     let clear_state = state_cookie(&state.settings, "", Duration::ZERO);
     let browser_state = cookie_value(&headers, STATE_COOKIE);
@@ -537,9 +518,9 @@ pub async fn callback(
                 target: None,
                 request_id: None,
                 outcome: if matches!(error, OidcError::Storage(_) | OidcError::Discovery(_)) {
-                    audit::Outcome::Error
+                    audit::AuditOutcome::Error
                 } else {
-                    audit::Outcome::Denied
+                    audit::AuditOutcome::Denied
                 },
                 detail: Some(error.code()),
             };

@@ -12,9 +12,12 @@ use base64::Engine as _;
 use cookie::{Cookie, SameSite};
 use sha2::{Digest, Sha256};
 
+use app::error::AppError;
+
+use crate::auth::AuthState;
 use crate::config::Settings;
 use crate::db::{self, Db, audit};
-use crate::state::AppState;
+use crate::error::ApiError;
 
 /// The session token of the current request, as found in its cookie.
 #[derive(Clone, Debug)]
@@ -112,7 +115,7 @@ pub async fn start(
             action: "login",
             target: None,
             request_id: None,
-            outcome: audit::Outcome::Ok,
+            outcome: audit::AuditOutcome::Ok,
             detail: Some(method),
         },
     )
@@ -128,7 +131,7 @@ pub fn clear_cookie(settings: &Settings) -> HeaderValue {
 /// Middleware: resolves the session cookie to a [`CurrentUser`] in the request extensions.
 /// A database failure is answered with 503 rather than treating the user as signed out.
 pub async fn load_user(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -165,11 +168,7 @@ pub async fn load_user(
             ),
             Err(error) => {
                 tracing::error!(%error, "token lookup failed");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The token store is unavailable. Please try again shortly.",
-                )
-                    .into_response()
+                ApiError::from(AppError::Unavailable("The token store".into())).into_response()
             }
         };
     }
@@ -184,10 +183,7 @@ pub async fn load_user(
             Ok(None) => {}
             Err(error) => {
                 tracing::error!(%error, "session lookup failed");
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The session store is unavailable. Please try again shortly.",
-                )
+                return ApiError::from(AppError::Unavailable("The session store".into()))
                     .into_response();
             }
         }
@@ -209,17 +205,15 @@ fn bearer_token(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-/// RFC 6750 error answer: status, `WWW-Authenticate` and a JSON body.
+/// RFC 6750 error answer: status, `WWW-Authenticate` naming the error, and the error body
+/// with the same code.
 fn api_auth_error(status: StatusCode, code: &'static str, message: &'static str) -> Response {
     let challenge = format!("Bearer error=\"{code}\"");
-    (
-        status,
-        [(
+    ApiError::new(status, code, message)
+        .with_header(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_str(&challenge).expect("ASCII challenge"),
-        )],
-        axum::Json(serde_json::json!({ "error": code, "message": message })),
-    )
+        )
         .into_response()
 }
 
@@ -227,7 +221,7 @@ fn api_auth_error(status: StatusCode, code: &'static str, message: &'static str)
 /// continues at the provider's end-session endpoint (RP-initiated logout, with the ID token
 /// as hint), which sends the browser back to the login page; others go there directly.
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     token: Option<Extension<SessionToken>>,
     user: Option<Extension<CurrentUser>>,
 ) -> Response {
@@ -237,10 +231,7 @@ pub async fn logout(
             Ok(t) => id_token = t,
             Err(error) => {
                 tracing::error!(%error, "sign-out could not delete the session");
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Sign-out failed: the session store is unavailable.",
-                )
+                return ApiError::from(AppError::Unavailable("The session store".into()))
                     .into_response();
             }
         }
@@ -249,7 +240,7 @@ pub async fn logout(
             action: "logout",
             target: None,
             request_id: None,
-            outcome: audit::Outcome::Ok,
+            outcome: audit::AuditOutcome::Ok,
             detail: None,
         };
         if let Err(error) = audit::record(&state.db, entry).await {

@@ -95,6 +95,8 @@ impl Offering {
             }
         }
         errors.extend(schema_errors);
+        formats(&self.structural, values, "", &mut errors);
+        control_characters_in_keys(values, "", &mut errors);
         errors
     }
 
@@ -484,5 +486,72 @@ fn apply_hints(schema: &mut Value, ui: &FileUi) {
         if let Some(h) = &hints.help {
             set("description", Value::from(h.as_str()));
         }
+    }
+}
+/// Strings checked against their schema's `format` as the API server checks them, with the
+/// same rules the browser applies while the form is filled ([`app::formats`]).
+fn formats(schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
+    match value {
+        Value::String(text) => {
+            if let Some(problem) = schema
+                .get("format")
+                .and_then(Value::as_str)
+                .and_then(|format| app::formats::check(format, text))
+            {
+                errors.push(FieldError {
+                    path: path.to_owned(),
+                    message: problem,
+                });
+            }
+        }
+        Value::Object(map) => {
+            for (key, child) in map {
+                let child_schema = schema
+                    .get("properties")
+                    .and_then(|p| p.get(key))
+                    .or_else(|| schema.get("additionalProperties").filter(|s| s.is_object()));
+                if let Some(child_schema) = child_schema {
+                    let escaped = key.replace('~', "~0").replace('/', "~1");
+                    formats(child_schema, child, &format!("{path}/{escaped}"), errors);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    formats(item_schema, item, &format!("{path}/{i}"), errors);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Keys of free-form maps (`additionalProperties`, preserved unknown fields) are the
+/// requester's text like values, but a key with a line break or another control character
+/// has no use in a manifest and every use in forging the text around it: refused at its path.
+fn control_characters_in_keys(value: &Value, path: &str, errors: &mut Vec<FieldError>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let escaped = key.replace('~', "~0").replace('/', "~1");
+                let child_path = format!("{path}/{escaped}");
+                if key.chars().any(char::is_control) {
+                    errors.push(FieldError {
+                        path: child_path.clone(),
+                        message:
+                            "Keys may not contain line breaks, tabs or other control characters."
+                                .into(),
+                    });
+                }
+                control_characters_in_keys(child, &child_path, errors);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                control_characters_in_keys(child, &format!("{path}/{i}"), errors);
+            }
+        }
+        _ => {}
     }
 }

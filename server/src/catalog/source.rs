@@ -3,26 +3,28 @@
 //!
 //! [`FileSource::load`] reads every `*.yaml`/`*.yml` file of the folder (not below it) and
 //! compiles each on its own: a broken file becomes a problem line, never a broken catalog.
-//! A fingerprint (the commit id after one fetch, or names, sizes and times of the files) lets
-//! the refresh loop skip work when nothing changed; loading reads what was fingerprinted.
+//! A fingerprint (the branch's commit in the shared clone, or names, sizes and times of the
+//! files) lets the refresh loop skip work when nothing changed; loading reads what was
+//! fingerprinted. Fetching the clone is the refresh loop's business, not this module's.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::{Error, Offering, Result, offering};
-use crate::git::Mirror;
+use crate::git::clone::SharedClone;
 
 /// The largest offering file read.
 pub const MAX_FILE_BYTES: usize = 256 * 1024;
 
 /// A place offering files are read from.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum FileSource {
     /// A folder on disk.
     Dir(PathBuf),
-    /// A folder of a Git repository's branch, through a mirror.
+    /// A folder of a Git repository's branch, through its shared clone.
     Git {
-        /// The mirror.
-        mirror: Mirror,
+        /// The clone.
+        clone: Arc<SharedClone>,
         /// The branch.
         branch: String,
         /// The folder in the repository.
@@ -41,7 +43,7 @@ pub struct Loaded {
 }
 
 impl FileSource {
-    /// A cheap identity of the current input (fetches first, for Git). Blocking.
+    /// A cheap identity of the current input. Blocking.
     pub fn fingerprint(&self) -> Result<String> {
         match self {
             FileSource::Dir(dir) => {
@@ -63,18 +65,15 @@ impl FileSource {
                 parts.sort();
                 Ok(parts.join("|"))
             }
-            FileSource::Git { mirror, branch, .. } => {
-                mirror.fetch().map_err(|e| Error::Io(e.to_string()))?;
-                Ok(mirror
-                    .head(branch)
-                    .map_err(|e| Error::Io(e.to_string()))?
-                    .unwrap_or_default())
-            }
+            FileSource::Git { clone, branch, .. } => Ok(clone
+                .head(branch)
+                .map_err(|e| Error::Io(e.to_string()))?
+                .unwrap_or_default()),
         }
     }
 
     /// Reads and compiles every offering file as of `fingerprint` (from
-    /// [`FileSource::fingerprint`], which also fetched). Blocking.
+    /// [`FileSource::fingerprint`]). Blocking.
     pub fn load(&self, environments: &[String], fingerprint: String) -> Result<Loaded> {
         let files: Vec<(String, Vec<u8>, bool)> = match self {
             FileSource::Dir(dir) => {
@@ -97,11 +96,7 @@ impl FileSource {
                 files.sort_by(|a, b| a.0.cmp(&b.0));
                 files
             }
-            FileSource::Git {
-                mirror,
-                branch,
-                dir,
-            } => mirror
+            FileSource::Git { clone, branch, dir } => clone
                 .list(branch, dir, MAX_FILE_BYTES)
                 .map_err(|e| Error::Io(e.to_string()))?,
         };

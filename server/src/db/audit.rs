@@ -6,7 +6,7 @@ use super::{Db, Result, new_id, now_ms};
 
 /// How an audited action ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum AuditOutcome {
     /// Done.
     Ok,
     /// Refused by authorization or validation.
@@ -15,12 +15,12 @@ pub enum Outcome {
     Error,
 }
 
-impl Outcome {
+impl AuditOutcome {
     fn as_str(self) -> &'static str {
         match self {
-            Outcome::Ok => "ok",
-            Outcome::Denied => "denied",
-            Outcome::Error => "error",
+            AuditOutcome::Ok => "ok",
+            AuditOutcome::Denied => "denied",
+            AuditOutcome::Error => "error",
         }
     }
 }
@@ -37,7 +37,7 @@ pub struct NewAuditEntry<'a> {
     /// The request it belongs to, if any.
     pub request_id: Option<&'a str>,
     /// How it ended.
-    pub outcome: Outcome,
+    pub outcome: AuditOutcome,
     /// Extra facts (never secrets).
     pub detail: Option<&'a str>,
 }
@@ -59,7 +59,7 @@ pub struct AuditRow {
     pub target: Option<String>,
     /// The request it belongs to.
     pub request_id: Option<String>,
-    /// Outcome (`ok`, `denied`, `error`).
+    /// AuditOutcome (`ok`, `denied`, `error`).
     pub outcome: String,
     /// Extra facts.
     pub detail: Option<String>,

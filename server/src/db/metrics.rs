@@ -415,10 +415,21 @@ pub async fn team_names(db: &Db) -> Result<Vec<String>> {
     Ok(rows.into_iter().map(|(name,)| name).collect())
 }
 
+/// The request a rating is about.
+#[derive(Clone, Copy, Debug)]
+pub struct Rated<'a> {
+    /// Its id.
+    pub request_id: &'a str,
+    /// Its team.
+    pub team: &'a str,
+    /// Its offering.
+    pub offering: &'a str,
+}
+
 /// Stores (or replaces) a rating of a request's offering, given at `at` (Unix ms).
 pub async fn rate(
     db: &Db,
-    request: &super::requests::RequestRow,
+    request: Rated<'_>,
     user_id: &str,
     rating: u8,
     comment: &str,
@@ -426,17 +437,17 @@ pub async fn rate(
 ) -> Result<()> {
     let mut tx = db.pool().begin().await?;
     sqlx::query("DELETE FROM feedback WHERE request_id = $1")
-        .bind(&request.id)
+        .bind(request.request_id)
         .execute(&mut *tx)
         .await?;
     sqlx::query(
         "INSERT INTO feedback (request_id, user_id, team, offering, rating, comment, at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(&request.id)
+    .bind(request.request_id)
     .bind(user_id)
-    .bind(&request.team)
-    .bind(&request.offering)
+    .bind(request.team)
+    .bind(request.offering)
     .bind(i64::from(rating))
     .bind(comment)
     .bind(at)
@@ -496,10 +507,19 @@ pub async fn import_feedback(
     comment: &str,
     at: i64,
 ) -> Result<()> {
-    let row = super::requests::get(db, request_id)
-        .await?
-        .ok_or_else(|| super::Error::Refused(format!("no request {request_id} to rate")))?;
-    rate(db, &row, &row.requested_by, rating, comment, at).await
+    let row: Option<(String, String, String)> =
+        sqlx::query_as("SELECT team, offering, requested_by FROM requests WHERE id = $1")
+            .bind(request_id)
+            .fetch_optional(db.pool())
+            .await?;
+    let (team, offering, requested_by) =
+        row.ok_or_else(|| super::Error::Refused(format!("no request {request_id} to rate")))?;
+    let rated = Rated {
+        request_id,
+        team: &team,
+        offering: &offering,
+    };
+    rate(db, rated, &requested_by, rating, comment, at).await
 }
 
 /// Stores requests with their whole ledger as they happened, and their metrics rows, in

@@ -8,7 +8,10 @@
 
 pub mod audit;
 pub mod drafts;
+pub mod leases;
+pub mod ledger;
 pub mod metrics;
+pub mod outbox;
 pub mod requests;
 pub mod sessions;
 pub mod tokens;
@@ -40,6 +43,12 @@ pub enum Error {
     /// The data cannot be stored as asked; the message says why.
     #[error("{0}")]
     Refused(String),
+    /// Another pending request (its id) already writes the same file.
+    #[error("request {0} already changes this file and is still on its way to Git")]
+    Conflict(String),
+    /// The lease the write was made under is no longer held: another replica took over.
+    #[error("the lease {0} is no longer held by this process; its writes were refused")]
+    Fenced(String),
     /// Preparing the SQLite file's folder failed.
     #[error("cannot create the database folder {path}: {source}")]
     Folder {
@@ -115,6 +124,13 @@ impl Db {
                 .await?;
         }
         Ok(Db { pool, backend })
+    }
+
+    /// Connects and applies pending migrations.
+    pub async fn open_migrated(url: &str, max_connections: u32) -> Result<Self> {
+        let db = Db::connect(url, max_connections).await?;
+        db.migrate().await?;
+        Ok(db)
     }
 
     /// Applies pending migrations of this backend.

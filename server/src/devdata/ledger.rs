@@ -213,7 +213,12 @@ pub async fn import_file(args: ImportLedgerArgs) -> anyhow::Result<()> {
         .with_context(|| format!("reading {}", args.file.display()))?;
     let file: LedgerFile = serde_saphyr::from_str(&text)
         .with_context(|| format!("{} is not a ledger file", args.file.display()))?;
-    let db = args.database.open_migrated().await?;
+    let db = Db::open_migrated(
+        &args.database.database_url,
+        args.database.db_max_connections,
+    )
+    .await
+    .context("opening the database named by DATABASE_URL")?;
     let stored = import_ledger(&db, &file, now_ms()).await?;
     db.close().await;
     tracing::info!(requests = stored, "ledger imported");

@@ -33,7 +33,12 @@ const EMPTY_KUSTOMIZATION: &str =
 pub async fn init(args: InitArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating SLIPWAY_DATA_DIR {}", args.data_dir.display()))?;
-    let db = args.database.open_migrated().await?;
+    let db = crate::db::Db::open_migrated(
+        &args.database.database_url,
+        args.database.db_max_connections,
+    )
+    .await
+    .context("opening the database named by DATABASE_URL")?;
     db.close().await;
     tracing::info!(backend = db.backend().name(), "database ready");
 

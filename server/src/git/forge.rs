@@ -9,13 +9,11 @@
 //! A webhook only says *which* pull request changed; its state is always read back from the
 //! forge's API, so a replayed or reordered delivery cannot record a wrong outcome.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use hmac::Mac as _;
 use serde_json::{Value, json};
 
-use super::Secret;
+use crate::config::{Deadlines, ForgeKind, ForgeSettings};
 
 /// Errors talking to a forge.
 #[derive(Debug, thiserror::Error)]
@@ -41,44 +39,6 @@ pub enum Error {
 
 /// This module's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Which forge API to speak.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ForgeKind {
-    /// GitHub REST v3 (github.com or Enterprise Server).
-    GitHub,
-    /// GitLab REST v4 (merge requests).
-    GitLab,
-    /// Gitea / Forgejo REST v1.
-    Gitea,
-}
-
-impl ForgeKind {
-    /// From `github`, `gitlab`, `gitea` (or `forgejo`).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "github" => Some(ForgeKind::GitHub),
-            "gitlab" => Some(ForgeKind::GitLab),
-            "gitea" | "forgejo" => Some(ForgeKind::Gitea),
-            _ => None,
-        }
-    }
-}
-
-/// Where the forge is and how to call it.
-#[derive(Clone, Debug)]
-pub struct ForgeSettings {
-    /// API flavour.
-    pub kind: ForgeKind,
-    /// Base URL: `https://api.github.com`, or the GitLab/Gitea server's root URL.
-    pub api_url: String,
-    /// `owner/repo` (GitHub, Gitea) or the project's full path (GitLab).
-    pub project: String,
-    /// API token.
-    pub token: Secret,
-    /// Secret webhooks are signed with (GitHub, Gitea) or carry (GitLab).
-    pub webhook_secret: Option<Secret>,
-}
 
 /// A pull request to open.
 #[derive(Clone, Debug)]
@@ -152,11 +112,13 @@ pub trait Forge: Send + Sync + 'static {
     fn verify_hook(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<HookEvent, HookError>;
 }
 
-/// The forge client for `settings`.
-pub fn client(settings: ForgeSettings) -> std::sync::Arc<dyn Forge> {
+/// The forge client for `settings`; every call ends within the deadlines (a forge that
+/// accepts the connection and never answers is "unreachable", like a Git remote).
+pub fn client(settings: ForgeSettings, deadlines: Deadlines) -> std::sync::Arc<dyn Forge> {
     std::sync::Arc::new(Http {
         http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
+            .connect_timeout(deadlines.stall)
+            .timeout(deadlines.total)
             .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client with static settings builds"),
@@ -446,15 +408,25 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    use crate::config::Secret;
 
     fn forge(kind: ForgeKind) -> std::sync::Arc<dyn Forge> {
-        client(ForgeSettings {
-            kind,
-            api_url: "http://127.0.0.1:9".into(),
-            project: "acme/gitops".into(),
-            token: Secret::Value("t".into()),
-            webhook_secret: Some(Secret::Value("hook-secret".into())),
-        })
+        client(
+            ForgeSettings {
+                kind,
+                api_url: "http://127.0.0.1:9".into(),
+                project: "acme/gitops".into(),
+                token: Secret::Value("t".into()),
+                webhook_secret: Some(Secret::Value("hook-secret".into())),
+                poll: Duration::from_secs(60),
+            },
+            Deadlines {
+                total: Duration::from_secs(5),
+                stall: Duration::from_secs(5),
+            },
+        )
     }
 
     #[test]

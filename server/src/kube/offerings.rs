@@ -2,12 +2,9 @@
 //! turned into offerings and handed to the catalog as its cluster feed.
 //!
 //! ```text
-//!  per cluster × kind (XRD, Promise):
-//!    discover (GET /apis, /apis/{group}/{preferred}) ── not served ──▶ note, ask again later
-//!        │ served
-//!        ▼
-//!    watcher (list + watch, resumes, re-lists after 410, backs off on errors)
-//!        │ Init…InitDone = a fresh, complete set │ Apply / Delete = one object
+//!  per cluster × kind (XRD, Promise): follow::follow (discover, list, watch, probe)
+//!        │ Served / NotServed / Failing / Recovered ─▶ a note per cluster and kind
+//!        │ Complete (a fresh set) / Upsert / Remove (one object)
 //!        ▼
 //!    objects (trimmed) ──▶ xrd::from_object (cached per resourceVersion) ──▶ merge clusters
 //!        ──▶ Catalog::replace(Feed::Cluster, offerings, notes)
@@ -19,15 +16,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use ::kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
-use ::kube::runtime::WatchStreamExt as _;
-use ::kube::runtime::watcher::{self, Event};
-use futures_util::StreamExt as _;
+use ::kube::api::DynamicObject;
 use serde_json::Value;
 
 use super::cluster::Cluster;
+use super::follow::{self, Cause, Follow, Update};
 use crate::catalog::{Catalog, Feed, Offering, xrd};
 use crate::config::ControlPlaneSettings;
+use crate::environment::Environments;
 
 /// A kind offerings are generated from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -64,6 +60,7 @@ type Slot = (String, Source);
 pub struct ClusterOfferings {
     catalog: Arc<Catalog>,
     settings: ControlPlaneSettings,
+    environments: Arc<Environments>,
     state: Mutex<State>,
 }
 
@@ -79,10 +76,15 @@ struct State {
 
 impl ClusterOfferings {
     /// A feed into `catalog`.
-    pub fn new(catalog: Arc<Catalog>, settings: ControlPlaneSettings) -> Arc<Self> {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        settings: ControlPlaneSettings,
+        environments: Arc<Environments>,
+    ) -> Arc<Self> {
         Arc::new(ClusterOfferings {
             catalog,
             settings,
+            environments,
             state: Mutex::new(State::default()),
         })
     }
@@ -91,7 +93,7 @@ impl ClusterOfferings {
     pub fn spawn(self: &Arc<Self>, clusters: &[Cluster]) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Vec::new();
         for cluster in clusters {
-            if self.settings.environments_of(&cluster.name).is_empty() {
+            if self.environments.in_cluster(&cluster.name).is_empty() {
                 let note = format!(
                     "cluster {}: no environment reconciles there, so its XRDs and Promises are not offered (see SLIPWAY_ENVIRONMENTS)",
                     cluster.name
@@ -111,118 +113,58 @@ impl ClusterOfferings {
     }
 
     async fn run(self: Arc<Self>, cluster: Cluster, source: Source) {
-        loop {
-            match discover(&cluster.client, source).await {
-                Ok(Some(resource)) => {
-                    self.note(&cluster.name, source, None);
-                    tracing::info!(cluster = %cluster.name, kind = source.kind, version = %resource.version, "watching for offerings");
-                    self.watch(&cluster, source, &resource).await;
-                }
-                Ok(None) => {
-                    self.forget(&cluster.name, source);
-                    self.note(
-                        &cluster.name,
-                        source,
-                        Some(format!(
-                            "cluster {}: {} are not served ({} is not installed); asking again every {:?}",
-                            cluster.name,
-                            source.label,
-                            source.group,
-                            self.settings.rediscover
-                        )),
-                    );
-                }
-                Err(error) => {
-                    self.note(
-                        &cluster.name,
-                        source,
-                        Some(format!(
-                            "cluster {}: unreachable ({error}); {} offered from it are as last seen",
-                            cluster.name, source.label
-                        )),
-                    );
-                }
+        let kind = follow::Kind {
+            group: source.group.to_owned(),
+            version: None,
+            kind: source.kind.to_owned(),
+        };
+        let how = Follow {
+            selector: None,
+            rediscover: self.settings.rediscover,
+            probe: self.settings.rediscover,
+        };
+        let name = cluster.name.clone();
+        follow::follow(cluster.client, kind, how, trimmed, |update| match update {
+            Update::Served { api_version } => {
+                self.note(&name, source, None);
+                tracing::info!(cluster = %name, kind = source.kind, %api_version, "watching for offerings");
             }
-            tokio::time::sleep(self.settings.rediscover).await;
-        }
-    }
-
-    /// Follows one kind until it stops being served.
-    async fn watch(&self, cluster: &Cluster, source: Source, resource: &ApiResource) {
-        let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), resource);
-        let mut events = watcher::watcher(api.clone(), watcher::Config::default())
-            .default_backoff()
-            .boxed();
-        let mut fresh: Option<BTreeMap<String, Value>> = None;
-        let mut failing = false;
-        // A watch that resumes after a failure says nothing when nothing changed meanwhile:
-        // while failing, ask the cluster now and then whether it answers again.
-        let mut probe = tokio::time::interval(self.settings.rediscover);
-        loop {
-            let event = tokio::select! {
-                event = events.next() => match event {
-                    Some(event) => event,
-                    None => return,
-                },
-                _ = probe.tick(), if failing => {
-                    let answer = api.list_metadata(&ListParams::default().limit(1)).await;
-                    if answer.is_ok() {
-                        failing = false;
-                        self.note(&cluster.name, source, None);
-                    }
-                    continue;
-                }
-            };
-            match event {
-                Ok(Event::Init) => fresh = Some(BTreeMap::new()),
-                Ok(Event::InitApply(object)) => {
-                    if let (Some(set), Some((name, object))) = (fresh.as_mut(), trimmed(object)) {
-                        set.insert(name, object);
-                    }
-                }
-                Ok(Event::InitDone) => {
-                    let set = fresh.take().unwrap_or_default();
-                    self.update(&cluster.name, source, |objects| *objects = set);
-                    if failing {
-                        failing = false;
-                        self.note(&cluster.name, source, None);
-                    }
-                }
-                Ok(Event::Apply(object)) => {
-                    if let Some((name, object)) = trimmed(object) {
-                        self.update(&cluster.name, source, |objects| {
-                            objects.insert(name, object);
-                        });
-                    }
-                }
-                Ok(Event::Delete(object)) => {
-                    if let Some(name) = object.metadata.name {
-                        self.update(&cluster.name, source, |objects| {
-                            objects.remove(&name);
-                        });
-                    }
-                }
-                Err(error) if not_served(&error) => {
-                    tracing::info!(cluster = %cluster.name, kind = source.kind, "no longer served");
-                    self.forget(&cluster.name, source);
-                    return;
-                }
-                Err(error) => {
-                    if !failing {
-                        tracing::warn!(cluster = %cluster.name, kind = source.kind, %error, "watch failing; retrying with backoff");
-                    }
-                    failing = true;
-                    self.note(
-                        &cluster.name,
-                        source,
-                        Some(format!(
-                            "cluster {}: watching {} fails ({error}); offerings from it are as last seen",
-                            cluster.name, source.label
-                        )),
-                    );
-                }
+            Update::NotServed => {
+                self.forget(&name, source);
+                self.note(
+                    &name,
+                    source,
+                    Some(format!(
+                        "cluster {name}: {} are not served ({} is not installed); asking again every {:?}",
+                        source.label, source.group, self.settings.rediscover
+                    )),
+                );
             }
-        }
+            Update::Complete(set) => {
+                self.update(&name, source, |objects| *objects = set.into_iter().collect());
+            }
+            Update::Upsert((object_name, object)) => self.update(&name, source, |objects| {
+                objects.insert(object_name, object);
+            }),
+            Update::Remove((object_name, _)) => self.update(&name, source, |objects| {
+                objects.remove(&object_name);
+            }),
+            Update::Failing { error, cause } => {
+                let note = match cause {
+                    Cause::Cluster => format!(
+                        "cluster {name}: unreachable ({error}); {} offered from it are as last seen",
+                        source.label
+                    ),
+                    Cause::Kind | Cause::Connection => format!(
+                        "cluster {name}: watching {} fails ({error}); offerings from it are as last seen",
+                        source.label
+                    ),
+                };
+                self.note(&name, source, Some(note));
+            }
+            Update::Recovered => self.note(&name, source, None),
+        })
+        .await;
     }
 
     fn note(&self, cluster: &str, source: Source, note: Option<String>) {
@@ -269,7 +211,7 @@ impl ClusterOfferings {
         let mut from: HashMap<String, String> = HashMap::new();
         let mut live = std::collections::HashSet::new();
         for ((cluster, source), set) in objects.iter() {
-            let environments = self.settings.environments_of(cluster);
+            let environments = self.environments.in_cluster(cluster);
             for (name, object) in set {
                 let key = ((cluster.clone(), *source), name.clone());
                 let version = object
@@ -329,55 +271,9 @@ fn merge(
     }
 }
 
-/// Finds the preferred version of `source` in a cluster; `None` when it is not served.
-pub async fn discover(
-    client: &::kube::Client,
-    source: Source,
-) -> Result<Option<ApiResource>, ::kube::Error> {
-    let groups = client.list_api_groups().await?;
-    let Some(group) = groups.groups.iter().find(|g| g.name == source.group) else {
-        return Ok(None);
-    };
-    let version = group
-        .preferred_version
-        .as_ref()
-        .or(group.versions.first())
-        .map(|v| v.version.clone());
-    let Some(version) = version else {
-        return Ok(None);
-    };
-    let resources = match client
-        .list_api_group_resources(&format!("{}/{version}", source.group))
-        .await
-    {
-        Ok(resources) => resources,
-        Err(::kube::Error::Api(status)) if status.code == 404 => return Ok(None),
-        Err(error) => return Err(error),
-    };
-    Ok(resources
-        .resources
-        .iter()
-        .find(|r| r.kind == source.kind && !r.name.contains('/'))
-        .map(|r| {
-            ApiResource::from_gvk_with_plural(
-                &GroupVersionKind::gvk(source.group, &version, source.kind),
-                &r.name,
-            )
-        }))
-}
-
-/// Whether a watch failed because its kind is not served (404 on list or watch).
-pub(crate) fn not_served(error: &watcher::Error) -> bool {
-    match error {
-        watcher::Error::InitialListFailed(::kube::Error::Api(status))
-        | watcher::Error::WatchStartFailed(::kube::Error::Api(status)) => status.code == 404,
-        _ => false,
-    }
-}
-
 /// The object as JSON without what offerings never read (managed fields, the last-applied
 /// annotation, status): XRDs carry large schemas, and these double them.
-fn trimmed(object: DynamicObject) -> Option<(String, Value)> {
+fn trimmed(object: &DynamicObject) -> Option<(String, Value)> {
     let name = object.metadata.name.clone()?;
     let mut value = serde_json::to_value(object).ok()?;
     if let Some(map) = value.as_object_mut() {

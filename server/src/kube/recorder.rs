@@ -1,36 +1,43 @@
 //! The ledger recorder: turns what the status watchers see into ledger events (`synced`,
-//! `reconciling`, `ready`, `failed`, `deleted`), once, from one replica.
+//! `apply_failed`, `reconciling`, `ready`, `failed`, `deleted`), once, from one replica.
 //!
 //! ```text
 //!  StatusWatch.dirty (claims that changed) ─┐
-//!  every sweep: requests awaiting the cluster ┼─▶ facts (ledger so far, claim, appliers,
-//!                                             │          ancestry in the writer's clone)
-//!                                             ▼
-//!                             decide() (pure) ─▶ db::record_status (idempotent) ─▶ Hub
+//!  every sweep: requests awaiting the cluster ┼─▶ Sighting (ledger so far, claim, appliers'
+//!                                             │   successes and failures, ancestry in the
+//!                                             ▼   environment's shared clone)
+//!              decide() (pure) ─▶ db::ledger::record_status (idempotent, fenced) ─▶ announce
 //! ```
-//! Only the holder of the `status-ledger` lease writes; every replica watches and serves the
-//! live status. The database check in `record_status` makes a repeated sighting (a re-list
-//! after 410, a reconnect, a lease hand-over) a no-op, so nothing is written twice.
+//! Only the holder of the `status-ledger` lease writes (renewed while it works; its writes
+//! are fenced by the lease's generation); every replica watches and serves the live status.
+//! The database check in `record_status` makes a repeated sighting (a re-list after 410, a
+//! reconnect, a lease hand-over) a no-op, so nothing is written twice. *Synced* means the
+//! applier applied a revision containing the commit successfully; a failed attempt at such
+//! a revision is `apply_failed` with the applier's words, until a later sync succeeds.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use app::domain::HealthState;
-use app::requests::Action;
-use app::status::{LiveStatus, StatusMessage};
+use app::requests::{Action, EventKind, Stage};
+use app::status::LiveStatus;
 
 use super::status;
+use super::views::ClaimRef;
 use super::watch::StatusWatch;
 use crate::db::Db;
-use crate::db::requests::{self as store, RequestRow, StatusEvent, StatusSoFar};
-use crate::git::writer::Writer;
+use crate::db::ledger::{self, StatusEvent, StatusSoFar};
+use crate::db::requests::{self as store, ClaimKey, RequestRow};
+use crate::environment::Environments;
+use crate::lease::{Held, Lease};
+use crate::ledger::Ledger;
 
 const LEASE: &str = "status-ledger";
 
 /// What is known about a request when deciding its next ledger events.
 #[derive(Clone, Debug)]
-pub struct Facts {
+pub struct Sighting {
     /// Create, update or delete.
     pub action: Action,
     /// The request's change is in the branch.
@@ -39,6 +46,9 @@ pub struct Facts {
     pub so_far: StatusSoFar,
     /// An applier whose applied revision contains the commit (its name).
     pub applied_by: Option<String>,
+    /// An applier that failed to apply a revision containing the commit: its name, the
+    /// reason and its words.
+    pub apply_failed: Option<(String, String, String)>,
     /// The claim carrying this request's id, with its status.
     pub claim: Option<LiveStatus>,
     /// Whether the claim is known to be absent from the cluster (`None`: cannot tell now).
@@ -51,9 +61,9 @@ pub struct Facts {
 }
 
 /// The events to append, in order, with their messages. Pure.
-pub fn decide(facts: &Facts) -> Vec<(StatusEvent, String)> {
+pub fn decide(facts: &Sighting) -> Vec<(StatusEvent, String)> {
     let mut events = Vec::new();
-    if !facts.in_branch || facts.so_far.last.as_deref() == Some("deleted") {
+    if !facts.in_branch || facts.so_far.last == Some(EventKind::Deleted) {
         return events;
     }
     let claim = facts
@@ -74,6 +84,15 @@ pub fn decide(facts: &Facts) -> Vec<(StatusEvent, String)> {
                     facts.cluster
                 ),
             ));
+        } else if let Some((applier, reason, words)) = &facts.apply_failed
+            && !facts.so_far.apply_failed
+        {
+            // `Kind/namespace/name: Reason: words`, the form failure reasons are keyed by.
+            let (kind, name) = applier.split_once(' ').unwrap_or((applier, ""));
+            events.push((
+                StatusEvent::ApplyFailed,
+                format!("{kind}/{name}: {reason}: {words}"),
+            ));
         }
     }
     if let Some(claim) = claim {
@@ -84,7 +103,7 @@ pub fn decide(facts: &Facts) -> Vec<(StatusEvent, String)> {
             HealthState::Deleting | HealthState::Stale => None,
         };
         if let Some(next) = next
-            && facts.so_far.last.as_deref() != Some(next.kind())
+            && facts.so_far.last != Some(next.kind())
         {
             events.push((next, message(claim, next)));
         }
@@ -92,8 +111,8 @@ pub fn decide(facts: &Facts) -> Vec<(StatusEvent, String)> {
     }
     if facts.absent == Some(true) {
         let was_there = matches!(
-            facts.so_far.last.as_deref(),
-            Some("reconciling" | "ready" | "failed")
+            facts.so_far.last,
+            Some(EventKind::Reconciling | EventKind::Ready | EventKind::Failed)
         );
         let delete_done = facts.action == Action::Delete
             && (facts.so_far.synced || facts.applied_by.is_some() || facts.existed);
@@ -146,8 +165,9 @@ pub struct RecorderSettings {
 pub struct Recorder {
     db: Db,
     watch: Arc<StatusWatch>,
-    writers: Vec<Arc<Writer>>,
-    holder: String,
+    environments: Arc<Environments>,
+    lease: Lease,
+    ledger: Ledger,
     settings: RecorderSettings,
 }
 
@@ -156,91 +176,61 @@ impl Recorder {
     pub fn new(
         db: Db,
         watch: Arc<StatusWatch>,
-        writers: Vec<Arc<Writer>>,
+        environments: Arc<Environments>,
+        ledger: Ledger,
         holder: String,
         settings: RecorderSettings,
     ) -> Self {
         Recorder {
+            lease: Lease::new(db.clone(), LEASE, holder, settings.lease_ttl),
             db,
             watch,
-            writers,
-            holder,
+            environments,
+            ledger,
             settings,
         }
+    }
+
+    /// The lease it records under.
+    pub fn lease(&self) -> &Lease {
+        &self.lease
     }
 
     /// Runs until the task is aborted.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let ttl = i64::try_from(self.settings.lease_ttl.as_millis()).unwrap_or(30_000);
-            let mut leading = false;
+            let mut held: Option<Held> = None;
             let mut full_sweep_done = false;
             let mut ancestry: HashMap<(String, String), bool> = HashMap::new();
             let mut last_sweep: Option<tokio::time::Instant> = None;
             loop {
-                match store::lease(&self.db, LEASE, &self.holder, ttl).await {
-                    Ok(true) => {
-                        if !leading {
+                if held.as_ref().is_some_and(Held::is_lost) {
+                    held = None;
+                }
+                if held.is_none() {
+                    match self.lease.hold().await {
+                        Ok(Some(taken)) => {
                             tracing::info!("recording control-plane status in the ledger (leader)");
-                            leading = true;
                             full_sweep_done = false;
+                            held = Some(taken);
                         }
-                    }
-                    Ok(false) => {
-                        leading = false;
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "status recorder cannot take its lease");
-                        leading = false;
+                        Ok(None) => {}
+                        Err(error) => {
+                            tracing::warn!(%error, "status recorder cannot take its lease");
+                        }
                     }
                 }
-                if leading {
-                    let mut ids = self.watch.dirty.take();
+                if let Some(lease) = &held {
                     let sweep = self.watch.dirty.take_applied()
                         || last_sweep.is_none_or(|at| at.elapsed() >= self.settings.sweep);
-                    let mut rows: BTreeMap<String, RequestRow> = BTreeMap::new();
                     if sweep {
                         last_sweep = Some(tokio::time::Instant::now());
-                        // Once per leadership, when the watchers have seen everything, every
-                        // request with a claim too: what changed while no replica recorded.
-                        // After that, claim changes arrive as watch events (the dirty set).
-                        let all = !full_sweep_done && self.watch.settled();
-                        match store::awaiting_status(&self.db, all, 10_000).await {
-                            Ok(found) => {
-                                full_sweep_done |= all;
-                                rows.extend(found.into_iter().map(|r| (r.id.clone(), r)));
-                            }
-                            Err(error) => {
-                                tracing::warn!(%error, "listing requests awaiting the cluster failed")
-                            }
-                        }
                     }
-                    ids.retain(|id| !rows.contains_key(id));
-                    for id in ids {
-                        match store::get(&self.db, &id).await {
-                            Ok(Some(row)) => {
-                                // Deletes of the same claim never carry their id on it.
-                                if let Ok(related) = store::for_claim(
-                                    &self.db,
-                                    &row.environment,
-                                    &row.kind,
-                                    &row.name,
-                                )
-                                .await
-                                {
-                                    rows.extend(related.into_iter().map(|r| (r.id.clone(), r)));
-                                }
-                                rows.insert(row.id.clone(), row);
-                            }
-                            Ok(None) => {}
-                            Err(error) => tracing::warn!(%error, "reading a request failed"),
-                        }
-                    }
-                    for row in rows.values() {
-                        if let Err(error) = self.record(row, &mut ancestry).await {
-                            tracing::warn!(request = %row.id, error = %format!("{error:#}"), "recording status failed; will retry");
-                        }
-                    }
+                    // Once per leadership, when the watchers have seen everything, every
+                    // request with a claim too: what changed while no replica recorded.
+                    // After that, claim changes arrive as watch events (the dirty set).
+                    let all = sweep && !full_sweep_done && self.watch.settled();
+                    full_sweep_done |= self.round(lease, sweep, all, &mut ancestry).await && all;
                 }
                 tokio::select! {
                     () = self.watch.dirty.wake.notified() => {}
@@ -250,20 +240,66 @@ impl Recorder {
         })
     }
 
+    /// One round under the lease: the requests whose claims changed, and with `sweep` those
+    /// awaiting the cluster (`all`: every request with a claim). False when the sweep's list
+    /// could not be read.
+    async fn round(
+        &self,
+        lease: &Held,
+        sweep: bool,
+        all: bool,
+        ancestry: &mut HashMap<(String, String), bool>,
+    ) -> bool {
+        let mut ids = self.watch.dirty.take();
+        let mut rows: BTreeMap<String, RequestRow> = BTreeMap::new();
+        let mut listed = true;
+        if sweep {
+            match store::awaiting_status(&self.db, all, 10_000).await {
+                Ok(found) => rows.extend(found.into_iter().map(|r| (r.id.clone(), r))),
+                Err(error) => {
+                    listed = false;
+                    tracing::warn!(%error, "listing requests awaiting the cluster failed");
+                }
+            }
+        }
+        ids.retain(|id| !rows.contains_key(id));
+        for id in ids {
+            match store::get(&self.db, &id).await {
+                Ok(Some(row)) => {
+                    // Deletes of the same claim never carry their id on it.
+                    if let Ok(related) = store::for_claim(&self.db, ClaimKey::of(&row)).await {
+                        rows.extend(related.into_iter().map(|r| (r.id.clone(), r)));
+                    }
+                    rows.insert(row.id.clone(), row);
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "reading a request failed"),
+            }
+        }
+        for row in rows.values() {
+            if lease.is_lost() {
+                return false;
+            }
+            if let Err(error) = self.record(lease, row, ancestry).await {
+                tracing::warn!(request = %row.id, error = %format!("{error:#}"), "recording status failed; will retry");
+            }
+        }
+        listed
+    }
+
     /// Decides and writes one request's events.
     async fn record(
         &self,
+        lease: &Held,
         row: &RequestRow,
         ancestry: &mut HashMap<(String, String), bool>,
     ) -> anyhow::Result<()> {
         let Some(cluster) = self.watch.cluster_of(&row.environment) else {
             return Ok(());
         };
-        let Some(action) = Action::parse(&row.action) else {
-            return Ok(());
-        };
-        let so_far = store::status_so_far(&self.db, &row.id).await?;
+        let so_far = ledger::status_so_far(&self.db, &row.id).await?;
         let mut applied_by = None;
+        let mut apply_failed = None;
         if !so_far.synced
             && let Some(commit) = &row.commit_sha
         {
@@ -274,51 +310,64 @@ impl Recorder {
                         break 'appliers;
                     }
                 }
+                if let Some(failed) = &applier.failed
+                    && apply_failed.is_none()
+                    && self
+                        .contains(row, commit, &failed.revision, ancestry)
+                        .await?
+                        == Some(true)
+                {
+                    apply_failed = Some((
+                        applier.name.clone(),
+                        failed.reason.clone(),
+                        failed.message.clone(),
+                    ));
+                }
             }
         }
         let claim = self.watch.claim_status(&row.environment, &row.id);
         let absent = if claim.is_none() {
-            self.watch.claim_absent(
-                &row.environment,
-                status::group_of(&row.api_version),
-                &row.kind,
-                &row.name,
-            )
+            self.watch.claim_absent(ClaimRef {
+                environment: &row.environment,
+                group: status::group_of(&row.api_version),
+                kind: &row.kind,
+                team: &row.team,
+                name: &row.name,
+            })
         } else {
             Some(false)
         };
-        let existed = action == Action::Delete
-            && store::claim_reached_cluster(
-                &self.db,
-                &row.environment,
-                &row.kind,
-                &row.name,
-                &row.id,
-            )
-            .await?;
-        let facts = Facts {
+        let existed = row.action == Action::Delete
+            && store::claim_reached_cluster(&self.db, ClaimKey::of(row), &row.id).await?;
+        let facts = Sighting {
             existed,
-            action,
+            action: row.action,
             in_branch: row.commit_sha.is_some()
                 && matches!(
-                    row.state.as_str(),
-                    "committed" | "merged" | "synced" | "reconciling" | "ready" | "failing"
+                    row.state,
+                    Stage::Committed
+                        | Stage::Merged
+                        | Stage::Synced
+                        | Stage::ApplyFailed
+                        | Stage::Reconciling
+                        | Stage::Ready
+                        | Stage::Failing
                 ),
             so_far,
             applied_by,
+            apply_failed,
             claim,
             absent,
             cluster: cluster.name.clone(),
         };
         for (event, message) in decide(&facts) {
-            if store::record_status(&self.db, &row.id, event, Some(&message)).await? {
-                tracing::info!(request = %row.id, event = event.kind(), "ledger");
-                self.watch.hub().publish(StatusMessage::Ledger {
-                    request_id: row.id.clone(),
-                    team: row.team.clone(),
-                    kind: event.kind().to_owned(),
-                });
+            let appended =
+                ledger::record_status(&self.db, lease.fence(), &row.id, event, Some(&message))
+                    .await?;
+            if appended.is_some() {
+                tracing::info!(request = %row.id, event = event.kind().as_str(), "ledger");
             }
+            self.ledger.announce(appended);
         }
         Ok(())
     }
@@ -334,16 +383,12 @@ impl Recorder {
         if let Some(known) = cache.get(&key) {
             return Ok(Some(*known));
         }
-        let Some(writer) = self
-            .writers
-            .iter()
-            .find(|w| w.target().key() == row.repository)
-            .cloned()
-        else {
+        let Some(environment) = self.environments.get(&row.environment) else {
             return Ok(None);
         };
+        let (clone, branch) = (environment.clone.clone(), environment.branch.clone());
         let (c, r) = key.clone();
-        let answer = tokio::task::spawn_blocking(move || writer.contains(&c, &r)).await??;
+        let answer = tokio::task::spawn_blocking(move || clone.contains(&branch, &c, &r)).await??;
         if let Some(answer) = answer {
             cache.insert(key, answer);
         }
@@ -370,12 +415,13 @@ mod tests {
         }
     }
 
-    fn facts() -> Facts {
-        Facts {
+    fn facts() -> Sighting {
+        Sighting {
             action: Action::Create,
             in_branch: true,
             so_far: StatusSoFar::default(),
             applied_by: None,
+            apply_failed: None,
             claim: None,
             absent: None,
             existed: true,
@@ -384,7 +430,7 @@ mod tests {
     }
 
     fn kinds(events: &[(StatusEvent, String)]) -> Vec<&'static str> {
-        events.iter().map(|(e, _)| e.kind()).collect()
+        events.iter().map(|(e, _)| e.kind().as_str()).collect()
     }
 
     #[test]
@@ -416,7 +462,8 @@ mod tests {
         let mut f = facts();
         f.so_far = StatusSoFar {
             synced: true,
-            last: Some("reconciling".into()),
+            last: Some(EventKind::Reconciling),
+            ..StatusSoFar::default()
         };
         f.claim = Some(live(HealthState::Progressing, "Creating"));
         assert!(decide(&f).is_empty());
@@ -449,11 +496,12 @@ mod tests {
         let mut f = facts();
         f.so_far = StatusSoFar {
             synced: true,
-            last: Some("ready".into()),
+            last: Some(EventKind::Ready),
+            ..StatusSoFar::default()
         };
         f.absent = Some(true);
         assert_eq!(kinds(&decide(&f)), ["deleted"]);
-        f.so_far.last = Some("deleted".into());
+        f.so_far.last = Some(EventKind::Deleted);
         assert!(decide(&f).is_empty());
     }
 

@@ -59,13 +59,27 @@ pub struct Reference {
     pub key: ObjectKey,
 }
 
-/// What a GitOps applier (Argo CD Application, Flux Kustomization) has applied.
+/// What a GitOps applier (Argo CD Application, Flux Kustomization) has applied, and what it
+/// tried to apply and could not.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
-    /// Commit ids of the applied revision (several for multi-source applications).
+    /// Commit ids it applied successfully (several for multi-source applications).
     pub revisions: Vec<String>,
     /// Repository paths it applies (`spec.path`, `spec.source.path`), without `./`.
     pub paths: Vec<String>,
+    /// The latest attempt, when it failed.
+    pub failed: Option<FailedAttempt>,
+}
+
+/// An applier's failed attempt to apply a revision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedAttempt {
+    /// The commit it tried to apply.
+    pub revision: String,
+    /// A one-word reason (`SyncFailed`, `SyncError`, Flux's `BuildFailed`, …).
+    pub reason: String,
+    /// The applier's words.
+    pub message: String,
 }
 
 /// What the read model keeps of one object.
@@ -193,21 +207,74 @@ fn references(object: &Value, namespace: &str) -> Vec<Reference> {
 }
 
 /// What an Argo CD Application or a Flux Kustomization applied; `None` for other objects.
+///
+/// Applied means applied *successfully*:
+/// - Argo CD: `status.sync.revision(s)` while `status.sync.status` is `Synced`; the revision
+///   of an operation whose phase is `Succeeded`; the revisions of `status.history` (Argo CD
+///   records successful syncs only). An operation that `Failed` or ended in `Error` is a
+///   failed attempt at its revision, with its message (or a `SyncError` condition's).
+/// - Flux: `status.lastAppliedRevision` while the `Ready` condition is `True`. `Ready=False`
+///   is a failed attempt at `status.lastAttemptedRevision` with the condition's message;
+///   `lastAttemptedRevision` alone is never applied.
 fn applied(object: &Value) -> Option<Applied> {
     let api_version = text(object, "/apiVersion").unwrap_or_default();
     let kind = text(object, "/kind").unwrap_or_default();
     let clean = |p: &str| p.trim_start_matches("./").trim_matches('/').to_owned();
-    if api_version.starts_with("argoproj.io/") && kind == "Application" {
-        let mut revisions: Vec<String> = text(object, "/status/sync/revision")
-            .and_then(commit_of)
-            .into_iter()
-            .collect();
-        if let Some(list) = object
-            .pointer("/status/sync/revisions")
-            .and_then(Value::as_array)
-        {
-            revisions.extend(list.iter().filter_map(Value::as_str).filter_map(commit_of));
+    let revisions_at = |value: &Value, one: &str, many: &str| -> Vec<String> {
+        let mut found: Vec<String> = text(value, one).and_then(commit_of).into_iter().collect();
+        if let Some(list) = value.pointer(many).and_then(Value::as_array) {
+            found.extend(list.iter().filter_map(Value::as_str).filter_map(commit_of));
         }
+        found
+    };
+    if api_version.starts_with("argoproj.io/") && kind == "Application" {
+        let mut revisions = Vec::new();
+        if text(object, "/status/sync/status") == Some("Synced") {
+            revisions.extend(revisions_at(
+                object,
+                "/status/sync/revision",
+                "/status/sync/revisions",
+            ));
+        }
+        let operation = object.pointer("/status/operationState");
+        let phase = operation.and_then(|o| text(o, "/phase"));
+        let attempted = operation
+            .map(|o| {
+                let mut found = revisions_at(o, "/syncResult/revision", "/syncResult/revisions");
+                found.extend(revisions_at(
+                    o,
+                    "/operation/sync/revision",
+                    "/operation/sync/revisions",
+                ));
+                found
+            })
+            .unwrap_or_default();
+        if phase == Some("Succeeded") {
+            revisions.extend(attempted.iter().cloned());
+        }
+        // The newest history entry: the last successful sync (older ones add nothing once
+        // it contains them, and each unknown revision costs a fetch to check).
+        if let Some(last) = object
+            .pointer("/status/history")
+            .and_then(Value::as_array)
+            .and_then(|h| h.last())
+        {
+            revisions.extend(revisions_at(last, "/revision", "/revisions"));
+        }
+        revisions.sort();
+        revisions.dedup();
+        let failed = match phase {
+            Some(phase @ ("Failed" | "Error")) => attempted.first().map(|revision| FailedAttempt {
+                revision: revision.clone(),
+                reason: format!("Sync{phase}"),
+                message: operation
+                    .and_then(|o| text(o, "/message"))
+                    .map(str::to_owned)
+                    .or_else(|| condition_message(object, "SyncError"))
+                    .unwrap_or_else(|| "the sync failed".to_owned()),
+            }),
+            _ => None,
+        };
         let mut paths: Vec<String> = text(object, "/spec/source/path")
             .map(clean)
             .into_iter()
@@ -215,18 +282,51 @@ fn applied(object: &Value) -> Option<Applied> {
         if let Some(list) = object.pointer("/spec/sources").and_then(Value::as_array) {
             paths.extend(list.iter().filter_map(|s| text(s, "/path")).map(clean));
         }
-        return Some(Applied { revisions, paths });
+        return Some(Applied {
+            revisions,
+            paths,
+            failed,
+        });
     }
     if api_version.starts_with("kustomize.toolkit.fluxcd.io/") && kind == "Kustomization" {
+        let ready = health::conditions(object)
+            .into_iter()
+            .find(|c| c.kind == "Ready");
+        let (revisions, failed) = match ready {
+            Some(c) if c.status == "True" => (
+                text(object, "/status/lastAppliedRevision")
+                    .and_then(commit_of)
+                    .into_iter()
+                    .collect(),
+                None,
+            ),
+            Some(c) if c.status == "False" => (
+                Vec::new(),
+                text(object, "/status/lastAttemptedRevision")
+                    .and_then(commit_of)
+                    .map(|revision| FailedAttempt {
+                        revision,
+                        reason: c.reason.unwrap_or("ReconciliationFailed").to_owned(),
+                        message: c.message.unwrap_or("not applied").to_owned(),
+                    }),
+            ),
+            _ => (Vec::new(), None),
+        };
         return Some(Applied {
-            revisions: text(object, "/status/lastAppliedRevision")
-                .and_then(commit_of)
-                .into_iter()
-                .collect(),
+            revisions,
             paths: vec![clean(text(object, "/spec/path").unwrap_or_default())],
+            failed,
         });
     }
     None
+}
+
+/// The message of the condition of type `kind`, if the object has one.
+fn condition_message(object: &Value, kind: &str) -> Option<String> {
+    health::conditions(object)
+        .into_iter()
+        .find(|c| c.kind == kind)
+        .and_then(|c| c.message.map(str::to_owned))
 }
 
 /// The commit id in an applied revision: a bare id (Argo CD), `main@sha1:<id>` (Flux ≥ 2.0)
@@ -482,9 +582,86 @@ mod tests {
             observe(&app).applied,
             Some(Applied {
                 revisions: vec![sha.into()],
-                paths: vec!["envs/dev".into()]
+                paths: vec!["envs/dev".into()],
+                failed: None,
             })
         );
+    }
+
+    #[test]
+    fn an_argo_cd_sync_that_failed_at_a_revision_is_a_failed_attempt_never_an_application() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        // As Argo CD reports it: the comparison targets the revision, the sync of it failed.
+        let app = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": "dev", "namespace": "argocd"},
+            "spec": {"source": {"path": "envs/dev"}},
+            "status": {
+                "sync": {"status": "OutOfSync", "revision": sha},
+                "health": {"status": "Degraded"},
+                "conditions": [{"type": "SyncError", "message": "one or more objects failed to apply"}],
+                "operationState": {"phase": "Failed",
+                    "message": "one or more objects failed to apply, reason: admission webhook denied",
+                    "operation": {"sync": {"revision": sha}},
+                    "syncResult": {"revision": sha}}}});
+        let applied = observe(&app).applied.unwrap();
+        assert!(applied.revisions.is_empty(), "{applied:?}");
+        let failed = applied.failed.expect("a failed attempt");
+        assert_eq!(
+            (failed.revision.as_str(), failed.reason.as_str()),
+            (sha, "SyncFailed")
+        );
+        assert!(
+            failed.message.contains("admission webhook denied"),
+            "{failed:?}"
+        );
+
+        // A successful operation is an application, whatever the comparison says now.
+        let mut succeeded = app.clone();
+        succeeded["status"]["operationState"]["phase"] = json!("Succeeded");
+        let applied = observe(&succeeded).applied.unwrap();
+        assert_eq!(
+            (applied.revisions, applied.failed),
+            (vec![sha.to_owned()], None)
+        );
+    }
+
+    #[test]
+    fn a_flux_kustomization_applied_only_while_ready_and_failed_at_its_attempted_revision() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let older = "fedcba9876543210fedcba9876543210fedcba98";
+        let kustomization = |ready: &str, reason: &str| {
+            json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                "metadata": {"name": "dev", "namespace": "flux-system"},
+                "spec": {"path": "./envs/dev"},
+                "status": {
+                    "lastAppliedRevision": format!("main@sha1:{older}"),
+                    "lastAttemptedRevision": format!("main@sha1:{sha}"),
+                    "conditions": [{"type": "Ready", "status": ready, "reason": reason,
+                        "message": "kustomize build failed: accumulating resources"}]}})
+        };
+        let failed = observe(&kustomization("False", "BuildFailed"))
+            .applied
+            .unwrap();
+        assert!(
+            failed.revisions.is_empty(),
+            "lastAttemptedRevision alone is not applied"
+        );
+        let attempt = failed.failed.unwrap();
+        assert_eq!(
+            (attempt.revision.as_str(), attempt.reason.as_str()),
+            (sha, "BuildFailed")
+        );
+        let ready = observe(&kustomization("True", "ReconciliationSucceeded"))
+            .applied
+            .unwrap();
+        assert_eq!(
+            (ready.revisions, ready.failed),
+            (vec![older.to_owned()], None)
+        );
+        let progressing = observe(&kustomization("Unknown", "Progressing"))
+            .applied
+            .unwrap();
+        assert_eq!((progressing.revisions.len(), progressing.failed), (0, None));
     }
 
     #[test]

@@ -1,16 +1,16 @@
-//! Status watchers: per cluster, one kube-rs watcher per kind Slipway follows, feeding a read
-//! model of trimmed [`Record`]s, the status hub and the ledger recorder.
+//! Status watchers: per cluster, one [`follow`](super::follow) per kind Slipway follows,
+//! feeding a read model of trimmed [`Record`]s, the status hub and the ledger recorder. The
+//! read side (what pages and the recorder ask) is [`super::views`].
 //!
 //! ```text
 //!  per cluster, a manager:  wanted kinds = appliers (Argo CD Application, Flux Kustomization,
 //!                                          HelmRelease)
 //!                                        + offered claim kinds (catalog, this cluster's envs)
 //!                                        + kinds the claims and composites reference
-//!     │ spawns one task per kind ─▶ discover ── not served ─▶ note "not installed", ask later
-//!     ▼                                 │ served
-//!  watcher (list+watch, resume, re-list after 410, backoff) ─▶ observe() ─▶ ClusterState
-//!        Init…InitDone: a complete set (what vanished meanwhile is removed)     │
-//!                                                                              ▼
+//!     │ one follower per kind ─▶ Served / NotServed / Complete / Upsert / Remove / Failing /
+//!     ▼                            Recovered
+//!  ClusterState (records by kind, claim roots, parents)
+//!        Complete: what vanished meanwhile is removed
 //!        changed claim trees ─▶ Hub (StatusMessage::Claim) and the recorder's dirty set
 //! ```
 //! Claims are watched with the `slipway.dev/team` label selector and composed resources with
@@ -21,21 +21,19 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use ::kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
-use ::kube::runtime::WatchStreamExt as _;
-use ::kube::runtime::watcher::{self, Event};
-use app::status::{ClaimRow, ClusterView, LiveStatus, RequestStatus, StatusMessage, WatchedKind};
-use futures_util::StreamExt as _;
+use ::kube::api::DynamicObject;
+use app::status::{KindState, LiveStatus, StatusMessage};
 use tokio::sync::Notify;
 
 use super::cluster::Cluster;
-use super::hub::Hub;
-use super::offerings::not_served;
+use super::follow::{self, Cause, Follow, Update};
 use super::status::{self, COMPOSITE_LABEL, ObjectKey, Record, TEAM_LABEL};
 use crate::catalog::Catalog;
 use crate::config::ControlPlaneSettings;
 use crate::db::now_ms;
-use crate::services::audit::rfc3339;
+use crate::environment::Environments;
+use crate::hub::Hub;
+use crate::metrics::prom::Telemetry;
 
 /// Why a kind is watched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -49,7 +47,7 @@ pub enum Role {
 }
 
 impl Role {
-    fn word(self) -> &'static str {
+    pub(super) fn word(self) -> &'static str {
         match self {
             Role::Applier => "applier",
             Role::Claim => "claim",
@@ -66,32 +64,32 @@ pub const APPLIERS: [(&str, &str, &str); 3] = [
 ];
 
 /// (group, kind)
-type KindId = (String, String);
+pub(super) type KindId = (String, String);
 
 #[derive(Default)]
-struct KindSlot {
-    api_version: String,
-    roles: BTreeSet<Role>,
-    state: &'static str,
-    note: Option<String>,
-    last_event: Option<i64>,
+pub(super) struct KindSlot {
+    pub api_version: String,
+    pub roles: BTreeSet<Role>,
+    pub state: KindState,
+    pub note: Option<String>,
+    pub last_event: Option<i64>,
     /// The initial list finished at least once: absence means absent.
-    complete: bool,
-    objects: HashMap<(String, String), Record>,
+    pub complete: bool,
+    pub objects: HashMap<(String, String), Record>,
 }
 
-struct ClusterState {
-    reachable: bool,
-    since: i64,
-    error: Option<String>,
-    lag_ms: Option<i64>,
-    kinds: BTreeMap<KindId, KindSlot>,
+pub(super) struct ClusterState {
+    pub reachable: bool,
+    pub since: i64,
+    pub error: Option<String>,
+    pub lag_ms: Option<i64>,
+    pub kinds: BTreeMap<KindId, KindSlot>,
     /// Request id → the claim carrying its stamp.
-    roots: HashMap<String, ObjectKey>,
+    pub roots: HashMap<String, ObjectKey>,
     /// Referenced object → its referrer.
-    parents: HashMap<ObjectKey, ObjectKey>,
+    pub parents: HashMap<ObjectKey, ObjectKey>,
     /// The last status pushed per request id.
-    published: HashMap<String, LiveStatus>,
+    pub published: HashMap<String, LiveStatus>,
 }
 
 /// One cluster's read model.
@@ -100,7 +98,7 @@ pub struct ClusterWatch {
     pub name: String,
     /// Environments reconciling there.
     pub environments: Vec<String>,
-    state: RwLock<ClusterState>,
+    pub(super) state: RwLock<ClusterState>,
     wake: Notify,
 }
 
@@ -140,26 +138,25 @@ impl Dirty {
 
 /// Every cluster's status watchers.
 pub struct StatusWatch {
-    clusters: Vec<Arc<ClusterWatch>>,
+    pub(super) clusters: Vec<Arc<ClusterWatch>>,
     catalog: Arc<Catalog>,
-    settings: ControlPlaneSettings,
+    pub(super) environments: Arc<Environments>,
+    pub(super) settings: ControlPlaneSettings,
     hub: Arc<Hub>,
+    telemetry: Arc<Telemetry>,
     /// See [`Dirty`].
     pub dirty: Arc<Dirty>,
 }
 
-/// An applier that applied a commit over a path.
-#[derive(Clone, Debug)]
-pub struct ApplierSight {
-    /// `Kind namespace/name`.
-    pub name: String,
-    /// Applied commits.
-    pub revisions: Vec<String>,
-}
-
 impl StatusWatch {
     /// Watchers for every configured cluster (not started).
-    pub fn new(catalog: Arc<Catalog>, settings: ControlPlaneSettings, hub: Arc<Hub>) -> Arc<Self> {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        environments: Arc<Environments>,
+        settings: ControlPlaneSettings,
+        hub: Arc<Hub>,
+        telemetry: Arc<Telemetry>,
+    ) -> Arc<Self> {
         let now = now_ms();
         let clusters = settings
             .clusters
@@ -167,7 +164,7 @@ impl StatusWatch {
             .map(|c| {
                 Arc::new(ClusterWatch {
                     name: c.name.clone(),
-                    environments: settings.environments_of(&c.name),
+                    environments: environments.in_cluster(&c.name),
                     state: RwLock::new(ClusterState {
                         reachable: true,
                         since: now,
@@ -185,8 +182,10 @@ impl StatusWatch {
         Arc::new(StatusWatch {
             clusters,
             catalog,
+            environments,
             settings,
             hub,
+            telemetry,
             dirty: Arc::default(),
         })
     }
@@ -201,7 +200,11 @@ impl StatusWatch {
         clusters
             .iter()
             .filter_map(|cluster| {
-                let watch = self.cluster(&cluster.name)?.clone();
+                let watch = self
+                    .clusters
+                    .iter()
+                    .find(|c| c.name == cluster.name)?
+                    .clone();
                 let this = self.clone();
                 let cluster = cluster.clone();
                 Some(tokio::spawn(
@@ -211,18 +214,7 @@ impl StatusWatch {
             .collect()
     }
 
-    fn cluster(&self, name: &str) -> Option<&Arc<ClusterWatch>> {
-        self.clusters.iter().find(|c| c.name == name)
-    }
-
-    /// The cluster an environment reconciles in.
-    pub fn cluster_of(&self, environment: &str) -> Option<&Arc<ClusterWatch>> {
-        self.clusters
-            .iter()
-            .find(|c| c.environments.iter().any(|e| e == environment))
-    }
-
-    /// Keeps one watcher per wanted kind running.
+    /// Keeps one follower per wanted kind running.
     async fn manage(self: Arc<Self>, cluster: Cluster, watch: Arc<ClusterWatch>) {
         // Dropping the map (this task aborted) aborts every kind's task with it.
         let mut running: HashMap<KindId, (BTreeSet<Role>, AbortOnDrop)> = HashMap::new();
@@ -239,8 +231,7 @@ impl StatusWatch {
                     let mut state = watch.state.write().expect("cluster lock");
                     let slot = state.kinds.entry(id.clone()).or_default();
                     slot.roles = roles.clone();
-                    if slot.state.is_empty() {
-                        slot.state = "discovering";
+                    if slot.api_version.is_empty() {
                         slot.api_version = format!("{}/{version}", id.0);
                     }
                 }
@@ -270,6 +261,12 @@ impl StatusWatch {
                 .1
                 .insert(role);
         };
+        let version_of = |api_version: &str| -> String {
+            api_version
+                .rsplit_once('/')
+                .map_or(api_version, |(_, v)| v)
+                .to_owned()
+        };
         for (group, version, kind) in APPLIERS {
             add(group, version, kind, Role::Applier);
         }
@@ -281,14 +278,9 @@ impl StatusWatch {
                 .iter()
                 .any(|e| watch.environments.contains(e))
             {
-                let version = summary
-                    .api_version
-                    .rsplit_once('/')
-                    .map(|(_, v)| v)
-                    .unwrap_or(&summary.api_version);
                 add(
                     status::group_of(&summary.api_version),
-                    version,
+                    &version_of(&summary.api_version),
                     &summary.kind,
                     Role::Claim,
                 );
@@ -298,14 +290,9 @@ impl StatusWatch {
         for slot in state.kinds.values() {
             for record in slot.objects.values() {
                 for reference in &record.references {
-                    let version = reference
-                        .api_version
-                        .rsplit_once('/')
-                        .map(|(_, v)| v)
-                        .unwrap_or(&reference.api_version);
                     add(
                         &reference.key.group,
-                        version,
+                        &version_of(&reference.api_version),
                         &reference.key.kind,
                         Role::Composed,
                     );
@@ -315,7 +302,7 @@ impl StatusWatch {
         wanted
     }
 
-    /// Discovers and watches one kind, for as long as it is wanted.
+    /// Follows one kind for as long as it is wanted, keeping its slot of the read model.
     async fn follow(
         self: Arc<Self>,
         cluster: Cluster,
@@ -324,157 +311,82 @@ impl StatusWatch {
         version: String,
         roles: BTreeSet<Role>,
     ) {
-        loop {
-            match find_kind(&cluster.client, &id.0, &version, &id.1).await {
-                Ok(Some(resource)) => {
-                    self.set_kind(&watch, &id, |slot| {
-                        slot.api_version = resource.api_version.clone();
-                        slot.state = "listing";
-                        slot.note = None;
-                    });
-                    self.reachable(&watch, None);
-                    self.watch_kind(&cluster, &watch, &id, &resource, &roles)
-                        .await;
-                }
-                Ok(None) => {
-                    self.replace_all(&watch, &id, HashMap::new());
-                    self.set_kind(&watch, &id, |slot| {
-                        slot.state = "not installed";
-                        slot.note = Some(format!(
-                            "{} ({}) is not served in cluster {}; asking again every {:?}",
-                            id.1, id.0, cluster.name, self.settings.rediscover
-                        ));
-                    });
-                }
-                Err(::kube::Error::Api(status)) if status.code < 500 => {
-                    // The cluster answers; this kind is refused (RBAC, usually).
-                    self.reachable(&watch, None);
-                    self.set_kind(&watch, &id, |slot| {
-                        slot.state = "failing";
-                        slot.note = Some(format!(
-                            "discovery refused: {} {}",
-                            status.code, status.message
-                        ));
-                    });
-                }
-                Err(error) => {
-                    self.reachable(&watch, Some(error.to_string()));
-                }
-            }
-            tokio::time::sleep(self.settings.rediscover).await;
-        }
-    }
-
-    async fn watch_kind(
-        &self,
-        cluster: &Cluster,
-        watch: &ClusterWatch,
-        id: &KindId,
-        resource: &ApiResource,
-        roles: &BTreeSet<Role>,
-    ) {
-        let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), resource);
-        let mut config = watcher::Config::default();
         // One selector only when every role agrees on it.
-        if roles.len() == 1 {
-            match roles.first() {
-                Some(Role::Claim) => config = config.labels(TEAM_LABEL),
-                Some(Role::Composed) => config = config.labels(COMPOSITE_LABEL),
-                _ => {}
+        let selector = match (roles.len(), roles.first()) {
+            (1, Some(Role::Claim)) => Some(TEAM_LABEL.to_owned()),
+            (1, Some(Role::Composed)) => Some(COMPOSITE_LABEL.to_owned()),
+            _ => None,
+        };
+        let kind = follow::Kind {
+            group: id.0.clone(),
+            version: Some(version),
+            kind: id.1.clone(),
+        };
+        let how = Follow {
+            selector,
+            rediscover: self.settings.rediscover,
+            probe: self.settings.rediscover.min(Duration::from_secs(5)),
+        };
+        let name = cluster.name.clone();
+        follow::follow(cluster.client, kind, how, trimmed, |update| match update {
+            Update::Served { api_version } => {
+                self.set_kind(&watch, &id, |slot| {
+                    slot.api_version = api_version;
+                    slot.state = KindState::Listing;
+                    slot.note = None;
+                });
+                self.reachable(&watch, None);
             }
-        }
-        let mut events = watcher::watcher(api.clone(), config.clone())
-            .default_backoff()
-            .boxed();
-        let mut fresh: Option<HashMap<(String, String), Record>> = None;
-        let mut failing = false;
-        let mut probe = tokio::time::interval(self.settings.rediscover.min(Duration::from_secs(5)));
-        loop {
-            let event = tokio::select! {
-                event = events.next() => match event {
-                    Some(event) => event,
-                    None => return,
-                },
-                _ = probe.tick(), if failing => {
-                    let mut params = ListParams::default().limit(1);
-                    if let Some(selector) = &config.label_selector {
-                        params = params.labels(selector);
-                    }
-                    if api.list_metadata(&params).await.is_ok() {
-                        failing = false;
-                        self.recovered(watch, id);
-                        self.reachable(watch, None);
-                    }
-                    continue;
-                }
-            };
-            if event.is_ok() && failing {
-                failing = false;
-                self.recovered(watch, id);
+            Update::NotServed => {
+                self.replace_all(&watch, &id, Vec::new());
+                self.set_kind(&watch, &id, |slot| {
+                    slot.state = KindState::NotInstalled;
+                    slot.note = Some(format!(
+                        "{} ({}) is not served in cluster {name}; asking again every {:?}",
+                        id.1, id.0, self.settings.rediscover
+                    ));
+                });
             }
-            match event {
-                Ok(Event::Init) => fresh = Some(HashMap::new()),
-                Ok(Event::InitApply(object)) => {
-                    if let (Some(set), Some((key, record))) = (fresh.as_mut(), trimmed(&object)) {
-                        set.insert((key.namespace, key.name), record);
-                    }
-                }
-                Ok(Event::InitDone) => {
-                    let set = fresh.take().unwrap_or_default();
-                    self.replace_all(watch, id, set);
-                    self.set_kind(watch, id, |slot| slot.state = "watching");
-                    self.reachable(watch, None);
-                }
-                Ok(Event::Apply(object)) => {
-                    crate::metrics::prom::global().watch_event(&cluster.name);
-                    if let Some((key, record)) = trimmed(&object) {
-                        self.upsert(watch, key, record);
-                    }
-                    self.reachable(watch, None);
-                }
-                Ok(Event::Delete(object)) => {
-                    crate::metrics::prom::global().watch_event(&cluster.name);
-                    if let Some((key, _)) = trimmed(&object) {
-                        self.remove(watch, &key);
-                    }
-                    self.reachable(watch, None);
-                }
-                Err(error) if not_served(&error) => {
-                    tracing::info!(cluster = %cluster.name, kind = %id.1, "no longer served");
-                    return;
-                }
-                // 410 Gone: the watcher re-lists on its own; the protocol at work, not a fault.
-                Err(watcher::Error::WatchError(status)) if status.code == 410 => {
-                    tracing::debug!(cluster = %cluster.name, kind = %id.1, "watch expired; re-listing");
-                }
-                Err(error) => {
-                    if !failing {
-                        tracing::warn!(cluster = %cluster.name, kind = %id.1, %error, "status watch failing; retrying with backoff");
-                    }
-                    failing = true;
-                    self.set_kind(watch, id, |slot| {
-                        slot.state = "failing";
-                        slot.note = Some(error.to_string());
-                    });
-                    // A refusal (403 without RBAC for this kind) is this kind's problem; a
-                    // watch connection that broke mid-stream is re-opened at once; only no
-                    // answer (or a server error) on a list or a new watch is the cluster's.
-                    if refused(&error) {
-                        self.reachable(watch, None);
-                    } else if !matches!(error, watcher::Error::WatchFailed(_)) {
-                        self.reachable(watch, Some(error.to_string()));
-                    }
+            Update::Complete(set) => {
+                self.replace_all(&watch, &id, set);
+                self.set_kind(&watch, &id, |slot| slot.state = KindState::Watching);
+                self.reachable(&watch, None);
+            }
+            Update::Upsert((key, record)) => {
+                self.telemetry.watch_event(&name);
+                self.upsert(&watch, key, record);
+                self.reachable(&watch, None);
+            }
+            Update::Remove((key, _)) => {
+                self.telemetry.watch_event(&name);
+                self.remove(&watch, &key);
+                self.reachable(&watch, None);
+            }
+            Update::Failing { error, cause } => {
+                self.set_kind(&watch, &id, |slot| {
+                    slot.state = KindState::Failing;
+                    slot.note = Some(error.clone());
+                });
+                match cause {
+                    Cause::Kind => self.reachable(&watch, None),
+                    Cause::Connection => {}
+                    Cause::Cluster => self.reachable(&watch, Some(error)),
                 }
             }
-        }
-    }
-
-    /// A failing kind answers again: back to watching (or listing, before its first list).
-    fn recovered(&self, watch: &ClusterWatch, id: &KindId) {
-        self.set_kind(watch, id, |slot| {
-            slot.state = if slot.complete { "watching" } else { "listing" };
-            slot.note = None;
-        });
+            Update::Recovered => {
+                // Back to watching (or listing, before its first list).
+                self.set_kind(&watch, &id, |slot| {
+                    slot.state = if slot.complete {
+                        KindState::Watching
+                    } else {
+                        KindState::Listing
+                    };
+                    slot.note = None;
+                });
+                self.reachable(&watch, None);
+            }
+        })
+        .await;
     }
 
     fn set_kind(&self, watch: &ClusterWatch, id: &KindId, change: impl FnOnce(&mut KindSlot)) {
@@ -498,8 +410,8 @@ impl StatusWatch {
                 state.error = error.clone();
                 if reachable {
                     for slot in state.kinds.values_mut() {
-                        if slot.state == "failing" {
-                            slot.state = "watching";
+                        if slot.state == KindState::Failing {
+                            slot.state = KindState::Watching;
                             slot.note = None;
                         }
                     }
@@ -513,13 +425,12 @@ impl StatusWatch {
             } else {
                 tracing::info!(cluster = %watch.name, "cluster reachable again");
             }
+            // Every claim there is now (or no longer) stale: browsers re-read what they show.
             self.hub.publish(StatusMessage::Cluster {
                 cluster: watch.name.clone(),
                 reachable: error.is_none(),
                 error,
             });
-            // Every claim there is now (or no longer) stale: the recorder must not take a
-            // stale status for a change, and need not look again until it is fresh.
         }
     }
 
@@ -527,14 +438,9 @@ impl StatusWatch {
         if record.applied.is_some() {
             self.dirty.applier_changed();
         }
-        let mut new_kinds = false;
         let touched = {
             let mut state = watch.state.write().expect("cluster lock");
-            new_kinds |= record.references.iter().any(|r| {
-                !state
-                    .kinds
-                    .contains_key(&(r.key.group.clone(), r.key.kind.clone()))
-            });
+            let new_kinds = references_new_kinds(&state, &record);
             self.store(&mut state, key.clone(), record);
             if let Some(changed_at) = state
                 .kinds
@@ -545,12 +451,12 @@ impl StatusWatch {
             {
                 state.lag_ms = Some((now_ms() - changed_at).max(0));
             }
-            root_of(&state, &key)
+            (super::views::root_of(&state, &key), new_kinds)
         };
-        if let Some(root) = touched {
+        if let Some(root) = touched.0 {
             self.refresh_root(watch, &root);
         }
-        if new_kinds {
+        if touched.1 {
             watch.wake.notify_one();
         }
     }
@@ -563,32 +469,27 @@ impl StatusWatch {
         if let Some(request) = &record.request_id {
             state.roots.insert(request.clone(), key.clone());
         }
+        let new_request = record.request_id.clone();
         let slot = state.kinds.entry(id).or_default();
         slot.last_event = Some(now_ms());
         let old = slot
             .objects
             .insert((key.namespace.clone(), key.name.clone()), record);
-        if let Some(old) = old {
-            let new_request = slot
-                .objects
-                .get(&(key.namespace.clone(), key.name.clone()))
-                .and_then(|r| r.request_id.clone());
-            if let Some(request) = old.request_id
-                && Some(&request) != new_request.as_ref()
-            {
-                if state.roots.get(&request) == Some(&key) {
-                    state.roots.remove(&request);
-                }
-                state.published.remove(&request);
-                self.dirty.add(request);
+        if let Some(request) = old.and_then(|old| old.request_id)
+            && Some(&request) != new_request.as_ref()
+        {
+            if state.roots.get(&request) == Some(&key) {
+                state.roots.remove(&request);
             }
+            state.published.remove(&request);
+            self.dirty.add(request);
         }
     }
 
     fn remove(&self, watch: &ClusterWatch, key: &ObjectKey) {
         let touched = {
             let mut state = watch.state.write().expect("cluster lock");
-            let root = root_of(&state, key);
+            let root = super::views::root_of(&state, key);
             let removed = state
                 .kinds
                 .get_mut(&(key.group.clone(), key.kind.clone()))
@@ -621,12 +522,11 @@ impl StatusWatch {
 
     /// Replaces every object of a kind with a complete set (after a list), removing what
     /// vanished and telling only about what changed.
-    fn replace_all(
-        &self,
-        watch: &ClusterWatch,
-        id: &KindId,
-        set: HashMap<(String, String), Record>,
-    ) {
+    fn replace_all(&self, watch: &ClusterWatch, id: &KindId, set: Vec<(ObjectKey, Record)>) {
+        let present: HashSet<(&str, &str)> = set
+            .iter()
+            .map(|(k, _)| (k.namespace.as_str(), k.name.as_str()))
+            .collect();
         let gone: Vec<ObjectKey> = {
             let state = watch.state.read().expect("cluster lock");
             state
@@ -635,7 +535,7 @@ impl StatusWatch {
                 .map(|slot| {
                     slot.objects
                         .keys()
-                        .filter(|k| !set.contains_key(*k))
+                        .filter(|(ns, n)| !present.contains(&(ns.as_str(), n.as_str())))
                         .map(|(namespace, name)| ObjectKey {
                             group: id.0.clone(),
                             kind: id.1.clone(),
@@ -653,13 +553,7 @@ impl StatusWatch {
         let mut new_kinds = false;
         {
             let mut state = watch.state.write().expect("cluster lock");
-            for ((namespace, name), record) in set {
-                let key = ObjectKey {
-                    group: id.0.clone(),
-                    kind: id.1.clone(),
-                    namespace,
-                    name,
-                };
+            for (key, record) in set {
                 let unchanged = state
                     .kinds
                     .get(id)
@@ -668,21 +562,16 @@ impl StatusWatch {
                 if unchanged {
                     continue;
                 }
-                new_kinds |= record.references.iter().any(|r| {
-                    !state
-                        .kinds
-                        .contains_key(&(r.key.group.clone(), r.key.kind.clone()))
-                });
+                new_kinds |= references_new_kinds(&state, &record);
                 if record.applied.is_some() {
                     self.dirty.applier_changed();
                 }
                 self.store(&mut state, key.clone(), record);
-                if let Some(root) = root_of(&state, &key) {
+                if let Some(root) = super::views::root_of(&state, &key) {
                     roots.insert(root);
                 }
             }
-            let slot = state.kinds.entry(id.clone()).or_default();
-            slot.complete = true;
+            state.kinds.entry(id.clone()).or_default().complete = true;
         }
         for root in roots {
             self.refresh_root(watch, &root);
@@ -696,7 +585,7 @@ impl StatusWatch {
     fn refresh_root(&self, watch: &ClusterWatch, root: &ObjectKey) {
         let message = {
             let mut state = watch.state.write().expect("cluster lock");
-            let Some((request_id, team, live)) = live_of(&state, root) else {
+            let Some((request_id, team, live)) = super::views::live_of(&state, root) else {
                 return;
             };
             let same = state
@@ -718,218 +607,15 @@ impl StatusWatch {
         }
         self.hub.publish(message);
     }
+}
 
-    /// A request's live status and resource tree.
-    pub fn request_status(&self, environment: &str, request_id: &str) -> RequestStatus {
-        let Some(watch) = self.cluster_of(environment) else {
-            return RequestStatus {
-                cluster: None,
-                live: None,
-                tree: None,
-                note: Some(format!(
-                    "environment {environment} reconciles in no configured cluster, so its live status is not followed"
-                )),
-            };
-        };
-        let state = watch.state.read().expect("cluster lock");
-        let Some(key) = state.roots.get(request_id) else {
-            return RequestStatus {
-                cluster: Some(watch.name.clone()),
-                live: None,
-                tree: None,
-                note: Some(format!(
-                    "no claim in cluster {} carries this request's id yet",
-                    watch.name
-                )),
-            };
-        };
-        let Some(record) = lookup(&state, key) else {
-            return RequestStatus {
-                cluster: Some(watch.name.clone()),
-                live: None,
-                tree: None,
-                note: None,
-            };
-        };
-        let tree = status::tree(key, record, &|k| lookup(&state, k));
-        let live = view(&state, status::summarize(&tree, since_of(record)));
-        RequestStatus {
-            cluster: Some(watch.name.clone()),
-            live: Some(live),
-            tree: Some(tree),
-            note: None,
-        }
-    }
-
-    /// The status of the claim carrying `request_id` in the environment's cluster (Stale
-    /// while that cluster is unreachable); `None` when no such claim is seen.
-    pub fn claim_status(&self, environment: &str, request_id: &str) -> Option<LiveStatus> {
-        let watch = self.cluster_of(environment)?;
-        let state = watch.state.read().expect("cluster lock");
-        let (_, _, live) = live_of(&state, state.roots.get(request_id)?)?;
-        Some(view(&state, live))
-    }
-
-    /// Whether the claim `(group, kind, name)` for `environment` is known to be absent: the
-    /// cluster answers, its kind was listed completely, and no object of that name carries
-    /// the environment's label. `None` when that cannot be known now.
-    pub fn claim_absent(
-        &self,
-        environment: &str,
-        group: &str,
-        kind: &str,
-        name: &str,
-    ) -> Option<bool> {
-        let watch = self.cluster_of(environment)?;
-        let state = watch.state.read().expect("cluster lock");
-        if !state.reachable {
-            return None;
-        }
-        let slot = state.kinds.get(&(group.to_owned(), kind.to_owned()))?;
-        if !slot.complete || slot.state != "watching" {
-            return None;
-        }
-        Some(!slot.objects.iter().any(|((_, n), record)| {
-            n == name && record.environment.as_deref() == Some(environment)
-        }))
-    }
-
-    /// The appliers in the environment's cluster that apply `path`.
-    pub fn appliers_of(&self, environment: &str, path: &str) -> Vec<ApplierSight> {
-        let Some(watch) = self.cluster_of(environment) else {
-            return Vec::new();
-        };
-        let state = watch.state.read().expect("cluster lock");
-        if !state.reachable {
-            return Vec::new();
-        }
-        let mut found = Vec::new();
-        // Only the applier kinds: a claim kind may hold tens of thousands of objects.
-        for ((_, kind), slot) in state
+/// Whether a record references a kind the cluster's model has no slot for yet.
+fn references_new_kinds(state: &ClusterState, record: &Record) -> bool {
+    record.references.iter().any(|r| {
+        !state
             .kinds
-            .iter()
-            .filter(|(_, s)| s.roles.contains(&Role::Applier))
-        {
-            for ((namespace, name), record) in &slot.objects {
-                if let Some(applied) = &record.applied
-                    && applied.paths.iter().any(|p| status::covers(p, path))
-                    && !applied.revisions.is_empty()
-                {
-                    found.push(ApplierSight {
-                        name: format!("{kind} {namespace}/{name}"),
-                        revisions: applied.revisions.clone(),
-                    });
-                }
-            }
-        }
-        found
-    }
-
-    /// Claims of `teams` (every claim when `None`), in every cluster.
-    pub fn claims(&self, teams: Option<&[String]>) -> Vec<ClaimRow> {
-        let mut rows = Vec::new();
-        for watch in &self.clusters {
-            let state = watch.state.read().expect("cluster lock");
-            for (request_id, key) in &state.roots {
-                let Some(record) = lookup(&state, key) else {
-                    continue;
-                };
-                let team = record.team.clone().unwrap_or_default();
-                if teams.is_some_and(|t| !t.contains(&team)) {
-                    continue;
-                }
-                let Some((_, _, live)) = live_of(&state, key) else {
-                    continue;
-                };
-                rows.push(ClaimRow {
-                    request_id: request_id.clone(),
-                    team,
-                    environment: record.environment.clone().unwrap_or_default(),
-                    cluster: watch.name.clone(),
-                    kind: key.kind.clone(),
-                    namespace: (!key.namespace.is_empty()).then(|| key.namespace.clone()),
-                    name: key.name.clone(),
-                    live: view(&state, live),
-                });
-            }
-        }
-        rows.sort_by(|a, b| {
-            (&a.environment, &a.kind, &a.name).cmp(&(&b.environment, &b.kind, &b.name))
-        });
-        rows
-    }
-
-    /// Every cluster, its kinds and counts.
-    pub fn clusters(&self) -> Vec<ClusterView> {
-        self.clusters
-            .iter()
-            .map(|watch| {
-                let state = watch.state.read().expect("cluster lock");
-                ClusterView {
-                    name: watch.name.clone(),
-                    environments: watch.environments.clone(),
-                    reachable: state.reachable,
-                    since: rfc3339(state.since),
-                    error: state.error.clone(),
-                    lag_ms: state.lag_ms,
-                    kinds: state
-                        .kinds
-                        .iter()
-                        .map(|((group, kind), slot)| WatchedKind {
-                            api_version: if slot.api_version.is_empty() {
-                                group.clone()
-                            } else {
-                                slot.api_version.clone()
-                            },
-                            kind: kind.clone(),
-                            role: slot
-                                .roles
-                                .iter()
-                                .map(|r| r.word())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            objects: slot.objects.len(),
-                            state: if slot.state.is_empty() {
-                                "discovering".into()
-                            } else {
-                                slot.state.into()
-                            },
-                            note: slot.note.clone(),
-                            last_event: slot.last_event.map(rfc3339),
-                        })
-                        .collect(),
-                }
-            })
-            .collect()
-    }
-
-    /// Objects held in all clusters.
-    pub fn object_count(&self) -> usize {
-        self.clusters
-            .iter()
-            .map(|w| {
-                w.state
-                    .read()
-                    .expect("cluster lock")
-                    .kinds
-                    .values()
-                    .map(|s| s.objects.len())
-                    .sum::<usize>()
-            })
-            .sum()
-    }
-
-    /// Whether every cluster answers and has listed every kind it serves at least once.
-    pub fn settled(&self) -> bool {
-        self.clusters.iter().all(|w| {
-            let state = w.state.read().expect("cluster lock");
-            state.reachable
-                && state
-                    .kinds
-                    .values()
-                    .all(|s| s.complete || s.state == "not installed")
-        })
-    }
+            .contains_key(&(r.key.group.clone(), r.key.kind.clone()))
+    })
 }
 
 /// A task that ends when its handle is dropped.
@@ -938,57 +624,6 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-fn lookup<'a>(state: &'a ClusterState, key: &ObjectKey) -> Option<&'a Record> {
-    state
-        .kinds
-        .get(&(key.group.clone(), key.kind.clone()))?
-        .objects
-        .get(&(key.namespace.clone(), key.name.clone()))
-}
-
-/// The claim whose tree `key` is in (itself when it is one).
-fn root_of(state: &ClusterState, key: &ObjectKey) -> Option<ObjectKey> {
-    let mut current = key.clone();
-    for _ in 0..8 {
-        if lookup(state, &current).is_some_and(|r| r.request_id.is_some()) {
-            return Some(current);
-        }
-        current = state.parents.get(&current)?.clone();
-    }
-    None
-}
-
-fn since_of(record: &Record) -> String {
-    record
-        .changed_at
-        .clone()
-        .unwrap_or_else(|| rfc3339(now_ms()))
-}
-
-fn live_of(state: &ClusterState, key: &ObjectKey) -> Option<(String, String, LiveStatus)> {
-    let record = lookup(state, key)?;
-    let request_id = record.request_id.clone()?;
-    let tree = status::tree(key, record, &|k| lookup(state, k));
-    Some((
-        request_id,
-        record.team.clone().unwrap_or_default(),
-        status::summarize(&tree, since_of(record)),
-    ))
-}
-
-/// A status as served: Stale while the cluster is unreachable.
-fn view(state: &ClusterState, live: LiveStatus) -> LiveStatus {
-    if state.reachable {
-        live
-    } else {
-        status::stale(
-            live,
-            state.error.as_deref().unwrap_or("no answer"),
-            rfc3339(state.since),
-        )
     }
 }
 
@@ -1002,66 +637,4 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
 fn trimmed(object: &DynamicObject) -> Option<(ObjectKey, Record)> {
     let value = serde_json::to_value(object).ok()?;
     Some((status::key_of(&value)?, status::observe(&value)))
-}
-
-fn refused(error: &watcher::Error) -> bool {
-    match error {
-        watcher::Error::InitialListFailed(::kube::Error::Api(status))
-        | watcher::Error::WatchStartFailed(::kube::Error::Api(status))
-        | watcher::Error::WatchError(status) => (400..500).contains(&status.code),
-        _ => false,
-    }
-}
-
-/// Finds `kind` of `group` in a cluster, at `version` when served, else the group's
-/// preferred version; `None` when the cluster does not serve it.
-pub async fn find_kind(
-    client: &::kube::Client,
-    group: &str,
-    version: &str,
-    kind: &str,
-) -> Result<Option<ApiResource>, ::kube::Error> {
-    let versions: Vec<String> = if group.is_empty() {
-        vec!["v1".to_owned()]
-    } else {
-        let groups = client.list_api_groups().await?;
-        let Some(found) = groups.groups.iter().find(|g| g.name == group) else {
-            return Ok(None);
-        };
-        let mut versions: Vec<String> = Vec::new();
-        if found.versions.iter().any(|v| v.version == version) {
-            versions.push(version.to_owned());
-        }
-        if let Some(preferred) = &found.preferred_version {
-            versions.push(preferred.version.clone());
-        }
-        versions.extend(found.versions.iter().map(|v| v.version.clone()));
-        versions.dedup();
-        versions
-    };
-    for candidate in versions {
-        let resources = if group.is_empty() {
-            client.list_core_api_resources(&candidate).await
-        } else {
-            client
-                .list_api_group_resources(&format!("{group}/{candidate}"))
-                .await
-        };
-        let resources = match resources {
-            Ok(resources) => resources,
-            Err(::kube::Error::Api(status)) if status.code == 404 => continue,
-            Err(error) => return Err(error),
-        };
-        if let Some(resource) = resources
-            .resources
-            .iter()
-            .find(|r| r.kind == kind && !r.name.contains('/'))
-        {
-            return Ok(Some(ApiResource::from_gvk_with_plural(
-                &GroupVersionKind::gvk(group, &candidate, kind),
-                &resource.name,
-            )));
-        }
-    }
-    Ok(None)
 }

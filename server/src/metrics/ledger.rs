@@ -77,6 +77,8 @@ pub enum Source {
     Cluster,
     /// The Git writer refused the request.
     Git,
+    /// The GitOps applier failed to apply a revision containing the request's commit.
+    Applier,
 }
 
 impl Source {
@@ -85,6 +87,7 @@ impl Source {
         match self {
             Source::Cluster => "cluster",
             Source::Git => "git",
+            Source::Applier => "applier",
         }
     }
 }
@@ -111,6 +114,9 @@ pub struct Incident {
 /// - A `failed` before the commit reached the branch is the Git writer's: the request failed
 ///   and a Git incident starts (never restored). After it, it is the cluster's: an incident
 ///   starts unless one is open, and the request is a change failure.
+/// - `apply_failed` (the applier could not apply a revision with the commit) starts an
+///   applier incident unless one is open; the next `synced` restores it. Alone it makes the
+///   request failed; a later Ready still makes it a success.
 /// - `ready` ends an open incident; the first one is the time to ready.
 /// - A create/update succeeds at its first Ready, a delete when its claim is gone; a failure
 ///   after success does not undo it, a Ready after failure makes it a success.
@@ -125,6 +131,7 @@ pub fn fold(action: &str, events: &[LedgerEvent<'_>]) -> (Facts, Vec<Incident>) 
     };
     let mut incidents: Vec<Incident> = Vec::new();
     let mut open: Option<usize> = None;
+    let mut applying: Option<usize> = None;
     let (mut succeeded, mut withdrawn, mut failed_anywhere) = (false, false, false);
     for event in events {
         let at = event.at;
@@ -145,6 +152,23 @@ pub fn fold(action: &str, events: &[LedgerEvent<'_>]) -> (Facts, Vec<Incident>) 
             "closed" => withdrawn = true,
             "synced" => {
                 facts.synced_at.get_or_insert(at);
+                if let Some(index) = applying.take() {
+                    incidents[index].restored_at = Some(at);
+                }
+            }
+            "apply_failed" => {
+                failed_anywhere = true;
+                if applying.is_none() {
+                    let message = event.message.unwrap_or_default();
+                    applying = Some(incidents.len());
+                    incidents.push(Incident {
+                        started_at: at,
+                        restored_at: None,
+                        source: Source::Applier,
+                        reason: reason_key(message),
+                        message: message.to_owned(),
+                    });
+                }
             }
             "ready" => {
                 facts.ready_at.get_or_insert(at);
@@ -157,11 +181,12 @@ pub fn fold(action: &str, events: &[LedgerEvent<'_>]) -> (Facts, Vec<Incident>) 
             }
             "deleted" => {
                 open = None;
+                applying = None;
                 if action == "delete" {
                     succeeded = true;
                 }
             }
-            "failed" => {
+            "failed" | "abandoned" => {
                 let message = event.message.unwrap_or_default();
                 if facts.merged_at.is_none() {
                     incidents.push(Incident {

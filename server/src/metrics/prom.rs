@@ -8,7 +8,7 @@
 //! offerings are capped at [`MAX_OFFERINGS`] distinct values (the rest count as `other`).
 
 use std::collections::HashSet;
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -93,15 +93,15 @@ fn git_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.01, 2.0, 14))
 }
 
-static GLOBAL: LazyLock<Telemetry> = LazyLock::new(Telemetry::new);
-
-/// The process-wide metrics.
-pub fn global() -> &'static Telemetry {
-    &GLOBAL
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Telemetry {
-    fn new() -> Self {
+    /// A registry of its own (one per application state: no process-global metrics).
+    pub fn new() -> Self {
         let mut registry = Registry::with_prefix("slipway");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(

@@ -1,14 +1,17 @@
 //! The catalog service: who sees which offering, previews against the repository, drafts.
 //!
 //! ```text
-//!  refresh loop ──every N s──▶ FileSource (Git mirror | folder) ──changed?──▶ Catalog::replace
+//!  refresh loop ──every N s──▶ FileSource (the catalog's shared clone | folder)
+//!                                ──changed?──▶ Catalog::replace
 //!  server fns ──▶ CatalogService ──▶ Catalog snapshot (search, get)
-//!                               └──▶ validate → render → Mirror::read → diff (preview)
+//!                               └──▶ validate → render → Environment (place, clone) → diff
 //! ```
+//! A preview fetches the environment's repository when its clone is older than a few
+//! seconds, joining a fetch already under way, and waits for it only briefly: a remote that
+//! does not answer makes the preview say so, never hang.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use app::catalog::{
     CatalogFilter, CatalogPage, DiffLine, ENVIRONMENT_PATH, FieldError, FileChange, OfferingDetail,
@@ -24,11 +27,15 @@ use crate::catalog::source::FileSource;
 use crate::catalog::{Catalog, Feed, Offering};
 use crate::config::CatalogSettings;
 use crate::db::{self, Db};
-use crate::git::Mirror;
-use crate::services::audit::rfc3339;
+use crate::environment::{Environment, Environments};
+use crate::git::clone::Stale;
+use crate::time::rfc3339;
 
 /// Previews fetch the repository at most this often.
-const FETCH_EVERY: Duration = Duration::from_secs(5);
+pub const FETCH_EVERY: Duration = Duration::from_secs(5);
+
+/// The longest a page waits for a fetch (it goes on in the background after that).
+pub const FETCH_WAIT: Duration = Duration::from_secs(3);
 
 /// The largest draft stored.
 const MAX_DRAFT_BYTES: usize = 256 * 1024;
@@ -37,91 +44,44 @@ const MAX_DRAFT_BYTES: usize = 256 * 1024;
 pub struct CatalogService {
     db: Db,
     catalog: Arc<Catalog>,
+    environments: Arc<Environments>,
     settings: CatalogSettings,
     files: FileSource,
     last_fingerprint: Mutex<Option<String>>,
-    /// Where each environment's files live; `default` for environments not configured.
-    routes: HashMap<String, Route>,
-    default: Route,
-}
-
-/// When a mirror was last fetched (shared by the environments reading it).
-type LastFetch = Arc<Mutex<Option<Instant>>>;
-
-/// An environment's repository as previews and edits read it.
-#[derive(Clone)]
-struct Route {
-    mirror: Mirror,
-    branch: String,
-    prefix: String,
-    last_fetch: LastFetch,
 }
 
 impl CatalogService {
-    /// A service over `catalog`, reading files and previews as `settings` say, each
-    /// environment's files in its own repository (`environments`; others: the catalog's).
+    /// A service over `catalog`, reading offering files as `settings` say (a folder, or the
+    /// catalog folder of the repository's shared clone) and previews from the environments.
     pub fn new(
         db: Db,
         catalog: Arc<Catalog>,
         settings: CatalogSettings,
-        environments: &[(String, crate::config::EnvironmentGit)],
+        environments: Arc<Environments>,
     ) -> Self {
-        // One mirror (and one fetch lock, one throttle) per repository URL.
-        let mut by_url: HashMap<String, (Mirror, LastFetch)> = HashMap::new();
-        let mut mirror_of = |url: &str, credentials: &crate::git::Credentials| {
-            by_url
-                .entry(url.to_owned())
-                .or_insert_with(|| {
-                    let mirror = Mirror::new(
-                        url.to_owned(),
-                        settings.cache_dir.join(format!("{}.git", mirror_name(url))),
-                    )
-                    .with_credentials(credentials.clone());
-                    (mirror, Arc::default())
-                })
-                .clone()
-        };
-        let (mirror, last_fetch) = mirror_of(&settings.repo_url, &settings.credentials);
-        let default = Route {
-            mirror: mirror.clone(),
-            branch: settings.branch.clone(),
-            prefix: String::new(),
-            last_fetch,
-        };
-        let routes = environments
-            .iter()
-            .map(|(name, git)| {
-                let (mirror, last_fetch) = mirror_of(&git.target.url, &git.target.credentials);
-                let route = Route {
-                    mirror,
-                    branch: git.target.branch.clone(),
-                    prefix: git.prefix.clone(),
-                    last_fetch,
-                };
-                (name.clone(), route)
-            })
-            .collect();
         let files = match &settings.dir {
             Some(dir) => FileSource::Dir(dir.clone()),
             None => FileSource::Git {
-                mirror,
+                clone: environments.catalog_clone().clone(),
                 branch: settings.branch.clone(),
-                dir: settings.repo_path.clone(),
+                dir: settings.path.clone(),
             },
         };
         CatalogService {
             db,
             catalog,
+            environments,
             settings,
             files,
             last_fingerprint: Mutex::new(None),
-            routes,
-            default,
         }
     }
 
-    fn route(&self, environment: &str) -> &Route {
-        self.routes.get(environment).unwrap_or(&self.default)
+    /// The environment a draft names, when it is configured.
+    fn environment(&self, name: &str) -> Result<&Arc<Environment>, AppError> {
+        self.environments
+            .get(name)
+            .ok_or_else(|| AppError::NotFound(format!("The environment {name:?}")))
     }
 
     /// The catalog this service reads.
@@ -129,10 +89,17 @@ impl CatalogService {
         &self.catalog
     }
 
-    /// Reloads offering files if their source changed. Errors leave the catalog as it was.
+    /// Reloads offering files if their source changed (fetching the repository first).
+    /// Errors leave the catalog as it was.
     pub async fn refresh_files(&self) -> anyhow::Result<bool> {
+        if let FileSource::Git { clone, .. } = &self.files {
+            clone
+                .refresh(Duration::ZERO, Duration::from_secs(3600))
+                .await
+                .map_err(|e| anyhow::anyhow!("fetching the catalog's repository: {e}"))?;
+        }
         let files = self.files.clone();
-        let environments = self.settings.environments.clone();
+        let environments = self.environments.names();
         let previous = self.last_fingerprint.lock().expect("lock").clone();
         let loaded = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let fingerprint = files.fingerprint()?;
@@ -248,84 +215,50 @@ impl CatalogService {
             tracing::warn!(offering = %draft.offering, error = %e, "an offering failed to render");
             AppError::Invalid(format!("This offering could not be rendered: {e}"))
         })?;
-        let prefix = &self.route(&draft.environment).prefix;
-        if !prefix.is_empty() {
-            rendered.path = format!("{prefix}/{}", rendered.path);
-        }
+        rendered.path = self.environment(&draft.environment)?.place(&rendered.path);
         Ok((offering, rendered))
     }
 
-    /// The head of `environment`'s branch and the file at `path` there, as its mirror last
+    /// The head of `environment`'s branch and the file at `path` there, as its clone last
     /// fetched them.
     pub async fn current_file(
         &self,
         environment: &str,
         path: &str,
     ) -> Result<(Option<String>, Option<String>), AppError> {
-        let route = self.route(environment);
-        let mirror = route.mirror.clone();
-        let branch = route.branch.clone();
+        let environment = self.environment(environment)?;
+        let (clone, branch) = (environment.clone.clone(), environment.branch.clone());
         let path = path.to_owned();
-        let (base, current) = tokio::task::spawn_blocking(move || -> crate::git::Result<_> {
-            if !mirror.path().join("HEAD").exists() {
-                return Ok((None, None));
-            }
-            Ok((mirror.head(&branch)?, mirror.read(&branch, &path)?))
-        })
-        .await
-        .map_err(|e| internal(&e))?
-        .map_err(|e| internal(&e))?;
+        let (base, current) = crate::error::joined(
+            tokio::task::spawn_blocking(move || -> crate::git::Result<_> {
+                Ok((clone.head(&branch)?, clone.read(&branch, &path)?))
+            })
+            .await,
+        )??;
         Ok((
             base,
             current.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
         ))
     }
 
-    /// Fetches the repository unless it was fetched moments ago; `Unavailable` when it
-    /// cannot be reached.
-    pub async fn fetch_throttled(&self, environment: &str) -> Result<(), AppError> {
-        let due = self
-            .route(environment)
-            .last_fetch
-            .lock()
-            .expect("lock")
-            .is_none_or(|at| at.elapsed() >= FETCH_EVERY);
-        if !due {
-            return Ok(());
-        }
-        self.fetch_now(environment).await
-    }
-
-    /// Fetches the repository now (an edit must start from the branch as it is, not as it
-    /// was a few seconds ago); `Unavailable` when it cannot be reached.
-    pub async fn fetch_now(&self, environment: &str) -> Result<(), AppError> {
-        let route = self.route(environment);
-        let mirror = route.mirror.clone();
-        tokio::task::spawn_blocking(move || mirror.fetch())
+    /// Brings `environment`'s clone up to date unless it was fetched within `max_age`,
+    /// waiting at most [`FETCH_WAIT`]; `Unavailable` when the remote fails or is slow.
+    pub async fn refresh(&self, environment: &str, max_age: Duration) -> Result<(), AppError> {
+        let environment = self.environment(environment)?;
+        environment
+            .clone
+            .refresh(max_age, FETCH_WAIT)
             .await
-            .map_err(|e| internal(&e))?
-            .map_err(|error| {
-                tracing::warn!(%error, "fetching the GitOps repository failed");
+            .map_err(|stale| {
+                match &stale {
+                    Stale::Failed(error) => {
+                        tracing::warn!(%error, "fetching the GitOps repository failed")
+                    }
+                    Stale::Slow => tracing::warn!("the GitOps repository is slow to answer"),
+                }
                 AppError::Unavailable("The GitOps repository".into())
-            })?;
-        *route.last_fetch.lock().expect("lock") = Some(Instant::now());
-        Ok(())
+            })
     }
-}
-
-/// A file-system-safe, stable name for a repository URL's mirror.
-fn mirror_name(url: &str) -> String {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(crate::config::redact_credentials(url).as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn internal(error: &dyn std::fmt::Display) -> AppError {
-    crate::error::internal("catalog service failure", error)
-}
-
-fn db_error(error: db::Error) -> AppError {
-    internal(&error)
 }
 
 /// The diff of `old` → `new` as lines with three lines of context around changes.
@@ -364,7 +297,7 @@ impl CatalogPort for CatalogService {
         filter: &CatalogFilter,
     ) -> Result<CatalogPage, AppError> {
         let snapshot = self.catalog.snapshot();
-        let mut page = snapshot.search(filter, &self.settings.environments, |o| {
+        let mut page = snapshot.search(filter, &self.environments.names(), |o| {
             Self::visible(actor, o)
         });
         if actor.is_admin {
@@ -397,7 +330,7 @@ impl CatalogPort for CatalogService {
         draft: &RequestDraft,
     ) -> Result<Preview, AppError> {
         let (_, rendered) = self.prepare(actor, draft, "assigned-on-submit")?;
-        self.fetch_throttled(&draft.environment).await?;
+        self.refresh(&draft.environment, FETCH_EVERY).await?;
         let (base, current) = self
             .current_file(&draft.environment, &rendered.path)
             .await?;
@@ -425,16 +358,15 @@ impl CatalogPort for CatalogService {
         draft: &RequestDraft,
     ) -> Result<SavedDraft, AppError> {
         self.find(actor, &draft.offering)?;
-        let body = serde_json::to_string(draft).map_err(|e| internal(&e))?;
+        let body = serde_json::to_string(draft)
+            .map_err(|e| crate::error::internal("encoding a draft", &e))?;
         if body.len() > MAX_DRAFT_BYTES {
             return Err(AppError::Invalid(format!(
                 "A draft can hold at most {} KiB.",
                 MAX_DRAFT_BYTES / 1024
             )));
         }
-        let at = db::drafts::save(&self.db, &actor.id, &draft.offering, &body)
-            .await
-            .map_err(db_error)?;
+        let at = db::drafts::save(&self.db, &actor.id, &draft.offering, &body).await?;
         Ok(SavedDraft {
             draft: draft.clone(),
             saved_at: rfc3339(at),
@@ -447,13 +379,11 @@ impl CatalogPort for CatalogService {
         offering: &str,
     ) -> Result<Option<SavedDraft>, AppError> {
         self.find(actor, offering)?;
-        let Some(row) = db::drafts::get(&self.db, &actor.id, offering)
-            .await
-            .map_err(db_error)?
-        else {
+        let Some(row) = db::drafts::get(&self.db, &actor.id, offering).await? else {
             return Ok(None);
         };
-        let draft: RequestDraft = serde_json::from_str(&row.body).map_err(|e| internal(&e))?;
+        let draft: RequestDraft = serde_json::from_str(&row.body)
+            .map_err(|e| crate::error::internal("reading a stored draft", &e))?;
         Ok(Some(SavedDraft {
             draft,
             saved_at: rfc3339(row.updated_at),
@@ -461,8 +391,6 @@ impl CatalogPort for CatalogService {
     }
 
     async fn discard_draft(&self, actor: &CurrentUser, offering: &str) -> Result<(), AppError> {
-        db::drafts::delete(&self.db, &actor.id, offering)
-            .await
-            .map_err(db_error)
+        Ok(db::drafts::delete(&self.db, &actor.id, offering).await?)
     }
 }

@@ -11,9 +11,10 @@ use async_trait::async_trait;
 
 use crate::db::metrics::{self as store, Scope};
 use crate::db::{self, Db};
-use crate::git::writer::Writer;
+use crate::environment::Environments;
 use crate::metrics::measures;
-use crate::services::audit::{csv_cell, rfc3339};
+use crate::services::audit::csv_cell;
+use crate::time::rfc3339;
 
 /// How long a count of the repositories' history is reused.
 const HISTORY_TTL: Duration = Duration::from_secs(60);
@@ -21,18 +22,17 @@ const HISTORY_TTL: Duration = Duration::from_secs(60);
 /// Implements [`MetricsPort`].
 pub struct MetricsService {
     db: Db,
-    /// Each repository's writer with the folders its environments live in.
-    writers: Vec<(Arc<Writer>, Vec<String>)>,
+    environments: Arc<Environments>,
     history: Mutex<Option<(u32, Instant, SelfService)>>,
 }
 
 impl MetricsService {
-    /// A service over `db`, counting commit origins in each writer's repository under its
-    /// environments' folders.
-    pub fn new(db: Db, writers: Vec<(Arc<Writer>, Vec<String>)>) -> Self {
+    /// A service over `db`, counting commit origins in each environment repository's
+    /// branch under the environments' folders.
+    pub fn new(db: Db, environments: Arc<Environments>) -> Self {
         MetricsService {
             db,
-            writers,
+            environments,
             history: Mutex::new(None),
         }
     }
@@ -70,19 +70,13 @@ impl MetricsService {
         }
         let scope = Self::scope(actor, query)?;
         let from = to - i64::from(days) * 86_400_000;
-        let inputs = store::inputs(&self.db, &scope, from, to)
-            .await
-            .map_err(|e| internal(&e))?;
+        let inputs = store::inputs(&self.db, &scope, from, to).await?;
         let mut dashboard = measures::compute(&inputs, from, to);
-        store::fill_examples(&self.db, &scope, &mut dashboard.failures)
-            .await
-            .map_err(|e| internal(&e))?;
+        store::fill_examples(&self.db, &scope, &mut dashboard.failures).await?;
         dashboard.team = query.team.clone().filter(|t| !t.is_empty());
         dashboard.offering = scope.offering.clone();
         dashboard.teams_available = if actor.is_admin {
-            store::team_names(&self.db)
-                .await
-                .map_err(|e| internal(&e))?
+            store::team_names(&self.db).await?
         } else {
             actor.teams.clone()
         };
@@ -101,12 +95,14 @@ impl MetricsService {
             return value.clone();
         }
         let mut share = SelfService::default();
-        for (writer, folders) in &self.writers {
-            let (writer, folders) = (writer.clone(), folders.clone());
-            let repository = writer.target().key();
-            let counted =
-                tokio::task::spawn_blocking(move || writer.commit_origins(from, to, &folders))
-                    .await;
+        for (writer, folders) in self.environments.folders_by_writer() {
+            let repository = writer.key().to_owned();
+            let clone = writer.clone_of().clone();
+            let branch = writer.branch().to_owned();
+            let counted = tokio::task::spawn_blocking(move || {
+                clone.commit_origins(&branch, from, to, &folders)
+            })
+            .await;
             match counted {
                 Ok(Ok((ours, theirs))) => {
                     share.through_slipway += ours;
@@ -159,8 +155,7 @@ impl MetricsPort for MetricsService {
         }
         let not_found = || AppError::NotFound(format!("The request {:?}", feedback.request_id));
         let request = db::requests::get(&self.db, &feedback.request_id)
-            .await
-            .map_err(|e| internal(&e))?
+            .await?
             .filter(|r| actor.is_admin || actor.teams.contains(&r.team))
             .ok_or_else(not_found)?;
         if request.requested_by != actor.id {
@@ -168,24 +163,24 @@ impl MetricsPort for MetricsService {
                 "rate a request someone else made".into(),
             ));
         }
-        if !store::was_ready(&self.db, &request.id)
-            .await
-            .map_err(|e| internal(&e))?
-        {
+        if !store::was_ready(&self.db, &request.id).await? {
             return Err(AppError::Invalid(
                 "An offering can be rated once the request has been Ready.".into(),
             ));
         }
-        store::rate(
+        Ok(store::rate(
             &self.db,
-            &request,
+            store::Rated {
+                request_id: &request.id,
+                team: &request.team,
+                offering: &request.offering,
+            },
             &actor.id,
             feedback.rating,
             comment,
             db::now_ms(),
         )
-        .await
-        .map_err(|e| internal(&e))
+        .await?)
     }
 }
 
@@ -344,8 +339,4 @@ pub fn to_csv(dashboard: &Dashboard, table: &str) -> Option<Result<Vec<u8>, csv:
         Ok(())
     })();
     Some(written.map(|()| out))
-}
-
-fn internal(error: &dyn std::fmt::Display) -> AppError {
-    crate::error::internal("metrics service failure", error)
 }

@@ -15,23 +15,48 @@ use app::ports::Ports;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::environment::Environments;
+use crate::kube::watch::StatusWatch;
+use crate::ledger::Ledger;
+
+/// What the services are built from.
+pub struct Parts<'a> {
+    /// The database.
+    pub db: &'a Db,
+    /// Checked configuration.
+    pub settings: &'a Arc<Settings>,
+    /// The catalog service (also refreshed by `serve`).
+    pub catalog: &'a Arc<catalog::CatalogService>,
+    /// The environments.
+    pub environments: &'a Arc<Environments>,
+    /// The status watchers' read model.
+    pub status: &'a Arc<StatusWatch>,
+    /// Announces ledger appends.
+    pub ledger: &'a Ledger,
+}
 
 /// Builds every port from the shared parts.
-pub fn ports(
-    db: &Db,
-    settings: &Arc<Settings>,
-    catalog: &Arc<catalog::CatalogService>,
-    requests: Arc<requests::RequestService>,
-    status: Arc<status::StatusService>,
-    metrics: Arc<metrics::MetricsService>,
-) -> Ports {
+pub fn ports(parts: Parts<'_>) -> Ports {
+    let db = parts.db.clone();
     Ports {
-        requests,
-        status,
-        metrics,
-        catalog: catalog.clone(),
-        system: Arc::new(system::SystemService::new(db.clone(), settings.clone())),
+        requests: Arc::new(requests::RequestService::new(
+            db.clone(),
+            parts.catalog.clone(),
+            parts.environments.clone(),
+            parts.ledger.clone(),
+            parts.settings.git.commit_url.clone(),
+        )),
+        status: Arc::new(status::StatusService::new(db.clone(), parts.status.clone())),
+        metrics: Arc::new(metrics::MetricsService::new(
+            db.clone(),
+            parts.environments.clone(),
+        )),
+        catalog: parts.catalog.clone(),
+        system: Arc::new(system::SystemService::new(
+            db.clone(),
+            parts.settings.clone(),
+        )),
         audit: Arc::new(audit::AuditService::new(db.clone())),
-        tokens: Arc::new(tokens::TokenService::new(db.clone())),
+        tokens: Arc::new(tokens::TokenService::new(db)),
     }
 }

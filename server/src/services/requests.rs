@@ -2,33 +2,37 @@
 //!
 //! ```text
 //!  submit ──▶ CatalogService::prepare (same validation and rendering as the preview)
-//!         ──▶ early "already exists" check against the last fetched branch (advisory:
-//!             the writer decides, on the branch it pushes to)
-//!         ──▶ db::requests::submit (request + `submitted` + git job + audit, one transaction)
-//!         ──▶ wake the Git writer
+//!         ──▶ Environment: early "already exists" check against its clone, fetched if older
+//!             than a few seconds, waited for briefly (advisory: the writer decides, on the
+//!             branch it pushes to)
+//!         ──▶ db::requests::submit (request + `submitted` + git job + audit, one transaction;
+//!             a second pending change to the same file is refused by a unique index)
+//!         ──▶ Ledger::announce, wake the environment's writer
 //! ```
 //! Members see and submit for their own teams; administrators for all. A request of
 //! another team is "not found", not "forbidden": its existence is not disclosed.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use app::catalog::{FieldError, NAME_PATH, RequestDraft};
 use app::domain::CurrentUser;
 use app::error::AppError;
 use app::ports::RequestPort;
 use app::requests::{
-    Action, ChangeSource, GitProgress, RequestDetail, RequestEvent, RequestFilter, RequestPage,
-    RequestSummary, Stage, Submitted,
+    Action, ChangeSource, GitJob, GitProgress, RequestDetail, RequestEvent, RequestFilter,
+    RequestPage, RequestSummary, Submitted,
 };
 use async_trait::async_trait;
 use serde_json::Value;
-use tokio::sync::Notify;
 
+use crate::db::outbox::JobStatus;
 use crate::db::requests::{self as store, ListQuery, NewRequest, RequestRow};
 use crate::db::{self, Db};
-use crate::services::audit::rfc3339;
-use crate::services::catalog::CatalogService;
+use crate::environment::Environments;
+use crate::ledger::Ledger;
+use crate::services::catalog::{CatalogService, FETCH_EVERY};
+use crate::time::rfc3339;
 
 /// Requests per page.
 const PAGE_SIZE: i64 = 50;
@@ -37,43 +41,28 @@ const PAGE_SIZE: i64 = 50;
 pub struct RequestService {
     db: Db,
     catalog: Arc<CatalogService>,
+    environments: Arc<Environments>,
+    ledger: Ledger,
     commit_url: Option<String>,
-    routes: HashMap<String, WriteRoute>,
-    default: WriteRoute,
-}
-
-/// Where an environment's requests are queued.
-#[derive(Clone, Debug)]
-pub struct WriteRoute {
-    /// The writer's repository key.
-    pub repository: String,
-    /// Wakes that writer.
-    pub waker: Arc<Notify>,
-    /// Through pull requests.
-    pub pull_request: bool,
 }
 
 impl RequestService {
-    /// A service queueing each environment's requests for its writer (`routes`; others:
-    /// `default`); commits are linked with `commit_url` (`{sha}` replaced) when set.
+    /// A service queueing each environment's requests for its writer; commits are linked
+    /// with `commit_url` (`{sha}` replaced) when set.
     pub fn new(
         db: Db,
         catalog: Arc<CatalogService>,
+        environments: Arc<Environments>,
+        ledger: Ledger,
         commit_url: Option<String>,
-        routes: HashMap<String, WriteRoute>,
-        default: WriteRoute,
     ) -> Self {
         RequestService {
             db,
             catalog,
+            environments,
+            ledger,
             commit_url,
-            routes,
-            default,
         }
-    }
-
-    fn route(&self, environment: &str) -> &WriteRoute {
-        self.routes.get(environment).unwrap_or(&self.default)
     }
 
     fn may_see(actor: &CurrentUser, row: &RequestRow) -> bool {
@@ -101,14 +90,17 @@ impl RequestService {
         path: &str,
         content: &str,
     ) -> Result<(), AppError> {
-        let body = serde_json::to_string(draft).map_err(|e| internal(&e))?;
+        let body = serde_json::to_string(draft)
+            .map_err(|e| crate::error::internal("encoding a request", &e))?;
         let summary = &offering.summary;
-        let route = self.route(&draft.environment);
-        store::submit(
+        let environment = self.environments.get(&draft.environment).ok_or_else(|| {
+            AppError::NotFound(format!("The environment {:?}", draft.environment))
+        })?;
+        let stored = store::submit(
             &self.db,
             &NewRequest {
                 id,
-                action: action.as_str(),
+                action,
                 offering: &summary.id,
                 offering_version: &summary.version,
                 api_version: &summary.api_version,
@@ -118,35 +110,47 @@ impl RequestService {
                 environment: &draft.environment,
                 requested_by: (&actor.id, &actor.name, &actor.email),
                 body: &body,
-                repository: &route.repository,
+                repository: environment.repository(),
                 path,
                 content,
-                write_mode: if route.pull_request {
-                    "pull-request"
-                } else {
-                    "direct"
-                },
+                write_mode: environment.mode,
             },
             actor,
         )
-        .await
-        .map_err(|e| internal(&e))?;
-        route.waker.notify_one();
+        .await;
+        let appended = match stored {
+            Ok(appended) => appended,
+            // Another submission for the same file won the race inside the database.
+            Err(db::Error::Conflict(other)) if action == Action::Create => {
+                return Err(AppError::Validation(vec![FieldError {
+                    path: NAME_PATH.into(),
+                    message: format!(
+                        "A {} named {:?} already exists for {} in {} (request {other} is on its way to Git).",
+                        summary.kind, draft.name, draft.team, draft.environment
+                    ),
+                }]));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        self.ledger.announce(appended);
+        environment.writer.waker().notify_one();
         Ok(())
     }
 
     /// The request `id` if the actor may see it.
     async fn visible(&self, actor: &CurrentUser, id: &str) -> Result<RequestRow, AppError> {
         store::get(&self.db, id)
-            .await
-            .map_err(|e| internal(&e))?
+            .await?
             .filter(|row| Self::may_see(actor, row))
             .ok_or_else(|| AppError::NotFound(format!("The request {id:?}")))
     }
 
-    /// The claim's file as the branch holds it now (the last fetch, when the remote is down).
+    /// The claim's file as the environment's clone holds it, fetched first: an edit starts
+    /// from the branch as it is. One fetch per clone at a time (callers join the one under
+    /// way) and waited for at most a few seconds; on failure the last fetched state is used,
+    /// and the writer decides on the branch it pushes to.
     async fn current_manifests(&self, row: &RequestRow) -> Result<Vec<Value>, AppError> {
-        if let Err(error) = self.catalog.fetch_now(&row.environment).await {
+        if let Err(error) = self.catalog.refresh(&row.environment, Duration::ZERO).await {
             tracing::warn!(%error, "editing from the last fetched state of the repository");
         }
         let (_, current) = self
@@ -168,10 +172,7 @@ impl RequestService {
     }
 
     async fn refuse_if_pending(&self, row: &RequestRow) -> Result<(), AppError> {
-        if let Some(other) = store::pending_for_path(&self.db, &row.repository, &row.path)
-            .await
-            .map_err(|e| internal(&e))?
-        {
+        if let Some(other) = store::pending_for_path(&self.db, &row.repository, &row.path).await? {
             return Err(AppError::Invalid(format!(
                 "A change to this claim (request {other}) is still on its way to Git; try again once it is committed."
             )));
@@ -242,22 +243,26 @@ fn without_stamp(manifest: &Value) -> Value {
     copy
 }
 
-fn internal(error: &dyn std::fmt::Display) -> AppError {
-    crate::error::internal("request service failure", error)
-}
-
 fn summary(row: &RequestRow) -> RequestSummary {
     RequestSummary {
         id: row.id.clone(),
-        action: Action::parse(&row.action).unwrap_or(Action::Create),
+        action: row.action,
         offering: format!("{}@{}", row.offering, row.offering_version),
         kind: row.kind.clone(),
         name: row.name.clone(),
         team: row.team.clone(),
         environment: row.environment.clone(),
         requested_by: row.requester_name.clone(),
-        stage: Stage::parse(&row.state),
+        stage: row.state,
         created_at: rfc3339(row.created_at),
+    }
+}
+
+fn require_admin(actor: &CurrentUser, what: &str) -> Result<(), AppError> {
+    if actor.is_admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(what.to_owned()))
     }
 }
 
@@ -283,18 +288,19 @@ impl RequestPort for RequestService {
                 ),
             }])
         };
-        let repository = &self.route(&draft.environment).repository;
-        if let Some(other) = store::pending_for_path(&self.db, repository, &rendered.path)
-            .await
-            .map_err(|e| internal(&e))?
-        {
+        let repository = self
+            .environments
+            .get(&draft.environment)
+            .map(|e| e.repository().to_owned())
+            .unwrap_or_default();
+        if let Some(other) = store::pending_for_path(&self.db, &repository, &rendered.path).await? {
             return Err(exists(format!("request {other} is on its way to Git")));
         }
-        // Best effort: with the remote down the request is still taken, and the writer
-        // refuses to overwrite a file a create finds in place.
+        // Best effort: with the remote down (or slow) the request is still taken, and the
+        // writer refuses to overwrite a file a create finds in place.
         if self
             .catalog
-            .fetch_throttled(&draft.environment)
+            .refresh(&draft.environment, FETCH_EVERY)
             .await
             .is_ok()
             && self
@@ -325,9 +331,8 @@ impl RequestPort for RequestService {
 
     async fn get(&self, actor: &CurrentUser, id: &str) -> Result<RequestDetail, AppError> {
         let row = self.visible(actor, id).await?;
-        let events = store::events(&self.db, id)
-            .await
-            .map_err(|e| internal(&e))?
+        let events = db::ledger::events(&self.db, id)
+            .await?
             .into_iter()
             .map(|e| RequestEvent {
                 url: e.url.clone().or_else(|| self.link(e.sha.as_deref())),
@@ -338,23 +343,17 @@ impl RequestPort for RequestService {
                 message: e.message,
             })
             .collect();
-        let git = match store::job(&self.db, id).await.map_err(|e| internal(&e))? {
-            Some((status, attempts, next, last_error)) if status == "pending" => {
-                Some(GitProgress {
-                    attempts,
-                    last_error,
-                    next_attempt_at: rfc3339(next),
-                })
-            }
+        let git = match db::outbox::job(&self.db, id).await? {
+            Some(job) if job.status == JobStatus::Pending => Some(GitProgress {
+                attempts: job.attempts,
+                last_error: job.last_error,
+                next_attempt_at: rfc3339(job.next_attempt_at),
+            }),
             _ => None,
         };
-        let can_rate = row.requested_by == actor.id
-            && db::metrics::was_ready(&self.db, id)
-                .await
-                .map_err(|e| internal(&e))?;
+        let can_rate = row.requested_by == actor.id && db::metrics::was_ready(&self.db, id).await?;
         let feedback = db::metrics::feedback_of(&self.db, id)
-            .await
-            .map_err(|e| internal(&e))?
+            .await?
             .map(|(rating, comment)| app::metrics::GivenFeedback { rating, comment });
         Ok(RequestDetail {
             can_rate,
@@ -388,11 +387,7 @@ impl RequestPort for RequestService {
             ),
             // A template's output cannot be read back into values: the last request's
             // values are the form, and the file's own extras are kept at submission.
-            None => {
-                serde_json::from_str::<RequestDraft>(&row.body)
-                    .map_err(|e| internal(&e))?
-                    .values
-            }
+            None => row.values(),
         };
         // What an edit would keep: the same rule submit_change applies, on the form's part.
         let preserved = preserve(
@@ -426,7 +421,6 @@ impl RequestPort for RequestService {
         let offering = self.catalog.find(actor, &row.offering)?;
         let current = self.current_manifests(&row).await?;
         let id = db::new_id();
-        let original: RequestDraft = serde_json::from_str(&row.body).map_err(|e| internal(&e))?;
         match action {
             Action::Create => Err(AppError::Invalid(
                 "A new claim is requested from the catalog, not as a change.".into(),
@@ -437,7 +431,7 @@ impl RequestPort for RequestService {
                     environment: row.environment.clone(),
                     team: row.team.clone(),
                     name: row.name.clone(),
-                    values: original.values,
+                    values: row.values(),
                 };
                 self.store(actor, &id, Action::Delete, &offering, &same, &row.path, "")
                     .await?;
@@ -523,8 +517,7 @@ impl RequestPort for RequestService {
             },
             PAGE_SIZE + 1,
         )
-        .await
-        .map_err(|e| internal(&e))?;
+        .await?;
         let more = rows.len() > usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
         let requests: Vec<RequestSummary> = rows
             .iter()
@@ -535,6 +528,59 @@ impl RequestPort for RequestService {
             .then(|| requests.last().map(|r| r.id.clone()))
             .flatten();
         Ok(RequestPage { requests, next })
+    }
+
+    async fn git_jobs(&self, actor: &CurrentUser) -> Result<Vec<GitJob>, AppError> {
+        require_admin(actor, "see the Git jobs")?;
+        Ok(db::outbox::problems(&self.db, 200)
+            .await?
+            .into_iter()
+            .map(|job| GitJob {
+                request: summary(&job.request),
+                repository: job.request.repository.clone(),
+                path: job.request.path.clone(),
+                failed: job.status == JobStatus::Failed,
+                attempts: job.attempts,
+                refusals: job.refusals,
+                last_error: job.last_error,
+                next_attempt_at: (job.status == JobStatus::Pending)
+                    .then(|| rfc3339(job.next_attempt_at)),
+            })
+            .collect())
+    }
+
+    async fn retry_git_job(&self, actor: &CurrentUser, id: &str) -> Result<(), AppError> {
+        require_admin(actor, "retry Git jobs")?;
+        let appended = db::outbox::retry(&self.db, id, actor)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("A failed Git job of request {id:?}")))?;
+        self.ledger.announce([appended]);
+        if let Some(row) = store::get(&self.db, id).await?
+            && let Some(writer) = self.environments.writer(&row.repository)
+        {
+            writer.waker().notify_one();
+        }
+        Ok(())
+    }
+
+    async fn abandon_git_job(
+        &self,
+        actor: &CurrentUser,
+        id: &str,
+        reason: &str,
+    ) -> Result<(), AppError> {
+        require_admin(actor, "abandon Git jobs")?;
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(AppError::Invalid(
+                "Say why the job is abandoned (at most 500 characters).".into(),
+            ));
+        }
+        let appended = db::outbox::abandon(&self.db, id, actor, reason)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("A pending Git job of request {id:?}")))?;
+        self.ledger.announce([appended]);
+        Ok(())
     }
 }
 

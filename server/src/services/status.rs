@@ -33,8 +33,7 @@ impl StatusPort for StatusService {
         id: &str,
     ) -> Result<RequestStatus, AppError> {
         let row = store::get(&self.db, id)
-            .await
-            .map_err(|e| internal(&e))?
+            .await?
             .filter(|row| actor.is_admin || actor.teams.contains(&row.team))
             .ok_or_else(|| AppError::NotFound(format!("The request {id:?}")))?;
         Ok(self.watch.request_status(&row.environment, &row.id))
@@ -52,8 +51,4 @@ impl StatusPort for StatusService {
         // Kinds, counts and reachability say nothing about any team's claims.
         Ok(self.watch.clusters())
     }
-}
-
-fn internal(error: &dyn std::fmt::Display) -> AppError {
-    crate::error::internal("status service failure", error)
 }

@@ -10,7 +10,6 @@ use async_trait::async_trait;
 use crate::auth::dev;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::error::internal;
 
 /// Implements [`SystemPort`].
 pub struct SystemService {
@@ -33,16 +32,12 @@ impl SystemPort for SystemService {
                 "view the portal's system settings".into(),
             ));
         }
-        let migrations_applied = self
-            .db
-            .migrations_applied()
-            .await
-            .map_err(|e| internal("reading applied migrations", &e))?;
+        let migrations_applied = self.db.migrations_applied().await?;
         Ok(SystemInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             database_backend: self.db.backend().name().to_owned(),
             migrations_applied,
-            gitops_repository: self.settings.git_url.clone(),
+            gitops_repository: self.settings.catalog.remote.display_url(),
             dev_login: self.settings.dev_login,
         })
     }

@@ -8,8 +8,7 @@ use async_trait::async_trait;
 
 use crate::auth::session::{hash_token, new_token};
 use crate::db::{self, Db, audit, tokens::TokenRow};
-use crate::error::internal;
-use crate::services::audit::rfc3339;
+use crate::time::rfc3339;
 
 /// What every Slipway token starts with.
 pub const TOKEN_PREFIX: &str = "slp_";
@@ -31,12 +30,10 @@ impl TokenService {
             action,
             target: Some(target),
             request_id: None,
-            outcome: audit::Outcome::Ok,
+            outcome: audit::AuditOutcome::Ok,
             detail: None,
         };
-        audit::record(&self.db, entry)
-            .await
-            .map_err(|e| internal("writing an audit entry", &e))
+        audit::record(&self.db, entry).await.map_err(AppError::from)
     }
 }
 
@@ -57,9 +54,7 @@ fn to_api_token(row: TokenRow) -> ApiToken {
 #[async_trait]
 impl TokenPort for TokenService {
     async fn list(&self, actor: &CurrentUser) -> Result<Vec<ApiToken>, AppError> {
-        let rows = db::tokens::list_for_user(&self.db, &actor.id)
-            .await
-            .map_err(|e| internal("listing tokens", &e))?;
+        let rows = db::tokens::list_for_user(&self.db, &actor.id).await?;
         Ok(rows.into_iter().map(to_api_token).collect())
     }
 
@@ -80,8 +75,7 @@ impl TokenPort for TokenService {
             &new.scopes,
             expires_at,
         )
-        .await
-        .map_err(|e| internal("storing a token", &e))?;
+        .await?;
         self.audit(actor, "token.create", &format!("{} ({})", new.name, prefix))
             .await?;
         Ok(CreatedApiToken {
@@ -96,9 +90,7 @@ impl TokenPort for TokenService {
         } else {
             Some(actor.id.as_str())
         };
-        let revoked = db::tokens::revoke(&self.db, id, owner)
-            .await
-            .map_err(|e| internal("revoking a token", &e))?;
+        let revoked = db::tokens::revoke(&self.db, id, owner).await?;
         if !revoked {
             // Someone else's token and an unknown id look the same: nothing to learn.
             return Err(AppError::NotFound("That active token".into()));

@@ -14,7 +14,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use slipway::git::forge::ForgeKind;
+use slipway::config::ForgeKind;
 
 /// One pull request as the double keeps it.
 #[derive(Clone, Debug)]

@@ -58,6 +58,11 @@ impl GitHttp {
     }
 
     /// The URL of repository `name` (without credentials: the portal sends them itself).
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     pub fn url(&self, name: &str) -> String {
         format!("http://{}/{name}", self.addr)
     }

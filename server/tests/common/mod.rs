@@ -13,9 +13,12 @@
 pub mod forge;
 pub mod git_http;
 pub mod git_ssh;
+pub mod replica;
 pub mod repo;
 pub mod requests;
+pub mod settings;
 pub mod sse;
+pub mod stall;
 
 use axum::Router;
 use axum::body::Body;
@@ -24,13 +27,14 @@ use http_body_util::BodyExt as _;
 use slipway::db::{Backend, Db};
 use tower::ServiceExt as _;
 
-/// The origin tests pretend the portal is served at.
-pub const ORIGIN: &str = "http://127.0.0.1:3000";
+pub use settings::{ORIGIN, settings};
 
 /// A database for one test; dropped with the test (SQLite file) or with the throwaway
 /// PostgreSQL cluster `make test` starts and removes.
 pub struct TestDb {
     pub db: Db,
+    /// Its URL, for other processes (replicas) to open.
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -51,6 +55,7 @@ impl TestDb {
         let db = Db::connect(&url, 5).await.expect("sqlite opens");
         TestDb {
             db,
+            url,
             _dir: Some(dir),
         }
     }
@@ -71,7 +76,11 @@ impl TestDb {
         let db = Db::connect(url.as_str(), 5)
             .await
             .expect("test database opens");
-        TestDb { db, _dir: None }
+        TestDb {
+            db,
+            url: url.to_string(),
+            _dir: None,
+        }
     }
 
     /// The backend the harness was asked for.
@@ -90,9 +99,25 @@ pub struct TestApp {
     pub test_db: TestDb,
 }
 
+/// The environments of a portal with default settings over `db` (for services built alone).
+pub fn environments(db: &Db) -> std::sync::Arc<slipway::environment::Environments> {
+    let telemetry = std::sync::Arc::new(slipway::metrics::prom::Telemetry::new());
+    let wiring = slipway::environment::Wiring {
+        db: db.clone(),
+        holder: "test".into(),
+        ledger: slipway::ledger::Ledger::new(slipway::hub::Hub::new(16), telemetry.clone()),
+        telemetry,
+    };
+    std::sync::Arc::new(slipway::environment::Environments::build(
+        &settings(&[]),
+        &wiring,
+    ))
+}
+
 impl TestApp {
     pub async fn new(dev_login: bool) -> Self {
-        Self::with_settings(slipway::http::settings_for(ORIGIN, dev_login)).await
+        let args: &[&str] = if dev_login { &["--dev-login"] } else { &[] };
+        Self::with_settings(settings(args)).await
     }
 
     pub async fn with_settings(settings: slipway::config::Settings) -> Self {
@@ -106,8 +131,8 @@ impl TestApp {
             std::path::Path::new("target/site"),
             "127.0.0.1:3000".parse().unwrap(),
         );
-        let state =
-            slipway::http::state(options, test_db.db.clone(), settings).expect("state builds");
+        let state = slipway::state::AppState::build(options, test_db.db.clone(), settings)
+            .expect("state builds");
         TestApp {
             router: slipway::http::router(state.clone()),
             state,

@@ -4,14 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{ORIGIN, TestApp};
+use super::TestApp;
 
 /// A seeded bare repository plus a working clone to push changes from.
 pub struct Repo {
     pub dir: tempfile::TempDir,
     pub bare: PathBuf,
     pub work: PathBuf,
-    pub cache: PathBuf,
 }
 
 impl Repo {
@@ -24,13 +23,16 @@ impl Repo {
             dir.path(),
             &["clone", "--quiet", bare.to_str().unwrap(), "work"],
         );
-        let cache = dir.path().join("cache");
-        Repo {
-            dir,
-            bare,
-            work,
-            cache,
-        }
+        Repo { dir, bare, work }
+    }
+
+    /// Installs an executable hook (`pre-receive`, `post-receive` …) in the bare remote.
+    pub fn hook(&self, name: &str, script: &str) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = self.bare.join("hooks").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 
     pub fn push(&self, path: &str, content: &str) {
@@ -82,13 +84,28 @@ impl Repo {
             .collect()
     }
 
-    /// Settings of a portal over this repository (writer clones inside the temp folder).
-    pub fn settings(&self) -> slipway::config::Settings {
-        let mut settings = slipway::http::settings_for(ORIGIN, true);
-        settings.catalog.repo_url = format!("file://{}", self.bare.display());
-        settings.catalog.cache_dir = self.cache.clone();
-        settings.git.writer.clone_dir = self.dir.path().join("writer");
+    /// The arguments of a portal over this repository.
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            "--dev-login".into(),
+            "--git-url".into(),
+            format!("file://{}", self.bare.display()),
+        ]
+    }
+
+    /// Settings of a portal over this repository, with `more` arguments.
+    pub fn settings_with(&self, more: &[&str]) -> slipway::config::Settings {
+        let mut args = self.args();
+        args.extend(more.iter().map(|a| (*a).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut settings = super::settings(&args);
+        settings.git.clone_dir = self.dir.path().join("clones");
         settings
+    }
+
+    /// Settings of a portal over this repository.
+    pub fn settings(&self) -> slipway::config::Settings {
+        self.settings_with(&[])
     }
 
     /// A portal over this repository, with its catalog loaded.

@@ -2,6 +2,8 @@
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+use std::sync::Arc;
+
 use slipway::git::writer::Writer;
 
 use super::TestApp;
@@ -47,13 +49,34 @@ pub fn event_kinds(detail: &Value) -> Vec<String> {
         .collect()
 }
 
-/// A second writer of the same repository as the portal's (another process, or the same
-/// one restarted), named `holder` in the lease.
-pub fn another_writer(app: &TestApp, settings: &slipway::config::Settings, holder: &str) -> Writer {
-    Writer::new(
-        app.db().clone(),
-        settings.git_target(),
-        settings.git.writer.clone(),
-        holder.into(),
-    )
+/// The writer of the portal's `dev` environment (the sample catalog's repository).
+pub fn writer(app: &TestApp) -> Arc<Writer> {
+    writer_of(app, "dev")
+}
+
+/// The writer of an environment.
+pub fn writer_of(app: &TestApp, environment: &str) -> Arc<Writer> {
+    app.state
+        .environments
+        .get(environment)
+        .expect("a configured environment")
+        .writer
+        .clone()
+}
+
+/// The `dev` writer of a second portal over the same database with `settings` (another
+/// replica, or the same one restarted): its own holder name in the leases.
+pub fn another_writer(app: &TestApp, settings: &slipway::config::Settings) -> Arc<Writer> {
+    let options = slipway::http::leptos_options(
+        std::path::Path::new("target/site"),
+        "127.0.0.1:3000".parse().unwrap(),
+    );
+    let other = slipway::state::AppState::build(options, app.db().clone(), settings.clone())
+        .expect("state builds");
+    other
+        .environments
+        .get("dev")
+        .expect("dev configured")
+        .writer
+        .clone()
 }

@@ -14,7 +14,7 @@ use app::domain::CurrentUser;
 use app::status::StatusMessage;
 use axum::Extension;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
@@ -29,7 +29,7 @@ pub async fn events(
     headers: HeaderMap,
 ) -> Response {
     let Some(Extension(user)) = user else {
-        return (StatusCode::UNAUTHORIZED, "Please sign in.").into_response();
+        return crate::error::ApiError::unauthenticated().into_response();
     };
     let last = headers
         .get("last-event-id")
@@ -50,7 +50,7 @@ fn allowed(user: &CurrentUser, message: &StatusMessage) -> bool {
     }
 }
 
-fn event(hub: &crate::kube::hub::Hub, seq: u64, message: &StatusMessage) -> Event {
+fn event(hub: &crate::hub::Hub, seq: u64, message: &StatusMessage) -> Event {
     Event::default()
         .id(hub.event_id(seq))
         .event(message.event_name())
@@ -59,11 +59,11 @@ fn event(hub: &crate::kube::hub::Hub, seq: u64, message: &StatusMessage) -> Even
 }
 
 fn messages(
-    hub: std::sync::Arc<crate::kube::hub::Hub>,
-    subscription: crate::kube::hub::Subscription,
+    hub: std::sync::Arc<crate::hub::Hub>,
+    subscription: crate::hub::Subscription,
     user: CurrentUser,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    let crate::kube::hub::Subscription {
+    let crate::hub::Subscription {
         replay,
         reset,
         receiver,

@@ -5,11 +5,15 @@
 use app::domain::{CurrentUser, TokenScope};
 use axum::Extension;
 use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::auth::session::TokenAuth;
+use crate::error::ApiError;
+use crate::git::pulls::HookRefusal;
+use crate::state::AppState;
 
 /// `GET /api/v1/me`: who the caller is, their teams, and how they authenticated.
 pub async fn me(
@@ -17,11 +21,12 @@ pub async fn me(
     token: Option<Extension<TokenAuth>>,
 ) -> Response {
     let Some(Extension(user)) = user else {
-        return (
+        return ApiError::new(
             StatusCode::UNAUTHORIZED,
-            Json(json!({ "error": "unauthenticated", "message": "Sign in or send an API token." })),
+            "unauthenticated",
+            "Sign in or send an API token.",
         )
-            .into_response();
+        .into_response();
     };
     let auth = match token {
         Some(Extension(TokenAuth(scopes))) => {
@@ -46,14 +51,12 @@ pub async fn me(
 /// the delivery is authenticated by its signature (or GitLab's token), and the pull
 /// request's state is read back from the forge, never taken from the payload.
 pub async fn forge_hook(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    State(state): State<AppState>,
     headers: http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    use crate::git::writer::HookRefusal;
-    use axum::response::IntoResponse as _;
     let mut outcome = Err(HookRefusal::NotConfigured);
-    for writer in &state.writers {
+    for writer in state.environments.writers() {
         match writer.on_hook(&headers, &body).await {
             Err(HookRefusal::NotConfigured) => continue,
             Ok(false) if outcome.is_ok() => continue,
@@ -76,17 +79,30 @@ pub async fn forge_hook(
             },
         )
             .into_response(),
-        Err(HookRefusal::NotConfigured) => {
-            (StatusCode::NOT_FOUND, "webhooks are not configured").into_response()
-        }
+        Err(HookRefusal::NotConfigured) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "webhooks_not_configured",
+            "Webhooks are not configured.",
+        )
+        .into_response(),
         Err(HookRefusal::BadSignature) => {
             tracing::warn!("a forge webhook with a wrong signature was refused");
-            (StatusCode::UNAUTHORIZED, "signature mismatch").into_response()
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "bad_signature",
+                "The delivery's signature does not match.",
+            )
+            .into_response()
         }
         Err(HookRefusal::Failed(error)) => {
             tracing::error!(%error, "a forge webhook could not be handled");
             // 5xx: the forge delivers again later.
-            (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response()
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "retry_later",
+                "The delivery could not be handled now; deliver it again.",
+            )
+            .into_response()
         }
     }
 }

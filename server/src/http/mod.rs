@@ -1,0 +1,189 @@
+//! The HTTP surface: health endpoints, auth routes, the REST API, the status stream, CSV
+//! exports, Leptos pages and server functions, static files, and the middleware stack around
+//! them. `serve` (the process's life) is in [`serve`].
+//!
+//! ```text
+//!  trace ─▶ security headers ─▶ 413 as JSON ─▶ body limit ─▶ CSRF ─▶ session ─▶ login guard ─▶ route
+//! ```
+//! Every route outside Leptos answers errors in one JSON shape ([`crate::error::ErrorBody`]).
+
+pub mod api;
+pub mod exports;
+pub mod serve;
+pub mod stream;
+
+use app::{App, shell};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Json, Redirect, Response};
+use axum::routing::{MethodRouter, get, post};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use serde_json::json;
+use std::sync::Arc;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::auth::oidc;
+use crate::auth::{csrf, dev, guard, session};
+use crate::db::Db;
+use crate::metrics::prom::Telemetry;
+use crate::state::AppState;
+
+/// Leptos options for a site root (cargo-leptos's output) and listen address.
+pub fn leptos_options(site_root: &std::path::Path, listen: std::net::SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("slipway")
+        .site_root(site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(listen)
+        .build()
+}
+
+/// The routes outside Leptos: (path, method, handler). One list, so tests can walk every
+/// route (the authorization matrix and the error-shape test fail on a route they have no
+/// entry for).
+pub fn plain_routes() -> Vec<(&'static str, http::Method, MethodRouter<AppState>)> {
+    use http::Method;
+    vec![
+        // The portal's front door is the catalog; a real redirect, not a page that redirects.
+        ("/", Method::GET, get(|| async { Redirect::to("/catalog") })),
+        ("/healthz", Method::GET, get(healthz)),
+        ("/readyz", Method::GET, get(readyz)),
+        ("/auth/dev-login", Method::POST, post(dev::login)),
+        ("/auth/logout", Method::POST, post(session::logout)),
+        ("/auth/oidc/login", Method::GET, get(oidc::login)),
+        ("/auth/oidc/callback", Method::GET, get(oidc::callback)),
+        ("/admin/audit.csv", Method::GET, get(exports::audit_csv)),
+        (
+            "/api/metrics/export/{table}",
+            Method::GET,
+            get(exports::metrics_csv),
+        ),
+        ("/api/v1/me", Method::GET, get(api::me)),
+        ("/api/status/events", Method::GET, get(stream::events)),
+        ("/api/hooks/forge", Method::POST, post(api::forge_hook)),
+    ]
+}
+
+/// The whole application as a router: what `serve` listens with and tests call directly.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let ports = state.ports.clone();
+    let context = move || provide_context(ports.clone());
+    let options = state.leptos_options.clone();
+    let max_body = state.settings.max_body_bytes;
+
+    plain_routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, _, route)| router.route(path, route))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .route_layer(from_fn_with_state(state.telemetry.clone(), track_http))
+        .layer(from_fn(guard::require_login))
+        .layer(from_fn_with_state(state.auth.clone(), session::load_user))
+        .layer(from_fn_with_state(state.auth.clone(), csrf::same_origin_writes))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(from_fn(crate::error::json_payload_too_large))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                // The path only: query strings may carry OAuth codes or search terms.
+                .make_span_with(|req: &http::Request<_>| {
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+/// Counts and times every routed HTTP request for Prometheus, labelled by the route's pattern.
+/// Server functions share one wildcard route: they are labelled by their path (a fixed set)
+/// when one answered, `unmatched` when none did. Requests no route takes (static files,
+/// unknown paths) reach the fallback, which this layer does not wrap.
+async fn track_http(
+    State(telemetry): State<Arc<Telemetry>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let pattern = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    let route = match pattern {
+        Some(pattern) if !pattern.contains("{*") => pattern,
+        Some(_) if status != StatusCode::NOT_FOUND => path,
+        _ => "unmatched".to_owned(),
+    };
+    telemetry.http(
+        &method,
+        route,
+        status.as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// The admin listener's routes: the Prometheus exposition.
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(state): State<AppState>| async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    state.telemetry.render(&state.status.clusters()),
+                )
+            }),
+        )
+        .with_state(state)
+}
+
+/// `GET /healthz`: the process is alive. Touches nothing else, so an orchestrator does not
+/// restart the portal because a dependency is down.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: the portal can serve requests (database reachable, schema current). A
+/// portal that is not ready answers 503 in the error shape, naming what is missing.
+async fn readyz(State(db): State<Db>) -> Response {
+    let database = match db.ping().await {
+        Ok(()) => match db.migrations_applied().await {
+            Ok(n) if usize::try_from(n).is_ok_and(|n| n >= db.migrations_known()) => "ok",
+            Ok(_) => "migrations pending",
+            Err(_) => "unreachable",
+        },
+        Err(_) => "unreachable",
+    };
+    if database == "ok" {
+        return Json(json!({ "ready": true, "database": database })).into_response();
+    }
+    crate::error::ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_ready",
+        format!("The database is {database}."),
+    )
+    .into_response()
+}

@@ -1,0 +1,200 @@
+//! `slipway serve`: the process's life — migrate, wire the state, start the background work,
+//! listen, and drain on SIGINT/SIGTERM.
+//!
+//! ```text
+//!  settings ─▶ migrate ─▶ AppState::build ─▶ backfill metrics ─▶ start_background ─▶ listen
+//!     background: clone refresh, catalog refresh, one writer per (remote, branch), offerings
+//!                 from the clusters, status watchers, the ledger recorder, session purge
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::{admin_router, leptos_options, router};
+use crate::config::ServeArgs;
+use crate::db::{self, Db};
+use crate::state::AppState;
+
+/// `slipway serve`: migrate, then serve until SIGINT/SIGTERM, then drain for the grace period.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = args.settings()?;
+    let db = Db::open_migrated(
+        &args.database.database_url,
+        args.database.db_max_connections,
+    )
+    .await
+    .context("opening the database named by DATABASE_URL")?;
+    if settings.dev_login {
+        tracing::warn!("development login is ON: anyone can sign in as any sample persona");
+    }
+    let public_origin = settings.public_origin.clone();
+    let state = AppState::build(
+        leptos_options(&args.site_root, args.listen),
+        db.clone(),
+        settings,
+    )?;
+    if let Some(oidc) = &state.settings.oidc {
+        tracing::info!(issuer = oidc.issuer.as_str(), client_id = %oidc.client_id, "single sign-on enabled");
+    }
+
+    let filled = db::metrics::backfill(&db)
+        .await
+        .context("filling in the metrics of earlier requests")?;
+    if filled > 0 {
+        tracing::info!(
+            requests = filled,
+            "metrics of earlier requests filled in from the ledger"
+        );
+    }
+    let admin = match args.metrics_listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding SLIPWAY_METRICS_LISTEN={address}"))?;
+            tracing::info!(address = %listener.local_addr()?, "Prometheus metrics at /metrics");
+            let router = admin_router(state.clone());
+            Some(tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router).await {
+                    tracing::error!(%error, "the metrics listener stopped");
+                }
+            }))
+        }
+        None => None,
+    };
+    let background = start_background(&state).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding SLIPWAY_LISTEN={}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, %public_origin, backend = db.backend().name(), "Slipway is serving");
+
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown({
+        let stopping = stopping.clone();
+        async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: no new connections, finishing requests in flight");
+            stopping.notify_waiters();
+        }
+    });
+    let grace = Duration::from_secs(args.shutdown_grace_secs);
+    tokio::select! {
+        result = server.into_future() => result.context("serving HTTP")?,
+        () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(?grace, "grace period over; closing remaining connections");
+        }
+    }
+    if let Some(admin) = admin {
+        admin.abort();
+    }
+    drop(background);
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn purge_expired_sessions(db: Db) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match db::sessions::purge_expired(&db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "expired sessions purged"),
+            Err(error) => tracing::warn!(%error, "purging expired sessions failed; will retry"),
+        }
+        if let Err(error) = db::sessions::purge_expired_sign_ins(&db).await {
+            tracing::warn!(%error, "purging abandoned sign-ins failed; will retry");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Background work of a running server, stopped when dropped.
+pub struct Background {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Starts the background work: the clones' and the catalog's refresh, the Git writers, the
+/// offerings discovered in the configured clusters, the status watchers, the ledger recorder
+/// and the session purge. Fails when a cluster's configuration cannot be read.
+pub async fn start_background(state: &AppState) -> anyhow::Result<Background> {
+    let clusters = crate::kube::cluster::connect(&state.settings.control_plane)
+        .await
+        .context("connecting to the clusters (SLIPWAY_CLUSTERS)")?;
+    let mut tasks = vec![
+        state.environments.spawn_refresh(),
+        state.catalog.spawn_refresh(),
+        tokio::spawn(purge_expired_sessions(state.db.clone())),
+    ];
+    tasks.extend(
+        state
+            .environments
+            .writers()
+            .iter()
+            .map(|w| w.clone().spawn()),
+    );
+    let offerings = crate::kube::offerings::ClusterOfferings::new(
+        state.catalog.catalog().clone(),
+        state.settings.control_plane.clone(),
+        state.environments.clone(),
+    );
+    tasks.extend(offerings.spawn(&clusters));
+    tasks.extend(state.status.spawn(&clusters));
+    tasks.push(
+        crate::kube::recorder::Recorder::new(
+            state.db.clone(),
+            state.status.clone(),
+            state.environments.clone(),
+            state.ledger.clone(),
+            state.holder.clone(),
+            crate::kube::recorder::RecorderSettings {
+                sweep: state
+                    .settings
+                    .control_plane
+                    .rediscover
+                    .min(Duration::from_secs(10)),
+                lease_ttl: state.settings.git.lease_ttl,
+            },
+        )
+        .spawn(),
+    );
+    for cluster in &clusters {
+        tracing::info!(cluster = %cluster.name, environments = ?state.environments.in_cluster(&cluster.name), "cluster configured");
+    }
+    Ok(Background { tasks })
+}
