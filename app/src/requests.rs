@@ -162,22 +162,10 @@ impl Stage {
 
     /// The stored word back (unknown words read as `Submitted`, never as success).
     pub fn parse(s: &str) -> Self {
-        match s {
-            "waiting_for_git" => Stage::WaitingForGit,
-            "committed" => Stage::Committed,
-            "pr_opened" => Stage::PrOpened,
-            "merged" => Stage::Merged,
-            "closed" => Stage::Closed,
-            "unchanged" => Stage::Unchanged,
-            "failed" => Stage::Failed,
-            "synced" => Stage::Synced,
-            "apply_failed" => Stage::ApplyFailed,
-            "reconciling" => Stage::Reconciling,
-            "ready" => Stage::Ready,
-            "failing" => Stage::Failing,
-            "deleted" => Stage::Deleted,
-            _ => Stage::Submitted,
-        }
+        Stage::ALL
+            .into_iter()
+            .find(|stage| stage.as_str() == s)
+            .unwrap_or(Stage::Submitted)
     }
 
     /// Words for people.

@@ -51,77 +51,65 @@ fn commits_of(repo: &Repo, id: &str) -> usize {
         .count()
 }
 
-#[tokio::test]
-async fn a_writer_killed_after_its_commit_and_before_its_push_commits_exactly_once_after_restart() {
+/// Submits one request, lets a portal process write it until the remote's `hook` holds the
+/// push, kills the process (and the hook), and starts it again over the same data folder.
+/// Returns (the request, the remote's history length before, the head right after the kill,
+/// the request as its page reads it at the end).
+async fn crash_in(hook: &str) -> (String, usize, String, serde_json::Value, Repo) {
     let repo = Repo::new();
     let app = portal(&repo).await;
     let alice = app.login_as("alice").await;
     let id = submit(&app, &alice, &draft_in("dev", "team-a", "orders-db", 20)).await;
     let before = repo.history().len();
-    let signal = repo.dir.path().join("pushing");
-    // The push arrives (the commit is made and sent) and is held before any ref moves.
+    let signal = repo.dir.path().join(format!("{hook}-reached"));
     repo.hook(
-        "pre-receive",
+        hook,
         &format!(
             "#!/bin/sh\ncat > /dev/null\necho $$ > '{}'\nsleep 120\n",
             signal.display()
         ),
     );
     let mut writer = start(&repo, &app, repo.dir.path()).await;
-    let hook = wait_for_file(&signal, "the push").await;
+    let held = wait_for_file(&signal, hook).await;
     writer.kill();
-    kill_pid(&hook);
-    assert_eq!(repo.history().len(), before, "nothing reached the branch");
+    kill_pid(&held);
+    let head_after_kill = repo.history()[0].sha.clone();
     let (_, detail) = request(&app, &alice, &id).await;
     assert_eq!(
         detail["summary"]["stage"], "submitted",
-        "the job is still owed"
+        "nothing recorded yet"
     );
 
-    // Restarted over the same data folder (its clone holds the orphaned commit).
-    repo.hook("pre-receive", "#!/bin/sh\nexit 0\n");
+    // Restarted over the same data folder (its clone holds what the dead run made).
+    repo.hook(hook, "#!/bin/sh\nexit 0\n");
     let restarted = start(&repo, &app, repo.dir.path()).await;
     drained(&app).await;
     drop(restarted);
+    let (_, detail) = request(&app, &alice, &id).await;
+    (id, before, head_after_kill, detail, repo)
+}
+
+#[tokio::test]
+async fn a_writer_killed_after_its_commit_and_before_its_push_commits_exactly_once_after_restart() {
+    // pre-receive: the push (with its commit) arrived, no ref has moved.
+    let (id, before, head_after_kill, detail, repo) = crash_in("pre-receive").await;
+    assert_eq!(
+        repo.history()[1].sha,
+        head_after_kill,
+        "nothing reached the branch before"
+    );
     assert_eq!(repo.history().len(), before + 1, "one commit");
     assert_eq!(commits_of(&repo, &id), 1);
-    let (_, detail) = request(&app, &alice, &id).await;
     assert_eq!(event_kinds(&detail), ["submitted", "committed"]);
     assert_eq!(detail["commit"], repo.history()[0].sha);
 }
 
 #[tokio::test]
 async fn a_writer_killed_after_its_push_and_before_its_ledger_write_settles_from_the_trailer() {
-    let repo = Repo::new();
-    let app = portal(&repo).await;
-    let alice = app.login_as("alice").await;
-    let id = submit(&app, &alice, &draft_in("dev", "team-a", "orders-db", 20)).await;
-    let before = repo.history().len();
-    let signal = repo.dir.path().join("pushed");
-    // The branch has moved; the pusher is held before it can record anything.
-    repo.hook(
-        "post-receive",
-        &format!(
-            "#!/bin/sh\ncat > /dev/null\necho $$ > '{}'\nsleep 120\n",
-            signal.display()
-        ),
-    );
-    let mut writer = start(&repo, &app, repo.dir.path()).await;
-    let hook = wait_for_file(&signal, "the push").await;
-    writer.kill();
-    kill_pid(&hook);
-    assert_eq!(repo.history().len(), before + 1, "pushed");
-    let pushed = repo.history()[0].sha.clone();
-    let (_, detail) = request(&app, &alice, &id).await;
-    assert_eq!(detail["summary"]["stage"], "submitted", "not recorded");
-
-    repo.hook("post-receive", "#!/bin/sh\nexit 0\n");
-    let restarted = start(&repo, &app, repo.dir.path()).await;
-    drained(&app).await;
-    drop(restarted);
+    // post-receive: the branch has moved; the pusher is held before it records anything.
+    let (id, before, pushed, detail, repo) = crash_in("post-receive").await;
     assert_eq!(repo.history().len(), before + 1, "no second commit");
     assert_eq!(commits_of(&repo, &id), 1);
-    let (_, detail) = request(&app, &alice, &id).await;
     // Settled with the pushed commit, found by its trailer (without the history scan the
     // restarted writer would find its content in place and call it "unchanged").
     assert_eq!(event_kinds(&detail), ["submitted", "committed"]);

@@ -66,8 +66,10 @@ async fn a_remote_that_accepts_and_never_answers_becomes_waiting_for_git_within_
         "s3cret",
         "--git-timeout-secs",
         "3",
+        // Git's own low-speed limit is left far off: what stops the silent push is the
+        // portal's deadline on the whole process.
         "--git-stall-secs",
-        "2",
+        "600",
     ]);
     settings.git.clone_dir = repo.dir.path().join("clones");
     let app = TestApp::with_settings(settings).await;
@@ -80,7 +82,7 @@ async fn a_remote_that_accepts_and_never_answers_becomes_waiting_for_git_within_
     let started = Instant::now();
     let id = submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(60),
         "{:?}",
         started.elapsed()
     );
@@ -90,8 +92,9 @@ async fn a_remote_that_accepts_and_never_answers_becomes_waiting_for_git_within_
     let report = writer(&app).run_once().await.unwrap();
     let took = started.elapsed();
     assert_eq!((report.postponed, report.settled()), (1, 0), "{report:?}");
+    // A bound, not a benchmark: without the deadline this pass would wait ten minutes.
     assert!(
-        took < Duration::from_secs(10),
+        took < Duration::from_secs(60),
         "the git process was stopped at its deadline, not waited for: {took:?}"
     );
     let (_, detail) = request(&app, &alice, &id).await;

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use axum::http::{Request, StatusCode};
 use common::TestApp;
 use common::repo::Repo;
 use common::requests::{draft_in, event_kinds, request, submit};
@@ -42,6 +42,8 @@ struct World {
     /// `prod`'s cluster, when the world has two.
     prod: Option<KubeDouble>,
     app: TestApp,
+    /// What the portal was built from (a second replica is built from the same).
+    settings: slipway::config::Settings,
     _background: slipway::http::serve::Background,
     _kubeconfig: tempfile::NamedTempFile,
     alice: String,
@@ -131,7 +133,7 @@ async fn world_of(two_clusters: bool) -> World {
             environment.cluster = None;
         }
     }
-    let app = repo.app_with(settings).await;
+    let app = repo.app_with(settings.clone()).await;
     let background = slipway::http::serve::start_background(&app.state)
         .await
         .unwrap();
@@ -141,6 +143,7 @@ async fn world_of(two_clusters: bool) -> World {
         double,
         prod,
         app,
+        settings,
         _background: background,
         _kubeconfig: kubeconfig,
         alice,
@@ -728,4 +731,328 @@ async fn each_environment_is_followed_in_its_own_cluster_and_one_outage_leaves_t
         prod_events >= 2,
         "the claim's creation and its Ready patch: {exposition}"
     );
+}
+
+/// An Argo CD Application over `dev` whose last sync operation, of `revision`, failed as a
+/// sync refused by an admission webhook does.
+fn failed_argo_sync(revision: &str) -> Value {
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": "dev-claims", "namespace": "argocd"},
+        "spec": {"project": "default", "source": {"repoURL": "https://git.example/gitops.git", "path": "dev"},
+                 "destination": {"server": "https://kubernetes.default.svc"}},
+        "status": {
+            "sync": {"status": "OutOfSync", "revision": revision},
+            "health": {"status": "Degraded"},
+            "conditions": [{"type": "SyncError", "message": "Failed sync attempt",
+                            "lastTransitionTime": "2026-11-28T10:00:00Z"}],
+            "operationState": {
+                "phase": "Failed",
+                "message": "one or more objects failed to apply, reason: admission webhook \"validate.crossplane.io\" denied the request",
+                "operation": {"sync": {"revision": revision}},
+                "syncResult": {"revision": revision}
+            }
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_failed_argo_cd_sync_of_the_commit_is_apply_failed_with_its_words_until_a_sync_succeeds()
+{
+    let w = world().await;
+    let (id, commit, _) = w.committed_request("orders-db").await;
+    w.double.apply(failed_argo_sync(&commit)).unwrap();
+    let kinds = w
+        .ledger_until(&id, &["submitted", "committed", "apply_failed"])
+        .await;
+    assert_eq!(kinds.len(), 3, "never synced");
+    let detail = request(&w.app, &w.alice, &id).await.1;
+    assert_eq!(detail["summary"]["stage"], "apply_failed");
+    let message = detail["events"][2]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Application/argocd/dev-claims: SyncFailed: ")
+            && message.contains("admission webhook"),
+        "{message}"
+    );
+    // Seen again (re-lists, other requests' sweeps): still one event.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        event_kinds(&request(&w.app, &w.alice, &id).await.1).len(),
+        3
+    );
+    // The failure counts among the dashboard's failure reasons, keyed by kind and reason.
+    let pat = w.app.login_as("pat").await;
+    let dashboard = w
+        .app
+        .server_fn("metrics/dashboard", Some(&pat), "query[days]=7")
+        .await;
+    assert!(
+        dashboard.body.contains("Application: SyncFailed"),
+        "{}",
+        dashboard.body
+    );
+
+    // The platform team fixes the webhook; the retried sync succeeds.
+    w.double
+        .patch_status(
+            "argoproj.io/v1alpha1",
+            "Application",
+            "argocd",
+            "dev-claims",
+            json!({"sync": {"status": "Synced", "revision": commit},
+                   "health": {"status": "Healthy"},
+                   "operationState": {"phase": "Succeeded", "message": "successfully synced (all tasks run)",
+                                      "operation": {"sync": {"revision": commit}},
+                                      "syncResult": {"revision": commit}}}),
+        )
+        .unwrap();
+    w.ledger_until(&id, &["submitted", "committed", "apply_failed", "synced"])
+        .await;
+    let detail = request(&w.app, &w.alice, &id).await.1;
+    assert_eq!(detail["summary"]["stage"], "synced");
+}
+
+#[tokio::test]
+async fn a_flux_kustomization_that_fails_at_the_commit_is_apply_failed_and_synced_once_ready() {
+    let w = world().await;
+    w.double.register(Kind::new(
+        "kustomize.toolkit.fluxcd.io",
+        "v1",
+        "Kustomization",
+        true,
+    ));
+    let (id, commit, _) = w.committed_request("orders-db").await;
+    let first = w.repo.history().last().unwrap().sha.clone();
+    // A real-world Kustomization that failed to build, pointed at the environment's folder:
+    // the last revision it applied is older; the one it attempted holds the request's commit.
+    let mut kustomization = fixture("flux-kustomization-buildfailed-stalled.yaml");
+    kustomization["metadata"] = json!({"name": "dev", "namespace": "flux-system"});
+    kustomization["spec"]["path"] = json!("./dev");
+    kustomization["status"]["lastAppliedRevision"] = json!(format!("main@sha1:{first}"));
+    kustomization["status"]["lastAttemptedRevision"] = json!(format!("main@sha1:{commit}"));
+    w.double.apply(kustomization).unwrap();
+    w.ledger_until(&id, &["submitted", "committed", "apply_failed"])
+        .await;
+    let detail = request(&w.app, &w.alice, &id).await.1;
+    let message = detail["events"][2]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Kustomization/flux-system/dev: BuildFailed: "),
+        "{message}"
+    );
+
+    // Fixed: Ready, and the applied revision now holds the commit.
+    w.double
+        .patch_status(
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            "flux-system",
+            "dev",
+            json!({"lastAppliedRevision": format!("main@sha1:{commit}"),
+                   "conditions": [condition("Ready", "True", "ReconciliationSucceeded",
+                       &format!("Applied revision: main@sha1:{commit}"))]}),
+        )
+        .unwrap();
+    w.ledger_until(&id, &["submitted", "committed", "apply_failed", "synced"])
+        .await;
+    let detail = request(&w.app, &w.alice, &id).await.1;
+    assert!(
+        detail["events"][3]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Kustomization flux-system/dev")
+    );
+}
+
+#[tokio::test]
+async fn two_teams_claims_of_the_same_name_are_two_claims_to_the_recorder() {
+    let w = world().await;
+    let bob = w.app.login_as("bob").await;
+    let (alice_id, _, alice_manifest) = w.committed_request("orders-db").await;
+    let bob_id = submit(&w.app, &bob, &draft_in("dev", "team-b", "orders-db", 30)).await;
+    let bob_manifest: Value = serde_yaml::from_str(
+        request(&w.app, &bob, &bob_id).await.1["content"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let ready = vec![
+        condition("Synced", "True", "ReconcileSuccess", ""),
+        condition("Ready", "True", "Available", ""),
+    ];
+    for manifest in [&alice_manifest, &bob_manifest] {
+        let created = w.double.apply(manifest.clone()).unwrap();
+        w.patch_claim(
+            created["metadata"]["namespace"].as_str().unwrap(),
+            "orders-db",
+            ready.clone(),
+        );
+    }
+    w.ledger_ending(&alice_id, "ready").await;
+    let bob_sees = |id: String| {
+        let w = &w;
+        let bob = bob.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + WAIT;
+            loop {
+                let (_, detail) = request(&w.app, &bob, &id).await;
+                if event_kinds(&detail).last().map(String::as_str) == Some("ready") {
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{:?}",
+                    event_kinds(&detail)
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    bob_sees(bob_id.clone()).await;
+
+    // Bob deletes his; the applier removes team-b's claim. Team A's of the same name stays.
+    let res = w
+        .app
+        .server_fn_json(
+            "requests/change",
+            Some(&bob),
+            &json!({"of": bob_id, "action": "delete"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let deletion = serde_json::from_str::<Value>(&res.body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, detail) = request(&w.app, &bob, &deletion).await;
+        if detail["commit"].is_string() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "deletion committed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    w.double
+        .delete(CLAIM_API, "PostgreSQLInstance", "team-b", "orders-db")
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, detail) = request(&w.app, &bob, &deletion).await;
+        if event_kinds(&detail).last().map(String::as_str) == Some("deleted") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "team B's claim is gone although team A's of the same name is there: {:?}",
+            event_kinds(&detail)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Team A's request is untouched by the other team's deletion.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, detail) = request(&w.app, &w.alice, &alice_id).await;
+    assert_eq!(
+        event_kinds(&detail).last().map(String::as_str),
+        Some("ready")
+    );
+    assert_eq!(detail["summary"]["stage"], "ready");
+}
+
+#[tokio::test]
+async fn two_replicas_writing_and_recording_at_once_commit_and_record_everything_exactly_once() {
+    let w = world().await;
+    // A second replica over the same database, repository and cluster, with its own clone,
+    // writers and recorder, all started: the leases decide who does what.
+    let mut settings = w.settings.clone();
+    settings.git.clone_dir = w.repo.dir.path().join("replica-b-clones");
+    let options = slipway::http::leptos_options(
+        std::path::Path::new("target/site"),
+        "127.0.0.1:3000".parse().unwrap(),
+    );
+    let second = slipway::state::AppState::build(options, w.app.db().clone(), settings).unwrap();
+    second.catalog.refresh_files().await.unwrap();
+    let _second_background = slipway::http::serve::start_background(&second)
+        .await
+        .unwrap();
+    let second_router = slipway::http::router(second.clone());
+    assert_ne!(second.holder, w.app.state.holder);
+
+    // Ten requests through each replica, as two load-balanced browsers would send them.
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let body = draft_in("dev", "team-a", &format!("db-{i:02}"), 20);
+        let id = if i % 2 == 0 {
+            submit(&w.app, &w.alice, &body).await
+        } else {
+            let response = tower::ServiceExt::oneshot(
+                second_router.clone(),
+                Request::post("/api/requests/submit")
+                    .header("origin", common::ORIGIN)
+                    .header("cookie", &w.alice)
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json")
+                    .body(axum::body::Body::from(body.to_string()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let bytes = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            serde_json::from_slice::<Value>(&bytes).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        ids.push(id);
+    }
+    // Both writers run; each claim appears and turns Ready, watched by both recorders.
+    let mut manifests = Vec::new();
+    for id in &ids {
+        let detail = w.until(id, "committed", |d| d["commit"].is_string()).await;
+        manifests.push(serde_yaml::from_str::<Value>(detail["content"].as_str().unwrap()).unwrap());
+    }
+    for manifest in &manifests {
+        let created = w.double.apply(manifest.clone()).unwrap();
+        w.patch_claim(
+            created["metadata"]["namespace"].as_str().unwrap(),
+            created["metadata"]["name"].as_str().unwrap(),
+            vec![
+                condition("Synced", "True", "ReconcileSuccess", ""),
+                condition("Ready", "True", "Available", ""),
+            ],
+        );
+    }
+    for id in &ids {
+        w.ledger_ending(id, "ready").await;
+    }
+    // Settle, then count: one commit per request, one event per stage.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let history = w.repo.history();
+    for id in &ids {
+        let commits = history
+            .iter()
+            .filter(|c| c.trailer("Slipway-Request-Id") == Some(id.as_str()))
+            .count();
+        assert_eq!(commits, 1, "request {id}");
+        let (_, detail) = request(&w.app, &w.alice, id).await;
+        let kinds = event_kinds(&detail);
+        // `reconciling` appears when a recorder saw the claim before it turned Ready.
+        let expected: &[&[&str]] = &[
+            &["submitted", "committed", "synced", "ready"],
+            &["submitted", "committed", "synced", "reconciling", "ready"],
+        ];
+        assert!(
+            expected.contains(
+                &kinds
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .as_slice()
+            ),
+            "request {id}: {kinds:?}"
+        );
+    }
 }

@@ -317,14 +317,17 @@ pub async fn awaiting_status(db: &Db, all: bool, limit: i64) -> Result<Vec<Reque
     .await?)
 }
 
-/// One claim: the same object in one environment, as the requests name it. The team is part
-/// of it (a claim lives in its team's namespace): two teams' `orders-db` are two claims.
+/// One claim: the same object in one environment, as the requests name it, asked of the
+/// ledger and of the status watchers alike. The team is part of it (a claim lives in its
+/// team's namespace and carries its label): two teams' `orders-db` are two claims.
 #[derive(Clone, Copy, Debug)]
 pub struct ClaimKey<'a> {
     /// Environment.
     pub environment: &'a str,
     /// Team.
     pub team: &'a str,
+    /// `group/version` of the claim.
+    pub api_version: &'a str,
     /// Kind.
     pub kind: &'a str,
     /// Name.
@@ -337,6 +340,7 @@ impl<'a> ClaimKey<'a> {
         ClaimKey {
             environment: &row.environment,
             team: &row.team,
+            api_version: &row.api_version,
             kind: &row.kind,
             name: &row.name,
         }

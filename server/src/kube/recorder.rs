@@ -23,8 +23,6 @@ use app::domain::HealthState;
 use app::requests::{Action, EventKind, Stage};
 use app::status::LiveStatus;
 
-use super::status;
-use super::views::ClaimRef;
 use super::watch::StatusWatch;
 use crate::db::Db;
 use crate::db::ledger::{self, StatusEvent, StatusSoFar};
@@ -327,13 +325,7 @@ impl Recorder {
         }
         let claim = self.watch.claim_status(&row.environment, &row.id);
         let absent = if claim.is_none() {
-            self.watch.claim_absent(ClaimRef {
-                environment: &row.environment,
-                group: status::group_of(&row.api_version),
-                kind: &row.kind,
-                team: &row.team,
-                name: &row.name,
-            })
+            self.watch.claim_absent(ClaimKey::of(row))
         } else {
             Some(false)
         };

@@ -7,6 +7,7 @@ use app::status::{ClaimRow, ClusterView, KindState, LiveStatus, RequestStatus, W
 use super::status::{self, ObjectKey, Record};
 use super::watch::{ClusterState, ClusterWatch, Role, StatusWatch};
 use crate::db::now_ms;
+use crate::db::requests::ClaimKey;
 use crate::time::rfc3339;
 
 /// An applier that applied (or tried to apply) revisions over a path.
@@ -18,21 +19,6 @@ pub struct ApplierSight {
     pub revisions: Vec<String>,
     /// Its latest attempt, when it failed.
     pub failed: Option<status::FailedAttempt>,
-}
-
-/// A claim as the requests name it: in an environment, of a kind, for a team, by name.
-#[derive(Clone, Copy, Debug)]
-pub struct ClaimRef<'a> {
-    /// Environment.
-    pub environment: &'a str,
-    /// API group.
-    pub group: &'a str,
-    /// Kind.
-    pub kind: &'a str,
-    /// Team (claims carry its label and live in its namespace).
-    pub team: &'a str,
-    /// Name.
-    pub name: &'a str,
 }
 
 impl StatusWatch {
@@ -96,15 +82,16 @@ impl StatusWatch {
     /// Whether the claim is known to be absent: the cluster answers, its kind was listed
     /// completely, and no object of that name carries the environment's and the team's
     /// labels. `None` when that cannot be known now.
-    pub fn claim_absent(&self, claim: ClaimRef<'_>) -> Option<bool> {
+    pub fn claim_absent(&self, claim: ClaimKey<'_>) -> Option<bool> {
         let watch = self.cluster_of(claim.environment)?;
         let state = watch.state.read().expect("cluster lock");
         if !state.reachable {
             return None;
         }
+        let group = status::group_of(claim.api_version);
         let slot = state
             .kinds
-            .get(&(claim.group.to_owned(), claim.kind.to_owned()))?;
+            .get(&(group.to_owned(), claim.kind.to_owned()))?;
         if !slot.complete || slot.state != KindState::Watching {
             return None;
         }

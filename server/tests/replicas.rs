@@ -1,0 +1,319 @@
+//! Two replicas, as a highly available install runs them: two `slipway serve` processes on
+//! one database, one Git remote and one cluster, requests submitted through both. The
+//! replica holding the Git writer's lease is killed (`kill -9`) in the middle of a drain, and
+//! later the one holding the recorder's lease while claims change; the other takes over when
+//! the lease lapses. Every request ends with exactly one commit and one ledger event per
+//! stage, and a browser whose stream was on the dead replica gets a `reset` from the other.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use common::TestApp;
+use common::replica::{Replica, kill_pid};
+use common::repo::Repo;
+use common::requests::{draft_in, event_kinds, request};
+use kube_double::{Kind, KubeDouble};
+use serde_json::{Value, json};
+
+const CLAIM_API: &str = "database.example.org/v1alpha1";
+
+/// A browser at one replica: a cookie jar, signed in through the development login.
+struct Browser {
+    client: reqwest::Client,
+    origin: String,
+}
+
+impl Browser {
+    async fn sign_in(replica: &Replica, handle: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let res = client
+            .post(format!("{}/auth/dev-login", replica.origin))
+            .header("origin", &replica.origin)
+            .form(&[("handle", handle)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "dev login at {}", replica.name);
+        Browser {
+            client,
+            origin: replica.origin.clone(),
+        }
+    }
+
+    async fn submit(&self, name: &str) -> String {
+        let res = self
+            .client
+            .post(format!("{}/api/requests/submit", self.origin))
+            .header("origin", &self.origin)
+            .header("accept", "application/json")
+            .header("content-type", "application/json")
+            .body(draft_in("dev", "team-a", name, 20).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        serde_json::from_slice::<Value>(&res.bytes().await.unwrap()).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Opens the status stream (with `Last-Event-ID` when given) and returns the first event
+    /// it delivers: (id, event name).
+    async fn first_event(&self, last_event_id: Option<&str>) -> (Option<String>, String) {
+        let mut request = self
+            .client
+            .get(format!("{}/api/status/events", self.origin));
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let mut response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let mut text = String::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let chunk = tokio::time::timeout(Duration::from_secs(30), response.chunk())
+                .await
+                .expect("an event within the deadline")
+                .unwrap()
+                .expect("the stream stays open");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if let Some(end) = text.find("\n\n") {
+                let block = &text[..end];
+                let field = |name: &str| {
+                    block
+                        .lines()
+                        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+                        .map(|v| v.trim().to_owned())
+                };
+                if let Some(event) = field("event") {
+                    return (field("id"), event);
+                }
+                text.drain(..end + 2);
+            }
+        }
+        panic!("no event");
+    }
+}
+
+/// Who holds lease `name` now (the holder names start with the replica's `HOSTNAME`).
+async fn holder(app: &TestApp, name: &str) -> Option<String> {
+    sqlx::query_as::<_, (String,)>("SELECT holder FROM leases WHERE name = $1 AND expires_at > $2")
+        .bind(name)
+        .bind(slipway::db::now_ms())
+        .fetch_optional(app.db().pool())
+        .await
+        .unwrap()
+        .map(|(h,)| h)
+}
+
+async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn two_replicas_on_one_database_survive_the_kill_of_either_lease_holder() {
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let alice = app.login_as("alice").await;
+    let double = KubeDouble::start().await.unwrap();
+    double.register(Kind::new(
+        "database.example.org",
+        "v1alpha1",
+        "PostgreSQLInstance",
+        true,
+    ));
+    let kubeconfig = repo.dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, double.kubeconfig("cp")).unwrap();
+    // Every push is held a moment by the remote, so a drain takes several pushes and time.
+    let pushes = repo.dir.path().join("pushes");
+    repo.hook(
+        "pre-receive",
+        &format!(
+            "#!/bin/sh\ncat > /dev/null\necho $$ >> '{}'\nsleep 1\n",
+            pushes.display()
+        ),
+    );
+    let url = format!("file://{}", repo.bare.display());
+    let args = [
+        "--dev-login",
+        "--git-url",
+        &url,
+        "--lease-ttl-secs",
+        "2",
+        "--git-retry-max-secs",
+        "1",
+        "--clusters",
+        "cp=cp",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--kube-rediscover-secs",
+        "1",
+    ];
+    let dir = repo.dir.path();
+    let database = &app.test_db.url;
+    let mut replicas: HashMap<&str, Replica> = HashMap::new();
+    for name in ["replica-a", "replica-b"] {
+        replicas.insert(name, Replica::start(dir, name, database, &args).await);
+    }
+
+    // Twenty requests, through both replicas.
+    let mut ids = Vec::new();
+    for (i, name) in ["replica-a", "replica-b"]
+        .iter()
+        .cycle()
+        .take(20)
+        .enumerate()
+    {
+        let browser = Browser::sign_in(&replicas[name], "alice").await;
+        ids.push(browser.submit(&format!("db-{i:02}")).await);
+    }
+
+    // The writer's holder is killed while a push is held, mid-drain.
+    let writer_lease = format!("git-writer:{url}#main");
+    eventually("a first push", async || {
+        std::fs::read_to_string(&pushes)
+            .ok()
+            .filter(|t| !t.is_empty())
+    })
+    .await;
+    let writing = holder(&app, &writer_lease)
+        .await
+        .expect("a writer holds the lease");
+    let killed = if writing.starts_with("replica-a") {
+        "replica-a"
+    } else {
+        "replica-b"
+    };
+    let survivor = if killed == "replica-a" {
+        "replica-b"
+    } else {
+        "replica-a"
+    };
+    replicas.get_mut(killed).unwrap().kill();
+    assert!(
+        app.count("git_jobs WHERE status = 'pending'").await > 0,
+        "the writer was killed mid-drain"
+    );
+    for pid in std::fs::read_to_string(&pushes).unwrap().lines() {
+        kill_pid(pid);
+    }
+    let killed_at = Instant::now();
+    eventually("the other replica takes the writer's lease", async || {
+        holder(&app, &writer_lease)
+            .await
+            .filter(|h| h.starts_with(survivor))
+    })
+    .await;
+    eprintln!("writer lease taken over after {:?}", killed_at.elapsed());
+    eventually("every job written", async || {
+        (app.count("git_jobs WHERE status = 'pending'").await == 0).then_some(())
+    })
+    .await;
+    let history = repo.history();
+    for id in &ids {
+        let commits = history
+            .iter()
+            .filter(|c| c.trailer("Slipway-Request-Id") == Some(id.as_str()))
+            .count();
+        assert_eq!(commits, 1, "request {id}: exactly one commit");
+        let (_, detail) = request(&app, &alice, id).await;
+        assert_eq!(
+            event_kinds(&detail),
+            ["submitted", "committed"],
+            "request {id}"
+        );
+    }
+
+    // A replacement replica joins; the claims appear and change while the recorder's holder
+    // is killed.
+    let replacement = if killed == "replica-a" {
+        "replica-c"
+    } else {
+        "replica-d"
+    };
+    replicas.insert(
+        replacement,
+        Replica::start(dir, replacement, database, &args).await,
+    );
+    let recording = eventually("a recorder holds its lease", async || {
+        holder(&app, "status-ledger").await
+    })
+    .await;
+    let recorder = replicas
+        .keys()
+        .copied()
+        .filter(|name| *name != killed)
+        .find(|name| recording.starts_with(name))
+        .expect("the holder is a running replica");
+    let other = replicas
+        .keys()
+        .copied()
+        .find(|name| *name != killed && *name != recorder)
+        .unwrap();
+    // A browser follows the status on the recorder's replica.
+    let watcher = Browser::sign_in(&replicas[recorder], "alice").await;
+    for (i, id) in ids.iter().enumerate() {
+        double
+            .apply(json!({
+                "apiVersion": CLAIM_API, "kind": "PostgreSQLInstance",
+                "metadata": {"name": format!("db-{i:02}"), "namespace": "team-a",
+                    "labels": {"slipway.dev/team": "team-a", "slipway.dev/environment": "dev"},
+                    "annotations": {"slipway.dev/request-id": id}},
+                "spec": {"parameters": {"storageGB": 20}},
+            }))
+            .unwrap();
+    }
+    let (seen, _) = watcher.first_event(None).await;
+    let seen = seen.expect("a numbered event");
+    replicas.get_mut(recorder).unwrap().kill();
+    let ready = json!({"conditions": [
+        {"type": "Synced", "status": "True", "reason": "ReconcileSuccess", "lastTransitionTime": "2026-11-30T10:00:00Z"},
+        {"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": "2026-11-30T10:00:00Z"}]});
+    for i in 0..ids.len() {
+        double
+            .patch_status(
+                CLAIM_API,
+                "PostgreSQLInstance",
+                "team-a",
+                &format!("db-{i:02}"),
+                ready.clone(),
+            )
+            .unwrap();
+    }
+    for id in &ids {
+        eventually(&format!("request {id} ready"), async || {
+            let (_, detail) = request(&app, &alice, id).await;
+            (event_kinds(&detail).last().map(String::as_str) == Some("ready")).then_some(())
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for id in &ids {
+        let (_, detail) = request(&app, &alice, id).await;
+        let kinds = event_kinds(&detail);
+        let mut unique = kinds.clone();
+        unique.dedup();
+        assert_eq!(unique, kinds, "request {id}: no event twice");
+        assert!(kinds.starts_with(&["submitted".into(), "committed".into(), "synced".into()]));
+    }
+
+    // The browser reconnects to the surviving replica with the dead one's last event id:
+    // that replica cannot replay another's history, and says so.
+    let reconnected = Browser::sign_in(&replicas[other], "alice").await;
+    let (_, event) = reconnected.first_event(Some(&seen)).await;
+    assert_eq!(event, "reset");
+}
