@@ -21,9 +21,9 @@ use axum::response::{IntoResponse, Json, Redirect, Response};
 use axum::routing::{MethodRouter, get, post};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use serde_json::json;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -71,9 +71,18 @@ pub fn plain_routes() -> Vec<(&'static str, http::Method, MethodRouter<AppState>
     ]
 }
 
+/// The page routes, generated once per process.
+///
+/// Generating them runs the app with resource loading suppressed through a process-wide flag
+/// in `leptos_server` (leptos-rs/leptos#4773): a page whose resource is first polled while any
+/// router is being built waits forever. Built once, before any router exists, no page can be
+/// rendering at that moment — also in the tests, which build many routers in one process and
+/// hung about once in ten runs when each built its own.
+static PAGE_ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
+
 /// The whole application as a router: what `serve` listens with and tests call directly.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = PAGE_ROUTES.clone();
     let ports = state.ports.clone();
     let context = move || provide_context(ports.clone());
     let options = state.leptos_options.clone();
