@@ -157,17 +157,15 @@ async fn xrds_and_promises_in_the_cluster_are_offered_and_follow_changes_without
         .unwrap();
     let portal = portal(&double).await;
 
+    // The offering files (loaded in the background too) listed beside both cluster offerings.
     let page = portal
-        .until("both cluster offerings listed", |p| {
+        .until("both cluster offerings listed beside the files", |p| {
             let ids = ids(p);
             ids.contains(&"kvstores.cloud.ogenki.io".to_owned())
                 && ids.contains(&"aws-rds".to_owned())
+                && ids.contains(&"postgresql".to_owned())
         })
         .await;
-    assert!(
-        ids(&page).contains(&"postgresql".to_owned()),
-        "offering files stay: {page:#}"
-    );
     let kv = item(&page, "kvstores.cloud.ogenki.io").unwrap();
     assert_eq!(kv["source"], "xrd");
     assert_eq!(kv["kind"], "KVStore");
