@@ -13,11 +13,6 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 # for every cargo call keeps `cargo test` from rebuilding the Leptos stack after a build.
 export LEPTOS_OUTPUT_NAME := slipway
 export CARGO_TERM_COLOR ?= always
-# One test at a time per test binary. With two, a page render hung about once in 20 runs of
-# http_shell (never in 60 serial runs): each #[tokio::test] owns a runtime, and Leptos's
-# tokio::spawn most likely put work on another test's runtime that then ended. Production has
-# one runtime. The tests take seconds; serial costs little.
-export RUST_TEST_THREADS ?= 1
 
 LOGS := target/test-logs
 BIN := target/debug/slipway
@@ -53,12 +48,13 @@ lint: tools
 test-sqlite: tools
 	@mkdir -p $(LOGS)
 	@echo "==> Rust tests on SQLite"
-	cargo test --workspace 2>&1 | tee $(LOGS)/sqlite.log
+	SLIPWAY_TEST_DB_USERS=$(CURDIR)/$(LOGS)/db-users cargo test --workspace 2>&1 | tee $(LOGS)/sqlite.log
 
 test-postgres: tools
 	@mkdir -p $(LOGS)
-	@echo "==> Rust tests on PostgreSQL"
-	.ci/with-postgres.sh cargo test --workspace 2>&1 | tee $(LOGS)/postgres.log
+	@echo "==> Rust tests on PostgreSQL: the test binaries that opened a database on SQLite"
+	users=$$( (ls $(LOGS)/db-users 2>/dev/null || true) | sed 's/^/--test /' | tr '\n' ' '); \
+	  .ci/with-postgres.sh cargo test --workspace $${users:---tests} 2>&1 | tee $(LOGS)/postgres.log
 
 e2e: build
 	@mkdir -p $(LOGS)

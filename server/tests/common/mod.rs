@@ -41,6 +41,7 @@ pub struct TestDb {
 impl TestDb {
     /// A migrated, empty database on the backend under test.
     pub async fn new() -> Self {
+        record_database_use();
         let test = match std::env::var("SLIPWAY_TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => Self::postgres(&admin_url).await,
             _ => Self::sqlite().await,
@@ -90,6 +91,24 @@ impl TestDb {
             _ => Backend::Sqlite,
         }
     }
+}
+
+/// Notes this test binary's name in `SLIPWAY_TEST_DB_USERS` (a folder) when set: `make test`
+/// sets it on the SQLite pass and runs the PostgreSQL pass for exactly the binaries noted,
+/// so a new test that opens a database is run on both without anyone listing it.
+fn record_database_use() {
+    let Some(dir) = std::env::var_os("SLIPWAY_TEST_DB_USERS") else {
+        return;
+    };
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let stem = exe
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("a UTF-8 name");
+    // Cargo names test binaries `<target>-<hash>`.
+    let target = stem.rsplit_once('-').map_or(stem, |(name, _)| name);
+    std::fs::create_dir_all(&dir).expect("the folder for database users");
+    std::fs::write(std::path::Path::new(&dir).join(target), "").expect("note written");
 }
 
 /// The application router over a test database, with or without the development login.
