@@ -66,6 +66,13 @@ impl Lease {
         &self.name
     }
 
+    /// How often a replica without the lease asks for it again: three times per TTL, so a
+    /// lapsed lease is taken within about a TTL of its holder's death, and a standby replica
+    /// asks the database no more often than that.
+    pub fn standby(&self) -> Duration {
+        self.ttl / 3
+    }
+
     fn ttl_ms(&self) -> i64 {
         i64::try_from(self.ttl.as_millis()).unwrap_or(30_000)
     }

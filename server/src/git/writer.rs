@@ -255,8 +255,13 @@ impl Writer {
                         }
                     }
                 }
+                // After a pass that failed on this side (a database error, a broken clone),
+                // the due jobs stay due: wait a moment instead of running it again at once.
+                let mut pause = Duration::from_millis(20);
                 if let Some(lease) = &held {
-                    self.drain(lease).await;
+                    if !self.drain(lease).await {
+                        pause = Duration::from_secs(1);
+                    }
                     if let Some(pulls) = &self.pulls
                         && polled.is_none_or(|at| at.elapsed() >= pulls.poll)
                         && !lease.is_lost()
@@ -267,33 +272,39 @@ impl Writer {
                         }
                     }
                 }
-                let wait = match store::next_due(&self.db, &self.key).await {
-                    Ok(Some(at)) => {
-                        Duration::from_millis(u64::try_from(at - db::now_ms()).unwrap_or(0))
-                            .min(self.settings.poll)
+                let wait = if held.is_none() {
+                    // Another replica holds the lease and works the due jobs: ask for it
+                    // again at the standby pace, not whenever a job is due.
+                    self.lease.standby().min(self.settings.poll)
+                } else {
+                    match store::next_due(&self.db, &self.key).await {
+                        Ok(Some(at)) => {
+                            Duration::from_millis(u64::try_from(at - db::now_ms()).unwrap_or(0))
+                                .min(self.settings.poll)
+                        }
+                        _ => self.settings.poll,
                     }
-                    _ => self.settings.poll,
                 };
                 tokio::select! {
                     () = self.wake.notified() => {}
-                    () = tokio::time::sleep(wait.max(Duration::from_millis(20))) => {}
+                    () = tokio::time::sleep(wait.max(pause)) => {}
                 }
             }
         })
     }
 
-    /// Runs passes while they settle jobs and the lease holds.
-    async fn drain(&self, lease: &Held) {
+    /// Runs passes while they settle jobs and the lease holds; `false` when a pass failed.
+    async fn drain(&self, lease: &Held) -> bool {
         loop {
             if lease.is_lost() {
-                return;
+                return true;
             }
             match self.pass(lease).await {
                 Ok(report) if report.settled() > 0 => continue,
-                Ok(_) => return,
+                Ok(_) => return true,
                 Err(error) => {
                     tracing::error!(error = %format!("{error:#}"), repository = %self.key, "git writer run failed");
-                    return;
+                    return false;
                 }
             }
         }

@@ -230,9 +230,15 @@ impl Recorder {
                     let all = sweep && !full_sweep_done && self.watch.settled();
                     full_sweep_done |= self.round(lease, sweep, all, &mut ancestry).await && all;
                 }
+                if held.is_none() {
+                    // Another replica records; claim changes are its business. Taking over
+                    // starts with a full sweep, so nothing seen meanwhile is lost.
+                    tokio::time::sleep(self.lease.standby()).await;
+                    continue;
+                }
                 tokio::select! {
                     () = self.watch.dirty.wake.notified() => {}
-                    () = tokio::time::sleep(self.settings.sweep.min(self.settings.lease_ttl / 3)) => {}
+                    () = tokio::time::sleep(self.settings.sweep.min(self.lease.standby())) => {}
                 }
             }
         })
