@@ -3,7 +3,9 @@
 //! replica holding the Git writer's lease is killed (`kill -9`) in the middle of a drain, and
 //! later the one holding the recorder's lease while claims change; the other takes over when
 //! the lease lapses. Every request ends with exactly one commit and one ledger event per
-//! stage, and a browser whose stream was on the dead replica gets a `reset` from the other.
+//! stage, a browser on a replica without the writer's lease sees the commit made by another
+//! replica without a reload, and a browser whose stream was on the dead replica gets a
+//! `reset` from the other.
 
 mod common;
 
@@ -64,28 +66,42 @@ impl Browser {
             .to_owned()
     }
 
-    /// Opens the status stream (with `Last-Event-ID` when given) and returns the first event
-    /// it delivers: (id, event name).
-    async fn first_event(&self, last_event_id: Option<&str>) -> (Option<String>, String) {
+    /// Opens the status stream (with `Last-Event-ID` when given).
+    async fn stream(&self, last_event_id: Option<&str>) -> Stream {
         let mut request = self
             .client
             .get(format!("{}/api/status/events", self.origin));
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
         }
-        let mut response = request.send().await.unwrap();
+        let response = request.send().await.unwrap();
         assert_eq!(response.status(), 200);
-        let mut text = String::new();
+        Stream {
+            response,
+            text: String::new(),
+        }
+    }
+
+    /// Opens the status stream and returns the first event it delivers: (id, event name).
+    async fn first_event(&self, last_event_id: Option<&str>) -> (Option<String>, String) {
+        let (id, event, _) = self.stream(last_event_id).await.next().await;
+        (id, event)
+    }
+}
+
+/// A browser's open status stream.
+struct Stream {
+    response: reqwest::Response,
+    text: String,
+}
+
+impl Stream {
+    /// The next event: (id, event name, data); at most 30 s away.
+    async fn next(&mut self) -> (Option<String>, String, String) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            let chunk = tokio::time::timeout(Duration::from_secs(30), response.chunk())
-                .await
-                .expect("an event within the deadline")
-                .unwrap()
-                .expect("the stream stays open");
-            text.push_str(&String::from_utf8_lossy(&chunk));
-            if let Some(end) = text.find("\n\n") {
-                let block = &text[..end];
+        loop {
+            if let Some(end) = self.text.find("\n\n") {
+                let block: String = self.text.drain(..end + 2).collect();
                 let field = |name: &str| {
                     block
                         .lines()
@@ -93,12 +109,18 @@ impl Browser {
                         .map(|v| v.trim().to_owned())
                 };
                 if let Some(event) = field("event") {
-                    return (field("id"), event);
+                    return (field("id"), event, field("data").unwrap_or_default());
                 }
-                text.drain(..end + 2);
+                continue;
             }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let chunk = tokio::time::timeout(left, self.response.chunk())
+                .await
+                .expect("an event within the deadline")
+                .unwrap()
+                .expect("the stream stays open");
+            self.text.push_str(&String::from_utf8_lossy(&chunk));
         }
-        panic!("no event");
     }
 }
 
@@ -249,6 +271,25 @@ async fn two_replicas_on_one_database_survive_the_kill_of_either_lease_holder() 
         replacement,
         Replica::start(dir, replacement, database, &args).await,
     );
+    // A browser on the replacement, which holds no writer's lease, sees a request it submits
+    // committed by the survivor's writer without a reload: the replicas relay their ledger
+    // events to each other's browsers.
+    let bystander = Browser::sign_in(&replicas[replacement], "alice").await;
+    let mut stream = bystander.stream(None).await;
+    let relayed = bystander.submit("db-relayed").await;
+    loop {
+        let (_, event, data) = stream.next().await;
+        if event == "ledger" && data.contains(&relayed) && data.contains("committed") {
+            break;
+        }
+    }
+    assert!(
+        holder(&app, &writer_lease)
+            .await
+            .is_some_and(|h| h.starts_with(survivor)),
+        "committed by the other replica"
+    );
+
     let recording = eventually("a recorder holds its lease", async || {
         holder(&app, "status-ledger").await
     })

@@ -17,6 +17,10 @@ use super::{Db, Result, new_id, now_ms};
 /// One event a transaction appended, for the caller to announce after commit.
 #[derive(Clone, Debug)]
 pub struct Appended {
+    /// The event's id.
+    pub id: String,
+    /// When (Unix ms).
+    pub at: i64,
     /// What was recorded.
     pub kind: EventKind,
     /// The request's derived facts before and after (and the request's team, offering …).
@@ -75,11 +79,12 @@ pub(crate) async fn append(
     at: i64,
     detail: Detail<'_>,
 ) -> Result<Option<Appended>> {
+    let id = new_id();
     sqlx::query(
         "INSERT INTO request_events (id, request_id, kind, at, actor, sha, url, message)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(new_id())
+    .bind(&id)
     .bind(request_id)
     .bind(kind.as_str())
     .bind(at)
@@ -91,7 +96,40 @@ pub(crate) async fn append(
     .await?;
     Ok(metrics::refresh(tx, request_id)
         .await?
-        .map(|refreshed| Appended { kind, refreshed }))
+        .map(|refreshed| Appended {
+            id,
+            at,
+            kind,
+            refreshed,
+        }))
+}
+
+/// An event as the other replicas learn of it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Recent {
+    /// The event's id.
+    pub id: String,
+    /// When (Unix ms).
+    pub at: i64,
+    /// The request.
+    pub request_id: String,
+    /// The request's team.
+    pub team: String,
+    /// What was recorded.
+    #[sqlx(try_from = "String")]
+    pub kind: EventKind,
+}
+
+/// Events appended at `since` (Unix ms) or later, by any replica (`request_events_at`).
+pub async fn appended_since(db: &Db, since: i64) -> Result<Vec<Recent>> {
+    Ok(sqlx::query_as(
+        "SELECT e.id, e.at, e.request_id, r.team, e.kind
+         FROM request_events e JOIN requests r ON r.id = e.request_id
+         WHERE e.at >= $1 ORDER BY e.at, e.id",
+    )
+    .bind(since)
+    .fetch_all(db.pool())
+    .await?)
 }
 
 /// A request's ledger, oldest first.

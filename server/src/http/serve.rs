@@ -160,6 +160,7 @@ pub async fn start_background(state: &AppState) -> anyhow::Result<Background> {
         state.environments.spawn_refresh(),
         state.catalog.spawn_refresh(),
         tokio::spawn(purge_expired_sessions(state.db.clone())),
+        state.ledger.spawn_relay(state.db.clone()),
     ];
     tasks.extend(
         state
