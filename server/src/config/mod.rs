@@ -45,7 +45,8 @@ pub enum Command {
     /// repository with the default layout and a sample catalog. Idempotent.
     Init(InitArgs),
     /// Import requests with their ledger (and users, ratings) from a YAML file — history from
-    /// another system, or a demo: times are given as "how long ago" (see the README).
+    /// another system, or a demo: times are given as "how long ago" (see docs/metrics.md,
+    /// "Importing history").
     ImportLedger(ImportLedgerArgs),
 }
 
