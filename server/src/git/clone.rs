@@ -213,21 +213,34 @@ impl SharedClone {
 
     /// The content of `path` at the tip of `branch` (`None`: no such file or branch).
     pub fn read(&self, branch: &str, path: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.file_at_tip(branch, path)?.1)
+    }
+
+    /// The tip of `branch` and the content of `path` in that same commit (`None`: no such
+    /// branch, no such file), from one opening of the repository: a fetch in between cannot
+    /// pair one commit with another commit's file.
+    pub fn file_at_tip(
+        &self,
+        branch: &str,
+        path: &str,
+    ) -> Result<(Option<String>, Option<Vec<u8>>)> {
         if !self.path.join("HEAD").exists() {
-            return Ok(None);
+            return Ok((None, None));
         }
         let repo = Repository::open_bare(&self.path)?;
-        let Some(tree) = branch_tree(&repo, branch)? else {
-            return Ok(None);
+        let Some(tip) = head_of(&repo, branch)? else {
+            return Ok((None, None));
         };
-        match tree.get_path(Path::new(path)) {
-            Ok(entry) => Ok(entry
+        let tree = repo.find_commit(tip)?.tree()?;
+        let content = match tree.get_path(Path::new(path)) {
+            Ok(entry) => entry
                 .to_object(&repo)?
                 .as_blob()
-                .map(|b| b.content().to_vec())),
-            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+                .map(|b| b.content().to_vec()),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        Ok((Some(tip.to_string()), content))
     }
 
     /// The files directly in folder `dir` at the tip of `branch`: (name, content, fits),

@@ -231,7 +231,7 @@ impl CatalogService {
         let path = path.to_owned();
         let (base, current) = crate::error::joined(
             tokio::task::spawn_blocking(move || -> crate::git::Result<_> {
-                Ok((clone.head(&branch)?, clone.read(&branch, &path)?))
+                clone.file_at_tip(&branch, &path)
             })
             .await,
         )??;
