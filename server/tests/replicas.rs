@@ -98,7 +98,14 @@ struct Stream {
 impl Stream {
     /// The next event: (id, event name, data); at most 30 s away.
     async fn next(&mut self) -> (Option<String>, String, String) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.next_within(Duration::from_secs(30))
+            .await
+            .expect("an event within the deadline")
+    }
+
+    /// The next event within `wait`, or `None`.
+    async fn next_within(&mut self, wait: Duration) -> Option<(Option<String>, String, String)> {
+        let deadline = Instant::now() + wait;
         loop {
             if let Some(end) = self.text.find("\n\n") {
                 let block: String = self.text.drain(..end + 2).collect();
@@ -109,14 +116,14 @@ impl Stream {
                         .map(|v| v.trim().to_owned())
                 };
                 if let Some(event) = field("event") {
-                    return (field("id"), event, field("data").unwrap_or_default());
+                    return Some((field("id"), event, field("data").unwrap_or_default()));
                 }
                 continue;
             }
             let left = deadline.saturating_duration_since(Instant::now());
             let chunk = tokio::time::timeout(left, self.response.chunk())
                 .await
-                .expect("an event within the deadline")
+                .ok()?
                 .unwrap()
                 .expect("the stream stays open");
             self.text.push_str(&String::from_utf8_lossy(&chunk));
@@ -274,15 +281,40 @@ async fn two_replicas_on_one_database_survive_the_kill_of_either_lease_holder() 
     // A browser on the replacement, which holds no writer's lease, sees a request it submits
     // committed by the survivor's writer without a reload: the replicas relay their ledger
     // events to each other's browsers.
+    // The writing replica's own browsers get it once: the relay skips what it announced.
     let bystander = Browser::sign_in(&replicas[replacement], "alice").await;
     let mut stream = bystander.stream(None).await;
+    let mut at_writer = Browser::sign_in(&replicas[survivor], "alice")
+        .await
+        .stream(None)
+        .await;
     let relayed = bystander.submit("db-relayed").await;
-    loop {
-        let (_, event, data) = stream.next().await;
-        if event == "ledger" && data.contains(&relayed) && data.contains("committed") {
-            break;
+    let committed = |event: &str, data: &str| {
+        event == "ledger" && data.contains(&relayed) && data.contains("committed")
+    };
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let (_, event, data) = stream.next().await;
+            if committed(&event, &data) {
+                break;
+            }
         }
+    })
+    .await
+    .expect("the commit relayed to the other replica's browser");
+    let mut seen_at_writer = 0;
+    // Three relay rounds after the commit: a second copy would have come by then.
+    let until = Instant::now() + Duration::from_secs(3);
+    while let Some((_, event, data)) = at_writer
+        .next_within(until.saturating_duration_since(Instant::now()))
+        .await
+    {
+        seen_at_writer += usize::from(committed(&event, &data));
     }
+    assert_eq!(
+        seen_at_writer, 1,
+        "the writer's replica announced the commit once"
+    );
     assert!(
         holder(&app, &writer_lease)
             .await
