@@ -62,6 +62,12 @@ impl Environment {
         }
     }
 
+    /// The folder a team's files of this environment go under: `<env>/<team>` as the
+    /// default layout has it, below the prefix. Every offering's path must render inside it.
+    pub fn team_folder(&self, team: &str) -> String {
+        self.place(&format!("{}/{team}", self.name))
+    }
+
     /// The GitOps folder it lives in: its path prefix, or else the folder named after it
     /// (the default layout).
     pub fn folder(&self) -> &str {

@@ -93,6 +93,7 @@ impl AppState {
             db.clone(),
             index.clone(),
             settings.catalog.clone(),
+            settings.namespaces.clone(),
             environments.clone(),
         ));
         let status = StatusWatch::new(

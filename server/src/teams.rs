@@ -120,6 +120,80 @@ impl TeamMapping {
     }
 }
 
+/// The namespaces forbidden by default: Kubernetes' own, `default`, and those Argo CD, Flux
+/// and Crossplane install into. A team whose namespace matches one cannot request anything.
+pub const DEFAULT_FORBIDDEN_NAMESPACES: &str =
+    "kube-*,default,argocd,argo-rollouts,flux-system,crossplane-system,upbound-system,cert-manager";
+
+/// Where a team's namespaced claims go: an explicit `team → namespace` map (default: the
+/// team's own name) and the namespaces no team may write into.
+#[derive(Clone, Debug, Default)]
+pub struct Namespaces {
+    explicit: BTreeMap<String, String>,
+    /// Exact names, or prefixes when they end in `*`.
+    forbidden: Vec<String>,
+}
+
+/// A namespace setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum NamespaceError {
+    /// Not `team=namespace`, or a side is not a DNS label.
+    #[error("`{0}` is not of the form team=namespace with two DNS labels")]
+    BadPair(String),
+    /// A pattern that is empty or has `*` elsewhere than at its end.
+    #[error("`{0}` is not a namespace or a prefix ending in `*`")]
+    BadPattern(String),
+}
+
+impl Namespaces {
+    /// The mapping from `team=namespace` pairs and forbidden patterns (`kube-*`, `default`).
+    pub fn new(pairs: &[String], forbidden: &[String]) -> Result<Self, NamespaceError> {
+        let mut explicit = BTreeMap::new();
+        for pair in pairs.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+            let Some((team, namespace)) = pair.split_once('=') else {
+                return Err(NamespaceError::BadPair(pair.to_owned()));
+            };
+            let (team, namespace) = (team.trim(), namespace.trim());
+            if !is_dns_label(team) || !is_dns_label(namespace) {
+                return Err(NamespaceError::BadPair(pair.to_owned()));
+            }
+            explicit.insert(team.to_owned(), namespace.to_owned());
+        }
+        let mut patterns = Vec::new();
+        for pattern in forbidden.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+            let stem = pattern.strip_suffix('*').unwrap_or(pattern);
+            if stem.contains('*') || (stem.is_empty() && pattern != "*") {
+                return Err(NamespaceError::BadPattern(pattern.to_owned()));
+            }
+            patterns.push(pattern.to_owned());
+        }
+        Ok(Namespaces {
+            explicit,
+            forbidden: patterns,
+        })
+    }
+
+    /// The namespace of `team`'s claims, or why the team may not have one: its namespace is
+    /// forbidden (a group called `kube-system` is not a way into the cluster's own).
+    pub fn of<'a>(&'a self, team: &'a str) -> Result<&'a str, String> {
+        let namespace = self.explicit.get(team).map_or(team, String::as_str);
+        if self.is_forbidden(namespace) {
+            return Err(format!(
+                "The team {team} would write into the namespace {namespace}, which is reserved for the platform; ask the platform team to map the team to another namespace."
+            ));
+        }
+        Ok(namespace)
+    }
+
+    /// Whether no team may write into `namespace`.
+    pub fn is_forbidden(&self, namespace: &str) -> bool {
+        self.forbidden.iter().any(|p| match p.strip_suffix('*') {
+            Some(stem) => namespace.starts_with(stem),
+            None => namespace == p,
+        })
+    }
+}
+
 /// Whether `name` is an RFC 1123 DNS label, as Kubernetes names and label values need.
 pub fn is_dns_label(name: &str) -> bool {
     let bytes = name.as_bytes();
@@ -219,5 +293,34 @@ mod tests {
         for bad in ["", "-a", "a-", "A", "a_b", "a.b", "../x", &"x".repeat(64)] {
             assert!(!is_dns_label(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_team_maps_to_its_namespace_unless_that_is_forbidden() {
+        let forbidden: Vec<String> = DEFAULT_FORBIDDEN_NAMESPACES
+            .split(',')
+            .map(str::to_owned)
+            .collect();
+        let namespaces =
+            Namespaces::new(&["payments=pay-prod".into(), "ops=tools".into()], &forbidden)
+                .unwrap();
+        assert_eq!(namespaces.of("team-a"), Ok("team-a"));
+        assert_eq!(namespaces.of("payments"), Ok("pay-prod"));
+        for team in [
+            "kube-system",
+            "kube-public",
+            "default",
+            "argocd",
+            "flux-system",
+            "crossplane-system",
+        ] {
+            assert!(namespaces.of(team).is_err(), "{team}");
+        }
+        assert!(namespaces.of("kubernetes-fans").is_ok(), "kube-* is a prefix with its dash");
+        let into_system = Namespaces::new(&["ops=kube-system".into()], &forbidden).unwrap();
+        assert!(into_system.of("ops").is_err(), "an explicit mapping cannot reach a forbidden one");
+        assert!(Namespaces::new(&["x".into()], &[]).is_err());
+        assert!(Namespaces::new(&["a=B_C".into()], &[]).is_err());
+        assert!(Namespaces::new(&[], &["k*be".into()]).is_err());
     }
 }

@@ -412,6 +412,13 @@ pub fn from_file(text: &str, source_name: &str, environments: &[String]) -> Resu
         .unwrap_or_else(|| DEFAULT_PATH.to_owned());
     super::render::check_templates(&path, &file.spec.output.manifests)
         .map_err(|e| invalid(format!("spec.output: {e}")))?;
+    let offered = if file.spec.environments.is_empty() {
+        environments
+    } else {
+        &file.spec.environments
+    };
+    super::render::check_path_template(&path, &kind, offered)
+        .map_err(|e| invalid(format!("spec.output.path: {e}")))?;
 
     let mut structural = file.spec.parameters;
     apply_hints(&mut structural, &file.spec.ui);

@@ -291,6 +291,76 @@ fn stamp_manifest(
     Ok(())
 }
 
+/// Checks at load that a path template puts every team's file in that team's folder of the
+/// environment (`<env>/<team>/…`, the layout default's start), rendered for each environment
+/// with a probe team and name. The same rule is enforced on every rendered path; this tells
+/// the platform team at load instead of a requester at submission.
+pub fn check_path_template(
+    path: &str,
+    kind: &str,
+    environments: &[String],
+) -> Result<(), RenderError> {
+    const TEAM: &str = "slipway-probe-team";
+    for env in environments {
+        let context = json!({
+            "name": "slipway-probe-name", "team": TEAM, "env": env, "namespace": TEAM,
+            "values": {}, "kind": kind, "offering": {"id": "", "version": ""},
+            "request_id": "", "user": {"name": "", "email": ""},
+        });
+        let rendered = ENGINE
+            .render_str(path, minijinja::Value::from(minijinja::value::Serde(&context)))
+            .map_err(|e| RenderError(format!("the path template failed: {e}")))?;
+        if !rendered.starts_with(&format!("{env}/{TEAM}/")) {
+            return Err(RenderError(format!(
+                "the path template {path:?} must start with \"{{{{ env }}}}/{{{{ team }}}}/\" so each team writes only into its own folder (it renders {rendered:?})"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every rendered manifest that names a namespace names the team's, or one the offering file
+/// writes literally (the platform's choice, such as `argocd` for an Application): a value
+/// cannot steer a manifest into another team's namespace.
+pub fn check_namespaces(
+    offering: &Offering,
+    manifests: &[Value],
+    namespace: &str,
+) -> Result<(), RenderError> {
+    let text = |m: &Value, pointer: &str| m.pointer(pointer).and_then(Value::as_str).map(str::to_owned);
+    // (apiVersion, kind, namespace) written literally in the offering file.
+    let literal: Vec<(Option<String>, Option<String>, String)> = match &offering.output {
+        Output::Template { manifests, .. } => manifests
+            .iter()
+            .filter_map(|m| {
+                let ns = text(m, "/metadata/namespace")?;
+                (!ns.contains("{{") && !ns.contains("{%"))
+                    .then(|| (text(m, "/apiVersion"), text(m, "/kind"), ns))
+            })
+            .collect(),
+        Output::Claim => Vec::new(),
+    };
+    for manifest in manifests {
+        let Some(found) = manifest.pointer("/metadata/namespace") else {
+            continue;
+        };
+        let allowed = found.as_str().is_some_and(|ns| {
+            ns == namespace
+                || literal.iter().any(|(api_version, kind, literal_ns)| {
+                    literal_ns == ns
+                        && *api_version == text(manifest, "/apiVersion")
+                        && *kind == text(manifest, "/kind")
+                })
+        });
+        if !allowed {
+            return Err(RenderError(format!(
+                "a manifest names the namespace {found}; the team's is {namespace:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A repository path: relative, no `.`/`..` segments, plain characters, a YAML file.
 pub fn check_path(path: &str) -> Result<(), RenderError> {
     let bad = |why: &str| {

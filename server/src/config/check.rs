@@ -113,6 +113,17 @@ impl ServeArgs {
                 dir: self.catalog_dir.clone(),
                 refresh: Duration::from_secs(self.catalog_refresh_secs.max(1)),
             },
+            namespaces: crate::teams::Namespaces::new(
+                &self.team_namespaces,
+                &self.forbidden_namespaces,
+            )
+            .map_err(|e| {
+                let variable = match e {
+                    crate::teams::NamespaceError::BadPair(_) => "SLIPWAY_TEAM_NAMESPACES",
+                    crate::teams::NamespaceError::BadPattern(_) => "SLIPWAY_FORBIDDEN_NAMESPACES",
+                };
+                invalid(variable, e.to_string())
+            })?,
             environments,
             control_plane: ControlPlaneSettings {
                 clusters,

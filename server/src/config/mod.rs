@@ -211,6 +211,18 @@ pub struct ServeArgs {
     /// Folder of offering files inside the GitOps repository (versioned with Git).
     #[arg(long, env = "SLIPWAY_CATALOG_PATH", default_value = "catalog")]
     pub catalog_path: String,
+    /// Explicit `team=namespace` pairs, comma-separated: where a team's namespaced claims go
+    /// (default: the namespace named after the team).
+    #[arg(long, env = "SLIPWAY_TEAM_NAMESPACES", value_delimiter = ',')]
+    pub team_namespaces: Vec<String>,
+    /// Namespaces no team may write into, comma-separated; a trailing `*` makes a prefix.
+    #[arg(
+        long,
+        env = "SLIPWAY_FORBIDDEN_NAMESPACES",
+        value_delimiter = ',',
+        default_value = crate::teams::DEFAULT_FORBIDDEN_NAMESPACES
+    )]
+    pub forbidden_namespaces: Vec<String>,
     /// Read offering files from this folder on disk instead of the GitOps repository.
     #[arg(long, env = "SLIPWAY_CATALOG_DIR")]
     pub catalog_dir: Option<PathBuf>,

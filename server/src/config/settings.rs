@@ -29,6 +29,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Where the catalog's offering files come from.
     pub catalog: CatalogSettings,
+    /// Where teams' namespaced claims go, and the namespaces none may write into.
+    pub namespaces: crate::teams::Namespaces,
     /// The environments, in display order (the order of `SLIPWAY_ENVIRONMENTS`).
     pub environments: Vec<EnvironmentSettings>,
     /// The clusters watched.

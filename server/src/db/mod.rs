@@ -46,6 +46,14 @@ pub enum Error {
     /// Another pending request (its id) already writes the same file.
     #[error("request {0} already changes this file and is still on its way to Git")]
     Conflict(String),
+    /// The name of a cluster-scoped object is held by another live request (its id and team).
+    #[error("the name is held by request {request} of the team {team}")]
+    Taken {
+        /// The holding request.
+        request: String,
+        /// Its team.
+        team: String,
+    },
     /// The lease the write was made under is no longer held: another replica took over.
     #[error("the lease {0} is no longer held by this process; its writes were refused")]
     Fenced(String),

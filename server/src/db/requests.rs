@@ -47,6 +47,19 @@ pub struct NewRequest<'a> {
     pub content: &'a str,
     /// The environment's write mode at submission.
     pub write_mode: WriteMode,
+    /// The cluster-scoped object a create names, reserved across teams.
+    pub cluster_name: Option<ClusterName<'a>>,
+}
+
+/// The key of a cluster-scoped object in an environment: its API group, kind and name.
+#[derive(Clone, Copy, Debug)]
+pub struct ClusterName<'a> {
+    /// API group (`""` for the core group).
+    pub api_group: &'a str,
+    /// Kind.
+    pub kind: &'a str,
+    /// Name.
+    pub name: &'a str,
 }
 
 /// A stored request.
@@ -114,6 +127,22 @@ impl RequestRow {
 }
 
 pub(super) const REQUEST_COLUMNS: &str = "r.id, r.action, r.offering, r.offering_version, r.api_version, r.kind, r.name, r.team, r.environment, r.requested_by, r.requester_name, r.requester_email, r.body, r.repository, r.path, r.content, r.write_mode, r.state, r.commit_sha, r.pr_number, r.pr_url, r.created_at, r.updated_at";
+
+/// Stages after which a request's change is in the branch (or was already there).
+const IN_BRANCH: &str = "('committed', 'merged', 'unchanged', 'synced', 'apply_failed', 'reconciling', 'ready', 'failing', 'deleted')";
+
+/// The team of the newest request whose change to `path` in `repository` reached the branch:
+/// who the file there belongs to, as far as Slipway wrote it.
+pub async fn last_writer(db: &Db, repository: &str, path: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT team FROM requests WHERE repository = $1 AND path = $2 AND state IN {IN_BRANCH}
+         ORDER BY created_at DESC, id DESC LIMIT 1"
+    )))
+    .bind(repository)
+    .bind(path)
+    .fetch_optional(db.pool())
+    .await?)
+}
 
 /// Stores a submission: the request, its `submitted` event, its Git job and an audit entry,
 /// all or nothing. A change to a file that another pending request of the same repository
@@ -184,6 +213,9 @@ pub async fn submit(
         return Err(Error::Conflict(other));
     }
     queued?;
+    if let Some(key) = new.cluster_name {
+        reserve(&mut tx, new, key).await?;
+    }
     let target = format!("{}/{}/{}", new.team, new.kind, new.name);
     insert_entry(
         &mut *tx,
@@ -199,6 +231,76 @@ pub async fn submit(
     .await?;
     tx.commit().await?;
     Ok(appended)
+}
+
+/// Takes the name of a cluster-scoped object for `new`'s request, inside its transaction.
+/// The holder's row is given up first when its claim is no longer in Git's way: its create
+/// failed or its pull request closed, or a delete of its file reached the branch since.
+async fn reserve(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    new: &NewRequest<'_>,
+    key: ClusterName<'_>,
+) -> Result<()> {
+    let holder: Option<(String, String)> = sqlx::query_as(
+        "SELECT request_id, team FROM cluster_names
+         WHERE environment = $1 AND api_group = $2 AND kind = $3 AND name = $4",
+    )
+    .bind(new.environment)
+    .bind(key.api_group)
+    .bind(key.kind)
+    .bind(key.name)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some((request, team)) = holder {
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM requests WHERE id = $1")
+            .bind(&request)
+            .fetch_optional(&mut **tx)
+            .await?;
+        let deletions: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM requests c JOIN requests d
+               ON d.repository = c.repository AND d.path = c.path
+             WHERE c.id = $1 AND d.action = 'delete'
+               AND d.created_at >= c.created_at AND d.state IN {IN_BRANCH}"
+        )))
+        .bind(&request)
+        .fetch_one(&mut **tx)
+        .await?;
+        let gone = matches!(state.as_deref(), None | Some("failed" | "closed")) || deletions > 0;
+        if !gone {
+            return Err(Error::Taken { request, team });
+        }
+        sqlx::query(
+            "DELETE FROM cluster_names
+             WHERE environment = $1 AND api_group = $2 AND kind = $3 AND name = $4 AND request_id = $5",
+        )
+        .bind(new.environment)
+        .bind(key.api_group)
+        .bind(key.kind)
+        .bind(key.name)
+        .bind(&request)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let taken = sqlx::query(
+        "INSERT INTO cluster_names (environment, api_group, kind, name, team, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(new.environment)
+    .bind(key.api_group)
+    .bind(key.kind)
+    .bind(key.name)
+    .bind(new.team)
+    .bind(new.id)
+    .execute(&mut **tx)
+    .await;
+    match taken {
+        // Another transaction took it between the look and the insert.
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Err(Error::Taken {
+            request: String::new(),
+            team: String::new(),
+        }),
+        other => other.map(|_| ()).map_err(Error::from),
+    }
 }
 
 /// One request.

@@ -284,6 +284,59 @@ impl SharedClone {
         Ok(files)
     }
 
+    /// Every file below folder `dir` (at any depth) at the tip of `branch` whose content
+    /// `keep` accepts: (path, content), sorted by path. Files larger than `max_bytes` are
+    /// skipped. Blocking; reads blobs only until `keep` has seen them.
+    pub fn files_under(
+        &self,
+        branch: &str,
+        dir: &str,
+        max_bytes: usize,
+        keep: impl Fn(&[u8]) -> bool,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        if !self.path.join("HEAD").exists() {
+            return Ok(vec![]);
+        }
+        let repo = Repository::open_bare(&self.path)?;
+        let Some(tree) = branch_tree(&repo, branch)? else {
+            return Ok(vec![]);
+        };
+        let folder = match tree.get_path(Path::new(dir)) {
+            Ok(entry) => match entry.to_object(&repo)?.into_tree() {
+                Ok(t) => t,
+                Err(_) => return Ok(vec![]),
+            },
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(vec![]),
+            Err(e) => return Err(e.into()),
+        };
+        let mut found = Vec::new();
+        let mut failed = None;
+        folder.walk(git2::TreeWalkMode::PreOrder, |parent, entry| {
+            if entry.kind() != Some(git2::ObjectType::Blob) {
+                return git2::TreeWalkResult::Ok;
+            }
+            let Ok(name) = entry.name() else {
+                return git2::TreeWalkResult::Ok;
+            };
+            match repo.find_blob(entry.id()) {
+                Ok(blob) if blob.size() <= max_bytes && keep(blob.content()) => {
+                    found.push((format!("{dir}/{parent}{name}"), blob.content().to_vec()));
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    failed = Some(error);
+                    return git2::TreeWalkResult::Abort;
+                }
+            }
+            git2::TreeWalkResult::Ok
+        })?;
+        if let Some(error) = failed {
+            return Err(error.into());
+        }
+        found.sort();
+        Ok(found)
+    }
+
     /// Whether `revision` (what a GitOps applier applied) contains `commit` (a request's):
     /// equal, or `commit` an ancestor of it. A revision the clone does not have is fetched
     /// once from `branch`; still unknown after that (another repository, a force-pushed

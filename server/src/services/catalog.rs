@@ -29,6 +29,7 @@ use crate::config::CatalogSettings;
 use crate::db::{self, Db};
 use crate::environment::{Environment, Environments};
 use crate::git::clone::Stale;
+use crate::teams::Namespaces;
 use crate::time::rfc3339;
 
 /// Previews fetch the repository at most this often.
@@ -46,6 +47,7 @@ pub struct CatalogService {
     catalog: Arc<Catalog>,
     environments: Arc<Environments>,
     settings: CatalogSettings,
+    namespaces: Namespaces,
     files: FileSource,
     last_fingerprint: Mutex<Option<String>>,
 }
@@ -57,6 +59,7 @@ impl CatalogService {
         db: Db,
         catalog: Arc<Catalog>,
         settings: CatalogSettings,
+        namespaces: Namespaces,
         environments: Arc<Environments>,
     ) -> Self {
         let files = match &settings.dir {
@@ -72,6 +75,7 @@ impl CatalogService {
             catalog,
             environments,
             settings,
+            namespaces,
             files,
             last_fingerprint: Mutex::new(None),
         }
@@ -158,7 +162,12 @@ impl CatalogService {
     }
 
     /// Checks the team and environment a draft names, then its name and values.
-    fn check(actor: &CurrentUser, offering: &Offering, draft: &RequestDraft) -> Vec<FieldError> {
+    fn check(
+        &self,
+        actor: &CurrentUser,
+        offering: &Offering,
+        draft: &RequestDraft,
+    ) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if !offering.summary.environments.contains(&draft.environment) {
             errors.push(FieldError {
@@ -184,6 +193,11 @@ impl CatalogService {
                     offering.teams.join(", ")
                 ),
             });
+        } else if let Err(message) = self.namespaces.of(&draft.team) {
+            errors.push(FieldError {
+                path: TEAM_PATH.into(),
+                message,
+            });
         }
         errors.extend(offering.validate(&draft.name, &draft.values));
         errors
@@ -198,24 +212,40 @@ impl CatalogService {
         request_id: &str,
     ) -> Result<(Offering, render::Rendered), AppError> {
         let offering = self.find(actor, &draft.offering)?;
-        let errors = Self::check(actor, &offering, draft);
+        let errors = self.check(actor, &offering, draft);
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
+        let namespace = self
+            .namespaces
+            .of(&draft.team)
+            .map_err(AppError::Invalid)?;
+        let environment = self.environment(&draft.environment)?;
+        let refused = |e: render::RenderError| {
+            tracing::warn!(offering = %draft.offering, error = %e, "an offering failed to render");
+            AppError::Invalid(format!("This offering could not be rendered: {e}"))
+        };
         let mut rendered = render::render(
             &offering,
             draft,
             &Stamp {
                 request_id,
                 user: actor,
-                namespace: &draft.team,
+                namespace,
             },
         )
-        .map_err(|e| {
-            tracing::warn!(offering = %draft.offering, error = %e, "an offering failed to render");
-            AppError::Invalid(format!("This offering could not be rendered: {e}"))
-        })?;
-        rendered.path = self.environment(&draft.environment)?.place(&rendered.path);
+        .map_err(refused)?;
+        rendered.path = environment.place(&rendered.path);
+        // Whatever the template says, a team writes into its own folder of the environment
+        // and its own namespace (or one the offering names literally): never another team's.
+        let folder = environment.team_folder(&draft.team);
+        if !rendered.path.starts_with(&format!("{folder}/")) {
+            return Err(refused(render::RenderError(format!(
+                "the path {} is outside the team's folder {folder}/",
+                rendered.path
+            ))));
+        }
+        render::check_namespaces(&offering, &rendered.manifests, namespace).map_err(refused)?;
         Ok((offering, rendered))
     }
 
@@ -239,6 +269,56 @@ impl CatalogService {
             base,
             current.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
         ))
+    }
+
+    /// The file of `environment`'s folder, other than `except`, that holds an object of
+    /// `api_group`, `kind` and `name`, as its clone last fetched it: a cluster-scoped name
+    /// someone already uses, by a request or by hand.
+    pub async fn object_elsewhere(
+        &self,
+        environment: &str,
+        (api_group, kind, name): (&str, &str, &str),
+        except: &str,
+    ) -> Result<Option<String>, AppError> {
+        let environment = self.environment(environment)?;
+        let (clone, branch) = (environment.clone.clone(), environment.branch.clone());
+        let root = environment.place(&environment.name);
+        let (api_group, kind, name, except) = (
+            api_group.to_owned(),
+            kind.to_owned(),
+            name.to_owned(),
+            except.to_owned(),
+        );
+        let (name_, kind_) = (name.clone(), kind.clone());
+        let files = crate::error::joined(
+            tokio::task::spawn_blocking(move || {
+                let (name, kind) = (name_, kind_);
+                let needle = |content: &[u8], text: &str| {
+                    content.windows(text.len()).any(|w| w == text.as_bytes())
+                };
+                clone.files_under(&branch, &root, render::MAX_FILE_BYTES, |content| {
+                    needle(content, &name) && needle(content, &kind)
+                })
+            })
+            .await,
+        )??;
+        Ok(files.into_iter().find_map(|(path, content)| {
+            let text = String::from_utf8_lossy(&content);
+            let holds = serde_saphyr::from_multiple::<serde_json::Value>(&text)
+                .ok()?
+                .iter()
+                .any(|doc| {
+                    let group = doc
+                        .get("apiVersion")
+                        .and_then(serde_json::Value::as_str)
+                        .map(|v| v.rsplit_once('/').map_or("", |(g, _)| g));
+                    group == Some(api_group.as_str())
+                        && doc.get("kind").and_then(serde_json::Value::as_str) == Some(&kind)
+                        && doc.pointer("/metadata/name").and_then(serde_json::Value::as_str)
+                            == Some(&name)
+                });
+            (holds && path != except).then_some(path)
+        }))
     }
 
     /// Brings `environment`'s clone up to date unless it was fetched within `max_age`,

@@ -89,6 +89,7 @@ impl RequestService {
         draft: &RequestDraft,
         path: &str,
         content: &str,
+        cluster_name: Option<store::ClusterName<'_>>,
     ) -> Result<(), AppError> {
         let body = serde_json::to_string(draft)
             .map_err(|e| crate::error::internal("encoding a request", &e))?;
@@ -114,6 +115,7 @@ impl RequestService {
                 path,
                 content,
                 write_mode: environment.mode,
+                cluster_name,
             },
             actor,
         )
@@ -127,6 +129,15 @@ impl RequestService {
                     message: format!(
                         "A {} named {:?} already exists for {} in {} (request {other} is on its way to Git).",
                         summary.kind, draft.name, draft.team, draft.environment
+                    ),
+                }]));
+            }
+            Err(db::Error::Taken { .. }) => {
+                return Err(AppError::Validation(vec![FieldError {
+                    path: NAME_PATH.into(),
+                    message: format!(
+                        "A {} is one per cluster, and the name {:?} is already taken in {}; choose another name.",
+                        summary.kind, draft.name, draft.environment
                     ),
                 }]));
             }
@@ -169,6 +180,38 @@ impl RequestService {
                 row.path
             ))
         })
+    }
+
+    /// A change acts only on a file of the request's team: every manifest in it carries the
+    /// team's label, and the newest change Slipway brought into the branch there was that
+    /// team's. Anything else — a file put there by hand, or another team's — is refused.
+    async fn refuse_unless_owned(&self, row: &RequestRow, current: &[Value]) -> Result<(), AppError> {
+        let foreign = current.iter().find_map(|m| {
+            let label = m.pointer("/metadata/labels/slipway.dev~1team");
+            (label.and_then(Value::as_str) != Some(row.team.as_str()))
+                .then(|| match label {
+                    Some(Value::String(team)) => format!("the team {team}"),
+                    Some(other) => format!("the team {other}"),
+                    None => "no team".to_owned(),
+                })
+        });
+        if let Some(owner) = foreign {
+            return Err(AppError::Forbidden(format!(
+                "change {}: the file there is labelled for {owner}, not {}",
+                row.path, row.team
+            )));
+        }
+        match store::last_writer(&self.db, &row.repository, &row.path).await? {
+            Some(team) if team == row.team => Ok(()),
+            writer => Err(AppError::Forbidden(format!(
+                "change {}: {}",
+                row.path,
+                writer.map_or_else(
+                    || "no request of the team put the file there".to_owned(),
+                    |team| format!("the file there was last written for the team {team}")
+                )
+            ))),
+        }
     }
 
     async fn refuse_if_pending(&self, row: &RequestRow) -> Result<(), AppError> {
@@ -312,6 +355,35 @@ impl RequestPort for RequestService {
         {
             return Err(exists(format!("{} is in the repository", rendered.path)));
         }
+        let main = rendered.manifests.first();
+        let text = |pointer: &str| {
+            main.and_then(|m| m.pointer(pointer))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        let cluster_name = (!offering.namespaced).then(|| store::ClusterName {
+            api_group: text("/apiVersion").rsplit_once('/').map_or("", |(g, _)| g),
+            kind: text("/kind"),
+            name: text("/metadata/name"),
+        });
+        if let Some(key) = cluster_name
+            && let Some(path) = self
+                .catalog
+                .object_elsewhere(
+                    &draft.environment,
+                    (key.api_group, key.kind, key.name),
+                    &rendered.path,
+                )
+                .await?
+        {
+            return Err(AppError::Validation(vec![FieldError {
+                path: NAME_PATH.into(),
+                message: format!(
+                    "A {} is one per cluster, and {path} in the repository already names {:?}; choose another name.",
+                    key.kind, key.name
+                ),
+            }]));
+        }
         self.store(
             actor,
             &id,
@@ -320,6 +392,7 @@ impl RequestPort for RequestService {
             draft,
             &rendered.path,
             &rendered.content,
+            cluster_name,
         )
         .await?;
         // The form did its job; a later visit starts fresh.
@@ -373,6 +446,7 @@ impl RequestPort for RequestService {
         self.refuse_if_pending(&row).await?;
         let offering = self.catalog.find(actor, &row.offering)?;
         let manifests = self.current_manifests(&row).await?;
+        self.refuse_unless_owned(&row, &manifests).await?;
         let main = manifests.first().cloned().unwrap_or(Value::Null);
         let known = known_keys(&offering);
         let values = match &known {
@@ -420,6 +494,7 @@ impl RequestPort for RequestService {
         self.refuse_if_pending(&row).await?;
         let offering = self.catalog.find(actor, &row.offering)?;
         let current = self.current_manifests(&row).await?;
+        self.refuse_unless_owned(&row, &current).await?;
         let id = db::new_id();
         match action {
             Action::Create => Err(AppError::Invalid(
@@ -433,8 +508,17 @@ impl RequestPort for RequestService {
                     name: row.name.clone(),
                     values: row.values(),
                 };
-                self.store(actor, &id, Action::Delete, &offering, &same, &row.path, "")
-                    .await?;
+                self.store(
+                    actor,
+                    &id,
+                    Action::Delete,
+                    &offering,
+                    &same,
+                    &row.path,
+                    "",
+                    None,
+                )
+                .await?;
                 Ok(Submitted { id })
             }
             Action::Update => {
@@ -483,6 +567,7 @@ impl RequestPort for RequestService {
                     draft,
                     &row.path,
                     &content,
+                    None,
                 )
                 .await?;
                 Ok(Submitted { id })
