@@ -15,7 +15,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::metrics::{Dashboard, MetricsQuery, NewFeedback};
 use crate::requests::{
-    Action, ChangeSource, GitJob, RequestDetail, RequestFilter, RequestPage, Submitted,
+    Action, ApprovalItem, ChangeSource, GitJob, RequestDetail, RequestFilter, RequestPage, Submitted,
 };
 use crate::status::{ClaimRow, ClusterView, RequestStatus};
 
@@ -228,3 +228,18 @@ pub async fn abandon_git_job(id: String, reason: String) -> Result<(), AppError>
     use crate::ports::as_user;
     as_user(|p, user| async move { p.requests.abandon_git_job(&user, &id, &reason).await }).await
 }
+
+/// The requests awaiting an approval the signed-in user may give.
+#[server(endpoint = "approvals")]
+pub async fn list_approvals() -> Result<Vec<ApprovalItem>, AppError> {
+    use crate::ports::as_user;
+    as_user(|p, user| async move { p.requests.approvals(&user).await }).await
+}
+
+/// Approves (or rejects) a request awaiting approval, with a comment.
+#[server(endpoint = "approvals/decide")]
+pub async fn decide_approval(id: String, approve: bool, comment: String) -> Result<(), AppError> {
+    use crate::ports::as_user;
+    as_user(|p, user| async move { p.requests.decide(&user, &id, approve, &comment).await }).await
+}
+

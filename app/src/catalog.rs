@@ -144,6 +144,24 @@ pub struct OfferingDetail {
     pub my_teams: Vec<String>,
     /// Things a requester should know that the form cannot show (unchecked rules, …).
     pub notes: Vec<String>,
+    /// The platform's policies that apply to this offering: what each asks, where.
+    #[serde(default)]
+    pub policies: Vec<PolicyNote>,
+}
+
+/// A policy as a requester reads it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PolicyNote {
+    /// Its name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// Where it applies (empty: every environment).
+    pub environments: Vec<String>,
+    /// Teams it applies to (empty: every team).
+    pub teams: Vec<String>,
+    /// What it asks, one line each.
+    pub asks: Vec<String>,
 }
 
 /// The form of an offering: its fields, in display order.

@@ -38,6 +38,7 @@ use leptos_router::{
 use crate::components::layout::Layout;
 use crate::pages::{
     admin::{AdminPage, GitJobsPage},
+    approvals::ApprovalsPage,
     audit::AuditPage,
     catalog::CatalogPage,
     login::LoginPage,
@@ -114,6 +115,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("metrics/offerings/:id") view=OfferingMetricsPage ssr=SsrMode::Async />
                     <Route path=path!("metrics/teams/:team") view=TeamMetricsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("tokens") view=TokensPage />
+                    <Route path=StaticSegment("approvals") view=ApprovalsPage />
                     // Async: the page's status (403 for non-admins) is known before the first byte.
                     <Route path=StaticSegment("admin") view=AdminPage ssr=SsrMode::Async />
                     <Route path=path!("admin/audit") view=AuditPage ssr=SsrMode::Async />

@@ -17,7 +17,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::metrics::{Dashboard, MetricsQuery, NewFeedback};
 use crate::requests::{
-    Action, ChangeSource, GitJob, RequestDetail, RequestFilter, RequestPage, Submitted,
+    Action, ApprovalItem, ChangeSource, GitJob, RequestDetail, RequestFilter, RequestPage, Submitted,
 };
 use crate::status::{ClaimRow, ClusterView, RequestStatus};
 
@@ -133,6 +133,17 @@ pub trait RequestPort: Send + Sync + 'static {
         actor: &CurrentUser,
         id: &str,
         reason: &str,
+    ) -> Result<(), AppError>;
+    /// The requests awaiting an approval the actor may give, oldest first.
+    async fn approvals(&self, actor: &CurrentUser) -> Result<Vec<ApprovalItem>, AppError>;
+    /// Approves or rejects request `id` with `comment` (never one's own; audited). The last
+    /// approval needed sends it to the Git writer; a rejection ends it.
+    async fn decide(
+        &self,
+        actor: &CurrentUser,
+        id: &str,
+        approve: bool,
+        comment: &str,
     ) -> Result<(), AppError>;
 }
 

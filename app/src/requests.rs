@@ -107,6 +107,10 @@ impl TryFrom<String> for Action {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
+    /// Held by a policy until enough approvers agree; nothing goes to Git before.
+    AwaitingApproval,
+    /// An approver refused it; nothing went to Git.
+    Rejected,
     /// Stored; the Git writer has not tried yet.
     Submitted,
     /// The Git writer tried and could not reach or write the repository; it keeps trying.
@@ -143,6 +147,8 @@ impl Stage {
     /// The stored word.
     pub fn as_str(self) -> &'static str {
         match self {
+            Stage::AwaitingApproval => "awaiting_approval",
+            Stage::Rejected => "rejected",
             Stage::Submitted => "submitted",
             Stage::WaitingForGit => "waiting_for_git",
             Stage::Committed => "committed",
@@ -171,6 +177,8 @@ impl Stage {
     /// Words for people.
     pub fn label(self) -> &'static str {
         match self {
+            Stage::AwaitingApproval => "Awaiting approval",
+            Stage::Rejected => "Rejected",
             Stage::Submitted => "Submitted",
             Stage::WaitingForGit => "Waiting for Git",
             Stage::Committed => "Committed",
@@ -189,7 +197,9 @@ impl Stage {
     }
 
     /// Every stage, for filters.
-    pub const ALL: [Stage; 14] = [
+    pub const ALL: [Stage; 16] = [
+        Stage::AwaitingApproval,
+        Stage::Rejected,
         Stage::Submitted,
         Stage::WaitingForGit,
         Stage::Committed,
@@ -256,11 +266,18 @@ pub enum EventKind {
     Retried,
     /// An administrator gave up on a Git job that could not be written.
     Abandoned,
+    /// A policy holds the request for approval.
+    AwaitingApproval,
+    /// An approver agreed (the message is their comment); the last approval needed sends
+    /// the request to the Git writer.
+    Approved,
+    /// An approver refused (the message is their comment); nothing goes to Git.
+    Rejected,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 18] = [
         EventKind::Submitted,
         EventKind::WaitingForGit,
         EventKind::Committed,
@@ -276,6 +293,9 @@ impl EventKind {
         EventKind::Deleted,
         EventKind::Retried,
         EventKind::Abandoned,
+        EventKind::AwaitingApproval,
+        EventKind::Approved,
+        EventKind::Rejected,
     ];
 
     /// The stored word.
@@ -296,6 +316,9 @@ impl EventKind {
             EventKind::Deleted => "deleted",
             EventKind::Retried => "retried",
             EventKind::Abandoned => "abandoned",
+            EventKind::AwaitingApproval => "awaiting_approval",
+            EventKind::Approved => "approved",
+            EventKind::Rejected => "rejected",
         }
     }
 
@@ -463,3 +486,21 @@ pub struct ChangeSource {
     /// Keys of the file the form does not know; an edit keeps them as they are.
     pub preserved: Vec<String>,
 }
+
+/// A request waiting for the actor's approval, as the approvals queue shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalItem {
+    /// The request.
+    pub summary: RequestSummary,
+    /// The file it writes.
+    pub path: String,
+    /// Its change against the file in the branch now.
+    pub diff: Vec<crate::catalog::DiffLine>,
+    /// What it needs, one line per policy ("1 approval from platform (prod-databases)").
+    pub needs: Vec<String>,
+    /// Decisions so far ("Pat Platform approved: looks fine").
+    pub decisions: Vec<String>,
+    /// The actor may decide now (not their own request, not decided by them yet).
+    pub can_decide: bool,
+}
+

@@ -29,6 +29,7 @@ pub mod kube;
 pub mod lease;
 pub mod ledger;
 pub mod metrics;
+pub mod policy;
 pub mod services;
 pub mod state;
 pub mod teams;

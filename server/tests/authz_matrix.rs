@@ -75,6 +75,12 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 5]> {
         ("POST", "/api/requests/get") => team_a_api,
         ("POST", "/api/requests/submit") => [401, 200, 422, 200, 200],
         ("POST", "/api/requests/change" | "/api/requests/change-source") => team_a_api,
+        // Approvals: everyone has a queue (filtered to what they may approve); team A's
+        // request held in prod is approved by team B's members and admins, never by its
+        // requester, and not by team A's members who are no approvers.
+        ("GET", "/approvals") => page,
+        ("POST", "/api/approvals") => api,
+        ("POST", "/api/approvals/decide") => [401, 403, 200, 200, 200],
         // Forge webhooks carry no session: a signature decides (requests_pull.rs); with no
         // forge configured the route answers "not configured" to everyone.
         ("POST", "/api/hooks/forge") => [404; 5],
@@ -90,7 +96,8 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 5]> {
 }
 
 /// Routes whose success changes the object probed: the next role gets fresh objects.
-const CHANGING: [&str; 6] = [
+const CHANGING: [&str; 7] = [
+    "/api/approvals/decide",
     "/api/requests/change",
     "/api/tokens/revoke",
     "/api/admin/git-jobs/retry",
@@ -98,6 +105,16 @@ const CHANGING: [&str; 6] = [
     "/api/metrics/feedback",
     "/api/requests/submit",
 ];
+
+/// Requests to prod need an approval from team B.
+const POLICIES: &str = r#"
+apiVersion: slipway.dev/v1alpha1
+kind: Policies
+policies:
+  - name: prod-review
+    match: {environments: [prod]}
+    approval: {required: 1, approvers: [team-b]}
+"#;
 
 /// An offering only team A may request.
 const TEAM_A_ONLY: &str = r#"
@@ -119,14 +136,15 @@ spec:
 "#;
 
 /// Real objects of team A, made by alice: a committed request, a request whose Git job
-/// failed, one whose job is pending, a Ready request (historic), a token, an offering for
-/// team A only and a draft of it.
+/// failed, one whose job is pending, one a policy holds for team B's approval, a Ready
+/// request (historic), a token, an offering for team A only and a draft of it.
 struct Objects {
     _repo: Repo,
     app: TestApp,
     committed: String,
     failed_job: String,
     pending_job: String,
+    awaiting: String,
     ready: String,
     token: String,
 }
@@ -135,6 +153,7 @@ impl Objects {
     async fn new() -> Self {
         let repo = Repo::new();
         repo.push("catalog/team-a-only.yaml", TEAM_A_ONLY);
+        repo.push("catalog/policies.yaml", POLICIES);
         let app = repo.app().await;
         let alice = app.login_as("alice").await;
         let committed = submit(&app, &alice, &draft_in("dev", "team-a", "orders-db", 20)).await;
@@ -146,6 +165,7 @@ impl Objects {
         );
         writer(&app).run_once().await.unwrap();
         let pending_job = submit(&app, &alice, &draft_in("dev", "team-a", "later-db", 20)).await;
+        let awaiting = submit(&app, &alice, &draft_in("prod", "team-a", "held-db", 20)).await;
         let stage = |id: String| {
             let app = &app;
             let alice = alice.clone();
@@ -154,6 +174,7 @@ impl Objects {
         assert_eq!(stage(committed.clone()).await, "committed");
         assert_eq!(stage(failed_job.clone()).await, "failed");
         assert_eq!(stage(pending_job.clone()).await, "submitted");
+        assert_eq!(stage(awaiting.clone()).await, "awaiting_approval");
 
         let (alice_id,): (String,) =
             sqlx::query_as("SELECT id FROM users WHERE subject = 'dev|alice'")
@@ -203,6 +224,7 @@ impl Objects {
             committed,
             failed_job,
             pending_job,
+            awaiting,
             ready,
             token,
         }
@@ -270,6 +292,7 @@ fn probe(
         "/api/audit" => "filter[actor]=".to_owned(),
         "/api/tokens/create" => "name=probe&scopes=read&expires_in_days=7".to_owned(),
         "/api/tokens/revoke" => format!("id={}", objects.token),
+        "/api/approvals/decide" => format!("id={}&approve=true&comment=ok", objects.awaiting),
         "/api/admin/git-jobs/retry" => format!("id={}", objects.failed_job),
         "/api/admin/git-jobs/abandon" => format!("id={}&reason=probe", objects.pending_job),
         "/api/metrics/feedback" => format!(

@@ -10,9 +10,10 @@ use crate::components::theme::ThemeToggle;
 use crate::domain::{CurrentUser, SessionInfo};
 
 /// The main navigation: (path, label, admins only).
-const NAV: [(&str, &str, bool); 5] = [
+const NAV: [(&str, &str, bool); 6] = [
     ("/catalog", "Catalog", false),
     ("/requests", "Requests", false),
+    ("/approvals", "Approvals", false),
     ("/status", "Status", false),
     ("/metrics", "Metrics", false),
     ("/admin", "Admin", true),

@@ -1,6 +1,7 @@
 //! One module per route.
 
 pub mod admin;
+pub mod approvals;
 pub mod audit;
 pub mod catalog;
 pub mod login;

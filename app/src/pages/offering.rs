@@ -175,6 +175,7 @@ fn OfferingView(
     let environments = summary.environments.clone();
     let teams = offering.my_teams.clone();
     let notes = offering.notes.clone();
+    let policies = offering.policies.clone();
     let docs = schema_docs(&offering);
 
     view! {
@@ -249,6 +250,30 @@ fn OfferingView(
                         <h2 class="mb-2 font-medium">"Checked by the cluster"</h2>
                         <ul class="list-disc space-y-1 pl-5 text-slate-600 dark:text-slate-400">
                             {notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}
+                        </ul>
+                    </section>
+                })}
+                {(!policies.is_empty()).then(|| view! {
+                    <section data-testid="policies" class="rounded-xl border border-slate-200 bg-white p-4 text-sm dark:border-slate-800 dark:bg-slate-900">
+                        <h2 class="mb-2 font-medium">"Platform policies"</h2>
+                        <ul class="space-y-2">
+                            {policies.into_iter().map(|p| {
+                                let scope = match (p.environments.is_empty(), p.teams.is_empty()) {
+                                    (true, true) => "everywhere".to_owned(),
+                                    (false, true) => format!("in {}", p.environments.join(", ")),
+                                    (true, false) => format!("for {}", p.teams.join(", ")),
+                                    (false, false) => format!("in {} for {}", p.environments.join(", "), p.teams.join(", ")),
+                                };
+                                view! {
+                                    <li>
+                                        <p><span class="font-medium">{p.name}</span>{format!(" — {scope}")}</p>
+                                        {(!p.description.is_empty()).then(|| view! { <p class="text-slate-700 dark:text-slate-300">{p.description}</p> })}
+                                        <ul class="list-disc pl-5 text-slate-700 dark:text-slate-300">
+                                            {p.asks.into_iter().map(|a| view! { <li>{a}</li> }).collect_view()}
+                                        </ul>
+                                    </li>
+                                }
+                            }).collect_view()}
                         </ul>
                     </section>
                 })}

@@ -63,6 +63,10 @@ pub fn RequestsPage() -> impl IntoView {
 pub fn StageBadge(stage: Stage) -> impl IntoView {
     let class = match stage {
         Stage::Submitted => "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-200",
+        Stage::AwaitingApproval => {
+            "bg-amber-100 text-amber-900 dark:bg-amber-950 dark:text-amber-200"
+        }
+        Stage::Rejected => "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-200",
         Stage::WaitingForGit => "bg-amber-100 text-amber-900 dark:bg-amber-950 dark:text-amber-200",
         Stage::Committed | Stage::Unchanged | Stage::Merged => {
             "bg-sky-100 text-sky-900 dark:bg-sky-950 dark:text-sky-200"
@@ -433,5 +437,8 @@ fn event_label(kind: EventKind) -> &'static str {
         EventKind::Deleted => "Deleted from the cluster",
         EventKind::Retried => "Sent back to the Git writer",
         EventKind::Abandoned => "Abandoned",
+        EventKind::AwaitingApproval => "Awaiting approval",
+        EventKind::Approved => "Approved",
+        EventKind::Rejected => "Rejected",
     }
 }

@@ -93,6 +93,41 @@ pub fn evaluate(rule: &str, value: &Value) -> Option<Result<bool, String>> {
     })
 }
 
+/// Compiles a rule over named variables (a policy's), refusing one that calls a function this
+/// evaluator does not implement: a policy is enforced here or not loaded, never skipped.
+pub fn compile_strict(rule: &str) -> Result<Program, String> {
+    let program = ENV.compile(rule).map_err(|e| e.to_string())?;
+    let unsupported: Vec<String> = program
+        .references()
+        .functions()
+        .into_iter()
+        .filter(|f| !is_operator(f) && !SUPPORTED.contains(f))
+        .map(str::to_owned)
+        .collect();
+    if unsupported.is_empty() {
+        Ok(program)
+    } else {
+        Err(format!(
+            "calls {} which Slipway does not evaluate",
+            unsupported.join(", ")
+        ))
+    }
+}
+
+/// Runs a compiled rule with `variables` bound: `Ok(true)` passes; an error fails the rule.
+pub fn run(program: &Program, variables: &[(&str, &Value)]) -> Result<bool, String> {
+    let mut context = Context::with_env(ENV.clone());
+    for (name, value) in variables {
+        let bound = cel::to_value(value).map_err(|e| e.to_string())?;
+        context.add_variable_from_value(*name, bound);
+    }
+    match program.execute(&context) {
+        Ok(cel::Value::Bool(b)) => Ok(b),
+        Ok(other) => Err(format!("the rule returned {other:?}, not a boolean")),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 /// Walks `values` along the structural `schema` and evaluates every checkable rule of every
 /// node that has a value, reporting failures at the node's JSON Pointer under `path`.
 pub fn check_rules(schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>) {

@@ -3,6 +3,7 @@
 //!
 //! [`FileSource::load`] reads every `*.yaml`/`*.yml` file of the folder (not below it) and
 //! compiles each on its own: a broken file becomes a problem line, never a broken catalog.
+//! `policies.yaml` there is not an offering: its text is handed to [`crate::policy`].
 //! A fingerprint (the branch's commit in the shared clone, or names, sizes and times of the
 //! files) lets the refresh loop skip work when nothing changed; loading reads what was
 //! fingerprinted. Fetching the clone is the refresh loop's business, not this module's.
@@ -38,6 +39,8 @@ pub struct Loaded {
     pub offerings: Vec<Offering>,
     /// One line per file that did not.
     pub problems: Vec<String>,
+    /// The policy file's text (`None`: there is none), or why it could not be read.
+    pub policies: Option<Result<String, String>>,
     /// Identifies the input: equal fingerprints, equal catalog.
     pub fingerprint: String,
 }
@@ -102,8 +105,17 @@ impl FileSource {
         };
         let mut offerings = Vec::new();
         let mut problems = Vec::new();
+        let mut policies = None;
         for (name, content, fits) in files {
             if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+                continue;
+            }
+            if crate::policy::FILE_NAMES.contains(&name.as_str()) {
+                policies = Some(if fits {
+                    String::from_utf8(content).map_err(|_| format!("{name}: not UTF-8 text"))
+                } else {
+                    Err(format!("{name}: larger than {} KiB", MAX_FILE_BYTES / 1024))
+                });
                 continue;
             }
             if !fits {
@@ -125,6 +137,7 @@ impl FileSource {
         Ok(Loaded {
             offerings,
             problems,
+            policies,
             fingerprint,
         })
     }

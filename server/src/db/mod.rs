@@ -6,6 +6,7 @@
 //! backends accept them), integers as `BIGINT` (decoded as `i64` on both), times as Unix
 //! milliseconds, ids as text, booleans as 0/1 `BIGINT`.
 
+pub mod approvals;
 pub mod audit;
 pub mod drafts;
 pub mod leases;

@@ -29,6 +29,8 @@ pub enum JobStatus {
     Done,
     /// Given up on: cannot be applied, refused too often, or abandoned.
     Failed,
+    /// Waiting for approval: the writer does not see it yet.
+    Held,
 }
 
 impl TryFrom<String> for JobStatus {
@@ -39,6 +41,7 @@ impl TryFrom<String> for JobStatus {
             "pending" => Ok(JobStatus::Pending),
             "done" => Ok(JobStatus::Done),
             "failed" => Ok(JobStatus::Failed),
+            "held" => Ok(JobStatus::Held),
             _ => Err(app::requests::UnknownWord {
                 what: "job status",
                 word,

@@ -49,6 +49,12 @@ pub struct NewRequest<'a> {
     pub write_mode: WriteMode,
     /// The cluster-scoped object a create names, reserved across teams.
     pub cluster_name: Option<ClusterName<'a>>,
+    /// A create's limit: at most this many live claims of the offering for the team in the
+    /// environment, and the policy that says so.
+    pub max_claims: Option<(u32, &'a str)>,
+    /// The approvals a policy requires (JSON, see [`crate::policy::Approval`]) and how they
+    /// read; `None`: straight to the Git writer.
+    pub approvals: Option<(&'a str, &'a str)>,
 }
 
 /// The key of a cluster-scoped object in an environment: its API group, kind and name.
@@ -152,15 +158,16 @@ pub async fn submit(
     db: &Db,
     new: &NewRequest<'_>,
     actor: &app::domain::CurrentUser,
-) -> Result<Option<Appended>> {
+) -> Result<Vec<Appended>> {
     let now = now_ms();
+    let held = new.approvals.is_some();
     let mut tx = db.pool().begin().await?;
     sqlx::query(
         "INSERT INTO requests (id, action, offering, offering_version, api_version, kind, name, team, environment,
             requested_by, requester_name, requester_email, body, repository, path, content, write_mode, state,
-            commit_sha, pr_number, pr_url, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'submitted',
-            NULL, NULL, NULL, $18, $18)",
+            commit_sha, pr_number, pr_url, created_at, updated_at, approvals)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $19,
+            NULL, NULL, NULL, $18, $18, $20)",
     )
     .bind(new.id)
     .bind(new.action.as_str())
@@ -180,9 +187,11 @@ pub async fn submit(
     .bind(new.content)
     .bind(new.write_mode.as_str())
     .bind(now)
+    .bind(if held { "awaiting_approval" } else { "submitted" })
+    .bind(new.approvals.map(|(json, _)| json))
     .execute(&mut *tx)
     .await?;
-    let appended = ledger::append(
+    let mut appended: Vec<Appended> = ledger::append(
         &mut tx,
         new.id,
         EventKind::Submitted,
@@ -192,15 +201,35 @@ pub async fn submit(
             ..Detail::default()
         },
     )
-    .await?;
+    .await?
+    .into_iter()
+    .collect();
+    if let Some((_, needs)) = new.approvals {
+        appended.extend(
+            ledger::append(
+                &mut tx,
+                new.id,
+                EventKind::AwaitingApproval,
+                now,
+                Detail {
+                    message: Some(needs),
+                    ..Detail::default()
+                },
+            )
+            .await?,
+        );
+    }
+    // A held job keeps its place as the one change on its way to the file, out of the
+    // writer's sight until the last approval releases it.
     let queued = sqlx::query(
         "INSERT INTO git_jobs (request_id, repository, path, status, attempts, next_attempt_at, last_error, created_at)
-         VALUES ($1, $2, $3, 'pending', 0, $4, NULL, $4)",
+         VALUES ($1, $2, $3, $5, 0, $4, NULL, $4)",
     )
     .bind(new.id)
     .bind(new.repository)
     .bind(new.path)
     .bind(now)
+    .bind(if held { "held" } else { "pending" })
     .execute(&mut *tx)
     .await;
     if let Err(sqlx::Error::Database(error)) = &queued
@@ -215,6 +244,31 @@ pub async fn submit(
     queued?;
     if let Some(key) = new.cluster_name {
         reserve(&mut tx, new, key).await?;
+    }
+    if let Some((max, policy)) = new.max_claims {
+        let live: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM requests r
+             WHERE r.team = $1 AND r.environment = $2 AND r.offering = $3 AND r.action = 'create'
+               AND r.state NOT IN ('failed', 'closed', 'rejected')
+               AND NOT EXISTS (SELECT 1 FROM requests d
+                               WHERE d.repository = r.repository AND d.path = r.path
+                                 AND d.action = 'delete' AND d.created_at >= r.created_at
+                                 AND d.state NOT IN ('failed', 'closed', 'rejected'))",
+        )
+        .bind(new.team)
+        .bind(new.environment)
+        .bind(new.offering)
+        .fetch_one(&mut *tx)
+        .await?;
+        if live > i64::from(max) {
+            return Err(Error::Refused(format!(
+                "{} already has {} {} claim(s) in {}; the policy {policy} allows {max}.",
+                new.team,
+                live - 1,
+                new.offering,
+                new.environment
+            )));
+        }
     }
     let target = format!("{}/{}/{}", new.team, new.kind, new.name);
     insert_entry(
@@ -265,7 +319,8 @@ async fn reserve(
         .bind(&request)
         .fetch_one(&mut **tx)
         .await?;
-        let gone = matches!(state.as_deref(), None | Some("failed" | "closed")) || deletions > 0;
+        let gone = matches!(state.as_deref(), None | Some("failed" | "closed" | "rejected"))
+            || deletions > 0;
         if !gone {
             return Err(Error::Taken { request, team });
         }
@@ -390,7 +445,7 @@ pub async fn list(db: &Db, query: &ListQuery<'_>, limit: i64) -> Result<Vec<Requ
 /// The pending request (not failed, not done) that writes this file, if any.
 pub async fn pending_for_path(db: &Db, repository: &str, path: &str) -> Result<Option<String>> {
     let row = sqlx::query(
-        "SELECT request_id FROM git_jobs WHERE repository = $1 AND path = $2 AND status = 'pending' LIMIT 1",
+        "SELECT request_id FROM git_jobs WHERE repository = $1 AND path = $2 AND status IN ('pending', 'held') LIMIT 1",
     )
     .bind(repository)
     .bind(path)

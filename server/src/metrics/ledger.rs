@@ -149,7 +149,8 @@ pub fn fold(action: &str, events: &[LedgerEvent<'_>]) -> (Facts, Vec<Incident>) 
             "merged" => {
                 facts.merged_at.get_or_insert(at);
             }
-            "closed" => withdrawn = true,
+            // Closed unmerged, or refused by an approver: nothing reached the branch.
+            "closed" | "rejected" => withdrawn = true,
             "synced" => {
                 facts.synced_at.get_or_insert(at);
                 if let Some(index) = applying.take() {

@@ -10,7 +10,7 @@
 //! seconds, joining a fetch already under way, and waits for it only briefly: a remote that
 //! does not answer makes the preview say so, never hang.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use app::catalog::{
@@ -29,6 +29,7 @@ use crate::config::CatalogSettings;
 use crate::db::{self, Db};
 use crate::environment::{Environment, Environments};
 use crate::git::clone::Stale;
+use crate::policy::{Policies, Subject, Verdict};
 use crate::teams::Namespaces;
 use crate::time::rfc3339;
 
@@ -50,6 +51,18 @@ pub struct CatalogService {
     namespaces: Namespaces,
     files: FileSource,
     last_fingerprint: Mutex<Option<String>>,
+    /// The policies in force, and whether a good file (or none) was ever loaded.
+    policies: RwLock<(Arc<Policies>, bool)>,
+}
+
+/// A checked and rendered draft, with what the policies ask of it beyond its values.
+pub struct Prepared {
+    /// The offering.
+    pub offering: Offering,
+    /// The file it writes.
+    pub rendered: render::Rendered,
+    /// The claim limit and approvals that apply (its refusals were already returned).
+    pub verdict: Verdict,
 }
 
 impl CatalogService {
@@ -78,6 +91,12 @@ impl CatalogService {
             namespaces,
             files,
             last_fingerprint: Mutex::new(None),
+            policies: RwLock::new((
+                Arc::new(Policies::closed(
+                    "the catalog's policies have not been loaded yet".into(),
+                )),
+                false,
+            )),
         }
     }
 
@@ -105,7 +124,9 @@ impl CatalogService {
         let files = self.files.clone();
         let environments = self.environments.names();
         let previous = self.last_fingerprint.lock().expect("lock").clone();
+        let names = environments.clone();
         let loaded = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let environments = names;
             let fingerprint = files.fingerprint()?;
             if previous.as_deref() == Some(fingerprint.as_str()) {
                 return Ok(None);
@@ -116,18 +137,55 @@ impl CatalogService {
         let Some(loaded) = loaded else {
             return Ok(false);
         };
-        for problem in &loaded.problems {
+        let mut problems = loaded.problems;
+        if let Some(problem) = self.load_policies(loaded.policies, &environments) {
+            problems.push(problem);
+        }
+        for problem in &problems {
             tracing::warn!(%problem, "offering file left out of the catalog");
         }
         tracing::info!(
             offerings = loaded.offerings.len(),
-            problems = loaded.problems.len(),
+            problems = problems.len(),
             "catalog files loaded"
         );
-        self.catalog
-            .replace(Feed::Files, loaded.offerings, loaded.problems);
+        self.catalog.replace(Feed::Files, loaded.offerings, problems);
         *self.last_fingerprint.lock().expect("lock") = Some(loaded.fingerprint);
         Ok(true)
+    }
+
+    /// Puts the loaded policy file in force. A file that does not parse keeps the last good
+    /// policies (or, with none yet, refuses every submission); the problem is returned for
+    /// administrators.
+    fn load_policies(
+        &self,
+        file: Option<Result<String, String>>,
+        environments: &[String],
+    ) -> Option<String> {
+        let parsed = match file {
+            None => Ok(Policies::none()),
+            Some(Ok(text)) => Policies::parse(&text, environments)
+                .map_err(|e| format!("{}: {e}", crate::policy::FILE_NAMES[0])),
+            Some(Err(problem)) => Err(problem),
+        };
+        let mut slot = self.policies.write().expect("policies lock");
+        match parsed {
+            Ok(policies) => {
+                tracing::info!(policies = policies.all().len(), "policies loaded");
+                *slot = (Arc::new(policies), true);
+                None
+            }
+            Err(problem) if slot.1 => Some(format!("{problem}; the last good policies stay in force")),
+            Err(problem) => {
+                *slot = (Arc::new(Policies::closed(problem.clone())), false);
+                Some(format!("{problem}; nothing can be requested until it is fixed"))
+            }
+        }
+    }
+
+    /// The policies in force.
+    pub fn policies(&self) -> Arc<Policies> {
+        self.policies.read().expect("policies lock").0.clone()
     }
 
     /// Refreshes the files now and then every `refresh` interval, until the task is dropped.
@@ -210,9 +268,18 @@ impl CatalogService {
         actor: &CurrentUser,
         draft: &RequestDraft,
         request_id: &str,
-    ) -> Result<(Offering, render::Rendered), AppError> {
+    ) -> Result<Prepared, AppError> {
         let offering = self.find(actor, &draft.offering)?;
-        let errors = self.check(actor, &offering, draft);
+        let mut errors = self.check(actor, &offering, draft);
+        let mut verdict = self.policies().check(&Subject {
+            environment: &draft.environment,
+            offering: &draft.offering,
+            team: &draft.team,
+            name: &draft.name,
+            values: Some(&draft.values),
+            user: actor,
+        });
+        errors.append(&mut verdict.errors);
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
@@ -246,7 +313,11 @@ impl CatalogService {
             ))));
         }
         render::check_namespaces(&offering, &rendered.manifests, namespace).map_err(refused)?;
-        Ok((offering, rendered))
+        Ok(Prepared {
+            offering,
+            rendered,
+            verdict,
+        })
     }
 
     /// The head of `environment`'s branch and the file at `path` there, as its clone last
@@ -401,6 +472,18 @@ impl CatalogPort for CatalogService {
             teams: offering.teams.clone(),
             my_teams,
             notes: offering.notes.clone(),
+            policies: self
+                .policies()
+                .for_offering(id)
+                .into_iter()
+                .map(|p| app::catalog::PolicyNote {
+                    name: p.name.clone(),
+                    description: p.description.clone(),
+                    environments: p.scope.environments.clone(),
+                    teams: p.scope.teams.clone(),
+                    asks: p.describe(),
+                })
+                .collect(),
         })
     }
 
@@ -409,7 +492,7 @@ impl CatalogPort for CatalogService {
         actor: &CurrentUser,
         draft: &RequestDraft,
     ) -> Result<Preview, AppError> {
-        let (_, rendered) = self.prepare(actor, draft, "assigned-on-submit")?;
+        let rendered = self.prepare(actor, draft, "assigned-on-submit")?.rendered;
         self.refresh(&draft.environment, FETCH_EVERY).await?;
         let (base, current) = self
             .current_file(&draft.environment, &rendered.path)

@@ -15,12 +15,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::catalog::{FieldError, NAME_PATH, RequestDraft};
+use app::catalog::{ENVIRONMENT_PATH, FieldError, NAME_PATH, RequestDraft};
 use app::domain::CurrentUser;
 use app::error::AppError;
 use app::ports::RequestPort;
 use app::requests::{
-    Action, ChangeSource, GitJob, GitProgress, RequestDetail, RequestEvent, RequestFilter,
+    Action, ApprovalItem, ChangeSource, GitJob, GitProgress, RequestDetail, RequestEvent, RequestFilter,
     RequestPage, RequestSummary, Submitted,
 };
 use async_trait::async_trait;
@@ -31,11 +31,29 @@ use crate::db::requests::{self as store, ListQuery, NewRequest, RequestRow};
 use crate::db::{self, Db};
 use crate::environment::Environments;
 use crate::ledger::Ledger;
-use crate::services::catalog::{CatalogService, FETCH_EVERY};
+use crate::policy::{Approval, Subject, Verdict};
+use crate::services::catalog::{CatalogService, FETCH_EVERY, diff_lines};
 use crate::time::rfc3339;
 
 /// Requests per page.
 const PAGE_SIZE: i64 = 50;
+
+/// What a request must respect besides its values: the cluster-scoped name it takes, and
+/// the policies' claim limit and approvals.
+struct Guard<'a> {
+    cluster_name: Option<store::ClusterName<'a>>,
+    verdict: &'a Verdict,
+}
+
+/// "1 approval from platform (prod-databases)".
+fn need_line(need: &Approval) -> String {
+    format!(
+        "{} approval(s) from {} or an administrator ({})",
+        need.required,
+        need.approvers.join(", "),
+        need.policy
+    )
+}
 
 /// Implements [`RequestPort`].
 pub struct RequestService {
@@ -89,10 +107,16 @@ impl RequestService {
         draft: &RequestDraft,
         path: &str,
         content: &str,
-        cluster_name: Option<store::ClusterName<'_>>,
+        guard: Guard<'_>,
     ) -> Result<(), AppError> {
         let body = serde_json::to_string(draft)
             .map_err(|e| crate::error::internal("encoding a request", &e))?;
+        let approvals = &guard.verdict.approvals;
+        let needs_json = (!approvals.is_empty())
+            .then(|| serde_json::to_string(approvals))
+            .transpose()
+            .map_err(|e| crate::error::internal("encoding approvals", &e))?;
+        let needs_text = approvals.iter().map(need_line).collect::<Vec<_>>().join("; ");
         let summary = &offering.summary;
         let environment = self.environments.get(&draft.environment).ok_or_else(|| {
             AppError::NotFound(format!("The environment {:?}", draft.environment))
@@ -115,7 +139,14 @@ impl RequestService {
                 path,
                 content,
                 write_mode: environment.mode,
-                cluster_name,
+                cluster_name: guard.cluster_name,
+                max_claims: guard
+                    .verdict
+                    .max_claims
+                    .as_ref()
+                    .filter(|_| action == Action::Create)
+                    .map(|(max, policy)| (*max, policy.as_str())),
+                approvals: needs_json.as_deref().map(|json| (json, needs_text.as_str())),
             },
             actor,
         )
@@ -130,6 +161,12 @@ impl RequestService {
                         "A {} named {:?} already exists for {} in {} (request {other} is on its way to Git).",
                         summary.kind, draft.name, draft.team, draft.environment
                     ),
+                }]));
+            }
+            Err(db::Error::Refused(message)) => {
+                return Err(AppError::Validation(vec![FieldError {
+                    path: ENVIRONMENT_PATH.into(),
+                    message,
                 }]));
             }
             Err(db::Error::Taken { .. }) => {
@@ -321,7 +358,9 @@ impl RequestPort for RequestService {
         draft: &RequestDraft,
     ) -> Result<Submitted, AppError> {
         let id = db::new_id();
-        let (offering, rendered) = self.catalog.prepare(actor, draft, &id)?;
+        let prepared = self.catalog.prepare(actor, draft, &id)?;
+        let (offering, rendered, verdict) =
+            (prepared.offering, prepared.rendered, prepared.verdict);
         let exists = |detail: String| {
             AppError::Validation(vec![FieldError {
                 path: NAME_PATH.into(),
@@ -392,7 +431,10 @@ impl RequestPort for RequestService {
             draft,
             &rendered.path,
             &rendered.content,
-            cluster_name,
+            Guard {
+                cluster_name,
+                verdict: &verdict,
+            },
         )
         .await?;
         // The form did its job; a later visit starts fresh.
@@ -508,6 +550,17 @@ impl RequestPort for RequestService {
                     name: row.name.clone(),
                     values: row.values(),
                 };
+                let verdict = self.catalog.policies().check(&Subject {
+                    environment: &row.environment,
+                    offering: &row.offering,
+                    team: &row.team,
+                    name: &row.name,
+                    values: None,
+                    user: actor,
+                });
+                if !verdict.errors.is_empty() {
+                    return Err(AppError::Validation(verdict.errors));
+                }
                 self.store(
                     actor,
                     &id,
@@ -516,7 +569,10 @@ impl RequestPort for RequestService {
                     &same,
                     &row.path,
                     "",
-                    None,
+                    Guard {
+                        cluster_name: None,
+                        verdict: &verdict,
+                    },
                 )
                 .await?;
                 Ok(Submitted { id })
@@ -535,7 +591,8 @@ impl RequestPort for RequestService {
                         "An edit keeps the offering, environment, team and name; request a new claim to change them.".into(),
                     ));
                 }
-                let (_, mut rendered) = self.catalog.prepare(actor, draft, &id)?;
+                let prepared = self.catalog.prepare(actor, draft, &id)?;
+                let (mut rendered, verdict) = (prepared.rendered, prepared.verdict);
                 if rendered.path != row.path {
                     return Err(AppError::Invalid(format!(
                         "The offering now places this claim at {} instead of {}; ask the platform team to move it.",
@@ -567,7 +624,10 @@ impl RequestPort for RequestService {
                     draft,
                     &row.path,
                     &content,
-                    None,
+                    Guard {
+                        cluster_name: None,
+                        verdict: &verdict,
+                    },
                 )
                 .await?;
                 Ok(Submitted { id })
@@ -665,6 +725,88 @@ impl RequestPort for RequestService {
             .await?
             .ok_or_else(|| AppError::NotFound(format!("A pending Git job of request {id:?}")))?;
         self.ledger.announce([appended]);
+        Ok(())
+    }
+
+    async fn approvals(&self, actor: &CurrentUser) -> Result<Vec<ApprovalItem>, AppError> {
+        let mut items = Vec::new();
+        for waiting in db::approvals::awaiting(&self.db, 200).await? {
+            if !waiting.needs.iter().any(|n| n.may_approve(actor)) {
+                continue;
+            }
+            let row = &waiting.request;
+            let decisions = db::approvals::decisions(&self.db, &row.id).await?;
+            let (_, current) = self.catalog.current_file(&row.environment, &row.path).await?;
+            items.push(ApprovalItem {
+                summary: summary(row),
+                path: row.path.clone(),
+                diff: diff_lines(current.as_deref().unwrap_or_default(), &row.content),
+                needs: waiting.needs.iter().map(need_line).collect(),
+                can_decide: row.requested_by != actor.id
+                    && !decisions.iter().any(|d| d.approver == actor.id),
+                decisions: decisions
+                    .iter()
+                    .map(|d| {
+                        let verb = if d.approved { "approved" } else { "rejected" };
+                        if d.comment.is_empty() {
+                            format!("{} {verb}", d.approver_name)
+                        } else {
+                            format!("{} {verb}: {}", d.approver_name, d.comment)
+                        }
+                    })
+                    .collect(),
+            });
+        }
+        Ok(items)
+    }
+
+    async fn decide(
+        &self,
+        actor: &CurrentUser,
+        id: &str,
+        approve: bool,
+        comment: &str,
+    ) -> Result<(), AppError> {
+        let comment = comment.trim();
+        if comment.chars().count() > 1000 {
+            return Err(AppError::Invalid(
+                "A comment holds at most 1000 characters.".into(),
+            ));
+        }
+        if !approve && comment.is_empty() {
+            return Err(AppError::Invalid(
+                "Say why the request is rejected.".into(),
+            ));
+        }
+        let row = store::get(&self.db, id).await?;
+        let needs = db::approvals::needs(&self.db, id).await?;
+        let counts_for: Vec<String> = needs
+            .iter()
+            .filter(|n| n.may_approve(actor))
+            .map(|n| n.policy.clone())
+            .collect();
+        let Some(row) = row.filter(|row| Self::may_see(actor, row) || !counts_for.is_empty())
+        else {
+            return Err(AppError::NotFound(format!("The request {id:?}")));
+        };
+        if counts_for.is_empty() {
+            return Err(AppError::Forbidden("decide on this request".into()));
+        }
+        if row.requested_by == actor.id {
+            return Err(AppError::Forbidden("approve your own request".into()));
+        }
+        let decided = db::approvals::decide(&self.db, id, actor, approve, comment, &counts_for)
+            .await
+            .map_err(|e| match e {
+                db::Error::Refused(message) => AppError::Invalid(message),
+                other => other.into(),
+            })?;
+        self.ledger.announce(decided.appended);
+        if decided.released
+            && let Some(environment) = self.environments.get(&row.environment)
+        {
+            environment.writer.waker().notify_one();
+        }
         Ok(())
     }
 }

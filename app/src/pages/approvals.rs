@@ -1,0 +1,112 @@
+//! `/approvals`: the requests a platform policy holds until someone agrees, for those who may
+//! agree — each with the change it would make, what it still needs and who decided so far.
+
+use leptos::prelude::*;
+
+use crate::api::{DecideApproval, list_approvals};
+use crate::components::page::{EmptyState, PageHeader};
+use crate::requests::ApprovalItem;
+
+/// The approvals queue.
+#[component]
+pub fn ApprovalsPage() -> impl IntoView {
+    let decide = ServerAction::<DecideApproval>::new();
+    let items = Resource::new(move || decide.version().get(), |_| list_approvals());
+    let outcome = move || {
+        decide.value().get().map(|result| match result {
+            Ok(()) => view! { <p role="status" data-testid="decision-recorded" class="mb-4 text-sm text-emerald-800 dark:text-emerald-300">"Decision recorded."</p> }.into_any(),
+            Err(error) => view! { <p role="alert" data-testid="decision-error" class="mb-4 text-sm text-red-700 dark:text-red-400">{error.to_string()}</p> }.into_any(),
+        })
+    };
+    view! {
+        <PageHeader title="Approvals" lead="Requests a platform policy holds until enough approvers agree. Nothing reaches Git before; a rejection ends the request." />
+        {outcome}
+        <Suspense fallback=|| view! { <p class="text-sm text-slate-600 dark:text-slate-400">"Loading…"</p> }>
+            {move || Suspend::new(async move { items.await.map(|items| queue(items, decide)) })}
+        </Suspense>
+    }
+}
+
+fn queue(items: Vec<ApprovalItem>, decide: ServerAction<DecideApproval>) -> AnyView {
+    if items.is_empty() {
+        return view! {
+            <EmptyState title="Nothing awaits your approval">
+                <p>"Requests that a policy holds for your approval appear here."</p>
+            </EmptyState>
+        }
+        .into_any();
+    }
+    view! {
+        <ul class="space-y-6" data-testid="approvals">
+            {items.into_iter().map(|item| approval(item, decide)).collect_view()}
+        </ul>
+    }
+    .into_any()
+}
+
+fn approval(item: ApprovalItem, decide: ServerAction<DecideApproval>) -> impl IntoView {
+    let id = item.summary.id.clone();
+    let comment = RwSignal::new(String::new());
+    let comment_id = format!("comment-{id}");
+    let heading_id = format!("approval-{id}");
+    let send = move |approve: bool| {
+        let id = id.clone();
+        move |_| {
+            decide.dispatch(DecideApproval {
+                id: id.clone(),
+                approve,
+                comment: comment.get_untracked(),
+            });
+        }
+    };
+    let s = &item.summary;
+    view! {
+        <li data-testid="approval" data-request=s.id.clone() aria-labelledby=heading_id.clone()
+            class="rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+            <h2 id=heading_id.clone() class="font-medium">
+                <a class="text-indigo-700 hover:underline dark:text-indigo-300" href=format!("/requests/{}", s.id)>
+                    {format!("{} {} {}/{} in {}", s.action.verb(), s.kind, s.team, s.name, s.environment)}
+                </a>
+            </h2>
+            <p class="text-sm text-slate-700 dark:text-slate-300">{format!("Requested by {} at {} · {}", s.requested_by, s.created_at, s.offering)}</p>
+            <ul class="mt-2 list-disc pl-5 text-sm text-slate-700 dark:text-slate-300" aria-label="Needs">
+                {item.needs.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}
+            </ul>
+            {(!item.decisions.is_empty()).then(|| view! {
+                <ul class="mt-2 list-disc pl-5 text-sm text-slate-700 dark:text-slate-300" aria-label="Decisions so far">
+                    {item.decisions.into_iter().map(|d| view! { <li>{d}</li> }).collect_view()}
+                </ul>
+            })}
+            <p class="mt-3 font-mono text-xs text-slate-700 dark:text-slate-300">{item.path}</p>
+            <pre data-testid="approval-diff" class="mt-1 max-h-96 overflow-auto rounded bg-slate-50 p-2 font-mono text-xs dark:bg-slate-950">
+                {item.diff.into_iter().map(|line| {
+                    let class = match line.sign {
+                        '+' => "block text-emerald-800 dark:text-emerald-300",
+                        '-' => "block text-red-800 dark:text-red-300",
+                        _ => "block text-slate-700 dark:text-slate-300",
+                    };
+                    view! { <span class=class>{format!("{} {}", line.sign, line.text)}</span> }
+                }).collect_view()}
+            </pre>
+            {if item.can_decide {
+                view! {
+                    <div class="mt-3 space-y-2">
+                        <label for=comment_id.clone() class="block text-sm font-medium">"Comment"</label>
+                        <textarea id=comment_id data-testid="approval-comment" rows="2" maxlength="1000"
+                            class="w-full rounded-md border border-slate-300 px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-900"
+                            prop:value=move || comment.get()
+                            on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
+                        <div class="flex gap-2">
+                            <button type="button" data-testid="approve" on:click=send(true) disabled=move || decide.pending().get()
+                                class="rounded-md bg-emerald-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-emerald-800">"Approve"</button>
+                            <button type="button" data-testid="reject" on:click=send(false) disabled=move || decide.pending().get()
+                                class="rounded-md border border-red-300 px-3 py-1.5 text-sm font-medium text-red-800 dark:border-red-800 dark:text-red-300">"Reject"</button>
+                        </div>
+                    </div>
+                }.into_any()
+            } else {
+                view! { <p class="mt-3 text-sm text-slate-700 dark:text-slate-300">"You have decided on this request, or it is your own."</p> }.into_any()
+            }}
+        </li>
+    }
+}
