@@ -343,13 +343,10 @@ async fn over_smart_http_wrong_credentials_are_named_and_lose_nothing() {
     };
     let app = TestApp::with_settings(with_token("wrong-token")).await;
     // The catalog cannot be fetched with wrong credentials; it is read from disk here.
-    app.state.catalog.catalog().replace(
-        slipway::catalog::Feed::Files,
+    app.state.catalog.apply(
         slipway::catalog::source::FileSource::Dir(repo.work.join("catalog"))
             .load(&app.state.environments.names(), String::new())
-            .unwrap()
-            .offerings,
-        vec![],
+            .unwrap(),
     );
     let alice = app.login_as("alice").await;
     let id = submit(&app, &alice, &draft("team-a", "orders-db", 20)).await;

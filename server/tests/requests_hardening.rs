@@ -39,13 +39,10 @@ async fn due_now(app: &TestApp) {
 /// Loads the catalog from the seeded files on disk (for remotes the catalog cannot be
 /// fetched from).
 fn catalog_from_disk(app: &TestApp, repo: &Repo) {
-    app.state.catalog.catalog().replace(
-        slipway::catalog::Feed::Files,
+    app.state.catalog.apply(
         slipway::catalog::source::FileSource::Dir(repo.work.join("catalog"))
             .load(&app.state.environments.names(), String::new())
-            .unwrap()
-            .offerings,
-        vec![],
+            .unwrap(),
     );
 }
 

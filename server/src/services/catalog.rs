@@ -137,8 +137,15 @@ impl CatalogService {
         let Some(loaded) = loaded else {
             return Ok(false);
         };
+        self.apply(loaded);
+        Ok(true)
+    }
+
+    /// Puts what a load of the offering files produced in force: the offerings, and the
+    /// policy file (see [`Self::load_policies`]).
+    pub fn apply(&self, loaded: crate::catalog::source::Loaded) {
         let mut problems = loaded.problems;
-        if let Some(problem) = self.load_policies(loaded.policies, &environments) {
+        if let Some(problem) = self.load_policies(loaded.policies, &self.environments.names()) {
             problems.push(problem);
         }
         for problem in &problems {
@@ -151,7 +158,6 @@ impl CatalogService {
         );
         self.catalog.replace(Feed::Files, loaded.offerings, problems);
         *self.last_fingerprint.lock().expect("lock") = Some(loaded.fingerprint);
-        Ok(true)
     }
 
     /// Puts the loaded policy file in force. A file that does not parse keeps the last good
