@@ -83,10 +83,17 @@ export default defineConfig({
       stderr: 'pipe',
     },
     {
-    // `init` seeds the GitOps repository with the sample catalog, as `make run` does; the
-    // metrics test's ledger is imported before the portal starts.
+    // `init` seeds the GitOps repository with the sample catalog, as `make run` does, and the
+    // e2e policies are pushed to it; the metrics test's ledger is imported before the portal
+    // starts.
     command: [
       `${root}/target/debug/slipway init`,
+      // The policies, committed to the catalog folder as a platform team would.
+      `git clone -q ${data}/gitops.git ${data}/work`,
+      `cp ${root}/end2end/catalog/policies.yaml ${data}/work/catalog/`,
+      `git -C ${data}/work add catalog/policies.yaml`,
+      `git -C ${data}/work -c user.name=Platform -c user.email=platform@example.com commit -qm "Add policies"`,
+      `git -C ${data}/work push -q origin HEAD`,
       `${root}/target/debug/slipway import-ledger ${root}/end2end/metrics/ledger.yaml`,
       `${root}/target/debug/slipway serve --dev-login --listen 127.0.0.1:${port} --metrics-listen 127.0.0.1:${metricsPort}`,
     ].join(' && '),
