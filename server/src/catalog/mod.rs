@@ -15,6 +15,7 @@ pub mod cel;
 pub mod offering;
 pub mod render;
 pub mod schema;
+pub mod secrets;
 pub mod source;
 pub mod xrd;
 

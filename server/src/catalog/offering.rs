@@ -11,6 +11,7 @@ use app::catalog::{FieldError, FormModel, OfferingSource, OfferingSummary, check
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::secrets::SecretFields;
 use super::{Error, Result, cel, schema};
 
 /// The layout path used when an offering does not set one.
@@ -42,6 +43,8 @@ pub struct Offering {
     pub notes: Vec<String>,
     /// Lower-case text the catalog search matches against.
     pub haystack: String,
+    /// Its secret fields (see [`super::secrets`]).
+    pub secrets: Arc<SecretFields>,
 }
 
 /// How an offering's manifests are produced.
@@ -97,6 +100,7 @@ impl Offering {
         errors.extend(schema_errors);
         formats(&self.structural, values, "", &mut errors);
         control_characters_in_keys(values, "", &mut errors);
+        self.secrets.check(values, &mut errors);
         errors
     }
 
@@ -187,6 +191,7 @@ pub(super) fn compile(
     mut notes: Vec<String>,
     form: FormModel,
     object_rules: Value,
+    secrets: SecretFields,
     source_name: &str,
 ) -> Result<Offering> {
     build_validator(&structural).map_err(|e| Error::Invalid {
@@ -222,6 +227,7 @@ pub(super) fn compile(
         output,
         notes,
         haystack,
+        secrets: Arc::new(secrets),
     })
 }
 
@@ -422,6 +428,7 @@ pub fn from_file(text: &str, source_name: &str, environments: &[String]) -> Resu
 
     let mut structural = file.spec.parameters;
     apply_hints(&mut structural, &file.spec.ui);
+    let secrets = super::secrets::mark(&mut structural, true);
     let form = schema::form_model(&structural);
     let meta = file.metadata;
     let summary = OfferingSummary {
@@ -453,6 +460,7 @@ pub fn from_file(text: &str, source_name: &str, environments: &[String]) -> Resu
         vec![],
         form,
         Value::Null,
+        secrets,
         source_name,
     )
 }

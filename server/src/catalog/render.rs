@@ -114,7 +114,7 @@ pub fn render(
         "team": draft.team,
         "env": draft.environment,
         "namespace": stamp.namespace,
-        "values": draft.values,
+        "values": offering.secrets.for_templates(&draft.values),
         "kind": summary.kind,
         "offering": {"id": summary.id, "version": summary.version},
         "request_id": stamp.request_id,

@@ -126,6 +126,7 @@ pub fn from_object(object: &Value, environments: &[String]) -> Result<Offering> 
         );
     }
 
+    let secrets = super::secrets::mark(&mut values_schema, false);
     let form = schema::form_model(&values_schema);
     let annotation = |key: &str| {
         object
@@ -209,6 +210,7 @@ pub fn from_object(object: &Value, environments: &[String]) -> Result<Offering> 
         notes,
         form,
         object_rules,
+        secrets,
         &name,
     )
 }

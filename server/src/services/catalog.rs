@@ -526,7 +526,11 @@ impl CatalogPort for CatalogService {
         actor: &CurrentUser,
         draft: &RequestDraft,
     ) -> Result<SavedDraft, AppError> {
-        self.find(actor, &draft.offering)?;
+        let offering = self.find(actor, &draft.offering)?;
+        // A secret typed into the form is never stored, not even as a draft.
+        let mut draft = draft.clone();
+        offering.secrets.scrub(&mut draft.values);
+        let draft = &draft;
         let body = serde_json::to_string(draft)
             .map_err(|e| crate::error::internal("encoding a draft", &e))?;
         if body.len() > MAX_DRAFT_BYTES {
