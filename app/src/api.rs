@@ -15,7 +15,8 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::metrics::{Dashboard, MetricsQuery, NewFeedback};
 use crate::requests::{
-    Action, ApprovalItem, ChangeSource, GitJob, RequestDetail, RequestFilter, RequestPage, Submitted,
+    Action, ApprovalItem, ChangeSource, GitJob, RequestDetail, RequestFilter, RequestPage,
+    Submitted,
 };
 use crate::status::{ClaimRow, ClusterView, RequestStatus};
 
@@ -242,4 +243,3 @@ pub async fn decide_approval(id: String, approve: bool, comment: String) -> Resu
     use crate::ports::as_user;
     as_user(|p, user| async move { p.requests.decide(&user, &id, approve, &comment).await }).await
 }
-

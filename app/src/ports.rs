@@ -17,7 +17,8 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::metrics::{Dashboard, MetricsQuery, NewFeedback};
 use crate::requests::{
-    Action, ApprovalItem, ChangeSource, GitJob, RequestDetail, RequestFilter, RequestPage, Submitted,
+    Action, ApprovalItem, ChangeSource, GitJob, RequestDetail, RequestFilter, RequestPage,
+    Submitted,
 };
 use crate::status::{ClaimRow, ClusterView, RequestStatus};
 

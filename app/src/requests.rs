@@ -503,4 +503,3 @@ pub struct ApprovalItem {
     /// The actor may decide now (not their own request, not decided by them yet).
     pub can_decide: bool,
 }
-

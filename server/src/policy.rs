@@ -250,7 +250,9 @@ impl Policies {
             }
             for env in &entry.scope.environments {
                 if !environments.contains(env) {
-                    return Err(problem(format!("match names an unknown environment {env:?}")));
+                    return Err(problem(format!(
+                        "match names an unknown environment {env:?}"
+                    )));
                 }
             }
             let mut rules = Vec::new();
@@ -297,7 +299,9 @@ impl Policies {
     pub fn for_offering(&self, offering: &str) -> Vec<&Policy> {
         self.list
             .iter()
-            .filter(|p| p.scope.offerings.is_empty() || p.scope.offerings.iter().any(|o| o == offering))
+            .filter(|p| {
+                p.scope.offerings.is_empty() || p.scope.offerings.iter().any(|o| o == offering)
+            })
             .collect()
     }
 
@@ -357,8 +361,7 @@ impl Policies {
                         ),
                     });
                 }
-                let bound: Vec<(&str, &Value)> =
-                    variables.iter().map(|(k, v)| (*k, v)).collect();
+                let bound: Vec<(&str, &Value)> = variables.iter().map(|(k, v)| (*k, v)).collect();
                 for rule in &policy.rules {
                     let outcome = cel::compile_strict(&rule.rule)
                         .and_then(|program| cel::run(&program, &bound));
@@ -366,7 +369,10 @@ impl Policies {
                         Ok(true) => continue,
                         Ok(false) => rule.message.clone(),
                         Err(error) => {
-                            format!("{} (the rule could not be evaluated: {error})", rule.message)
+                            format!(
+                                "{} (the rule could not be evaluated: {error})",
+                                rule.message
+                            )
                         }
                     };
                     verdict.errors.push(FieldError {
@@ -463,13 +469,21 @@ policies:
                 message: "At most 100 GB in prod.".into()
             }]
         );
-        assert_eq!(verdict.max_claims, Some((1, "tight".into())), "the smallest limit");
+        assert_eq!(
+            verdict.max_claims,
+            Some((1, "tight".into())),
+            "the smallest limit"
+        );
         assert_eq!(verdict.approvals.len(), 1);
         let small = json!({"storageGB": 5});
         let verdict = policies.check(&subject("prod", "team-b", Some(&small)));
         assert_eq!(verdict.errors[0].path, TEAM_PATH);
         let verdict = policies.check(&subject("dev", "team-b", Some(&values)));
-        assert!(verdict.errors.is_empty() && verdict.approvals.is_empty() && verdict.max_claims.is_none());
+        assert!(
+            verdict.errors.is_empty()
+                && verdict.approvals.is_empty()
+                && verdict.max_claims.is_none()
+        );
         // A deletion: no values, but approval still applies.
         let verdict = policies.check(&subject("prod", "team-b", None));
         assert!(verdict.errors.is_empty());
@@ -479,13 +493,37 @@ policies:
     #[test]
     fn a_broken_file_is_refused_with_the_reason() {
         for (broken, why) in [
-            (FILE.replace("kind: Policies", "kind: Policy"), "kind Policies"),
-            (FILE.replace("field: storageGB", "field: ''"), "is not a field"),
-            (FILE.replace("values.storageGB <= 100", "quantity(values.x) < 1"), "does not evaluate"),
-            (FILE.replace("environments: [prod], offerings", "environments: [qa], offerings"), "unknown environment"),
-            (FILE.replace("name: tight", "name: prod-databases"), "a name of its own"),
-            (FILE.replace("required: 1", "required: 0"), "at least one approval"),
-            (FILE.replace("maxClaims: 1", "maxClaim: 1"), "not a valid policy file"),
+            (
+                FILE.replace("kind: Policies", "kind: Policy"),
+                "kind Policies",
+            ),
+            (
+                FILE.replace("field: storageGB", "field: ''"),
+                "is not a field",
+            ),
+            (
+                FILE.replace("values.storageGB <= 100", "quantity(values.x) < 1"),
+                "does not evaluate",
+            ),
+            (
+                FILE.replace(
+                    "environments: [prod], offerings",
+                    "environments: [qa], offerings",
+                ),
+                "unknown environment",
+            ),
+            (
+                FILE.replace("name: tight", "name: prod-databases"),
+                "a name of its own",
+            ),
+            (
+                FILE.replace("required: 1", "required: 0"),
+                "at least one approval",
+            ),
+            (
+                FILE.replace("maxClaims: 1", "maxClaim: 1"),
+                "not a valid policy file",
+            ),
         ] {
             let error = Policies::parse(&broken, &envs()).unwrap_err();
             assert!(error.contains(why), "{why}: {error}");

@@ -301,9 +301,11 @@ mod tests {
             .split(',')
             .map(str::to_owned)
             .collect();
-        let namespaces =
-            Namespaces::new(&["payments=pay-prod".into(), "ops=tools".into()], &forbidden)
-                .unwrap();
+        let namespaces = Namespaces::new(
+            &["payments=pay-prod".into(), "ops=tools".into()],
+            &forbidden,
+        )
+        .unwrap();
         assert_eq!(namespaces.of("team-a"), Ok("team-a"));
         assert_eq!(namespaces.of("payments"), Ok("pay-prod"));
         for team in [
@@ -316,9 +318,15 @@ mod tests {
         ] {
             assert!(namespaces.of(team).is_err(), "{team}");
         }
-        assert!(namespaces.of("kubernetes-fans").is_ok(), "kube-* is a prefix with its dash");
+        assert!(
+            namespaces.of("kubernetes-fans").is_ok(),
+            "kube-* is a prefix with its dash"
+        );
         let into_system = Namespaces::new(&["ops=kube-system".into()], &forbidden).unwrap();
-        assert!(into_system.of("ops").is_err(), "an explicit mapping cannot reach a forbidden one");
+        assert!(
+            into_system.of("ops").is_err(),
+            "an explicit mapping cannot reach a forbidden one"
+        );
         assert!(Namespaces::new(&["x".into()], &[]).is_err());
         assert!(Namespaces::new(&["a=B_C".into()], &[]).is_err());
         assert!(Namespaces::new(&[], &["k*be".into()]).is_err());

@@ -136,12 +136,10 @@ async fn a_cluster_scoped_name_someone_committed_by_hand_is_taken_too() {
 #[tokio::test]
 async fn a_path_template_outside_the_team_folder_is_refused_at_load_and_at_submission() {
     let repo = Repo::new();
-    let outside = TENANT
-        .replace("name: tenant", "name: escape")
-        .replace(
-            "  output:\n",
-            "  output:\n    path: \"{{ env }}/shared/{{ name }}.yaml\"\n",
-        );
+    let outside = TENANT.replace("name: tenant", "name: escape").replace(
+        "  output:\n",
+        "  output:\n    path: \"{{ env }}/shared/{{ name }}.yaml\"\n",
+    );
     // A template that looks right to the load check but moves team-a into team-b's folder.
     let sneaky = TENANT.replace("name: tenant", "name: sneaky").replace(
         "  output:\n",
@@ -153,8 +151,11 @@ async fn a_path_template_outside_the_team_folder_is_refused_at_load_and_at_submi
     let snapshot = app.state.catalog.catalog().snapshot();
     assert!(snapshot.get("escape").is_none());
     assert!(
-        snapshot.problems().iter().any(|p| p.starts_with("escape.yaml")
-            && p.contains("must start with \"{{ env }}/{{ team }}/\"")),
+        snapshot
+            .problems()
+            .iter()
+            .any(|p| p.starts_with("escape.yaml")
+                && p.contains("must start with \"{{ env }}/{{ team }}/\"")),
         "{:?}",
         snapshot.problems()
     );
@@ -165,7 +166,12 @@ async fn a_path_template_outside_the_team_folder_is_refused_at_load_and_at_submi
     draft["draft"]["offering"] = json!("sneaky");
     for endpoint in ["catalog/preview", "requests/submit"] {
         let res = app.server_fn_json(endpoint, Some(&alice), &draft).await;
-        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{endpoint}: {}", res.body);
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{endpoint}: {}",
+            res.body
+        );
         assert!(
             res.body.contains("outside the team's folder dev/team-a/"),
             "{}",
@@ -221,10 +227,7 @@ async fn a_change_acts_only_on_a_file_of_the_requests_team() {
 #[tokio::test]
 async fn a_team_whose_namespace_is_forbidden_requests_nothing() {
     let repo = Repo::new();
-    let settings = repo.settings_with(&[
-        "--team-namespaces",
-        "team-b=kube-system,team-a=apps-a",
-    ]);
+    let settings = repo.settings_with(&["--team-namespaces", "team-b=kube-system,team-a=apps-a"]);
     let app = repo.app_with(settings).await;
     let bob = app.login_as("bob").await;
     for endpoint in ["catalog/preview", "requests/submit"] {
@@ -299,12 +302,22 @@ spec:
     let res = app
         .server_fn_json("catalog/preview", Some(&alice), &draft(None))
         .await;
-    assert_eq!(res.status, StatusCode::OK, "literal argocd is the platform's choice: {}", res.body);
+    assert_eq!(
+        res.status,
+        StatusCode::OK,
+        "literal argocd is the platform's choice: {}",
+        res.body
+    );
     for ns in ["team-b", "argocd"] {
         let res = app
             .server_fn_json("requests/submit", Some(&alice), &draft(Some(ns)))
             .await;
-        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{ns}: {}", res.body);
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{ns}: {}",
+            res.body
+        );
         assert!(res.body.contains("the team's is"), "{}", res.body);
     }
     assert_eq!(app.count("requests").await, 0);

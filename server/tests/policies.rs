@@ -51,12 +51,21 @@ fn field_errors(status: StatusCode, body: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn decide(app: &TestApp, cookie: &str, id: &str, approve: bool, comment: &str) -> (StatusCode, String) {
+async fn decide(
+    app: &TestApp,
+    cookie: &str,
+    id: &str,
+    approve: bool,
+    comment: &str,
+) -> (StatusCode, String) {
     let res = app
         .server_fn(
             "approvals/decide",
             Some(cookie),
-            &format!("id={id}&approve={approve}&comment={}", comment.replace(' ', "+")),
+            &format!(
+                "id={id}&approve={approve}&comment={}",
+                comment.replace(' ', "+")
+            ),
         )
         .await;
     (res.status, res.body)
@@ -75,7 +84,11 @@ async fn a_value_rule_refuses_at_its_field_in_preview_and_submission_and_stores_
     let alice = app.login_as("alice").await;
     for endpoint in ["catalog/preview", "requests/submit"] {
         let res = app
-            .server_fn_json(endpoint, Some(&alice), &draft_in("prod", "team-a", "orders-db", 80))
+            .server_fn_json(
+                endpoint,
+                Some(&alice),
+                &draft_in("prod", "team-a", "orders-db", 80),
+            )
             .await;
         assert_eq!(
             field_errors(res.status, &res.body),
@@ -87,7 +100,11 @@ async fn a_value_rule_refuses_at_its_field_in_preview_and_submission_and_stores_
     assert_eq!(app.count("request_events").await, 0);
     // Elsewhere the rule does not apply.
     let res = app
-        .server_fn_json("catalog/preview", Some(&alice), &draft_in("dev", "team-a", "orders-db", 80))
+        .server_fn_json(
+            "catalog/preview",
+            Some(&alice),
+            &draft_in("dev", "team-a", "orders-db", 80),
+        )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     // Everyone reads the policies that apply on the offering's page.
@@ -111,14 +128,22 @@ async fn allowed_teams_and_claim_limits_hold_per_environment() {
     let alice = app.login_as("alice").await;
     let bob = app.login_as("bob").await;
     let res = app
-        .server_fn_json("requests/submit", Some(&bob), &draft_in("staging", "team-b", "b-db", 10))
+        .server_fn_json(
+            "requests/submit",
+            Some(&bob),
+            &draft_in("staging", "team-b", "b-db", 10),
+        )
         .await;
     assert_eq!(field_errors(res.status, &res.body)[0].0, "@team");
 
     let first = submit(&app, &alice, &draft_in("staging", "team-a", "one-db", 10)).await;
     let requests = app.count("requests").await;
     let res = app
-        .server_fn_json("requests/submit", Some(&alice), &draft_in("staging", "team-a", "two-db", 10))
+        .server_fn_json(
+            "requests/submit",
+            Some(&alice),
+            &draft_in("staging", "team-a", "two-db", 10),
+        )
         .await;
     let errors = field_errors(res.status, &res.body);
     assert_eq!(errors[0].0, "@environment");
@@ -143,28 +168,47 @@ async fn a_broken_policy_file_keeps_the_last_good_one_and_a_fresh_start_refuses_
     let repo = Repo::new();
     let app = app(&repo).await;
     let alice = app.login_as("alice").await;
-    repo.push("catalog/policies.yaml", &POLICIES.replace("maxClaims", "maxClaimz"));
+    repo.push(
+        "catalog/policies.yaml",
+        &POLICIES.replace("maxClaims", "maxClaimz"),
+    );
     assert!(app.state.catalog.refresh_files().await.unwrap());
     let problems = app.state.catalog.catalog().snapshot().problems().to_vec();
     assert!(
-        problems
-            .iter()
-            .any(|p| p.starts_with("policies.yaml") && p.contains("the last good policies stay in force")),
+        problems.iter().any(|p| p.starts_with("policies.yaml")
+            && p.contains("the last good policies stay in force")),
         "{problems:?}"
     );
     let res = app
-        .server_fn_json("catalog/preview", Some(&alice), &draft_in("prod", "team-a", "orders-db", 80))
+        .server_fn_json(
+            "catalog/preview",
+            Some(&alice),
+            &draft_in("prod", "team-a", "orders-db", 80),
+        )
         .await;
-    assert_eq!(field_errors(res.status, &res.body)[0].0, "/storageGB", "still in force");
+    assert_eq!(
+        field_errors(res.status, &res.body)[0].0,
+        "/storageGB",
+        "still in force"
+    );
 
     // A portal starting with the broken file has no good version: nothing goes through.
     let fresh = repo.app().await;
     let alice = fresh.login_as("alice").await;
     let res = fresh
-        .server_fn_json("requests/submit", Some(&alice), &draft_in("dev", "team-a", "orders-db", 10))
+        .server_fn_json(
+            "requests/submit",
+            Some(&alice),
+            &draft_in("dev", "team-a", "orders-db", 10),
+        )
         .await;
     let errors = field_errors(res.status, &res.body);
-    assert!(errors[0].1.contains("until the platform team fixes its policies"), "{errors:?}");
+    assert!(
+        errors[0]
+            .1
+            .contains("until the platform team fixes its policies"),
+        "{errors:?}"
+    );
     assert_eq!(fresh.count("requests").await, 0);
 }
 
@@ -187,7 +231,11 @@ async fn a_prod_request_waits_for_an_approver_before_it_reaches_git() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("your own request"), "{body}");
     let (status, body) = decide(&app, &alice, &id, true, "").await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "team A's member is no approver: {body}");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "team A's member is no approver: {body}"
+    );
     let pat = app.login_as("pat").await;
     let res = app.server_fn("approvals", Some(&alice), "").await;
     assert_eq!(res.body, "[]", "nothing for alice to approve");
@@ -198,17 +246,28 @@ async fn a_prod_request_waits_for_an_approver_before_it_reaches_git() {
     assert_eq!(queue[0]["summary"]["id"], id.as_str(), "{queue}");
     assert_eq!(queue[0]["can_decide"], true);
     assert!(
-        queue[0]["diff"].as_array().unwrap().iter().any(|l| l["text"] == "    storageGB: 20"),
+        queue[0]["diff"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["text"] == "    storageGB: 20"),
         "{queue}"
     );
     let (status, body) = decide(&app, &bob, &id, true, "fine by me").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(stage(&app, &carol, &id).await, "submitted");
     let (status, _) = decide(&app, &pat, &id, true, "").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no longer awaiting");
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no longer awaiting"
+    );
 
     assert_eq!(writer(&app).run_once().await.unwrap().committed, 1);
-    assert!(repo.show("prod/team-a/postgresqlinstance/orders-db.yaml").is_some());
+    assert!(
+        repo.show("prod/team-a/postgresqlinstance/orders-db.yaml")
+            .is_some()
+    );
     let (_, detail) = request(&app, &carol, &id).await;
     assert_eq!(
         event_kinds(&detail),
@@ -236,19 +295,30 @@ async fn a_rejected_request_never_reaches_git_and_frees_its_file() {
     let id = submit(&app, &alice, &draft_in("prod", "team-a", "orders-db", 20)).await;
     // A second change to the same file waits behind the held one.
     let res = app
-        .server_fn_json("requests/submit", Some(&alice), &draft_in("prod", "team-a", "orders-db", 30))
+        .server_fn_json(
+            "requests/submit",
+            Some(&alice),
+            &draft_in("prod", "team-a", "orders-db", 30),
+        )
         .await;
     assert_eq!(field_errors(res.status, &res.body)[0].0, "@name");
 
     let (status, body) = decide(&app, &bob, &id, false, "").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a rejection says why: {body}");
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a rejection says why: {body}"
+    );
     let (status, body) = decide(&app, &bob, &id, false, "too big for prod").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(stage(&app, &alice, &id).await, "rejected");
     let before = repo.history().len();
     assert_eq!(writer(&app).run_once().await.unwrap().committed, 0);
     assert_eq!(repo.history().len(), before);
-    assert!(repo.show("prod/team-a/postgresqlinstance/orders-db.yaml").is_none());
+    assert!(
+        repo.show("prod/team-a/postgresqlinstance/orders-db.yaml")
+            .is_none()
+    );
     let (who,): (String,) = sqlx::query_as(
         "SELECT actor_name FROM audit_log WHERE action = 'request.reject' AND request_id = $1",
     )

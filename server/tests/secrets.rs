@@ -158,17 +158,25 @@ async fn a_secret_typed_into_the_form_is_refused_and_found_nowhere() {
         let (status, body) = alice.post(endpoint, &draft(SECRET)).await;
         assert_eq!(status, 422, "{endpoint}: {body}");
         assert!(body.contains("/adminPassword"), "{body}");
-        assert!(!body.contains(SECRET), "the refusal repeats the secret: {body}");
+        assert!(
+            !body.contains(SECRET),
+            "the refusal repeats the secret: {body}"
+        );
     }
     // A draft keeps everything but the secret.
     let (status, saved) = alice.post("drafts/save", &draft(SECRET)).await;
     assert_eq!(status, 200, "{saved}");
     let (_, loaded) = alice.form("drafts/load", "offering=app-db").await;
     assert!(loaded.contains("\"size\":2"), "{loaded}");
-    assert!(!saved.contains(SECRET) && !loaded.contains(SECRET), "{loaded}");
+    assert!(
+        !saved.contains(SECRET) && !loaded.contains(SECRET),
+        "{loaded}"
+    );
 
     // With a reference, the claim names the Secret the team has.
-    let (status, body) = alice.post("requests/submit", &draft("orders-admin/password")).await;
+    let (status, body) = alice
+        .post("requests/submit", &draft("orders-admin/password"))
+        .await;
     assert_eq!(status, 200, "{body}");
     let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
         .as_str()
@@ -177,7 +185,11 @@ async fn a_secret_typed_into_the_form_is_refused_and_found_nowhere() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let path = "dev/team-a/appdatabase/orders.yaml";
     while repo.show(path).is_none() {
-        assert!(Instant::now() < deadline, "never committed:\n{}", replica.log());
+        assert!(
+            Instant::now() < deadline,
+            "never committed:\n{}",
+            replica.log()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let file: Value = serde_saphyr::from_str(&repo.show(path).unwrap()).unwrap();
@@ -188,7 +200,13 @@ async fn a_secret_typed_into_the_form_is_refused_and_found_nowhere() {
 
     // Now look everywhere.
     let history = std::process::Command::new("git")
-        .args(["--git-dir", repo.bare.to_str().unwrap(), "log", "-p", "--all"])
+        .args([
+            "--git-dir",
+            repo.bare.to_str().unwrap(),
+            "log",
+            "-p",
+            "--all",
+        ])
         .output()
         .unwrap();
     let history = String::from_utf8_lossy(&history.stdout);
@@ -206,7 +224,11 @@ async fn a_secret_typed_into_the_form_is_refused_and_found_nowhere() {
             );
         }
     }
-    for page in [format!("/requests/{id}"), "/requests".to_owned(), "/catalog/app-db".to_owned()] {
+    for page in [
+        format!("/requests/{id}"),
+        "/requests".to_owned(),
+        "/catalog/app-db".to_owned(),
+    ] {
         assert!(!alice.page(&page).await.contains(SECRET), "on {page}");
     }
     let (_, detail) = alice.form("requests/get", &format!("id={id}")).await;

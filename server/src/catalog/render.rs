@@ -308,7 +308,10 @@ pub fn check_path_template(
             "request_id": "", "user": {"name": "", "email": ""},
         });
         let rendered = ENGINE
-            .render_str(path, minijinja::Value::from(minijinja::value::Serde(&context)))
+            .render_str(
+                path,
+                minijinja::Value::from(minijinja::value::Serde(&context)),
+            )
             .map_err(|e| RenderError(format!("the path template failed: {e}")))?;
         if !rendered.starts_with(&format!("{env}/{TEAM}/")) {
             return Err(RenderError(format!(
@@ -327,7 +330,11 @@ pub fn check_namespaces(
     manifests: &[Value],
     namespace: &str,
 ) -> Result<(), RenderError> {
-    let text = |m: &Value, pointer: &str| m.pointer(pointer).and_then(Value::as_str).map(str::to_owned);
+    let text = |m: &Value, pointer: &str| {
+        m.pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
     // (apiVersion, kind, namespace) written literally in the offering file.
     let literal: Vec<(Option<String>, Option<String>, String)> = match &offering.output {
         Output::Template { manifests, .. } => manifests

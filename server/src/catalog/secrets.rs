@@ -15,8 +15,7 @@ use app::catalog::FieldError;
 use serde_json::{Map, Value, json};
 
 /// What a reference looks like: a Secret's name (a DNS subdomain), `/`, a key of it.
-pub const REFERENCE_PATTERN: &str =
-    r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/[-._a-zA-Z0-9]{1,253}$";
+pub const REFERENCE_PATTERN: &str = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/[-._a-zA-Z0-9]{1,253}$";
 
 /// The secret fields of an offering, and how they are given.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -164,16 +163,25 @@ mod tests {
         let password = &schema["properties"]["admin"]["properties"]["password"];
         assert_eq!(password["pattern"], REFERENCE_PATTERN);
         assert!(password.get("minLength").is_none() && password.get("format").is_none());
-        assert!(password["description"].as_str().unwrap().starts_with("The admin password. A secret"));
+        assert!(
+            password["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("The admin password. A secret")
+        );
 
-        let values = json!({"admin": {"password": "db-admin/password"}, "token": "hunter2", "size": 3});
+        let values =
+            json!({"admin": {"password": "db-admin/password"}, "token": "hunter2", "size": 3});
         assert_eq!(
             fields.for_templates(&values)["admin"]["password"],
             json!({"name": "db-admin", "key": "password"})
         );
         let mut draft = values.clone();
         fields.scrub(&mut draft);
-        assert_eq!(draft, json!({"admin": {"password": "db-admin/password"}, "size": 3}));
+        assert_eq!(
+            draft,
+            json!({"admin": {"password": "db-admin/password"}, "size": 3})
+        );
     }
 
     #[test]
@@ -181,7 +189,10 @@ mod tests {
         let mut schema = json!({"type": "object", "properties": {
             "password": {"type": "string", "format": "password"}}});
         let fields = mark(&mut schema, false);
-        assert_eq!(schema["properties"]["password"]["format"], "password", "left as it is");
+        assert_eq!(
+            schema["properties"]["password"]["format"], "password",
+            "left as it is"
+        );
         let mut errors = Vec::new();
         fields.check(&json!({"password": "hunter2"}), &mut errors);
         assert_eq!(errors.len(), 1);

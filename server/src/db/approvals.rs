@@ -117,7 +117,7 @@ pub fn met(needs: &[Approval], decisions: &[Decision]) -> bool {
     needs.iter().all(|need| {
         let approvers = decisions
             .iter()
-            .filter(|d| d.approved && d.counts_for.iter().any(|p| *p == need.policy))
+            .filter(|d| d.approved && d.counts_for.contains(&need.policy))
             .count();
         approvers >= need.required as usize
     })
@@ -285,7 +285,10 @@ mod tests {
         assert!(
             !met(
                 &needs,
-                &[approval("a", true, &["prod"]), approval("b", true, &["prod"])]
+                &[
+                    approval("a", true, &["prod"]),
+                    approval("b", true, &["prod"])
+                ]
             ),
             "nobody could approve for money"
         );

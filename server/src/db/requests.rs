@@ -319,8 +319,10 @@ async fn reserve(
         .bind(&request)
         .fetch_one(&mut **tx)
         .await?;
-        let gone = matches!(state.as_deref(), None | Some("failed" | "closed" | "rejected"))
-            || deletions > 0;
+        let gone = matches!(
+            state.as_deref(),
+            None | Some("failed" | "closed" | "rejected")
+        ) || deletions > 0;
         if !gone {
             return Err(Error::Taken { request, team });
         }

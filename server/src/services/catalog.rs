@@ -156,7 +156,8 @@ impl CatalogService {
             problems = problems.len(),
             "catalog files loaded"
         );
-        self.catalog.replace(Feed::Files, loaded.offerings, problems);
+        self.catalog
+            .replace(Feed::Files, loaded.offerings, problems);
         *self.last_fingerprint.lock().expect("lock") = Some(loaded.fingerprint);
     }
 
@@ -181,10 +182,14 @@ impl CatalogService {
                 *slot = (Arc::new(policies), true);
                 None
             }
-            Err(problem) if slot.1 => Some(format!("{problem}; the last good policies stay in force")),
+            Err(problem) if slot.1 => {
+                Some(format!("{problem}; the last good policies stay in force"))
+            }
             Err(problem) => {
                 *slot = (Arc::new(Policies::closed(problem.clone())), false);
-                Some(format!("{problem}; nothing can be requested until it is fixed"))
+                Some(format!(
+                    "{problem}; nothing can be requested until it is fixed"
+                ))
             }
         }
     }
@@ -289,10 +294,7 @@ impl CatalogService {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        let namespace = self
-            .namespaces
-            .of(&draft.team)
-            .map_err(AppError::Invalid)?;
+        let namespace = self.namespaces.of(&draft.team).map_err(AppError::Invalid)?;
         let environment = self.environment(&draft.environment)?;
         let refused = |e: render::RenderError| {
             tracing::warn!(offering = %draft.offering, error = %e, "an offering failed to render");
@@ -391,7 +393,9 @@ impl CatalogService {
                         .map(|v| v.rsplit_once('/').map_or("", |(g, _)| g));
                     group == Some(api_group.as_str())
                         && doc.get("kind").and_then(serde_json::Value::as_str) == Some(&kind)
-                        && doc.pointer("/metadata/name").and_then(serde_json::Value::as_str)
+                        && doc
+                            .pointer("/metadata/name")
+                            .and_then(serde_json::Value::as_str)
                             == Some(&name)
                 });
             (holds && path != except).then_some(path)

@@ -20,8 +20,8 @@ use app::domain::CurrentUser;
 use app::error::AppError;
 use app::ports::RequestPort;
 use app::requests::{
-    Action, ApprovalItem, ChangeSource, GitJob, GitProgress, RequestDetail, RequestEvent, RequestFilter,
-    RequestPage, RequestSummary, Submitted,
+    Action, ApprovalItem, ChangeSource, GitJob, GitProgress, RequestDetail, RequestEvent,
+    RequestFilter, RequestPage, RequestSummary, Submitted,
 };
 use async_trait::async_trait;
 use serde_json::Value;
@@ -116,7 +116,11 @@ impl RequestService {
             .then(|| serde_json::to_string(approvals))
             .transpose()
             .map_err(|e| crate::error::internal("encoding approvals", &e))?;
-        let needs_text = approvals.iter().map(need_line).collect::<Vec<_>>().join("; ");
+        let needs_text = approvals
+            .iter()
+            .map(need_line)
+            .collect::<Vec<_>>()
+            .join("; ");
         let summary = &offering.summary;
         let environment = self.environments.get(&draft.environment).ok_or_else(|| {
             AppError::NotFound(format!("The environment {:?}", draft.environment))
@@ -146,7 +150,9 @@ impl RequestService {
                     .as_ref()
                     .filter(|_| action == Action::Create)
                     .map(|(max, policy)| (*max, policy.as_str())),
-                approvals: needs_json.as_deref().map(|json| (json, needs_text.as_str())),
+                approvals: needs_json
+                    .as_deref()
+                    .map(|json| (json, needs_text.as_str())),
             },
             actor,
         )
@@ -222,15 +228,18 @@ impl RequestService {
     /// A change acts only on a file of the request's team: every manifest in it carries the
     /// team's label, and the newest change Slipway brought into the branch there was that
     /// team's. Anything else — a file put there by hand, or another team's — is refused.
-    async fn refuse_unless_owned(&self, row: &RequestRow, current: &[Value]) -> Result<(), AppError> {
+    async fn refuse_unless_owned(
+        &self,
+        row: &RequestRow,
+        current: &[Value],
+    ) -> Result<(), AppError> {
         let foreign = current.iter().find_map(|m| {
             let label = m.pointer("/metadata/labels/slipway.dev~1team");
-            (label.and_then(Value::as_str) != Some(row.team.as_str()))
-                .then(|| match label {
-                    Some(Value::String(team)) => format!("the team {team}"),
-                    Some(other) => format!("the team {other}"),
-                    None => "no team".to_owned(),
-                })
+            (label.and_then(Value::as_str) != Some(row.team.as_str())).then(|| match label {
+                Some(Value::String(team)) => format!("the team {team}"),
+                Some(other) => format!("the team {other}"),
+                None => "no team".to_owned(),
+            })
         });
         if let Some(owner) = foreign {
             return Err(AppError::Forbidden(format!(
@@ -736,7 +745,10 @@ impl RequestPort for RequestService {
             }
             let row = &waiting.request;
             let decisions = db::approvals::decisions(&self.db, &row.id).await?;
-            let (_, current) = self.catalog.current_file(&row.environment, &row.path).await?;
+            let (_, current) = self
+                .catalog
+                .current_file(&row.environment, &row.path)
+                .await?;
             items.push(ApprovalItem {
                 summary: summary(row),
                 path: row.path.clone(),
@@ -774,9 +786,7 @@ impl RequestPort for RequestService {
             ));
         }
         if !approve && comment.is_empty() {
-            return Err(AppError::Invalid(
-                "Say why the request is rejected.".into(),
-            ));
+            return Err(AppError::Invalid("Say why the request is rejected.".into()));
         }
         let row = store::get(&self.db, id).await?;
         let needs = db::approvals::needs(&self.db, id).await?;
