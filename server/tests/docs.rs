@@ -156,3 +156,48 @@ fn the_configuration_reference_is_the_binarys_own_option_list() {
         assert!(text.contains(variable), "{variable} documented");
     }
 }
+
+/// The policy file in docs/guardrails.md is a real one: it loads, and its rules run.
+#[test]
+fn the_documented_policy_file_loads_and_its_rules_run() {
+    let text = std::fs::read_to_string(root().join("docs/guardrails.md")).unwrap();
+    let example = text
+        .split("```yaml\n")
+        .find(|block| block.starts_with("apiVersion: slipway.dev/v1alpha1\nkind: Policies"))
+        .and_then(|block| block.split("```").next())
+        .expect("a complete policy file in docs/guardrails.md");
+    let environments = ["dev", "staging", "prod"].map(str::to_owned);
+    let policies = slipway::policy::Policies::parse(example, &environments).unwrap();
+    let user = app::domain::CurrentUser {
+        id: "u".into(),
+        name: "U".into(),
+        email: "u@example.com".into(),
+        teams: vec!["payments".into()],
+        is_admin: false,
+    };
+    let values = serde_json::json!({"storageGB": 500});
+    let verdict = policies.check(&slipway::policy::Subject {
+        environment: "prod",
+        offering: "postgresql",
+        team: "payments",
+        name: "orders",
+        values: Some(&values),
+        user: &user,
+    });
+    let fields: Vec<&str> = verdict.errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(fields, ["/storageGB", "@name"], "{:?}", verdict.errors);
+    assert!(verdict.errors.iter().all(|e| !e.message.contains("could not be evaluated")));
+    assert_eq!(verdict.approvals.len(), 1);
+    let bucket = serde_json::json!({});
+    let verdict = policies.check(&slipway::policy::Subject {
+        environment: "dev",
+        offering: "bucket",
+        team: "payments",
+        name: "b",
+        values: Some(&bucket),
+        user: &user,
+    });
+    assert_eq!(verdict.errors.len(), 1, "{:?}", verdict.errors);
+    assert_eq!(verdict.errors[0].path, "/deleteAfter");
+}
+
