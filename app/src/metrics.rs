@@ -119,6 +119,15 @@ pub struct Summary {
     pub ratings: u64,
     /// Commits to the GitOps paths in the period, through Slipway and out of band.
     pub self_service: Option<SelfService>,
+    /// Requests submitted in the period that a policy held for approval.
+    #[serde(default)]
+    pub held_for_approval: u64,
+    /// Approved ÷ decided, among them (`None`: none decided).
+    #[serde(default)]
+    pub approval_rate: Option<f64>,
+    /// Median time from submission to the approval that sent a request on.
+    #[serde(default)]
+    pub approval_p50_ms: Option<i64>,
 }
 
 /// Commits to the environments' paths, by whether Slipway made them.

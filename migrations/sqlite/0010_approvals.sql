@@ -21,3 +21,6 @@ CREATE TABLE approvals (
 DROP INDEX git_jobs_one_pending_per_file;
 CREATE UNIQUE INDEX git_jobs_one_pending_per_file ON git_jobs (repository, path)
     WHERE status IN ('pending', 'held');
+
+-- The dashboard's approval figures read the held requests of a period.
+CREATE INDEX requests_held ON requests (created_at) WHERE approvals IS NOT NULL;

@@ -186,7 +186,12 @@ fn the_documented_policy_file_loads_and_its_rules_run() {
     });
     let fields: Vec<&str> = verdict.errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(fields, ["/storageGB", "@name"], "{:?}", verdict.errors);
-    assert!(verdict.errors.iter().all(|e| !e.message.contains("could not be evaluated")));
+    assert!(
+        verdict
+            .errors
+            .iter()
+            .all(|e| !e.message.contains("could not be evaluated"))
+    );
     assert_eq!(verdict.approvals.len(), 1);
     let bucket = serde_json::json!({});
     let verdict = policies.check(&slipway::policy::Subject {
@@ -200,4 +205,3 @@ fn the_documented_policy_file_loads_and_its_rules_run() {
     assert_eq!(verdict.errors.len(), 1, "{:?}", verdict.errors);
     assert_eq!(verdict.errors[0].path, "/deleteAfter");
 }
-

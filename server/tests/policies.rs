@@ -328,4 +328,24 @@ async fn a_rejected_request_never_reaches_git_and_frees_its_file() {
     .unwrap();
     assert_eq!(who, "Bob Builder");
     submit(&app, &alice, &draft_in("prod", "team-a", "orders-db", 30)).await;
+
+    // The dashboard counts the held requests: one rejected, one still waiting.
+    let id = submit(&app, &alice, &draft_in("prod", "team-a", "billing-db", 20)).await;
+    let (status, body) = decide(&app, &bob, &id, true, "ok").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let pat = app.login_as("pat").await;
+    let res = app
+        .server_fn("metrics/dashboard", Some(&pat), "query[days]=30")
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let summary = &serde_json::from_str::<Value>(&res.body).unwrap()["summary"];
+    assert_eq!(summary["held_for_approval"], 3, "{summary}");
+    assert_eq!(
+        summary["approval_rate"], 0.5,
+        "one approved, one rejected: {summary}"
+    );
+    assert!(
+        summary["approval_p50_ms"].as_i64().unwrap() >= 0,
+        "{summary}"
+    );
 }

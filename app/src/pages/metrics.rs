@@ -285,6 +285,10 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
             <Figure label="Change failure rate" value=share(s.change_failure_rate) note=format!("{} of {} deployments", s.change_failures, s.deployments) />
             <Figure label="Time to restore (p50)" value=ms(s.restore_p50_ms) note=count(s.restores, "restore") />
             <Figure label="Rating" value=rating(s.rating) note=count(s.ratings, "rating") />
+            {(s.held_for_approval > 0).then(|| view! {
+                <Figure label="Approval rate" value=share(s.approval_rate)
+                    note=format!("{} held for approval; waited {} (p50)", s.held_for_approval, ms(s.approval_p50_ms)) />
+            })}
             {self_service}
         </dl>
 

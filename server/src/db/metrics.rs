@@ -369,6 +369,31 @@ pub async fn inputs(db: &Db, scope: &Scope, from: i64, to: i64) -> Result<Inputs
             u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0)
         }
     };
+    // Requests a policy held for approval: when submitted, when the last approval released
+    // them (none while waiting or when rejected), and whether they were rejected.
+    let approvals = period_rows(
+        db,
+        format!(
+            "SELECT created_at,
+                (SELECT MAX(e.at) FROM request_events e WHERE e.request_id = requests.id AND e.kind = 'approved'),
+                state
+             FROM requests
+             WHERE approvals IS NOT NULL AND created_at >= $1 AND created_at < $2{filter}"
+        ),
+        period,
+        &[],
+        &binds,
+        |row| {
+            let state: String = row.try_get(2)?;
+            let released: Option<i64> = row.try_get(1)?;
+            Ok(crate::metrics::measures::Held {
+                submitted_at: row.try_get(0)?,
+                released_at: released.filter(|_| state != "awaiting_approval" && state != "rejected"),
+                rejected: state == "rejected",
+            })
+        },
+    )
+    .await?;
     Ok(Inputs {
         facts,
         reasons,
@@ -377,6 +402,7 @@ pub async fn inputs(db: &Db, scope: &Scope, from: i64, to: i64) -> Result<Inputs
         restores_by,
         feedback,
         known_teams,
+        approvals,
     })
 }
 

@@ -27,7 +27,7 @@ pub enum Outcome {
     Succeeded,
     /// The Git writer could not apply it, or its claim failed and has not been Ready since.
     Failed,
-    /// Its pull request was closed without merging.
+    /// Its pull request was closed without merging, or an approver rejected it.
     Withdrawn,
 }
 

@@ -73,6 +73,19 @@ pub struct Inputs {
     pub feedback: Vec<FeedbackRow>,
     /// Teams known in the viewer's scope.
     pub known_teams: u64,
+    /// Requests submitted in `[from, to)` that a policy held for approval.
+    pub approvals: Vec<Held>,
+}
+
+/// A request held for approval.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Held {
+    /// Unix ms.
+    pub submitted_at: i64,
+    /// When the last approval needed sent it on (`None`: waiting, or rejected).
+    pub released_at: Option<i64>,
+    /// An approver rejected it.
+    pub rejected: bool,
 }
 
 /// Monday 00:00 UTC of the week holding `at`.
@@ -264,6 +277,15 @@ pub fn compute(inputs: &Inputs, from: i64, to: i64) -> Dashboard {
     summary.restore_p50_ms = inputs.restores.p50_ms;
     summary.rating = mean(&ratings_all);
     summary.ratings = ratings_all.len() as u64;
+    summary.held_for_approval = inputs.approvals.len() as u64;
+    let mut waits: Vec<i64> = inputs
+        .approvals
+        .iter()
+        .filter_map(|h| h.released_at.map(|at| (at - h.submitted_at).max(0)))
+        .collect();
+    let rejected = inputs.approvals.iter().filter(|h| h.rejected).count() as u64;
+    summary.approval_rate = ratio(waits.len() as u64, waits.len() as u64 + rejected);
+    summary.approval_p50_ms = percentile(&mut waits, 50);
 
     let total: i64 = stages.iter().flatten().sum();
     let names = [
