@@ -7,6 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use axum::http::StatusCode;
 use common::TestApp;
 use common::replica::Replica;
 use common::repo::Repo;
@@ -262,4 +263,73 @@ async fn a_claim_that_would_carry_a_secret_in_plaintext_refuses_any_value() {
     assert_eq!(errors[0].path, "/password");
     assert!(!errors[0].message.contains(SECRET));
     assert!(offering.validate("app", &json!({"user": "app"})).is_empty());
+}
+
+#[tokio::test]
+async fn a_key_of_the_secret_store_becomes_an_external_secret_below_the_teams_prefix() {
+    let repo = Repo::new();
+    repo.push(
+        "catalog/api-client.yaml",
+        r#"
+apiVersion: slipway.dev/v1alpha1
+kind: Offering
+metadata: {name: api-client, title: API client, version: 1.0.0}
+spec:
+  parameters:
+    type: object
+    properties:
+      apiToken:
+        type: string
+        x-slipway-secret: {externalSecret: {store: vault-backend}}
+  output:
+    manifests:
+      - apiVersion: example.org/v1
+        kind: ApiClient
+        metadata: {name: "{{ name }}", namespace: "{{ namespace }}"}
+        spec:
+          tokenRef: "{{ values.apiToken }}"
+"#,
+    );
+    let app = repo.app().await;
+    let alice = app.login_as("alice").await;
+    let draft = |key: &str| {
+        json!({"draft": {"offering": "api-client", "environment": "dev", "team": "team-a",
+                         "name": "orders", "values": {"apiToken": key}}})
+    };
+    let res = app
+        .server_fn_json(
+            "catalog/preview",
+            Some(&alice),
+            &draft("payments/api#token"),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let preview: Value = serde_json::from_str(&res.body).unwrap();
+    let content = preview["files"][0]["content"].as_str().unwrap();
+    let docs: Vec<Value> = serde_saphyr::from_multiple(content).unwrap();
+    assert_eq!(
+        docs[0]["spec"]["tokenRef"],
+        json!({"name": "orders-api-token", "key": "apiToken"})
+    );
+    let external = &docs[1];
+    assert_eq!(external["kind"], "ExternalSecret");
+    assert_eq!(external["metadata"]["namespace"], "team-a");
+    assert_eq!(
+        external["spec"]["secretStoreRef"],
+        json!({"kind": "ClusterSecretStore", "name": "vault-backend"})
+    );
+    assert_eq!(external["spec"]["target"]["name"], "orders-api-token");
+    assert_eq!(
+        external["spec"]["data"][0],
+        json!({"secretKey": "apiToken",
+               "remoteRef": {"key": "team-a/payments/api", "property": "token"}})
+    );
+    // Another team's part of the store is out of reach.
+    for key in ["../team-b/api", "x/../../team-b/api", "/team-b/api"] {
+        let res = app
+            .server_fn_json("catalog/preview", Some(&alice), &draft(key))
+            .await;
+        assert_eq!(res.status.as_u16(), 422, "{key}: {}", res.body);
+        assert!(res.body.contains("/apiToken"), "{}", res.body);
+    }
 }

@@ -114,7 +114,7 @@ pub fn render(
         "team": draft.team,
         "env": draft.environment,
         "namespace": stamp.namespace,
-        "values": offering.secrets.for_templates(&draft.values),
+        "values": offering.secrets.for_templates(&draft.values, &draft.name),
         "kind": summary.kind,
         "offering": {"id": summary.id, "version": summary.version},
         "request_id": stamp.request_id,
@@ -147,6 +147,12 @@ pub fn render(
             (DEFAULT_PATH, vec![manifest])
         }
     };
+    manifests.extend(
+        offering
+            .secrets
+            .external_secrets(&draft.values, &draft.name, &draft.team, stamp.namespace)
+            .map_err(RenderError)?,
+    );
     for manifest in &mut manifests {
         stamp_manifest(manifest, offering, draft, stamp)?;
     }

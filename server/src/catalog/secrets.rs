@@ -7,6 +7,11 @@
 //!   Secret the team already has in its namespace. The form asks for exactly that (the
 //!   field's schema is replaced by the reference's), and templates see the value as
 //!   `{name, key}`, ready for a `secretKeyRef` or a `…SecretRef`.
+//! - Or, when the field says `x-slipway-secret: {externalSecret: {store: <name>}}`, a **key in
+//!   the platform's secret store**: the form asks for the key (below the team's prefix, by
+//!   default `<team>/`, with `#property` to pick one), Slipway adds an External Secrets
+//!   Operator `ExternalSecret` to the file that brings it into a Secret of the team's
+//!   namespace, and templates see that Secret as `{name, key}`.
 //! - A claim offering (an XRD) puts the values into the claim as they are, so a secret field
 //!   there would be written in plaintext: any value is refused at the field, with the reason
 //!   and what to ask the platform team for.
@@ -17,6 +22,10 @@ use serde_json::{Map, Value, json};
 /// What a reference looks like: a Secret's name (a DNS subdomain), `/`, a key of it.
 pub const REFERENCE_PATTERN: &str = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/[-._a-zA-Z0-9]{1,253}$";
 
+/// What a key in a secret store looks like: path segments, then `#property` optionally.
+pub const STORE_KEY_PATTERN: &str =
+    r"^[A-Za-z0-9_][-A-Za-z0-9._]*(/[A-Za-z0-9_][-A-Za-z0-9._]*)*(#[-A-Za-z0-9._]+)?$";
+
 /// The secret fields of an offering, and how they are given.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SecretFields {
@@ -24,6 +33,19 @@ pub struct SecretFields {
     pub pointers: Vec<String>,
     /// References (offering files) rather than refused plaintext (claims).
     pub by_reference: bool,
+    /// The fields brought from a secret store, by pointer.
+    pub external: Vec<(String, Store)>,
+}
+
+/// A secret store of the platform (External Secrets Operator).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Store {
+    /// `SecretStore` or `ClusterSecretStore`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// The prefix of every key a team may read, with `{team}` for the team's name.
+    pub key_prefix: String,
 }
 
 fn is_secret(node: &Value) -> bool {
@@ -31,34 +53,68 @@ fn is_secret(node: &Value) -> bool {
     text("format") == Some("password")
         || text("x-ui-widget") == Some("password")
         || node.get("x-slipway-secret").and_then(Value::as_bool) == Some(true)
+        || store_of(node).is_some()
+}
+
+fn store_of(node: &Value) -> Option<Store> {
+    let external = node.get("x-slipway-secret")?.get("externalSecret")?;
+    let text = |key: &str| external.get(key).and_then(Value::as_str).map(str::to_owned);
+    Some(Store {
+        kind: text("storeKind").unwrap_or_else(|| "ClusterSecretStore".into()),
+        name: text("store")?,
+        key_prefix: text("keyPrefix").unwrap_or_else(|| "{team}/".into()),
+    })
 }
 
 /// Finds the secret fields of a structural schema (object properties, at any depth; not
 /// inside lists or maps). With `by_reference`, each one's schema becomes the reference's.
 pub fn mark(schema: &mut Value, by_reference: bool) -> SecretFields {
-    let mut pointers = Vec::new();
-    walk(schema, "", by_reference, &mut pointers);
-    SecretFields {
-        pointers,
+    let mut fields = SecretFields {
         by_reference,
-    }
+        ..SecretFields::default()
+    };
+    walk(schema, "", &mut fields);
+    fields
 }
 
-fn walk(schema: &mut Value, path: &str, by_reference: bool, pointers: &mut Vec<String>) {
+fn walk(schema: &mut Value, path: &str, fields: &mut SecretFields) {
     let Some(Value::Object(properties)) = schema.get_mut("properties") else {
         return;
     };
     for (key, node) in properties.iter_mut() {
         let pointer = app::catalog::pointer_child(path, key);
         if is_secret(node) {
-            if by_reference {
-                *node = reference_schema(node);
+            if fields.by_reference {
+                match store_of(node) {
+                    Some(store) => {
+                        *node = store_key_schema(node, &store);
+                        fields.external.push((pointer.clone(), store));
+                    }
+                    None => *node = reference_schema(node),
+                }
             }
-            pointers.push(pointer);
+            fields.pointers.push(pointer);
         } else {
-            walk(node, &pointer, by_reference, pointers);
+            walk(node, &pointer, fields);
         }
     }
+}
+
+/// The schema of a key in a secret store.
+fn store_key_schema(node: &Value, store: &Store) -> Value {
+    let mut schema = reference_schema(node);
+    let description = node
+        .get("description")
+        .and_then(Value::as_str)
+        .map(|d| format!("{} ", d.trim_end()))
+        .unwrap_or_default();
+    schema["pattern"] = json!(STORE_KEY_PATTERN);
+    schema["description"] = json!(format!(
+        "{description}A secret: give its key in the secret store {} (below {}), with #property to pick one. Slipway never takes the secret itself.",
+        store.name, store.key_prefix
+    ));
+    schema["x-ui-placeholder"] = json!("path/in/store#property");
+    schema
 }
 
 /// The schema of a reference, keeping the field's place and words in the form.
@@ -104,32 +160,90 @@ impl SecretFields {
         }
     }
 
-    /// Values as templates see them: each reference `name/key` as `{name, key}`.
-    pub fn for_templates(&self, values: &Value) -> Value {
+    /// Values as templates see them: each reference `name/key` as `{name, key}`, each key
+    /// of a secret store as the Secret its `ExternalSecret` makes (named after the claim
+    /// `name` and the field).
+    pub fn for_templates(&self, values: &Value, name: &str) -> Value {
         let mut values = values.clone();
         if !self.by_reference {
             return values;
         }
         for pointer in &self.pointers {
-            if let Some(slot) = values.pointer_mut(pointer)
-                && let Some((name, key)) = slot.as_str().and_then(|s| s.split_once('/'))
-            {
+            let external = self.external.iter().any(|(p, _)| p == pointer);
+            let Some(slot) = values.pointer_mut(pointer) else {
+                continue;
+            };
+            if external {
+                if slot.is_string() {
+                    *slot = json!({"name": secret_name(name, pointer), "key": field_key(pointer)});
+                }
+            } else if let Some((name, key)) = slot.as_str().and_then(|s| s.split_once('/')) {
                 *slot = json!({"name": name, "key": key});
             }
         }
         values
     }
 
+    /// The `ExternalSecret`s of the fields brought from a secret store: each reads the key
+    /// below the team's prefix into a Secret of the team's namespace.
+    pub fn external_secrets(
+        &self,
+        values: &Value,
+        name: &str,
+        team: &str,
+        namespace: &str,
+    ) -> Result<Vec<Value>, String> {
+        let mut manifests = Vec::new();
+        for (pointer, store) in &self.external {
+            let Some(given) = values.pointer(pointer).and_then(Value::as_str) else {
+                continue;
+            };
+            let (path, property) = match given.split_once('#') {
+                Some((path, property)) => (path, Some(property)),
+                None => (given, None),
+            };
+            if path.split('/').any(|s| s == "." || s == "..") {
+                return Err(format!(
+                    "{pointer}: a key in the store may not climb out of the team's part"
+                ));
+            }
+            let key = format!("{}{path}", store.key_prefix.replace("{team}", team));
+            let target = secret_name(name, pointer);
+            let mut remote = json!({"key": key});
+            if let Some(property) = property {
+                remote["property"] = json!(property);
+            }
+            manifests.push(json!({
+                "apiVersion": "external-secrets.io/v1",
+                "kind": "ExternalSecret",
+                "metadata": {"name": target, "namespace": namespace},
+                "spec": {
+                    "refreshInterval": "1h",
+                    "secretStoreRef": {"kind": store.kind, "name": store.name},
+                    "target": {"name": target, "creationPolicy": "Owner"},
+                    "data": [{"secretKey": field_key(pointer), "remoteRef": remote}],
+                },
+            }));
+        }
+        Ok(manifests)
+    }
+
     /// Removes from a draft's values whatever at a secret field is not a well-formed
     /// reference: a secret typed into the form is never stored, not even as a draft.
     pub fn scrub(&self, values: &mut Value) {
         let reference = regex::Regex::new(REFERENCE_PATTERN).expect("the reference pattern");
+        let store_key = regex::Regex::new(STORE_KEY_PATTERN).expect("the store key pattern");
         for pointer in &self.pointers {
+            let pattern = if self.external.iter().any(|(p, _)| p == pointer) {
+                &store_key
+            } else {
+                &reference
+            };
             let keep = self.by_reference
                 && values
                     .pointer(pointer)
                     .and_then(Value::as_str)
-                    .is_some_and(|v| reference.is_match(v));
+                    .is_some_and(|v| pattern.is_match(v));
             if keep {
                 continue;
             }
@@ -144,6 +258,38 @@ impl SecretFields {
             }
         }
     }
+}
+
+/// The Secret an `ExternalSecret` makes for a field: `<claim>-<field>`, a DNS label.
+fn secret_name(name: &str, pointer: &str) -> String {
+    let field: String = field_key(pointer)
+        .chars()
+        .flat_map(|c| {
+            if c.is_ascii_uppercase() {
+                vec!['-', c.to_ascii_lowercase()]
+            } else if c.is_ascii_alphanumeric() {
+                vec![c]
+            } else {
+                vec!['-']
+            }
+        })
+        .collect();
+    let full = format!("{name}-{}", field.trim_matches('-'));
+    full.chars()
+        .take(63)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned()
+}
+
+/// The field's own key: the last segment of its pointer.
+fn field_key(pointer: &str) -> String {
+    pointer
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .replace("~1", "/")
+        .replace("~0", "~")
 }
 
 #[cfg(test)]
@@ -173,7 +319,7 @@ mod tests {
         let values =
             json!({"admin": {"password": "db-admin/password"}, "token": "hunter2", "size": 3});
         assert_eq!(
-            fields.for_templates(&values)["admin"]["password"],
+            fields.for_templates(&values, "db")["admin"]["password"],
             json!({"name": "db-admin", "key": "password"})
         );
         let mut draft = values.clone();
