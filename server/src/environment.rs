@@ -62,6 +62,12 @@ impl Environment {
         }
     }
 
+    /// The cluster its claims reconcile in, for names that are one per cluster: the
+    /// configured cluster (several environments may share one), else the environment itself.
+    pub fn cluster_key(&self) -> &str {
+        self.cluster.as_deref().unwrap_or(&self.name)
+    }
+
     /// The folder a team's files of this environment go under: `<env>/<team>` as the
     /// default layout has it, below the prefix. Every offering's path must render inside it.
     pub fn team_folder(&self, team: &str) -> String {

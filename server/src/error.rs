@@ -28,6 +28,10 @@ impl From<crate::db::Error> for AppError {
             crate::db::Error::Conflict(other) => AppError::Invalid(format!(
                 "A change to this claim (request {other}) is still on its way to Git; try again once it is committed."
             )),
+            crate::db::Error::Taken { .. } => AppError::Invalid(
+                "The name of this cluster-wide resource is taken by another request now; choose another name in a new request.".into(),
+            ),
+            crate::db::Error::Refused(message) => AppError::Invalid(message),
             other => internal("database failure", &other),
         }
     }

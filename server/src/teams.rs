@@ -140,6 +140,9 @@ pub enum NamespaceError {
     /// Not `team=namespace`, or a side is not a DNS label.
     #[error("`{0}` is not of the form team=namespace with two DNS labels")]
     BadPair(String),
+    /// Two teams mapped to one namespace.
+    #[error("the teams {0} and {1} are both mapped to the namespace {2}; each team needs its own")]
+    Shared(String, String, String),
     /// A pattern that is empty or has `*` elsewhere than at its end.
     #[error("`{0}` is not a namespace or a prefix ending in `*`")]
     BadPattern(String),
@@ -148,7 +151,7 @@ pub enum NamespaceError {
 impl Namespaces {
     /// The mapping from `team=namespace` pairs and forbidden patterns (`kube-*`, `default`).
     pub fn new(pairs: &[String], forbidden: &[String]) -> Result<Self, NamespaceError> {
-        let mut explicit = BTreeMap::new();
+        let mut explicit: BTreeMap<String, String> = BTreeMap::new();
         for pair in pairs.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
             let Some((team, namespace)) = pair.split_once('=') else {
                 return Err(NamespaceError::BadPair(pair.to_owned()));
@@ -156,6 +159,16 @@ impl Namespaces {
             let (team, namespace) = (team.trim(), namespace.trim());
             if !is_dns_label(team) || !is_dns_label(namespace) {
                 return Err(NamespaceError::BadPair(pair.to_owned()));
+            }
+            if let Some((other, _)) = explicit
+                .iter()
+                .find(|(t, ns)| *ns == namespace && *t != team)
+            {
+                return Err(NamespaceError::Shared(
+                    other.clone(),
+                    team.to_owned(),
+                    namespace.to_owned(),
+                ));
             }
             explicit.insert(team.to_owned(), namespace.to_owned());
         }
@@ -177,6 +190,16 @@ impl Namespaces {
     /// forbidden (a group called `kube-system` is not a way into the cluster's own).
     pub fn of<'a>(&'a self, team: &'a str) -> Result<&'a str, String> {
         let namespace = self.explicit.get(team).map_or(team, String::as_str);
+        // A team named like another team's mapped namespace would share it.
+        if let Some((owner, _)) = self
+            .explicit
+            .iter()
+            .find(|(other, ns)| *ns == namespace && other.as_str() != team)
+        {
+            return Err(format!(
+                "The team {team} would write into the namespace {namespace}, which is the team {owner}'s; ask the platform team to map the team to a namespace of its own."
+            ));
+        }
         if self.is_forbidden(namespace) {
             return Err(format!(
                 "The team {team} would write into the namespace {namespace}, which is reserved for the platform; ask the platform team to map the team to another namespace."
@@ -328,6 +351,14 @@ mod tests {
             "an explicit mapping cannot reach a forbidden one"
         );
         assert!(Namespaces::new(&["x".into()], &[]).is_err());
+        // Two teams never share a namespace: not by two mappings, not by a team's own name.
+        assert!(matches!(
+            Namespaces::new(&["a=shared".into(), "b=shared".into()], &[]),
+            Err(NamespaceError::Shared(..))
+        ));
+        let pay = Namespaces::new(&["payments=pay".into()], &[]).unwrap();
+        assert_eq!(pay.of("payments"), Ok("pay"));
+        assert!(pay.of("pay").unwrap_err().contains("the team payments's"));
         assert!(Namespaces::new(&["a=B_C".into()], &[]).is_err());
         assert!(Namespaces::new(&[], &["k*be".into()]).is_err());
     }

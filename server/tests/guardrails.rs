@@ -322,3 +322,70 @@ spec:
     }
     assert_eq!(app.count("requests").await, 0);
 }
+
+#[tokio::test]
+async fn environments_reconciling_in_one_cluster_share_its_names() {
+    let repo = Repo::new();
+    repo.push("catalog/tenant.yaml", TENANT);
+    let mut settings = repo.settings();
+    for environment in &mut settings.environments {
+        if environment.name != "staging" {
+            environment.cluster = Some("shared-cp".into());
+        }
+    }
+    let app = repo.app_with(settings).await;
+    let alice = app.login_as("alice").await;
+    let bob = app.login_as("bob").await;
+    submit(&app, &alice, &tenant("team-a", "shared")).await;
+    let mut in_prod = tenant("team-b", "shared");
+    in_prod["draft"]["environment"] = json!("prod");
+    let res = app
+        .server_fn_json("requests/submit", Some(&bob), &in_prod)
+        .await;
+    assert_eq!(
+        field_errors(res.status, &res.body)[0].0,
+        "@name",
+        "dev and prod are one cluster"
+    );
+    assert_eq!(writer(&app).run_once().await.unwrap().committed, 1);
+    let res = app
+        .server_fn_json("requests/submit", Some(&bob), &in_prod)
+        .await;
+    let errors = field_errors(res.status, &res.body);
+    assert!(
+        errors[0].1.contains("dev/team-a/tenant/shared.yaml"),
+        "found in dev's folder: {errors:?}"
+    );
+    let mut in_staging = tenant("team-b", "shared");
+    in_staging["draft"]["environment"] = json!("staging");
+    submit(&app, &bob, &in_staging).await;
+}
+
+#[tokio::test]
+async fn a_failed_create_whose_name_another_team_took_is_not_retried() {
+    let repo = Repo::new();
+    let app = app_with_offering(&repo, "tenant.yaml", TENANT).await;
+    let alice = app.login_as("alice").await;
+    let bob = app.login_as("bob").await;
+    let pat = app.login_as("pat").await;
+    let failed = submit(&app, &alice, &tenant("team-a", "x")).await;
+    // Something else in the way of A's file: its create fails.
+    repo.push(
+        "dev/team-a/tenant/x.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n",
+    );
+    writer(&app).run_once().await.unwrap();
+    let (_, detail) = request(&app, &alice, &failed).await;
+    assert_eq!(detail["summary"]["stage"], "failed");
+    // The name is free again, and team B takes it.
+    submit(&app, &bob, &tenant("team-b", "x")).await;
+    assert_eq!(writer(&app).run_once().await.unwrap().committed, 1);
+
+    let res = app
+        .server_fn("admin/git-jobs/retry", Some(&pat), &format!("id={failed}"))
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(res.body.contains("cannot be retried"), "{}", res.body);
+    let (_, detail) = request(&app, &alice, &failed).await;
+    assert_eq!(detail["summary"]["stage"], "failed", "nothing changed");
+}

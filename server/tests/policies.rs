@@ -160,6 +160,17 @@ async fn allowed_teams_and_claim_limits_hold_per_environment() {
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    // Only once the deletion is in Git: a deletion still waiting (or later rejected) frees
+    // nothing.
+    let res = app
+        .server_fn_json(
+            "requests/submit",
+            Some(&alice),
+            &draft_in("staging", "team-a", "two-db", 10),
+        )
+        .await;
+    assert_eq!(field_errors(res.status, &res.body)[0].0, "@environment");
+    writer(&app).run_once().await.unwrap();
     submit(&app, &alice, &draft_in("staging", "team-a", "two-db", 10)).await;
 }
 

@@ -428,7 +428,8 @@ pub fn from_file(text: &str, source_name: &str, environments: &[String]) -> Resu
 
     let mut structural = file.spec.parameters;
     apply_hints(&mut structural, &file.spec.ui);
-    let secrets = super::secrets::mark(&mut structural, true);
+    let secrets = super::secrets::mark(&mut structural, true)
+        .map_err(|e| invalid(format!("spec.parameters: {e}")))?;
     let form = schema::form_model(&structural);
     let meta = file.metadata;
     let summary = OfferingSummary {

@@ -68,36 +68,100 @@ fn store_of(node: &Value) -> Option<Store> {
 
 /// Finds the secret fields of a structural schema (object properties, at any depth; not
 /// inside lists or maps). With `by_reference`, each one's schema becomes the reference's.
-pub fn mark(schema: &mut Value, by_reference: bool) -> SecretFields {
+///
+/// Secret fields inside lists and maps are found too (their pointers hold `*` for any item
+/// or key). In an offering file such a field is refused: a reference is given per field,
+/// not per item. A store's key prefix must keep teams apart (`{team}/` in it).
+pub fn mark(schema: &mut Value, by_reference: bool) -> Result<SecretFields, String> {
     let mut fields = SecretFields {
         by_reference,
         ..SecretFields::default()
     };
-    walk(schema, "", &mut fields);
-    fields
+    walk(schema, "", &mut fields)?;
+    Ok(fields)
 }
 
-fn walk(schema: &mut Value, path: &str, fields: &mut SecretFields) {
-    let Some(Value::Object(properties)) = schema.get_mut("properties") else {
-        return;
-    };
-    for (key, node) in properties.iter_mut() {
-        let pointer = app::catalog::pointer_child(path, key);
-        if is_secret(node) {
-            if fields.by_reference {
-                match store_of(node) {
-                    Some(store) => {
-                        *node = store_key_schema(node, &store);
-                        fields.external.push((pointer.clone(), store));
+const PER_ITEM: &str =
+    "a secret field inside a list or a map cannot take a reference; make it a field of an object";
+
+fn walk(schema: &mut Value, path: &str, fields: &mut SecretFields) -> Result<(), String> {
+    if let Some(Value::Object(properties)) = schema.get_mut("properties") {
+        for (key, node) in properties.iter_mut() {
+            let pointer = app::catalog::pointer_child(path, key);
+            if is_secret(node) {
+                if fields.by_reference {
+                    if pointer.contains("/*") {
+                        return Err(format!("{pointer}: {PER_ITEM}"));
                     }
-                    None => *node = reference_schema(node),
+                    match store_of(node) {
+                        Some(store) if !store.key_prefix.contains("{team}/") => {
+                            return Err(format!(
+                                "{pointer}: the secret store's keyPrefix {:?} must contain \"{{team}}/\" so that each team reads only its own keys",
+                                store.key_prefix
+                            ));
+                        }
+                        Some(store) => {
+                            *node = store_key_schema(node, &store);
+                            fields.external.push((pointer.clone(), store));
+                        }
+                        None => *node = reference_schema(node),
+                    }
                 }
+                fields.pointers.push(pointer);
+            } else {
+                walk(node, &pointer, fields)?;
             }
-            fields.pointers.push(pointer);
-        } else {
-            walk(node, &pointer, fields);
         }
     }
+    for part in ["items", "additionalProperties"] {
+        if let Some(node) = schema.get_mut(part).filter(|n| n.is_object()) {
+            let pointer = format!("{path}/*");
+            if is_secret(node) {
+                if fields.by_reference {
+                    return Err(format!("{pointer}: {PER_ITEM}"));
+                }
+                fields.pointers.push(pointer);
+            } else {
+                walk(node, &pointer, fields)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The pointers of the values present at `pattern` (`*` standing for any item or key).
+fn present(values: &Value, pattern: &str) -> Vec<String> {
+    fn go(value: &Value, segments: &[&str], at: String, out: &mut Vec<String>) {
+        let Some((first, rest)) = segments.split_first() else {
+            if !value.is_null() {
+                out.push(at);
+            }
+            return;
+        };
+        match (value, *first) {
+            (Value::Object(map), "*") => {
+                for (key, child) in map {
+                    go(child, rest, app::catalog::pointer_child(&at, key), out);
+                }
+            }
+            (Value::Array(items), "*") => {
+                for (i, child) in items.iter().enumerate() {
+                    go(child, rest, format!("{at}/{i}"), out);
+                }
+            }
+            (Value::Object(map), key) => {
+                let key = key.replace("~1", "/").replace("~0", "~");
+                if let Some(child) = map.get(&key) {
+                    go(child, rest, app::catalog::pointer_child(&at, &key), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let segments: Vec<&str> = pattern.split('/').skip(1).collect();
+    let mut out = Vec::new();
+    go(values, &segments, String::new(), &mut out);
+    out
 }
 
 /// The schema of a key in a secret store.
@@ -150,13 +214,11 @@ impl SecretFields {
         if self.by_reference {
             return;
         }
-        for pointer in &self.pointers {
-            if values.pointer(pointer).is_some_and(|v| !v.is_null()) {
-                errors.push(FieldError {
-                    path: pointer.clone(),
-                    message: "This is a secret, and this offering would write it into Git in plaintext: leave it empty and ask the platform team to take a reference to a Secret instead.".into(),
-                });
-            }
+        for path in self.pointers.iter().flat_map(|p| present(values, p)) {
+            errors.push(FieldError {
+                path,
+                message: "This is a secret, and this offering would write it into Git in plaintext: leave it empty and ask the platform team to take a reference to a Secret instead.".into(),
+            });
         }
     }
 
@@ -233,12 +295,17 @@ impl SecretFields {
     pub fn scrub(&self, values: &mut Value) {
         let reference = regex::Regex::new(REFERENCE_PATTERN).expect("the reference pattern");
         let store_key = regex::Regex::new(STORE_KEY_PATTERN).expect("the store key pattern");
-        for pointer in &self.pointers {
-            let pattern = if self.external.iter().any(|(p, _)| p == pointer) {
-                &store_key
-            } else {
-                &reference
-            };
+        let concrete: Vec<(String, bool)> = self
+            .pointers
+            .iter()
+            .flat_map(|p| {
+                let external = self.external.iter().any(|(e, _)| e == p);
+                present(values, p).into_iter().map(move |c| (c, external))
+            })
+            .collect();
+        // Deepest and last first, so that removing a list item keeps the others' indexes.
+        for (pointer, external) in concrete.iter().rev() {
+            let pattern = if *external { &store_key } else { &reference };
             let keep = self.by_reference
                 && values
                     .pointer(pointer)
@@ -249,12 +316,18 @@ impl SecretFields {
             }
             let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
             let key = key.replace("~1", "/").replace("~0", "~");
-            if let Some(Value::Object(map)) = values.pointer_mut(parent) {
-                map.remove(&key);
-            } else if parent.is_empty()
-                && let Value::Object(map) = values
-            {
-                map.remove(&key);
+            match values.pointer_mut(parent) {
+                Some(Value::Object(map)) => {
+                    map.remove(&key);
+                }
+                Some(Value::Array(items)) => {
+                    if let Ok(i) = key.parse::<usize>()
+                        && i < items.len()
+                    {
+                        items[i] = Value::Null;
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -304,7 +377,7 @@ mod tests {
                              "description": "The admin password."}}},
             "token": {"type": "string", "x-ui-widget": "password"},
             "size": {"type": "integer"}}});
-        let fields = mark(&mut schema, true);
+        let fields = mark(&mut schema, true).unwrap();
         assert_eq!(fields.pointers, ["/admin/password", "/token"]);
         let password = &schema["properties"]["admin"]["properties"]["password"];
         assert_eq!(password["pattern"], REFERENCE_PATTERN);
@@ -334,7 +407,7 @@ mod tests {
     fn a_claim_takes_no_secret_at_all() {
         let mut schema = json!({"type": "object", "properties": {
             "password": {"type": "string", "format": "password"}}});
-        let fields = mark(&mut schema, false);
+        let fields = mark(&mut schema, false).unwrap();
         assert_eq!(
             schema["properties"]["password"]["format"], "password",
             "left as it is"
@@ -346,5 +419,37 @@ mod tests {
         let mut draft = json!({"password": "db/password"});
         fields.scrub(&mut draft);
         assert_eq!(draft, json!({}));
+    }
+
+    #[test]
+    fn secrets_inside_lists_and_maps_are_found() {
+        let mut schema = json!({"type": "object", "properties": {
+            "users": {"type": "array", "items": {"type": "object", "properties": {
+                "name": {"type": "string"},
+                "password": {"type": "string", "format": "password"}}}},
+            "tokens": {"type": "object", "additionalProperties": {"type": "string", "x-ui-widget": "password"}}}});
+        let fields = mark(&mut schema.clone(), false).unwrap();
+        assert_eq!(fields.pointers, ["/users/*/password", "/tokens/*"]);
+        let values = json!({"users": [{"name": "a"}, {"name": "b", "password": "x"}],
+                            "tokens": {"ci": "y"}});
+        let mut errors = Vec::new();
+        fields.check(&values, &mut errors);
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["/users/1/password", "/tokens/ci"]);
+        let mut draft = values.clone();
+        fields.scrub(&mut draft);
+        assert_eq!(
+            draft,
+            json!({"users": [{"name": "a"}, {"name": "b"}], "tokens": {}})
+        );
+        // An offering file cannot take references per item, nor a store without the team.
+        assert!(
+            mark(&mut schema, true)
+                .unwrap_err()
+                .contains("/users/*/password")
+        );
+        let mut shared = json!({"type": "object", "properties": {"t": {"type": "string",
+            "x-slipway-secret": {"externalSecret": {"store": "vault", "keyPrefix": "apps/"}}}}});
+        assert!(mark(&mut shared, true).unwrap_err().contains("keyPrefix"));
     }
 }

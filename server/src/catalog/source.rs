@@ -111,6 +111,14 @@ impl FileSource {
                 continue;
             }
             if crate::policy::FILE_NAMES.contains(&name.as_str()) {
+                if policies.is_some() {
+                    policies = Some(Err(format!(
+                        "both {} and {} exist; keep one",
+                        crate::policy::FILE_NAMES[0],
+                        crate::policy::FILE_NAMES[1]
+                    )));
+                    continue;
+                }
                 policies = Some(if fits {
                     String::from_utf8(content).map_err(|_| format!("{name}: not UTF-8 text"))
                 } else {

@@ -126,7 +126,8 @@ pub fn from_object(object: &Value, environments: &[String]) -> Result<Offering> 
         );
     }
 
-    let secrets = super::secrets::mark(&mut values_schema, false);
+    // A claim takes no reference, so nothing here is refused at load.
+    let secrets = super::secrets::mark(&mut values_schema, false).unwrap_or_default();
     let form = schema::form_model(&values_schema);
     let annotation = |key: &str| {
         object

@@ -119,7 +119,8 @@ impl ServeArgs {
             )
             .map_err(|e| {
                 let variable = match e {
-                    crate::teams::NamespaceError::BadPair(_) => "SLIPWAY_TEAM_NAMESPACES",
+                    crate::teams::NamespaceError::BadPair(_)
+                    | crate::teams::NamespaceError::Shared(..) => "SLIPWAY_TEAM_NAMESPACES",
                     crate::teams::NamespaceError::BadPattern(_) => "SLIPWAY_FORBIDDEN_NAMESPACES",
                 };
                 invalid(variable, e.to_string())

@@ -439,7 +439,7 @@ pub async fn retry(db: &Db, request_id: &str, actor: &CurrentUser) -> Result<Opt
             let other: Option<(String,)> = sqlx::query_as(
                 "SELECT o.request_id FROM git_jobs o JOIN git_jobs j
                    ON o.repository = j.repository AND o.path = j.path
-                 WHERE j.request_id = $1 AND o.status = 'pending' LIMIT 1",
+                 WHERE j.request_id = $1 AND o.status IN ('pending', 'held') LIMIT 1",
             )
             .bind(request_id)
             .fetch_optional(db.pool())
@@ -450,6 +450,18 @@ pub async fn retry(db: &Db, request_id: &str, actor: &CurrentUser) -> Result<Opt
     };
     if changed == 0 {
         return Ok(None);
+    }
+    // A create that took a cluster-scoped name takes it again, or stays failed: another
+    // team may have taken the name since this one failed.
+    let (team, key): (String, Option<String>) =
+        sqlx::query_as("SELECT team, cluster_name FROM requests WHERE id = $1")
+            .bind(request_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if let Some(key) = key {
+        let key: super::requests::ClusterName =
+            serde_json::from_str(&key).map_err(|e| Error::Refused(e.to_string()))?;
+        super::requests::reserve(&mut tx, &key, &team, request_id).await?;
     }
     sqlx::query("UPDATE requests SET state = 'submitted', updated_at = $2 WHERE id = $1")
         .bind(request_id)

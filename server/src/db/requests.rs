@@ -48,7 +48,7 @@ pub struct NewRequest<'a> {
     /// The environment's write mode at submission.
     pub write_mode: WriteMode,
     /// The cluster-scoped object a create names, reserved across teams.
-    pub cluster_name: Option<ClusterName<'a>>,
+    pub cluster_name: Option<&'a ClusterName>,
     /// A create's limit: at most this many live claims of the offering for the team in the
     /// environment, and the policy that says so.
     pub max_claims: Option<(u32, &'a str)>,
@@ -57,15 +57,18 @@ pub struct NewRequest<'a> {
     pub approvals: Option<(&'a str, &'a str)>,
 }
 
-/// The key of a cluster-scoped object in an environment: its API group, kind and name.
-#[derive(Clone, Copy, Debug)]
-pub struct ClusterName<'a> {
+/// The key of a cluster-scoped object: its cluster (see
+/// [`crate::environment::Environment::cluster_key`]), API group, kind and name.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClusterName {
+    /// The cluster it lives in.
+    pub cluster: String,
     /// API group (`""` for the core group).
-    pub api_group: &'a str,
+    pub api_group: String,
     /// Kind.
-    pub kind: &'a str,
+    pub kind: String,
     /// Name.
-    pub name: &'a str,
+    pub name: String,
 }
 
 /// A stored request.
@@ -165,9 +168,9 @@ pub async fn submit(
     sqlx::query(
         "INSERT INTO requests (id, action, offering, offering_version, api_version, kind, name, team, environment,
             requested_by, requester_name, requester_email, body, repository, path, content, write_mode, state,
-            commit_sha, pr_number, pr_url, created_at, updated_at, approvals)
+            commit_sha, pr_number, pr_url, created_at, updated_at, approvals, cluster_name)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $19,
-            NULL, NULL, NULL, $18, $18, $20)",
+            NULL, NULL, NULL, $18, $18, $20, $21)",
     )
     .bind(new.id)
     .bind(new.action.as_str())
@@ -189,6 +192,12 @@ pub async fn submit(
     .bind(now)
     .bind(if held { "awaiting_approval" } else { "submitted" })
     .bind(new.approvals.map(|(json, _)| json))
+    .bind(
+        new.cluster_name
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| Error::Refused(e.to_string()))?,
+    )
     .execute(&mut *tx)
     .await?;
     let mut appended: Vec<Appended> = ledger::append(
@@ -243,18 +252,18 @@ pub async fn submit(
     }
     queued?;
     if let Some(key) = new.cluster_name {
-        reserve(&mut tx, new, key).await?;
+        reserve(&mut tx, key, new.team, new.id).await?;
     }
     if let Some((max, policy)) = new.max_claims {
-        let live: i64 = sqlx::query_scalar(
+        let live: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM requests r
              WHERE r.team = $1 AND r.environment = $2 AND r.offering = $3 AND r.action = 'create'
                AND r.state NOT IN ('failed', 'closed', 'rejected')
                AND NOT EXISTS (SELECT 1 FROM requests d
                                WHERE d.repository = r.repository AND d.path = r.path
                                  AND d.action = 'delete' AND d.created_at >= r.created_at
-                                 AND d.state NOT IN ('failed', 'closed', 'rejected'))",
-        )
+                                 AND d.state IN {IN_BRANCH})"
+        )))
         .bind(new.team)
         .bind(new.environment)
         .bind(new.offering)
@@ -287,25 +296,31 @@ pub async fn submit(
     Ok(appended)
 }
 
-/// Takes the name of a cluster-scoped object for `new`'s request, inside its transaction.
-/// The holder's row is given up first when its claim is no longer in Git's way: its create
-/// failed or its pull request closed, or a delete of its file reached the branch since.
-async fn reserve(
+/// Takes the name of a cluster-scoped object for request `id` of `team`, inside its
+/// transaction (a submission's, or a retry's). The holder's row is given up first when its
+/// claim is no longer in Git's way: its create failed, its pull request closed or an approver
+/// rejected it, or a delete of its file reached the branch since. A row the request holds
+/// already is kept.
+pub(super) async fn reserve(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    new: &NewRequest<'_>,
-    key: ClusterName<'_>,
+    key: &ClusterName,
+    team: &str,
+    id: &str,
 ) -> Result<()> {
     let holder: Option<(String, String)> = sqlx::query_as(
         "SELECT request_id, team FROM cluster_names
-         WHERE environment = $1 AND api_group = $2 AND kind = $3 AND name = $4",
+         WHERE cluster = $1 AND api_group = $2 AND kind = $3 AND name = $4",
     )
-    .bind(new.environment)
-    .bind(key.api_group)
-    .bind(key.kind)
-    .bind(key.name)
+    .bind(&key.cluster)
+    .bind(&key.api_group)
+    .bind(&key.kind)
+    .bind(&key.name)
     .fetch_optional(&mut **tx)
     .await?;
-    if let Some((request, team)) = holder {
+    if let Some((request, holder_team)) = holder {
+        if request == id {
+            return Ok(());
+        }
         let state: Option<String> = sqlx::query_scalar("SELECT state FROM requests WHERE id = $1")
             .bind(&request)
             .fetch_optional(&mut **tx)
@@ -324,30 +339,33 @@ async fn reserve(
             None | Some("failed" | "closed" | "rejected")
         ) || deletions > 0;
         if !gone {
-            return Err(Error::Taken { request, team });
+            return Err(Error::Taken {
+                request,
+                team: holder_team,
+            });
         }
         sqlx::query(
             "DELETE FROM cluster_names
-             WHERE environment = $1 AND api_group = $2 AND kind = $3 AND name = $4 AND request_id = $5",
+             WHERE cluster = $1 AND api_group = $2 AND kind = $3 AND name = $4 AND request_id = $5",
         )
-        .bind(new.environment)
-        .bind(key.api_group)
-        .bind(key.kind)
-        .bind(key.name)
+        .bind(&key.cluster)
+        .bind(&key.api_group)
+        .bind(&key.kind)
+        .bind(&key.name)
         .bind(&request)
         .execute(&mut **tx)
         .await?;
     }
     let taken = sqlx::query(
-        "INSERT INTO cluster_names (environment, api_group, kind, name, team, request_id)
+        "INSERT INTO cluster_names (cluster, api_group, kind, name, team, request_id)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(new.environment)
-    .bind(key.api_group)
-    .bind(key.kind)
-    .bind(key.name)
-    .bind(new.team)
-    .bind(new.id)
+    .bind(&key.cluster)
+    .bind(&key.api_group)
+    .bind(&key.kind)
+    .bind(&key.name)
+    .bind(team)
+    .bind(id)
     .execute(&mut **tx)
     .await;
     match taken {

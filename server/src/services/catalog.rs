@@ -26,9 +26,10 @@ use crate::catalog::render::{self, Stamp};
 use crate::catalog::source::FileSource;
 use crate::catalog::{Catalog, Feed, Offering};
 use crate::config::CatalogSettings;
+use crate::db::requests::ClusterName;
 use crate::db::{self, Db};
 use crate::environment::{Environment, Environments};
-use crate::git::clone::Stale;
+use crate::git::clone::{SharedClone, Stale};
 use crate::policy::{Policies, Subject, Verdict};
 use crate::teams::Namespaces;
 use crate::time::rfc3339;
@@ -350,56 +351,65 @@ impl CatalogService {
         ))
     }
 
-    /// The file of `environment`'s folder, other than `except`, that holds an object of
-    /// `api_group`, `kind` and `name`, as its clone last fetched it: a cluster-scoped name
-    /// someone already uses, by a request or by hand.
+    /// The file, other than `except` in `environment`, that holds the cluster-scoped object
+    /// `key` in the folder of any environment reconciling in the same cluster, as their
+    /// clones last fetched them: a name someone already uses, by a request or by hand.
     pub async fn object_elsewhere(
         &self,
         environment: &str,
-        (api_group, kind, name): (&str, &str, &str),
+        key: &ClusterName,
         except: &str,
     ) -> Result<Option<String>, AppError> {
-        let environment = self.environment(environment)?;
-        let (clone, branch) = (environment.clone.clone(), environment.branch.clone());
-        let root = environment.place(&environment.name);
-        let (api_group, kind, name, except) = (
-            api_group.to_owned(),
-            kind.to_owned(),
-            name.to_owned(),
-            except.to_owned(),
-        );
-        let (name_, kind_) = (name.clone(), kind.clone());
-        let files = crate::error::joined(
-            tokio::task::spawn_blocking(move || {
-                let (name, kind) = (name_, kind_);
+        let cluster = self.environment(environment)?.cluster_key().to_owned();
+        let places: Vec<(Arc<SharedClone>, String, String, bool)> = self
+            .environments
+            .iter()
+            .filter(|e| e.cluster_key() == cluster)
+            .map(|e| {
+                (
+                    e.clone.clone(),
+                    e.branch.clone(),
+                    e.place(&e.name),
+                    e.name == environment,
+                )
+            })
+            .collect();
+        let key = key.clone();
+        let except = except.to_owned();
+        crate::error::joined(
+            tokio::task::spawn_blocking(move || -> crate::git::Result<Option<String>> {
                 let needle = |content: &[u8], text: &str| {
                     content.windows(text.len()).any(|w| w == text.as_bytes())
                 };
-                clone.files_under(&branch, &root, render::MAX_FILE_BYTES, |content| {
-                    needle(content, &name) && needle(content, &kind)
-                })
+                for (clone, branch, root, own) in places {
+                    let files = clone.files_under(&branch, &root, render::MAX_FILE_BYTES, |c| {
+                        needle(c, &key.name) && needle(c, &key.kind)
+                    })?;
+                    let found = files.into_iter().find_map(|(path, content)| {
+                        let text = String::from_utf8_lossy(&content);
+                        let holds = serde_saphyr::from_multiple::<serde_json::Value>(&text)
+                            .ok()?
+                            .iter()
+                            .any(|doc| {
+                                let text =
+                                    |p: &str| doc.pointer(p).and_then(serde_json::Value::as_str);
+                                text("/apiVersion")
+                                    .map(|v| v.rsplit_once('/').map_or("", |(g, _)| g))
+                                    == Some(key.api_group.as_str())
+                                    && text("/kind") == Some(key.kind.as_str())
+                                    && text("/metadata/name") == Some(key.name.as_str())
+                            });
+                        (holds && !(own && path == except)).then_some(path)
+                    });
+                    if found.is_some() {
+                        return Ok(found);
+                    }
+                }
+                Ok(None)
             })
             .await,
-        )??;
-        Ok(files.into_iter().find_map(|(path, content)| {
-            let text = String::from_utf8_lossy(&content);
-            let holds = serde_saphyr::from_multiple::<serde_json::Value>(&text)
-                .ok()?
-                .iter()
-                .any(|doc| {
-                    let group = doc
-                        .get("apiVersion")
-                        .and_then(serde_json::Value::as_str)
-                        .map(|v| v.rsplit_once('/').map_or("", |(g, _)| g));
-                    group == Some(api_group.as_str())
-                        && doc.get("kind").and_then(serde_json::Value::as_str) == Some(&kind)
-                        && doc
-                            .pointer("/metadata/name")
-                            .and_then(serde_json::Value::as_str)
-                            == Some(&name)
-                });
-            (holds && path != except).then_some(path)
-        }))
+        )?
+        .map_err(AppError::from)
     }
 
     /// Brings `environment`'s clone up to date unless it was fetched within `max_age`,
@@ -559,8 +569,12 @@ impl CatalogPort for CatalogService {
         let Some(row) = db::drafts::get(&self.db, &actor.id, offering).await? else {
             return Ok(None);
         };
-        let draft: RequestDraft = serde_json::from_str(&row.body)
+        let mut draft: RequestDraft = serde_json::from_str(&row.body)
             .map_err(|e| crate::error::internal("reading a stored draft", &e))?;
+        // Drafts saved before a field became secret may hold what it must not show.
+        if let Ok(offering) = self.find(actor, offering) {
+            offering.secrets.scrub(&mut draft.values);
+        }
         Ok(Some(SavedDraft {
             draft,
             saved_at: rfc3339(row.updated_at),

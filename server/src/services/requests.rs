@@ -41,7 +41,7 @@ const PAGE_SIZE: i64 = 50;
 /// What a request must respect besides its values: the cluster-scoped name it takes, and
 /// the policies' claim limit and approvals.
 struct Guard<'a> {
-    cluster_name: Option<store::ClusterName<'a>>,
+    cluster_name: Option<&'a store::ClusterName>,
     verdict: &'a Verdict,
 }
 
@@ -409,25 +409,30 @@ impl RequestPort for RequestService {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
         };
+        let cluster = self
+            .environments
+            .get(&draft.environment)
+            .map(|e| e.cluster_key().to_owned())
+            .unwrap_or_default();
         let cluster_name = (!offering.namespaced).then(|| store::ClusterName {
-            api_group: text("/apiVersion").rsplit_once('/').map_or("", |(g, _)| g),
-            kind: text("/kind"),
-            name: text("/metadata/name"),
+            cluster,
+            api_group: text("/apiVersion")
+                .rsplit_once('/')
+                .map_or("", |(g, _)| g)
+                .to_owned(),
+            kind: text("/kind").to_owned(),
+            name: text("/metadata/name").to_owned(),
         });
-        if let Some(key) = cluster_name
+        if let Some(key) = &cluster_name
             && let Some(path) = self
                 .catalog
-                .object_elsewhere(
-                    &draft.environment,
-                    (key.api_group, key.kind, key.name),
-                    &rendered.path,
-                )
+                .object_elsewhere(&draft.environment, key, &rendered.path)
                 .await?
         {
             return Err(AppError::Validation(vec![FieldError {
                 path: NAME_PATH.into(),
                 message: format!(
-                    "A {} is one per cluster, and {path} in the repository already names {:?}; choose another name.",
+                    "A {} is one per cluster, and {path} in the repository already names {:?} there; choose another name.",
                     key.kind, key.name
                 ),
             }]));
@@ -441,7 +446,7 @@ impl RequestPort for RequestService {
             &rendered.path,
             &rendered.content,
             Guard {
-                cluster_name,
+                cluster_name: cluster_name.as_ref(),
                 verdict: &verdict,
             },
         )
@@ -706,7 +711,13 @@ impl RequestPort for RequestService {
     async fn retry_git_job(&self, actor: &CurrentUser, id: &str) -> Result<(), AppError> {
         require_admin(actor, "retry Git jobs")?;
         let appended = db::outbox::retry(&self.db, id, actor)
-            .await?
+            .await
+            .map_err(|e| match e {
+                db::Error::Taken { .. } => AppError::Invalid(
+                    "The cluster-wide name this request took is another request's now; it cannot be retried: request it again under another name.".into(),
+                ),
+                other => other.into(),
+            })?
             .ok_or_else(|| AppError::NotFound(format!("A failed Git job of request {id:?}")))?;
         self.ledger.announce([appended]);
         if let Some(row) = store::get(&self.db, id).await?
@@ -739,7 +750,8 @@ impl RequestPort for RequestService {
 
     async fn approvals(&self, actor: &CurrentUser) -> Result<Vec<ApprovalItem>, AppError> {
         let mut items = Vec::new();
-        for waiting in db::approvals::awaiting(&self.db, 200).await? {
+        // Every request awaiting approval is looked at (they are few: each waits for a person).
+        for waiting in db::approvals::awaiting(&self.db, 5_000).await? {
             if !waiting.needs.iter().any(|n| n.may_approve(actor)) {
                 continue;
             }
