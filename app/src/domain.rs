@@ -329,3 +329,32 @@ mod token_tests {
         );
     }
 }
+
+/// The message the login page shows for an error code in its address. Only these fixed
+/// texts are ever shown: the address is anyone's to write, the portal's alert box is not.
+pub fn login_message(code: &str) -> &'static str {
+    match code {
+        "discovery" => "The identity provider could not be reached. Please try again shortly.",
+        "provider-refused" => "The identity provider refused the sign-in.",
+        "bad-callback" => "The sign-in response was incomplete. Please sign in again.",
+        "state-mismatch" => {
+            "The sign-in response does not belong to this browser session. Please sign in again."
+        }
+        "unknown-state" => {
+            "This sign-in link has expired or was already used. Please sign in again."
+        }
+        "token-exchange" => {
+            "The identity provider did not accept the sign-in code. Please sign in again."
+        }
+        "invalid-id-token" => {
+            "The identity token could not be verified, so you were not signed in."
+        }
+        "missing-groups" => {
+            "Your account carries no groups claim, so Slipway cannot tell your teams. Ask your platform team to add it."
+        }
+        "no-teams" => "None of your groups is a Slipway team. Ask your platform team for access.",
+        "storage" => "Signing in failed on our side. Please try again shortly.",
+        "unknown-persona" => "There is no such development persona.",
+        _ => "Signing in failed. Please try again.",
+    }
+}

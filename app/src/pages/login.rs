@@ -13,7 +13,12 @@ use crate::domain::{DevPersona, LoginOptions};
 pub fn LoginPage() -> impl IntoView {
     let options = Resource::new(|| (), |_| get_login_options());
     let query = use_query_map();
-    let error = move || query.with(|q| q.get("error"));
+    let error = move || {
+        query.with(|q| {
+            q.get("error")
+                .map(|code| crate::domain::login_message(&code))
+        })
+    };
     // Where the login guard came from; both sign-in methods bring the user back there.
     let next = query.with_untracked(|q| q.get("next"));
     view! {

@@ -47,7 +47,7 @@ pub async fn login(
         return crate::error::ApiError::not_found("The development login").into_response();
     }
     let Some(persona) = personas().into_iter().find(|p| p.handle == form.handle) else {
-        return Redirect::to("/login?error=Unknown%20development%20persona").into_response();
+        return Redirect::to("/login?error=unknown-persona").into_response();
     };
     let login = NewLogin {
         subject: format!("dev|{}", persona.handle),
@@ -71,13 +71,15 @@ pub async fn login(
     match started.await {
         Ok(cookie) => (
             [(header::SET_COOKIE, cookie)],
-            Redirect::to(&crate::auth::oidc::safe_next(form.next.as_deref())),
+            Redirect::to(&crate::auth::oidc::safe_next(
+                &state.settings.public_origin,
+                form.next.as_deref(),
+            )),
         )
             .into_response(),
         Err(error) => {
             tracing::error!(%error, "development login failed");
-            Redirect::to("/login?error=Sign-in%20failed%3A%20the%20database%20is%20unavailable")
-                .into_response()
+            Redirect::to("/login?error=storage").into_response()
         }
     }
 }

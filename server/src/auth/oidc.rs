@@ -50,7 +50,15 @@ type Client = CoreClient<
 /// How long a user may take at the provider before the sign-in attempt expires.
 const PENDING_TTL: Duration = Duration::from_secs(600);
 /// Cookie binding a sign-in attempt to the browser that started it.
-const STATE_COOKIE: &str = "slipway_oidc_state";
+/// The cookie binding a sign-in to the browser that started it. On HTTPS it carries the
+/// `__Host-` prefix (no `Domain`, `Path=/`), so a sibling subdomain cannot plant one.
+fn state_cookie_name(settings: &Settings) -> &'static str {
+    if settings.secure_cookies {
+        "__Host-slipway_oidc_state"
+    } else {
+        "slipway_oidc_state"
+    }
+}
 /// Discovery and JWKS are fetched again after this long.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
 /// Forced refreshes (unknown signing key) happen at most this often.
@@ -108,6 +116,14 @@ impl OidcError {
             OidcError::NoTeams => "no-teams",
             OidcError::Storage(_) => "storage",
         }
+    }
+
+    /// Whether the callback was shown to belong to this browser's sign-in before it failed.
+    fn is_verified(&self) -> bool {
+        !matches!(
+            self,
+            OidcError::BadCallback | OidcError::StateMismatch | OidcError::UnknownState
+        )
     }
 
     fn detail(&self) -> String {
@@ -256,13 +272,8 @@ impl Oidc {
         callback: &CallbackParams,
         browser_state: Option<&str>,
     ) -> Result<VerifiedLogin, OidcError> {
-        if let Some(error) = &callback.error {
-            let description = callback.error_description.as_deref().unwrap_or_default();
-            return Err(OidcError::ProviderRefused(
-                format!("{error} {description}").trim().to_owned(),
-            ));
-        }
-        let (Some(code), Some(state)) = (&callback.code, &callback.state) else {
+        // The state first: nothing else of a callback counts before it is this browser's.
+        let Some(state) = &callback.state else {
             return Err(OidcError::BadCallback);
         };
         if browser_state != Some(state.as_str()) {
@@ -283,6 +294,15 @@ impl Oidc {
         if expires_at <= db::now_ms() {
             return Err(OidcError::UnknownState);
         }
+        if let Some(error) = &callback.error {
+            let description = callback.error_description.as_deref().unwrap_or_default();
+            return Err(OidcError::ProviderRefused(
+                format!("{error} {description}").trim().to_owned(),
+            ));
+        }
+        let Some(code) = &callback.code else {
+            return Err(OidcError::BadCallback);
+        };
 
         let provider = self.provider(false).await?;
         let token_response = provider
@@ -423,33 +443,59 @@ pub struct CallbackParams {
 }
 
 /// Only local absolute paths may be redirect targets after sign-in (no open redirect).
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.contains('\\')
-                && !n.starts_with("/auth/") =>
-        {
-            n.to_owned()
-        }
-        _ => "/catalog".to_owned(),
+pub fn safe_next(origin: &str, next: Option<&str>) -> String {
+    const HOME: &str = "/catalog";
+    let Some(next) = next else {
+        return HOME.to_owned();
+    };
+    // Browsers drop tabs and line breaks from URLs, so `/\t/evil.example` would become
+    // `//evil.example`: anything not printable is refused outright.
+    let plain = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace());
+    let (Ok(base), true) = (url::Url::parse(origin), plain) else {
+        return HOME.to_owned();
+    };
+    // Resolved as the browser will resolve it, it must stay on the portal's own origin.
+    let Ok(resolved) = base.join(next) else {
+        return HOME.to_owned();
+    };
+    let path = resolved.path();
+    if resolved.origin() != base.origin() || path.starts_with("//") || path.starts_with("/auth/") {
+        return HOME.to_owned();
     }
+    let mut local = path.to_owned();
+    if let Some(query) = resolved.query() {
+        local.push('?');
+        local.push_str(query);
+    }
+    if let Some(fragment) = resolved.fragment() {
+        local.push('#');
+        local.push_str(fragment);
+    }
+    local
 }
 
 fn state_cookie(settings: &Settings, value: &str, max_age: Duration) -> HeaderValue {
+    let path = if settings.secure_cookies {
+        "/"
+    } else {
+        "/auth/oidc"
+    };
     session::cookie_header(
         settings,
-        STATE_COOKIE,
+        state_cookie_name(settings),
         value.to_owned(),
-        "/auth/oidc",
+        path,
         max_age,
     )
 }
 
-fn login_error(message: &str) -> Response {
-    let encoded: String = url::form_urlencoded::byte_serialize(message.as_bytes()).collect();
-    Redirect::to(&format!("/login?error={encoded}")).into_response()
+/// Back to the login page with the error's code: the page shows a fixed message for it
+/// ([`app::domain::login_message`]), never text from the address.
+fn login_error(error: &OidcError) -> Response {
+    Redirect::to(&format!("/login?error={}", error.code())).into_response()
 }
 
 /// `GET /auth/oidc/login`: starts a sign-in at the provider.
@@ -457,7 +503,7 @@ pub async fn login(State(state): State<AuthState>, Query(params): Query<LoginPar
     let Some(oidc) = &state.oidc else {
         return crate::error::ApiError::not_found("Single sign-on").into_response();
     };
-    let next = safe_next(params.next.as_deref());
+    let next = safe_next(&state.settings.public_origin, params.next.as_deref());
     match oidc.begin(&state.db, &next).await {
         Ok((url, browser_state)) => (
             [(
@@ -469,7 +515,7 @@ pub async fn login(State(state): State<AuthState>, Query(params): Query<LoginPar
             .into_response(),
         Err(error) => {
             tracing::error!(reason = %error.detail(), "cannot start OIDC sign-in");
-            login_error(&error.to_string())
+            login_error(&error)
         }
     }
 }
@@ -485,7 +531,7 @@ pub async fn callback(
         return crate::error::ApiError::not_found("Single sign-on").into_response();
     };
     let clear_state = state_cookie(&state.settings, "", Duration::ZERO);
-    let browser_state = cookie_value(&headers, STATE_COOKIE);
+    let browser_state = cookie_value(&headers, state_cookie_name(&state.settings));
     let outcome = async {
         let verified = oidc
             .complete(&state.db, &params, browser_state.as_deref())
@@ -510,6 +556,16 @@ pub async fn callback(
             headers.append(header::SET_COOKIE, clear_state);
             response
         }
+        Err(error) if !error.is_verified() => {
+            // Anyone can call the callback: a response that is not this browser's sign-in
+            // writes nothing to the database (no audit entry either; the log has it).
+            tracing::warn!(reason = %error.detail(), "OIDC callback refused before its state was verified");
+            let mut response = login_error(&error);
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, clear_state);
+            response
+        }
         Err(error) => {
             tracing::warn!(reason = %error.detail(), "OIDC sign-in refused");
             let entry = audit::NewAuditEntry {
@@ -527,7 +583,7 @@ pub async fn callback(
             if let Err(e) = audit::record(&state.db, entry).await {
                 tracing::error!(error = %e, "audit entry for a refused sign-in not written");
             }
-            let mut response = login_error(&error.to_string());
+            let mut response = login_error(&error);
             response
                 .headers_mut()
                 .append(header::SET_COOKIE, clear_state);
@@ -542,17 +598,32 @@ mod tests {
 
     #[test]
     fn only_local_paths_are_accepted_as_next() {
-        assert_eq!(safe_next(Some("/requests?team=a")), "/requests?team=a");
+        let origin = "https://slipway.example.com";
+        let next = |n| safe_next(origin, Some(n));
+        assert_eq!(next("/requests?team=a"), "/requests?team=a");
+        assert_eq!(next("/requests/x#timeline"), "/requests/x#timeline");
+        assert_eq!(
+            next("/a/../requests"),
+            "/requests",
+            "resolved as the browser does"
+        );
         for bad in [
             "https://evil.example",
             "//evil.example",
             "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r//evil.example",
+            "/ /evil.example",
+            "/\u{7f}/evil.example",
             "/auth/oidc/login",
+            "/x/../auth/oidc/login",
             "catalog",
+            "",
         ] {
-            assert_eq!(safe_next(Some(bad)), "/catalog", "{bad}");
+            assert_eq!(next(bad), "/catalog", "{bad:?}");
         }
-        assert_eq!(safe_next(None), "/catalog");
+        assert_eq!(safe_next(origin, None), "/catalog");
     }
 
     #[test]
