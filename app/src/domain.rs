@@ -358,3 +358,45 @@ pub fn login_message(code: &str) -> &'static str {
         _ => "Signing in failed. Please try again.",
     }
 }
+
+/// An address from elsewhere (a forge's pull request or commit page) fit to be a link: only
+/// `https:` with a host. Anything else (`javascript:`, `data:`, plain `http:`) is shown as
+/// text, never followed.
+pub fn external_link(url: &str) -> Option<&str> {
+    let rest = url
+        .get(..8)
+        .filter(|s| s.eq_ignore_ascii_case("https://"))?;
+    let host = url[rest.len()..]
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    (!host.is_empty() && !url.chars().any(|c| c.is_control() || c.is_whitespace())).then_some(url)
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::external_link;
+
+    #[test]
+    fn only_https_addresses_become_links() {
+        for ok in [
+            "https://github.com/acme/gitops/pull/7",
+            "HTTPS://git.example.com/c/abc",
+        ] {
+            assert_eq!(external_link(ok), Some(ok));
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "JaVaScRiPt:alert(1)",
+            "data:text/html,<script>x</script>",
+            "http://git.example.com/c/abc",
+            "https:///no-host",
+            "https://",
+            "https://example.com/\tjavascript:x",
+            " https://example.com",
+            "//example.com",
+        ] {
+            assert_eq!(external_link(&bad.replace("\\t", "\t")), None, "{bad}");
+        }
+    }
+}

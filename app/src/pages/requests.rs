@@ -356,8 +356,8 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
                     {detail.events.into_iter().map(|e| {
                         let sha = e.sha.clone().map(|sha| {
                             let short = sha[..sha.len().min(12)].to_owned();
-                            match e.url.clone() {
-                                Some(url) => view! { <a class="font-mono text-indigo-700 hover:underline dark:text-indigo-300" href=url rel="external">{short}</a> }.into_any(),
+                            match e.url.as_deref().and_then(crate::domain::external_link) {
+                                Some(url) => view! { <a class="font-mono text-indigo-700 hover:underline dark:text-indigo-300" href=url.to_owned() rel="external noopener noreferrer">{short}</a> }.into_any(),
                                 None => view! { <span class="font-mono" title=sha>{short}</span> }.into_any(),
                             }
                         });
@@ -374,8 +374,13 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
             <section aria-labelledby="file-heading">
                 <h2 id="file-heading" class="mb-3 font-medium">"File"</h2>
                 <p data-testid="request-path" class="font-mono text-xs">{detail.path}</p>
-                {detail.pull_request.map(|url| view! {
-                    <p class="mt-1 text-xs">"Pull request: "<a data-testid="pull-request" class="text-indigo-700 hover:underline dark:text-indigo-300" href=url.clone() rel="external">{url.clone()}</a></p>
+                {detail.pull_request.map(|url| match crate::domain::external_link(&url) {
+                    Some(link) => view! {
+                        <p class="mt-1 text-xs">"Pull request: "<a data-testid="pull-request" class="text-indigo-700 hover:underline dark:text-indigo-300" href=link.to_owned() rel="external noopener noreferrer">{url.clone()}</a></p>
+                    }.into_any(),
+                    None => view! {
+                        <p class="mt-1 text-xs">"Pull request: "<span data-testid="pull-request" class="font-mono">{url.clone()}</span></p>
+                    }.into_any(),
                 })}
                 <pre class="mt-2 max-h-[32rem] overflow-auto rounded bg-white p-3 font-mono text-xs dark:bg-slate-900">{detail.content}</pre>
             </section>

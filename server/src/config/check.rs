@@ -425,13 +425,13 @@ impl ServeArgs {
 
 /// A secret given as a value or a file (never both); a file must exist at start-up.
 fn secret(
-    value: &Option<String>,
+    value: &Option<super::SecretArg>,
     file: &Option<PathBuf>,
     variable: &'static str,
 ) -> Result<Option<Secret>, ConfigError> {
     match (value, file) {
         (Some(_), Some(_)) => Err(invalid(variable, "set the value or the file, not both")),
-        (Some(v), None) => Ok(Some(Secret::Value(v.clone()))),
+        (Some(v), None) => Ok(Some(Secret::Value(v.0.clone()))),
         (None, Some(f)) => {
             std::fs::metadata(f).map_err(|e| invalid(variable, format!("{}: {e}", f.display())))?;
             Ok(Some(Secret::File(f.clone())))
@@ -456,7 +456,7 @@ impl SsoArgs {
                     "set either the secret or the secret file, not both",
                 ));
             }
-            (Some(secret), None) => Some(secret.clone()),
+            (Some(secret), None) => Some(secret.0.clone()),
             (None, Some(file)) => Some(
                 std::fs::read_to_string(file)
                     .map_err(|e| {

@@ -68,8 +68,27 @@ pub enum LogFormat {
     Json,
 }
 
+/// A secret given as a flag or an environment variable: its `Debug` never shows it, so
+/// printing the parsed arguments (an error report, a log line) cannot leak it.
+#[derive(Clone)]
+pub struct SecretArg(pub String);
+
+impl std::str::FromStr for SecretArg {
+    type Err = std::convert::Infallible;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(SecretArg(value.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
 /// Where the database is.
-#[derive(Clone, Debug, Args)]
+#[derive(Clone, Args)]
 pub struct DatabaseArgs {
     /// Database URL: `sqlite://PATH` (created if missing) or `postgres://USER:PASS@HOST/DB`.
     #[arg(
@@ -82,6 +101,15 @@ pub struct DatabaseArgs {
     /// Largest number of pooled database connections.
     #[arg(long, env = "SLIPWAY_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
+}
+
+impl std::fmt::Debug for DatabaseArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseArgs")
+            .field("database_url", &redact_credentials(&self.database_url))
+            .field("db_max_connections", &self.db_max_connections)
+            .finish()
+    }
 }
 
 /// Options of `slipway serve`.
@@ -118,7 +146,7 @@ pub struct ServeArgs {
     pub git_username: Option<String>,
     /// HTTPS token or password for the GitOps repository (HTTP Basic).
     #[arg(long, env = "SLIPWAY_GIT_TOKEN", hide_env_values = true)]
-    pub git_token: Option<String>,
+    pub git_token: Option<SecretArg>,
     /// File holding the HTTPS token (read at each use, so a rotated secret takes effect).
     #[arg(long, env = "SLIPWAY_GIT_TOKEN_FILE")]
     pub git_token_file: Option<PathBuf>,
@@ -163,14 +191,14 @@ pub struct ServeArgs {
     pub forge_project: Option<String>,
     /// Forge API token (needs: create and read pull requests).
     #[arg(long, env = "SLIPWAY_FORGE_TOKEN", hide_env_values = true)]
-    pub forge_token: Option<String>,
+    pub forge_token: Option<SecretArg>,
     /// File holding the forge API token.
     #[arg(long, env = "SLIPWAY_FORGE_TOKEN_FILE")]
     pub forge_token_file: Option<PathBuf>,
     /// Secret the forge signs webhooks with (GitHub, Gitea) or sends (GitLab); without it
     /// webhooks are refused and merges are found by polling only.
     #[arg(long, env = "SLIPWAY_FORGE_WEBHOOK_SECRET", hide_env_values = true)]
-    pub forge_webhook_secret: Option<String>,
+    pub forge_webhook_secret: Option<SecretArg>,
     /// File holding the webhook secret.
     #[arg(long, env = "SLIPWAY_FORGE_WEBHOOK_SECRET_FILE")]
     pub forge_webhook_secret_file: Option<PathBuf>,
@@ -276,7 +304,7 @@ pub struct SsoArgs {
     pub oidc_client_id: String,
     /// Client secret. Prefer SLIPWAY_OIDC_CLIENT_SECRET_FILE in production.
     #[arg(long, env = "SLIPWAY_OIDC_CLIENT_SECRET", hide_env_values = true)]
-    pub oidc_client_secret: Option<String>,
+    pub oidc_client_secret: Option<SecretArg>,
     /// File holding the client secret (e.g. a mounted Kubernetes Secret).
     #[arg(long, env = "SLIPWAY_OIDC_CLIENT_SECRET_FILE")]
     pub oidc_client_secret_file: Option<PathBuf>,

@@ -289,3 +289,29 @@ fn the_default_git_repository_lives_in_the_data_folder() {
         "file:///srv/slipway/gitops.git"
     );
 }
+
+#[test]
+fn printing_the_arguments_shows_no_secret() {
+    let args = serve(&[
+        "--database-url",
+        "postgres://slipway:db-pass-4711@db/slipway",
+        "--git-token",
+        "git-token-4711",
+        "--forge-token",
+        "forge-token-4711",
+        "--forge-webhook-secret",
+        "hook-secret-4711",
+        "--oidc-client-secret",
+        "oidc-secret-4711",
+    ]);
+    let printed = format!("{args:?}");
+    assert!(!printed.contains("4711"), "{printed}");
+    assert!(
+        printed.contains("postgres://"),
+        "the URL is shown, its password not"
+    );
+    assert_eq!(
+        args.git_token.as_ref().map(|t| t.0.as_str()),
+        Some("git-token-4711")
+    );
+}

@@ -70,7 +70,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(address = %listener.local_addr()?, %public_origin, backend = db.backend().name(), "Slipway is serving");
 
     let stopping = Arc::new(tokio::sync::Notify::new());
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown({
+    // The peer's address reaches handlers (the development login answers loopback only).
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown({
         let stopping = stopping.clone();
         async move {
             shutdown_signal().await;

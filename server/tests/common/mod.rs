@@ -163,8 +163,19 @@ impl TestApp {
         &self.test_db.db
     }
 
-    /// Sends one request through the whole middleware stack, no socket involved.
-    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+    /// Sends one request through the whole middleware stack, no socket involved. Unless the
+    /// test says otherwise, it comes from a loopback peer, as a browser on this machine would.
+    pub async fn send(&self, mut request: Request<Body>) -> TestResponse {
+        let extensions = request.extensions_mut();
+        if extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .is_none()
+        {
+            extensions.insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                40_000,
+            ))));
+        }
         let response = self
             .router
             .clone()

@@ -1,0 +1,82 @@
+//! The web boundary: who may use the development login, and what from elsewhere may become a
+//! link on a page.
+
+mod common;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use common::repo::Repo;
+use common::requests::{draft_in, submit};
+use common::{ORIGIN, TestApp};
+
+fn dev_login(peer: [u8; 4], forwarded: Option<(&str, &str)>) -> Request<Body> {
+    let mut request = Request::post("/auth/dev-login")
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some((name, value)) = forwarded {
+        request = request.header(name, value);
+    }
+    let mut request = request.body(Body::from("handle=pat")).unwrap();
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(std::net::SocketAddr::from((peer, 51_000))));
+    request
+}
+
+#[tokio::test]
+async fn the_development_login_answers_only_a_browser_on_this_machine() {
+    let app = TestApp::new(true).await;
+    for (peer, forwarded) in [
+        ([10, 0, 0, 7], None),
+        ([127, 0, 0, 1], Some(("x-forwarded-for", "203.0.113.9"))),
+        ([127, 0, 0, 1], Some(("forwarded", "for=203.0.113.9"))),
+        ([127, 0, 0, 1], Some(("x-real-ip", "203.0.113.9"))),
+        ([127, 0, 0, 1], Some(("via", "1.1 sidecar"))),
+    ] {
+        let res = app.send(dev_login(peer, forwarded)).await;
+        assert_eq!(
+            res.status,
+            StatusCode::FORBIDDEN,
+            "{peer:?} {forwarded:?}: {}",
+            res.body
+        );
+        assert!(res.session_cookie().is_none());
+    }
+    assert_eq!(app.count("sessions").await, 0);
+    let res = app.send(dev_login([127, 0, 0, 1], None)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert!(res.session_cookie().is_some());
+}
+
+#[tokio::test]
+async fn a_forge_address_that_is_not_https_is_shown_but_never_a_link() {
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let alice = app.login_as("alice").await;
+    let id = submit(&app, &alice, &draft_in("dev", "team-a", "orders-db", 20)).await;
+    sqlx::query("UPDATE requests SET pr_url = 'javascript:alert(document.cookie)' WHERE id = $1")
+        .bind(&id)
+        .execute(app.db().pool())
+        .await
+        .unwrap();
+    let page = app.get(&format!("/requests/{id}"), Some(&alice)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("javascript:alert(document.cookie)"),
+        "shown as text"
+    );
+    assert!(!page.body.contains("href=\"javascript:"), "never a link");
+    sqlx::query(
+        "UPDATE requests SET pr_url = 'https://github.com/acme/gitops/pull/7' WHERE id = $1",
+    )
+    .bind(&id)
+    .execute(app.db().pool())
+    .await
+    .unwrap();
+    let page = app.get(&format!("/requests/{id}"), Some(&alice)).await;
+    assert!(
+        page.body
+            .contains("href=\"https://github.com/acme/gitops/pull/7\"")
+    );
+}
