@@ -99,3 +99,29 @@ test('signing out ends the session', async ({ page }) => {
   await page.goto('/catalog');
   await expect(page).toHaveURL(/\/login\?next=%2Fcatalog$/);
 });
+
+test('every page hydrates and works under the Content Security Policy, with no violation', async ({ page }) => {
+  const violations: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
+  });
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => {
+      (window as any).__cspViolations = [...((window as any).__cspViolations ?? []), `${event.violatedDirective} ${event.blockedURI}`];
+    });
+  });
+  const response = await page.goto('/login');
+  expect(response?.headers()['content-security-policy']).toContain("'nonce-");
+  await page.getByRole('button', { name: 'Continue as Alice Archer' }).click();
+  for (const path of ['/catalog', '/catalog/postgresql', '/requests', '/status', '/metrics', '/approvals', '/tokens']) {
+    await page.goto(path);
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+    expect(await page.evaluate(() => (window as any).__cspViolations ?? []), path).toEqual([]);
+  }
+  // Hydrated means working: the user menu opens on click.
+  const button = page.getByTestId('user-menu-button');
+  await button.click();
+  await expect(button).toHaveAttribute('aria-expanded', 'true');
+  expect(violations).toEqual([]);
+});
+

@@ -80,3 +80,71 @@ async fn a_forge_address_that_is_not_https_is_shown_but_never_a_link() {
             .contains("href=\"https://github.com/acme/gitops/pull/7\"")
     );
 }
+
+#[tokio::test]
+async fn pages_carry_a_nonce_policy_and_everything_else_a_closed_one() {
+    let app = TestApp::new(true).await;
+    let alice = app.login_as("alice").await;
+    let mut nonces = Vec::new();
+    for path in ["/login", "/catalog"] {
+        let page = app.get(path, Some(&alice)).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        let policy = page
+            .header(header::CONTENT_SECURITY_POLICY)
+            .unwrap()
+            .to_owned();
+        let nonce = policy
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap_or_else(|| panic!("no nonce in {policy}"))
+            .to_owned();
+        assert!(nonce.len() >= 22, "128 bits: {nonce}");
+        for directive in [
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "style-src 'self';",
+        ] {
+            assert!(
+                policy.contains(directive),
+                "{directive} missing in {policy}"
+            );
+        }
+        assert!(
+            !policy.contains("unsafe-inline") && !policy.contains("'unsafe-eval'"),
+            "{policy}"
+        );
+        // Every inline script of the page carries it.
+        let scripts = page.body.matches("<script").count();
+        let with_nonce = page.body.matches(&format!("nonce=\"{nonce}\"")).count();
+        assert!(
+            scripts > 0 && with_nonce >= scripts,
+            "{with_nonce} of {scripts} scripts carry the nonce"
+        );
+        nonces.push(nonce);
+    }
+    assert_ne!(nonces[0], nonces[1], "a nonce per response");
+    let json = app.server_fn("session", Some(&alice), "").await;
+    assert_eq!(
+        json.header(header::CONTENT_SECURITY_POLICY),
+        Some("default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+    );
+    assert_eq!(
+        json.header(header::STRICT_TRANSPORT_SECURITY),
+        None,
+        "plain HTTP here"
+    );
+}
+
+#[tokio::test]
+async fn on_https_browsers_are_told_to_stay_on_https() {
+    let mut settings = common::settings(&[]);
+    settings.secure_cookies = true;
+    let app = TestApp::with_settings(settings).await;
+    let page = app.get("/login", None).await;
+    assert_eq!(
+        page.header(header::STRICT_TRANSPORT_SECURITY),
+        Some("max-age=31536000")
+    );
+}

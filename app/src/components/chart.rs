@@ -45,8 +45,10 @@ fn frame(
         <svg
             data-testid=id
             viewBox=format!("0 0 {width} {height}")
-            class="h-auto w-full"
-            style=format!("max-width: {width}px")
+            // Its own width at most, narrower when the page is: no inline style, which the
+            // Content Security Policy does not allow.
+            width=width.to_string()
+            class="h-auto max-w-full"
             role="img"
             aria-labelledby=labelled
         >

@@ -80,11 +80,37 @@ pub fn plain_routes() -> Vec<(&'static str, http::Method, MethodRouter<AppState>
 /// hung about once in ten runs when each built its own.
 static PAGE_ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
 
+/// The Content Security Policy of a page rendered with `nonce`: scripts only from the portal
+/// or carrying the nonce (WebAssembly compiled, nothing evaluated), styles only from the
+/// portal, no plugins, no `<base>`, no framing.
+fn page_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; frame-ancestors 'none'"
+    )
+}
+
+/// The policy of every response that is not a page.
+const NOT_A_PAGE_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+
 /// The whole application as a router: what `serve` listens with and tests call directly.
 pub fn router(state: AppState) -> Router {
     let routes = PAGE_ROUTES.clone();
     let ports = state.ports.clone();
-    let context = move || provide_context(ports.clone());
+    // Every page gets a Content Security Policy with the nonce leptos_axum made for its
+    // render (its hydration scripts and the theme script carry it).
+    let context = move || {
+        provide_context(ports.clone());
+        if let (Some(nonce), Some(response)) = (
+            leptos::nonce::use_nonce(),
+            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        ) && let Ok(policy) = HeaderValue::from_str(&page_policy(&nonce))
+        {
+            response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
+        }
+    };
+    let secure = state.settings.secure_cookies;
     let options = state.leptos_options.clone();
     let max_body = state.settings.max_body_bytes;
 
@@ -104,6 +130,15 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        // What is not a page (JSON, files, errors) may load nothing and be framed nowhere.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(NOT_A_PAGE_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            secure.then(|| HeaderValue::from_static("max-age=31536000")),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
