@@ -355,6 +355,7 @@ pub fn login_message(code: &str) -> &'static str {
         "no-teams" => "None of your groups is a Slipway team. Ask your platform team for access.",
         "storage" => "Signing in failed on our side. Please try again shortly.",
         "unknown-persona" => "There is no such development persona.",
+        "busy" => "Too many sign-ins are under way. Please try again in a few minutes.",
         _ => "Signing in failed. Please try again.",
     }
 }

@@ -52,6 +52,8 @@ pub struct AppState {
     pub ledger: Ledger,
     /// Prometheus metrics of this process.
     pub telemetry: Arc<Telemetry>,
+    /// Rate limits per client address.
+    pub limits: Arc<crate::http::limits::Limits>,
     /// Names this process in leases.
     #[from_ref(skip)]
     pub holder: String,
@@ -111,7 +113,14 @@ impl AppState {
             status: &status,
             ledger: &ledger,
         });
+        let limits = Arc::new(crate::http::limits::Limits::new(
+            settings.limits.sign_in_per_minute,
+            settings.limits.api_per_minute,
+            settings.limits.client_ip_header.clone(),
+            telemetry.clone(),
+        ));
         Ok(AppState {
+            limits,
             auth: AuthState {
                 db: db.clone(),
                 settings: settings.clone(),

@@ -61,6 +61,9 @@ fn state_cookie_name(settings: &Settings) -> &'static str {
 }
 /// Discovery and JWKS are fetched again after this long.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
+/// Most sign-ins under way at once (each waits at most its ten minutes at the provider).
+pub const MAX_PENDING: i64 = 10_000;
+
 /// Forced refreshes (unknown signing key) happen at most this often.
 const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -99,6 +102,9 @@ pub enum OidcError {
     /// The database failed.
     #[error("Signing in failed on our side. Please try again shortly.")]
     Storage(#[from] db::Error),
+    /// Too many sign-ins under way.
+    #[error("Too many sign-ins are under way. Please try again in a few minutes.")]
+    Busy,
 }
 
 impl OidcError {
@@ -115,6 +121,7 @@ impl OidcError {
             OidcError::MissingGroups(_) => "missing-groups",
             OidcError::NoTeams => "no-teams",
             OidcError::Storage(_) => "storage",
+            OidcError::Busy => "busy",
         }
     }
 
@@ -249,6 +256,19 @@ impl Oidc {
         }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
         let now = db::now_ms();
+        // Anyone may start a sign-in: their number is bounded, abandoned ones go first.
+        sqlx::query("DELETE FROM oidc_pending WHERE expires_at <= $1")
+            .bind(now)
+            .execute(db.pool())
+            .await
+            .map_err(db::Error::from)?;
+        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oidc_pending")
+            .fetch_one(db.pool())
+            .await
+            .map_err(db::Error::from)?;
+        if pending >= MAX_PENDING {
+            return Err(OidcError::Busy);
+        }
         sqlx::query(
             "INSERT INTO oidc_pending (state, nonce, pkce_verifier, next_path, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6)",

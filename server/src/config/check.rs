@@ -106,6 +106,20 @@ impl ServeArgs {
             session_idle: Duration::from_secs(self.session_idle_secs),
             oidc: self.sso.settings()?,
             max_body_bytes: self.max_body_bytes,
+            limits: super::settings::LimitSettings {
+                sign_in_per_minute: self.sign_in_per_minute.max(1),
+                api_per_minute: self.api_per_minute.max(1),
+                client_ip_header: self
+                    .client_ip_header
+                    .as_deref()
+                    .filter(|h| !h.trim().is_empty())
+                    .map(|h| http::HeaderName::try_from(h.trim()))
+                    .transpose()
+                    .map_err(|e| invalid("SLIPWAY_CLIENT_IP_HEADER", e.to_string()))?,
+            },
+            audit_retention: Duration::from_secs(
+                u64::from(self.audit_retention_days.max(1)) * 86_400,
+            ),
             catalog: CatalogSettings {
                 remote: default_remote,
                 branch: self.git_branch.clone(),

@@ -283,6 +283,22 @@ pub struct ServeArgs {
     pub session_idle_secs: u64,
     #[command(flatten)]
     pub sso: SsoArgs,
+    /// Requests to the sign-in routes one client address may make per minute (bursts up to
+    /// as many); past it they are answered 429.
+    #[arg(long, env = "SLIPWAY_SIGN_IN_PER_MINUTE", default_value_t = 60)]
+    pub sign_in_per_minute: u32,
+    /// Requests to the API (server functions, REST, status stream connects) one client
+    /// address may make per minute (bursts up to as many); past it they are answered 429.
+    #[arg(long, env = "SLIPWAY_API_PER_MINUTE", default_value_t = 1200)]
+    pub api_per_minute: u32,
+    /// Behind a proxy: the header holding the client's address (its last value, the one the
+    /// proxy added, e.g. `X-Forwarded-For`). Without it the connection's peer is the client.
+    /// Set it only when every request passes the proxy, which must overwrite or append it.
+    #[arg(long, env = "SLIPWAY_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
+    /// Audit entries older than this many days are removed (hourly).
+    #[arg(long, env = "SLIPWAY_AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u32,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "SLIPWAY_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,

@@ -27,6 +27,10 @@ pub struct Settings {
     pub oidc: Option<OidcSettings>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Rate limits per client address.
+    pub limits: LimitSettings,
+    /// How long audit entries are kept.
+    pub audit_retention: Duration,
     /// Where the catalog's offering files come from.
     pub catalog: CatalogSettings,
     /// Where teams' namespaced claims go, and the namespaces none may write into.
@@ -83,6 +87,17 @@ pub struct EnvironmentSettings {
     pub mode: WriteMode,
     /// The forge project of its repository, when it is not the forge settings' own.
     pub forge_project: Option<String>,
+}
+
+/// Rate limits per client address.
+#[derive(Clone, Debug)]
+pub struct LimitSettings {
+    /// Sign-in requests per minute.
+    pub sign_in_per_minute: u32,
+    /// API requests per minute.
+    pub api_per_minute: u32,
+    /// The header a proxy puts the client's address in.
+    pub client_ip_header: Option<http::HeaderName>,
 }
 
 /// Where offering files are read from.

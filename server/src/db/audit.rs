@@ -123,3 +123,12 @@ pub async fn list(db: &Db, filter: &AuditFilter, limit: i64) -> Result<Vec<Audit
 pub async fn recent(db: &Db, limit: i64) -> Result<Vec<AuditRow>> {
     list(db, &AuditFilter::default(), limit).await
 }
+
+/// Removes the entries recorded before `before` (Unix ms); how many.
+pub async fn purge_before(db: &Db, before: i64) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM audit_log WHERE at < $1")
+        .bind(before)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
+}

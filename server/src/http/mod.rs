@@ -3,12 +3,14 @@
 //! them. `serve` (the process's life) is in [`serve`].
 //!
 //! ```text
-//!  trace ─▶ security headers ─▶ 413 as JSON ─▶ body limit ─▶ CSRF ─▶ session ─▶ login guard ─▶ route
+//!  trace ─▶ rate limit ─▶ security headers ─▶ 413 as JSON ─▶ body limit ─▶ CSRF ─▶ session
+//!        ─▶ login guard ─▶ route
 //! ```
 //! Every route outside Leptos answers errors in one JSON shape ([`crate::error::ErrorBody`]).
 
 pub mod api;
 pub mod exports;
+pub mod limits;
 pub mod serve;
 pub mod stream;
 
@@ -143,6 +145,7 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         ))
+        .layer(from_fn_with_state(state.limits.clone(), limits::limit))
         .layer(
             TraceLayer::new_for_http()
                 // The path only: query strings may carry OAuth codes or search terms.

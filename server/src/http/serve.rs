@@ -111,6 +111,20 @@ async fn purge_expired_sessions(db: Db) {
     }
 }
 
+/// Removes audit entries older than the retention, hourly.
+async fn purge_old_audit(db: Db, retention: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let before = db::now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        match db::audit::purge_before(&db, before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "audit entries past their retention removed"),
+            Err(error) => tracing::warn!(%error, "purging old audit entries failed; will retry"),
+        }
+    }
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
@@ -162,6 +176,10 @@ pub async fn start_background(state: &AppState) -> anyhow::Result<Background> {
         state.environments.spawn_refresh(),
         state.catalog.spawn_refresh(),
         tokio::spawn(purge_expired_sessions(state.db.clone())),
+        tokio::spawn(purge_old_audit(
+            state.db.clone(),
+            state.settings.audit_retention,
+        )),
         state.ledger.spawn_relay(state.db.clone()),
     ];
     tasks.extend(

@@ -57,6 +57,11 @@ struct RepositoryLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    limit: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ClusterLabels {
     cluster: String,
 }
@@ -75,6 +80,7 @@ pub struct Telemetry {
     watch_events: Family<ClusterLabels, Counter>,
     reachable: Family<ClusterLabels, Gauge>,
     objects: Family<ClusterLabels, Gauge>,
+    limited: Family<LimitLabels, Counter>,
     offerings: Mutex<HashSet<String>>,
 }
 
@@ -160,7 +166,14 @@ impl Telemetry {
             "Objects held by a cluster's watchers",
             objects.clone(),
         );
+        let limited = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused with 429 because their client passed its limit",
+            limited.clone(),
+        );
         Telemetry {
+            limited,
             registry,
             requests,
             stages,
@@ -173,6 +186,11 @@ impl Telemetry {
             objects,
             offerings: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// A request refused by the rate limit `limit` (`sign_in`, `api`).
+    pub fn rate_limited(&self, limit: &'static str) {
+        self.limited.get_or_create(&LimitLabels { limit }).inc();
     }
 
     /// The offering label for `offering`: itself while fewer than [`MAX_OFFERINGS`] distinct
