@@ -150,8 +150,16 @@ async fn a_secret_typed_into_the_form_is_refused_and_found_nowhere() {
     .await;
     let alice = Browser::sign_in(&replica, "alice").await;
 
-    // The form asks for a reference, and says so.
-    let (status, offering) = alice.form("catalog/offering", "id=app-db").await;
+    // The form asks for a reference, and says so (once the portal has read its catalog,
+    // which it does in the background after it answers /readyz).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (status, offering) = loop {
+        let (status, offering) = alice.form("catalog/offering", "id=app-db").await;
+        if status != 404 || Instant::now() > deadline {
+            break (status, offering);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(status, 200, "{offering}");
     assert!(offering.contains("secret-name/key"), "{offering}");
 
