@@ -502,4 +502,8 @@ pub struct ApprovalItem {
     pub decisions: Vec<String>,
     /// The actor may decide now (not their own request, not decided by them yet).
     pub can_decide: bool,
+    /// The actor may open the request's page (a member of its team, or an administrator);
+    /// an approver from another team decides from the queue alone.
+    #[serde(default)]
+    pub can_open: bool,
 }

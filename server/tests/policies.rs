@@ -256,6 +256,10 @@ async fn a_prod_request_waits_for_an_approver_before_it_reaches_git() {
     let queue: Value = serde_json::from_str(&res.body).unwrap();
     assert_eq!(queue[0]["summary"]["id"], id.as_str(), "{queue}");
     assert_eq!(queue[0]["can_decide"], true);
+    assert_eq!(
+        queue[0]["can_open"], false,
+        "team B's member cannot open team A's request page"
+    );
     assert!(
         queue[0]["diff"]
             .as_array()

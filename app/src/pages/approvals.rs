@@ -64,9 +64,14 @@ fn approval(item: ApprovalItem, decide: ServerAction<DecideApproval>) -> impl In
         <li data-testid="approval" data-request=s.id.clone() aria-labelledby=heading_id.clone()
             class="rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
             <h2 id=heading_id.clone() class="font-medium">
-                <a class="text-indigo-700 hover:underline dark:text-indigo-300" href=format!("/requests/{}", s.id)>
-                    {format!("{} {} {}/{} in {}", s.action.verb(), s.kind, s.team, s.name, s.environment)}
-                </a>
+                {
+                    let title = format!("{} {} {}/{} in {}", s.action.verb(), s.kind, s.team, s.name, s.environment);
+                    if item.can_open {
+                        view! { <a class="text-indigo-700 hover:underline dark:text-indigo-300" href=format!("/requests/{}", s.id)>{title}</a> }.into_any()
+                    } else {
+                        view! { <span>{title}</span> }.into_any()
+                    }
+                }
             </h2>
             <p class="text-sm text-slate-700 dark:text-slate-300">{format!("Requested by {} at {} · {}", s.requested_by, s.created_at, s.offering)}</p>
             <ul class="mt-2 list-disc pl-5 text-sm text-slate-700 dark:text-slate-300" aria-label="Needs">

@@ -766,6 +766,7 @@ impl RequestPort for RequestService {
                 path: row.path.clone(),
                 diff: diff_lines(current.as_deref().unwrap_or_default(), &row.content),
                 needs: waiting.needs.iter().map(need_line).collect(),
+                can_open: Self::may_see(actor, row),
                 can_decide: row.requested_by != actor.id
                     && !decisions.iter().any(|d| d.approver == actor.id),
                 decisions: decisions
