@@ -101,10 +101,22 @@ pub struct Allow {
 pub struct Rule {
     /// CEL source.
     pub rule: String,
+    /// Compiled once, when the file is loaded.
+    program: Compiled,
     /// Shown at the field when the rule fails.
     pub message: String,
     /// The form field: a JSON Pointer into the values, or `@name`, `@team`, `@environment`.
     pub field: String,
+}
+
+/// A compiled CEL program (its `Debug` names it only).
+#[derive(Clone)]
+struct Compiled(std::sync::Arc<::cel::Program>);
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Compiled")
+    }
 }
 
 /// Approvals one policy requires.
@@ -257,7 +269,7 @@ impl Policies {
             }
             let mut rules = Vec::new();
             for rule in entry.rules {
-                cel::compile_strict(&rule.rule)
+                let program = cel::compile_strict(&rule.rule)
                     .map_err(|e| problem(format!("rule {:?}: {e}", rule.rule)))?;
                 if rule.message.trim().is_empty() {
                     return Err(problem(format!("rule {:?} has no message", rule.rule)));
@@ -266,6 +278,7 @@ impl Policies {
                     field: field_pointer(&rule.field)
                         .ok_or_else(|| problem(format!("rule {:?}: field {:?} is not a field (a dotted path into the values, or @name, @team, @environment)", rule.rule, rule.field)))?,
                     rule: rule.rule,
+                    program: Compiled(std::sync::Arc::new(program)),
                     message: rule.message,
                 });
             }
@@ -363,8 +376,7 @@ impl Policies {
                 }
                 let bound: Vec<(&str, &Value)> = variables.iter().map(|(k, v)| (*k, v)).collect();
                 for rule in &policy.rules {
-                    let outcome = cel::compile_strict(&rule.rule)
-                        .and_then(|program| cel::run(&program, &bound));
+                    let outcome = cel::run(&rule.program.0, &bound);
                     let message = match outcome {
                         Ok(true) => continue,
                         Ok(false) => rule.message.clone(),

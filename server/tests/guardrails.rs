@@ -7,7 +7,7 @@ mod common;
 use axum::http::StatusCode;
 use common::TestApp;
 use common::repo::Repo;
-use common::requests::{draft_in, request, submit, writer};
+use common::requests::{draft_in, field_errors, request, submit, writer};
 use serde_json::{Value, json};
 
 /// A cluster-scoped offering (`namespaced: false`): its names are global in a cluster.
@@ -37,23 +37,6 @@ fn tenant(team: &str, name: &str) -> Value {
 async fn app_with_offering(repo: &Repo, file: &str, text: &str) -> TestApp {
     repo.push(&format!("catalog/{file}"), text);
     repo.app().await
-}
-
-/// The field errors of a refused form, as (path, message).
-fn field_errors(status: StatusCode, body: &str) -> Vec<(String, String)> {
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let error: Value = serde_json::from_str(body).unwrap();
-    error["Validation"]
-        .as_array()
-        .unwrap_or_else(|| panic!("not a validation error: {error}"))
-        .iter()
-        .map(|e| {
-            (
-                e["path"].as_str().unwrap().to_owned(),
-                e["message"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
 }
 
 async fn change(app: &TestApp, cookie: &str, of: &str, action: &str) -> (StatusCode, String) {

@@ -7,7 +7,7 @@ mod common;
 use axum::http::StatusCode;
 use common::TestApp;
 use common::repo::Repo;
-use common::requests::{draft_in, event_kinds, request, submit, writer};
+use common::requests::{draft_in, event_kinds, field_errors, request, submit, writer};
 use serde_json::{Value, json};
 
 const POLICIES: &str = r#"
@@ -33,22 +33,6 @@ policies:
 async fn app(repo: &Repo) -> TestApp {
     repo.push("catalog/policies.yaml", POLICIES);
     repo.app().await
-}
-
-fn field_errors(status: StatusCode, body: &str) -> Vec<(String, String)> {
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let error: Value = serde_json::from_str(body).unwrap();
-    error["Validation"]
-        .as_array()
-        .unwrap_or_else(|| panic!("not a validation error: {error}"))
-        .iter()
-        .map(|e| {
-            (
-                e["path"].as_str().unwrap().to_owned(),
-                e["message"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
 }
 
 async fn decide(

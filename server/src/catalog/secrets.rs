@@ -16,7 +16,10 @@
 //!   there would be written in plaintext: any value is refused at the field, with the reason
 //!   and what to ask the platform team for.
 
+use std::sync::LazyLock;
+
 use app::catalog::FieldError;
+use regex::Regex;
 use serde_json::{Map, Value, json};
 
 /// What a reference looks like: a Secret's name (a DNS subdomain), `/`, a key of it.
@@ -25,6 +28,11 @@ pub const REFERENCE_PATTERN: &str = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/[-._
 /// What a key in a secret store looks like: path segments, then `#property` optionally.
 pub const STORE_KEY_PATTERN: &str =
     r"^[A-Za-z0-9_][-A-Za-z0-9._]*(/[A-Za-z0-9_][-A-Za-z0-9._]*)*(#[-A-Za-z0-9._]+)?$";
+
+static REFERENCE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(REFERENCE_PATTERN).expect("the reference pattern"));
+static STORE_KEY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(STORE_KEY_PATTERN).expect("the store key pattern"));
 
 /// The secret fields of an offering, and how they are given.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -293,8 +301,6 @@ impl SecretFields {
     /// Removes from a draft's values whatever at a secret field is not a well-formed
     /// reference: a secret typed into the form is never stored, not even as a draft.
     pub fn scrub(&self, values: &mut Value) {
-        let reference = regex::Regex::new(REFERENCE_PATTERN).expect("the reference pattern");
-        let store_key = regex::Regex::new(STORE_KEY_PATTERN).expect("the store key pattern");
         let concrete: Vec<(String, bool)> = self
             .pointers
             .iter()
@@ -305,7 +311,7 @@ impl SecretFields {
             .collect();
         // Deepest and last first, so that removing a list item keeps the others' indexes.
         for (pointer, external) in concrete.iter().rev() {
-            let pattern = if *external { &store_key } else { &reference };
+            let pattern: &Regex = if *external { &STORE_KEY } else { &REFERENCE };
             let keep = self.by_reference
                 && values
                     .pointer(pointer)

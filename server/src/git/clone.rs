@@ -258,13 +258,8 @@ impl SharedClone {
         let Some(tree) = branch_tree(&repo, branch)? else {
             return Ok(vec![]);
         };
-        let folder = match tree.get_path(Path::new(dir)) {
-            Ok(entry) => match entry.to_object(&repo)?.into_tree() {
-                Ok(t) => t,
-                Err(_) => return Ok(vec![]),
-            },
-            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(vec![]),
-            Err(e) => return Err(e.into()),
+        let Some(folder) = folder_of(&repo, &tree, dir)? else {
+            return Ok(vec![]);
         };
         let mut files = Vec::new();
         for entry in folder.iter() {
@@ -301,13 +296,8 @@ impl SharedClone {
         let Some(tree) = branch_tree(&repo, branch)? else {
             return Ok(vec![]);
         };
-        let folder = match tree.get_path(Path::new(dir)) {
-            Ok(entry) => match entry.to_object(&repo)?.into_tree() {
-                Ok(t) => t,
-                Err(_) => return Ok(vec![]),
-            },
-            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(vec![]),
-            Err(e) => return Err(e.into()),
+        let Some(folder) = folder_of(&repo, &tree, dir)? else {
+            return Ok(vec![]);
         };
         let mut found = Vec::new();
         let mut failed = None;
@@ -437,6 +427,19 @@ pub fn trailers_since(repo: &Repository, head: Oid, since: i64) -> Result<HashMa
 fn head_of(repo: &Repository, branch: &str) -> Result<Option<Oid>> {
     match repo.find_reference(&format!("refs/heads/{branch}")) {
         Ok(r) => Ok(Some(r.peel_to_commit()?.id())),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The folder `dir` of `tree`; `None` when there is none (or it is a file).
+fn folder_of<'r>(
+    repo: &'r Repository,
+    tree: &git2::Tree<'r>,
+    dir: &str,
+) -> Result<Option<git2::Tree<'r>>> {
+    match tree.get_path(Path::new(dir)) {
+        Ok(entry) => Ok(entry.to_object(repo)?.into_tree().ok()),
         Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
         Err(e) => Err(e.into()),
     }

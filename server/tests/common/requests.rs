@@ -80,3 +80,20 @@ pub fn another_writer(app: &TestApp, settings: &slipway::config::Settings) -> Ar
         .writer
         .clone()
 }
+
+/// The field errors of a refused form, as (path, message).
+pub fn field_errors(status: StatusCode, body: &str) -> Vec<(String, String)> {
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let error: Value = serde_json::from_str(body).unwrap();
+    error["Validation"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a validation error: {error}"))
+        .iter()
+        .map(|e| {
+            (
+                e["path"].as_str().unwrap().to_owned(),
+                e["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
