@@ -118,6 +118,7 @@ export default defineConfig({
       SLIPWAY_KUBE_REDISCOVER_SECS: '1',
       // One browser signs in dozens of times a minute here; the limits have their own test.
       SLIPWAY_SIGN_IN_PER_MINUTE: '1000',
+      SLIPWAY_USER_PER_MINUTE: '100000',
     },
     },
   ],

@@ -11,6 +11,7 @@ use crate::catalog::{
 
 use crate::domain::{
     ApiToken, AuditFilter, AuditPage, CreatedApiToken, LoginOptions, SessionInfo, SystemInfo,
+    UserSummary,
 };
 use crate::error::AppError;
 use crate::metrics::{Dashboard, MetricsQuery, NewFeedback};
@@ -82,6 +83,27 @@ pub async fn create_api_token(
 pub async fn revoke_api_token(id: String) -> Result<(), AppError> {
     use crate::ports::as_user;
     as_user(|p, user| async move { p.tokens.revoke(&user, &id).await }).await
+}
+
+/// Every user (administrators only).
+#[server(endpoint = "admin/users")]
+pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
+    use crate::ports::as_user;
+    as_user(|p, user| async move { p.users.list(&user).await }).await
+}
+
+/// Deactivates a user: sessions ended, tokens revoked (administrators only).
+#[server(endpoint = "admin/users/deactivate")]
+pub async fn deactivate_user(id: String) -> Result<(), AppError> {
+    use crate::ports::as_user;
+    as_user(|p, user| async move { p.users.deactivate(&user, &id).await }).await
+}
+
+/// Lets a deactivated user sign in again (administrators only).
+#[server(endpoint = "admin/users/reactivate")]
+pub async fn reactivate_user(id: String) -> Result<(), AppError> {
+    use crate::ports::as_user;
+    as_user(|p, user| async move { p.users.reactivate(&user, &id).await }).await
 }
 
 /// A page of the catalog.

@@ -216,6 +216,31 @@ pub struct ApiToken {
     pub active: bool,
 }
 
+/// A user as administrators see them on `/admin/users`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    /// User id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// E-mail address.
+    pub email: String,
+    /// Where they sign in: `sso` or `dev`.
+    pub source: String,
+    /// Teams at their last sign-in.
+    pub teams: Vec<String>,
+    /// Administrator at their last sign-in.
+    pub is_admin: bool,
+    /// Last sign-in, RFC 3339 UTC.
+    pub last_login_at: String,
+    /// When an administrator deactivated them, RFC 3339 UTC.
+    pub deactivated_at: Option<String>,
+    /// Live sessions.
+    pub sessions: i64,
+    /// Live API tokens.
+    pub tokens: i64,
+}
+
 /// A request for a new token, checked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewApiToken {
@@ -356,6 +381,7 @@ pub fn login_message(code: &str) -> &'static str {
         "storage" => "Signing in failed on our side. Please try again shortly.",
         "unknown-persona" => "There is no such development persona.",
         "busy" => "Too many sign-ins are under way. Please try again in a few minutes.",
+        "deactivated" => "Your Slipway account has been deactivated. Ask your platform team.",
         _ => "Signing in failed. Please try again.",
     }
 }

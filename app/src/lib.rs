@@ -37,7 +37,7 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    admin::{AdminPage, GitJobsPage},
+    admin::{AdminPage, GitJobsPage, UsersPage},
     approvals::ApprovalsPage,
     audit::AuditPage,
     catalog::CatalogPage,
@@ -120,6 +120,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("admin") view=AdminPage ssr=SsrMode::Async />
                     <Route path=path!("admin/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("admin/git") view=GitJobsPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/users") view=UsersPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -12,7 +12,7 @@ use crate::catalog::{
 };
 use crate::domain::{
     ApiToken, AuditEntry, AuditFilter, AuditPage, CreatedApiToken, CurrentUser, LoginOptions,
-    NewApiToken, SystemInfo,
+    NewApiToken, SystemInfo, UserSummary,
 };
 use crate::error::AppError;
 use crate::metrics::{Dashboard, MetricsQuery, NewFeedback};
@@ -60,6 +60,21 @@ pub trait TokenPort: Send + Sync + 'static {
     ) -> Result<CreatedApiToken, AppError>;
     /// Revokes one of the actor's tokens (administrators: anyone's).
     async fn revoke(&self, actor: &CurrentUser, id: &str) -> Result<(), AppError>;
+}
+
+/// Users as administrators manage them. Who someone is and which teams they are in comes
+/// from the identity provider at each sign-in; what the portal decides is whether they may
+/// sign in at all.
+#[async_trait]
+pub trait UserPort: Send + Sync + 'static {
+    /// Every user, most recently signed in first (administrators only).
+    async fn list(&self, actor: &CurrentUser) -> Result<Vec<UserSummary>, AppError>;
+    /// Deactivates user `id` (administrators only, never themselves; audited): their sessions
+    /// end and their tokens are revoked at once, and sign-in is refused from then on.
+    async fn deactivate(&self, actor: &CurrentUser, id: &str) -> Result<(), AppError>;
+    /// Lets a deactivated user sign in again (administrators only; audited). Tokens revoked by
+    /// the deactivation stay revoked.
+    async fn reactivate(&self, actor: &CurrentUser, id: &str) -> Result<(), AppError>;
 }
 
 /// The catalog, drafts and previews. Offerings restricted to teams are visible only to
@@ -186,6 +201,8 @@ pub struct Ports {
     pub audit: Arc<dyn AuditPort>,
     /// See [`TokenPort`].
     pub tokens: Arc<dyn TokenPort>,
+    /// See [`UserPort`].
+    pub users: Arc<dyn UserPort>,
     /// See [`CatalogPort`].
     pub catalog: Arc<dyn CatalogPort>,
     /// See [`RequestPort`].

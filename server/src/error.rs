@@ -139,20 +139,12 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Middleware: a body refused for its size (tower-http's limit answers in plain text) is
-/// answered in the one error shape.
-pub async fn json_payload_too_large(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let response = next.run(request).await;
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "The request body is larger than the portal accepts.",
-        )
-        .into_response();
-    }
-    response
+/// The answer to a body larger than the portal accepts.
+pub fn payload_too_large() -> Response {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "The request body is larger than the portal accepts.",
+    )
+    .into_response()
 }

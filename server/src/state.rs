@@ -52,8 +52,10 @@ pub struct AppState {
     pub ledger: Ledger,
     /// Prometheus metrics of this process.
     pub telemetry: Arc<Telemetry>,
-    /// Rate limits per client address.
+    /// Rate limits per client address and user.
     pub limits: Arc<crate::http::limits::Limits>,
+    /// Open status streams and their caps.
+    pub streams: Arc<crate::http::stream::Streams>,
     /// Names this process in leases.
     #[from_ref(skip)]
     pub holder: String,
@@ -114,13 +116,18 @@ impl AppState {
             ledger: &ledger,
         });
         let limits = Arc::new(crate::http::limits::Limits::new(
-            settings.limits.sign_in_per_minute,
-            settings.limits.api_per_minute,
-            settings.limits.client_ip_header.clone(),
+            &settings.limits,
+            telemetry.clone(),
+        ));
+        let streams = Arc::new(crate::http::stream::Streams::new(
+            settings.streams.per_user,
+            settings.streams.total,
+            settings.streams.check_every,
             telemetry.clone(),
         ));
         Ok(AppState {
             limits,
+            streams,
             auth: AuthState {
                 db: db.clone(),
                 settings: settings.clone(),

@@ -156,6 +156,18 @@ async fn only_the_owner_or_an_admin_can_revoke_a_token() {
         StatusCode::OK,
         "still works"
     );
+    let revocations = |entries: Vec<slipway::db::audit::AuditRow>| {
+        entries
+            .into_iter()
+            .filter(|e| e.action == "token.revoke")
+            .map(|e| (e.actor_name, e.target, e.outcome))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        revocations(slipway::db::audit::recent(app.db(), 50).await.unwrap()),
+        vec![],
+        "a refused revocation records no revocation"
+    );
 
     let admin = app.login_as("pat").await;
     assert_eq!(
@@ -167,6 +179,11 @@ async fn only_the_owner_or_an_admin_can_revoke_a_token() {
     assert_eq!(
         rest(&app, Method::GET, "/api/v1/me", &secret).await.status,
         StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        revocations(slipway::db::audit::recent(app.db(), 50).await.unwrap()),
+        vec![("Pat Platform".to_owned(), Some(id), "ok".to_owned())],
+        "the revocation is audited with who did it and which token"
     );
 }
 

@@ -57,6 +57,13 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 5]> {
         ("POST", "/api/admin/git-jobs/retry" | "/api/admin/git-jobs/abandon") => {
             [401, 403, 403, 403, 200]
         }
+        // Users: administrators only; probed with real members of team A (one active, one
+        // deactivated).
+        ("GET", "/admin/users") => [303, 403, 403, 403, 200],
+        ("POST", "/api/admin/users") => [401, 403, 403, 403, 200],
+        ("POST", "/api/admin/users/deactivate" | "/api/admin/users/reactivate") => {
+            [401, 403, 403, 403, 200]
+        }
         // Everyone manages their own tokens; alice's is hers and the admins'.
         ("GET", "/tokens") => page,
         ("POST", "/api/tokens" | "/api/tokens/create") => api,
@@ -96,7 +103,9 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 5]> {
 }
 
 /// Routes whose success changes the object probed: the next role gets fresh objects.
-const CHANGING: [&str; 7] = [
+const CHANGING: [&str; 9] = [
+    "/api/admin/users/deactivate",
+    "/api/admin/users/reactivate",
     "/api/approvals/decide",
     "/api/requests/change",
     "/api/tokens/revoke",
@@ -147,6 +156,8 @@ struct Objects {
     awaiting: String,
     ready: String,
     token: String,
+    active_user: String,
+    deactivated_user: String,
 }
 
 impl Objects {
@@ -218,7 +229,32 @@ impl Objects {
             .server_fn_json("drafts/save", Some(&alice), &team_a_only_draft())
             .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let member = |handle: &str| slipway::db::users::NewLogin {
+            subject: format!("sso|{handle}"),
+            display_name: handle.to_owned(),
+            email: format!("{handle}@example.com"),
+            is_admin: false,
+            teams: vec!["team-a".into()],
+        };
+        let login = |handle: &'static str| {
+            let app = &app;
+            async move {
+                slipway::db::users::upsert_login(app.db(), &member(handle))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id
+            }
+        };
+        let active_user = login("dora").await;
+        let deactivated_user = login("gone").await;
+        slipway::db::users::deactivate(app.db(), &deactivated_user)
+            .await
+            .unwrap()
+            .unwrap();
         Objects {
+            active_user,
+            deactivated_user,
             _repo: repo,
             app,
             committed,
@@ -292,6 +328,8 @@ fn probe(
         "/api/audit" => "filter[actor]=".to_owned(),
         "/api/tokens/create" => "name=probe&scopes=read&expires_in_days=7".to_owned(),
         "/api/tokens/revoke" => format!("id={}", objects.token),
+        "/api/admin/users/deactivate" => format!("id={}", objects.active_user),
+        "/api/admin/users/reactivate" => format!("id={}", objects.deactivated_user),
         "/api/approvals/decide" => format!("id={}&approve=true&comment=ok", objects.awaiting),
         "/api/admin/git-jobs/retry" => format!("id={}", objects.failed_job),
         "/api/admin/git-jobs/abandon" => format!("id={}&reason=probe", objects.pending_job),

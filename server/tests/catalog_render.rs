@@ -252,3 +252,38 @@ fn an_xrd_claim_is_the_values_as_spec_in_the_team_namespace() {
         )
     );
 }
+
+#[test]
+fn a_template_looping_over_a_users_number_runs_out_of_fuel_instead_of_holding_the_server() {
+    let looping = offering::from_file(
+        r#"
+apiVersion: slipway.dev/v1alpha1
+kind: Offering
+metadata: {name: loops, title: Loops, version: 0.1.0}
+spec:
+  parameters:
+    type: object
+    properties:
+      count: {type: integer, minimum: 0, maximum: 1000000}
+  output:
+    path: "{{ env }}/{{ team }}/loops/{{ name }}.yaml"
+    manifests:
+      - apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: "{{ name }}", namespace: "{{ namespace }}"}
+        data:
+          text: "{% for i in range(values.count) %}x{% endfor %}"
+"#,
+        "loops.yaml",
+        &envs(),
+    )
+    .unwrap();
+    let user = user();
+    let small = render(&looping, &draft("loops", "l1", json!({"count": 100})), &stamp(&user))
+        .expect("a small count renders");
+    assert!(small.content.contains(&"x".repeat(100)));
+    // 100,000 rounds would write 100 KB, well under the file limit: only the fuel stops it.
+    let error = render(&looping, &draft("loops", "l2", json!({"count": 100_000})), &stamp(&user))
+        .expect_err("refused");
+    assert!(error.0.contains("fuel"), "{error}");
+}

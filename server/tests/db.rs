@@ -44,7 +44,7 @@ async fn a_login_replaces_team_memberships_with_the_providers_groups() {
     let first =
         db::users::upsert_login(&test.db, &login("oidc|u1", &["team-b", "team-a", "team-a"]))
             .await
-            .unwrap();
+            .unwrap().unwrap();
     assert_eq!(
         first.teams,
         vec!["team-a", "team-b"],
@@ -52,7 +52,7 @@ async fn a_login_replaces_team_memberships_with_the_providers_groups() {
     );
     let second = db::users::upsert_login(&test.db, &login("oidc|u1", &["team-c"]))
         .await
-        .unwrap();
+        .unwrap().unwrap();
     assert_eq!(second.id, first.id, "same subject, same user");
     let stored = db::users::find(&test.db, &first.id).await.unwrap().unwrap();
     assert_eq!(stored.teams, vec!["team-c"]);
@@ -63,11 +63,11 @@ async fn a_live_session_resolves_to_its_user_and_a_deleted_one_to_nobody() {
     let test = TestDb::new().await;
     let user = db::users::upsert_login(&test.db, &login("dev|x", &["team-a"]))
         .await
-        .unwrap();
-    db::sessions::create(&test.db, "hash-1", &user.id, Duration::from_secs(600), None)
+        .unwrap().unwrap();
+    db::sessions::create(&test.db, "hash-1", &user.id, Duration::from_secs(600), false)
         .await
         .unwrap();
-    let found = db::sessions::user_for(&test.db, "hash-1", IDLE)
+    let found = db::sessions::user_for(&test.db, "hash-1", IDLE, true)
         .await
         .unwrap();
     assert_eq!(
@@ -76,7 +76,7 @@ async fn a_live_session_resolves_to_its_user_and_a_deleted_one_to_nobody() {
     );
     db::sessions::delete(&test.db, "hash-1").await.unwrap();
     assert_eq!(
-        db::sessions::user_for(&test.db, "hash-1", IDLE)
+        db::sessions::user_for(&test.db, "hash-1", IDLE, true)
             .await
             .unwrap(),
         None
@@ -88,22 +88,22 @@ async fn expired_sessions_resolve_to_nobody_and_are_purged() {
     let test = TestDb::new().await;
     let user = db::users::upsert_login(&test.db, &login("dev|y", &[]))
         .await
-        .unwrap();
-    db::sessions::create(&test.db, "expired", &user.id, Duration::ZERO, None)
+        .unwrap().unwrap();
+    db::sessions::create(&test.db, "expired", &user.id, Duration::ZERO, false)
         .await
         .unwrap();
-    db::sessions::create(&test.db, "live", &user.id, Duration::from_secs(600), None)
+    db::sessions::create(&test.db, "live", &user.id, Duration::from_secs(600), false)
         .await
         .unwrap();
     assert_eq!(
-        db::sessions::user_for(&test.db, "expired", IDLE)
+        db::sessions::user_for(&test.db, "expired", IDLE, true)
             .await
             .unwrap(),
         None
     );
     assert_eq!(db::sessions::purge_expired(&test.db).await.unwrap(), 1);
     assert!(
-        db::sessions::user_for(&test.db, "live", IDLE)
+        db::sessions::user_for(&test.db, "live", IDLE, true)
             .await
             .unwrap()
             .is_some()
@@ -115,13 +115,13 @@ async fn a_session_left_idle_too_long_resolves_to_nobody() {
     let test = TestDb::new().await;
     let user = db::users::upsert_login(&test.db, &login("dev|z", &[]))
         .await
-        .unwrap();
+        .unwrap().unwrap();
     db::sessions::create(
         &test.db,
         "idle",
         &user.id,
         Duration::from_secs(86_400),
-        None,
+        false,
     )
     .await
     .unwrap();
@@ -132,13 +132,13 @@ async fn a_session_left_idle_too_long_resolves_to_nobody() {
         .await
         .unwrap();
     assert_eq!(
-        db::sessions::user_for(&test.db, "idle", Duration::from_secs(3600))
+        db::sessions::user_for(&test.db, "idle", Duration::from_secs(3600), true)
             .await
             .unwrap(),
         None
     );
     assert!(
-        db::sessions::user_for(&test.db, "idle", Duration::from_secs(3 * 3600))
+        db::sessions::user_for(&test.db, "idle", Duration::from_secs(3 * 3600), true)
             .await
             .unwrap()
             .is_some()
@@ -146,27 +146,76 @@ async fn a_session_left_idle_too_long_resolves_to_nobody() {
 }
 
 #[tokio::test]
-async fn ending_an_sso_session_hands_back_its_id_token() {
+async fn ending_a_session_tells_whether_it_came_from_single_sign_on() {
     let test = TestDb::new().await;
     let user = db::users::upsert_login(&test.db, &login("oidc|t", &[]))
         .await
+        .unwrap()
         .unwrap();
-    db::sessions::create(&test.db, "sso", &user.id, IDLE, Some("header.payload.sig"))
+    db::sessions::create(&test.db, "sso", &user.id, IDLE, true)
         .await
         .unwrap();
-    db::sessions::create(&test.db, "dev", &user.id, IDLE, None)
+    db::sessions::create(&test.db, "dev", &user.id, IDLE, false)
         .await
         .unwrap();
-    assert_eq!(
-        db::sessions::delete(&test.db, "sso")
+    assert!(db::sessions::delete(&test.db, "sso").await.unwrap());
+    assert!(!db::sessions::delete(&test.db, "dev").await.unwrap());
+    assert!(!db::sessions::delete(&test.db, "unknown").await.unwrap());
+}
+
+#[tokio::test]
+async fn a_deactivated_user_loses_sessions_and_tokens_at_once_and_cannot_sign_in_again() {
+    let test = TestDb::new().await;
+    let user = db::users::upsert_login(&test.db, &login("oidc|gone", &["team-a"]))
+        .await
+        .unwrap()
+        .unwrap();
+    let other = db::users::upsert_login(&test.db, &login("oidc|stays", &["team-a"]))
+        .await
+        .unwrap()
+        .unwrap();
+    for (hash, who) in [("s1", &user), ("s2", &user), ("s3", &other)] {
+        db::sessions::create(&test.db, hash, &who.id, IDLE, true)
             .await
-            .unwrap()
-            .as_deref(),
-        Some("header.payload.sig")
-    );
-    assert_eq!(db::sessions::delete(&test.db, "dev").await.unwrap(), None);
+            .unwrap();
+    }
+    let far = db::now_ms() + 86_400_000;
+    for (hash, who) in [("t1", &user), ("t2", &other)] {
+        db::tokens::create(&test.db, &who.id, hash, hash, "slp_x", &[], far)
+            .await
+            .unwrap();
+    }
+
+    let done = db::users::deactivate(&test.db, &user.id).await.unwrap();
     assert_eq!(
-        db::sessions::delete(&test.db, "unknown").await.unwrap(),
-        None
+        done,
+        Some(db::users::Deactivated {
+            sessions: 2,
+            tokens: 1
+        })
+    );
+    assert_eq!(db::sessions::user_for(&test.db, "s1", IDLE, true).await.unwrap(), None);
+    assert!(db::tokens::authenticate(&test.db, "t1").await.unwrap().is_none());
+    assert!(db::sessions::user_for(&test.db, "s3", IDLE, true).await.unwrap().is_some());
+    assert!(db::tokens::authenticate(&test.db, "t2").await.unwrap().is_some());
+    assert_eq!(db::users::find(&test.db, &user.id).await.unwrap(), None);
+    assert_eq!(
+        db::users::upsert_login(&test.db, &login("oidc|gone", &["team-b"]))
+            .await
+            .unwrap(),
+        None,
+        "a deactivated user's sign-in is refused"
+    );
+    assert_eq!(db::users::deactivate(&test.db, &user.id).await.unwrap(), None);
+
+    assert!(db::users::reactivate(&test.db, &user.id).await.unwrap());
+    let back = db::users::upsert_login(&test.db, &login("oidc|gone", &["team-b"]))
+        .await
+        .unwrap()
+        .expect("signs in again");
+    assert_eq!(back.teams, vec!["team-b"]);
+    assert!(
+        db::tokens::authenticate(&test.db, "t1").await.unwrap().is_none(),
+        "revoked tokens stay revoked"
     );
 }

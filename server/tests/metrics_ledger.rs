@@ -51,6 +51,7 @@ async fn user(db: &Db, handle: &str, team: &str, admin: bool) -> CurrentUser {
     )
     .await
     .unwrap()
+    .expect("an active user")
 }
 
 fn req(

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
@@ -35,6 +36,8 @@ fn provider_key() -> SigningKey {
 struct ForgingProvider {
     issuer: String,
     next_id_token: Arc<Mutex<String>>,
+    /// How often the portal fetched the keys.
+    jwks_fetches: Arc<AtomicUsize>,
 }
 
 impl ForgingProvider {
@@ -55,9 +58,17 @@ impl ForgingProvider {
             "kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": KID,
             "x": b64(provider_key().verifying_key().as_bytes()),
         }]});
+        let jwks_fetches = Arc::new(AtomicUsize::new(0));
+        let fetches = jwks_fetches.clone();
         let app = axum::Router::new()
             .route("/.well-known/openid-configuration", get(move || async move { Json(discovery) }))
-            .route("/jwks", get(move || async move { Json(jwks) }))
+            .route(
+                "/jwks",
+                get(move || async move {
+                    fetches.fetch_add(1, Ordering::SeqCst);
+                    Json(jwks)
+                }),
+            )
             .route(
                 "/token",
                 post(|State(token): State<Arc<Mutex<String>>>| async move {
@@ -70,6 +81,7 @@ impl ForgingProvider {
         ForgingProvider {
             issuer,
             next_id_token,
+            jwks_fetches,
         }
     }
 
@@ -94,6 +106,10 @@ fn sign(claims: &Value, key: &SigningKey, kid: &str) -> String {
 }
 
 async fn app_for(provider: &ForgingProvider) -> TestApp {
+    TestApp::with_settings(settings_for(provider)).await
+}
+
+fn settings_for(provider: &ForgingProvider) -> slipway::config::Settings {
     let mut settings = common::settings(&[]);
     settings.oidc = Some(OidcSettings {
         issuer: openidconnect::IssuerUrl::new(provider.issuer.clone()).unwrap(),
@@ -103,7 +119,7 @@ async fn app_for(provider: &ForgingProvider) -> TestApp {
         groups_claim: "groups".into(),
         teams: TeamMapping::default(),
     });
-    TestApp::with_settings(settings).await
+    settings
 }
 
 /// Starts a sign-in, lets `forge` build the token from the request's nonce, and returns
@@ -235,4 +251,117 @@ async fn a_token_with_another_requests_nonce_is_refused() {
         )
     })
     .await;
+}
+
+#[tokio::test]
+async fn forged_key_ids_make_the_portal_fetch_the_keys_again_at_most_every_ten_seconds() {
+    let provider = ForgingProvider::start().await;
+    let app = app_for(&provider).await;
+    let honest = sign_in_with(&provider, &app, |nonce| {
+        sign(&provider.honest_claims(nonce), &provider_key(), KID)
+    })
+    .await;
+    assert_eq!(honest, "/catalog");
+    let loaded = provider.jwks_fetches.load(Ordering::SeqCst);
+    // A flood of tokens naming keys the provider never published: the first one may make
+    // the portal look again (the provider may have rotated its keys), the rest may not.
+    for i in 0..8 {
+        let location = sign_in_with(&provider, &app, |nonce| {
+            sign(
+                &provider.honest_claims(nonce),
+                &SigningKey::from_bytes(&[9u8; 32]),
+                &format!("made-up-{i}"),
+            )
+        })
+        .await;
+        assert_eq!(location, "/login?error=invalid-id-token");
+    }
+    let fetched = provider.jwks_fetches.load(Ordering::SeqCst) - loaded;
+    assert_eq!(fetched, 1, "one forced refresh for eight unknown keys");
+}
+
+#[tokio::test]
+async fn a_deactivated_users_sign_in_at_the_provider_is_refused_and_audited() {
+    let provider = ForgingProvider::start().await;
+    let app = app_for(&provider).await;
+    let honest = |nonce: &str| sign(&provider.honest_claims(nonce), &provider_key(), KID);
+    assert_eq!(sign_in_with(&provider, &app, honest).await, "/catalog");
+    let (id,): (String,) = sqlx::query_as("SELECT id FROM users")
+        .fetch_one(app.db().pool())
+        .await
+        .unwrap();
+    slipway::db::users::deactivate(app.db(), &id).await.unwrap().unwrap();
+    assert_eq!(app.count("sessions").await, 0);
+
+    assert_eq!(
+        sign_in_with(&provider, &app, honest).await,
+        "/login?error=deactivated"
+    );
+    assert_eq!(app.count("sessions").await, 0, "no session");
+    let audit = slipway::db::audit::recent(app.db(), 1).await.unwrap();
+    assert_eq!(
+        (audit[0].action.as_str(), audit[0].outcome.as_str()),
+        ("login", "denied")
+    );
+    let page = app.get("/login?error=deactivated", None).await;
+    assert!(page.body.contains("has been deactivated"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn sign_ins_under_way_are_capped_and_past_the_cap_nothing_is_stored() {
+    let provider = ForgingProvider::start().await;
+    let app = app_for(&provider).await;
+    let now = slipway::db::now_ms();
+    // The cap's worth of sign-ins under way (none abandoned yet).
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
+         INSERT INTO oidc_pending (state, nonce, pkce_verifier, next_path, created_at, expires_at)
+         SELECT 'state-' || i, 'n', 'v', '/', $2, $3 FROM n",
+    )
+    .bind(slipway::auth::oidc::MAX_PENDING)
+    .bind(now)
+    .bind(now + 600_000)
+    .execute(app.db().pool())
+    .await
+    .unwrap();
+    let res = app.get("/auth/oidc/login", None).await;
+    assert_eq!(res.header(header::LOCATION), Some("/login?error=busy"));
+    assert!(res.cookie("slipway_oidc_state").is_none());
+    assert_eq!(app.count("oidc_pending").await, slipway::auth::oidc::MAX_PENDING);
+    // Once abandoned ones expire, sign-ins start again.
+    sqlx::query("UPDATE oidc_pending SET expires_at = $1 WHERE state = 'state-1'")
+        .bind(now - 1)
+        .execute(app.db().pool())
+        .await
+        .unwrap();
+    let res = app.get("/auth/oidc/login", None).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert!(res.header(header::LOCATION).unwrap().starts_with(&provider.issuer));
+}
+
+#[tokio::test]
+async fn a_flood_of_sign_ins_and_forged_callbacks_is_refused_past_the_limit_and_stores_little() {
+    let provider = ForgingProvider::start().await;
+    let mut settings = settings_for(&provider);
+    settings.limits.sign_in_per_minute = 20;
+    let app = TestApp::with_settings(settings).await;
+    let audit = app.count("audit_log").await;
+    let mut refused = 0;
+    for i in 0..200 {
+        let path = if i % 2 == 0 {
+            "/auth/oidc/login"
+        } else {
+            "/auth/oidc/callback?error=access_denied&state=forged"
+        };
+        let res = app.get(path, None).await;
+        if res.status == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        } else {
+            assert_eq!(res.status, StatusCode::SEE_OTHER, "{path}: {}", res.body);
+        }
+    }
+    assert_eq!(refused, 180);
+    assert_eq!(app.count("oidc_pending").await, 10, "one row per sign-in let through");
+    assert_eq!(app.count("audit_log").await, audit, "forged callbacks are not audited");
+    assert_eq!(app.count("users").await, 0);
 }

@@ -3,9 +3,12 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::api::{AbandonGitJob, RetryGitJob, get_system_info, list_git_jobs};
+use crate::api::{
+    AbandonGitJob, DeactivateUser, ReactivateUser, RetryGitJob, get_system_info, list_git_jobs,
+    list_users,
+};
 use crate::components::page::{EmptyState, PageHeader};
-use crate::domain::SystemInfo;
+use crate::domain::{SystemInfo, UserSummary};
 use crate::requests::GitJob;
 
 /// `/admin`.
@@ -17,6 +20,7 @@ pub fn AdminPage() -> impl IntoView {
         <p class="mb-4 flex gap-4 text-sm">
             <A href="/admin/audit" attr:class="font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Audit log →"</A>
             <A href="/admin/git" attr:class="font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Git jobs →"</A>
+            <A href="/admin/users" attr:class="font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Users →"</A>
         </p>
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move { info.await.map(system_table) })}
@@ -148,4 +152,90 @@ fn jobs_table(
         </div>
     }
     .into_any()
+}
+
+/// `/admin/users`: everyone who has signed in, with their teams (as the identity provider
+/// gave them at their last sign-in), sessions and tokens; deactivating one ends their
+/// sessions and revokes their tokens at once.
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let deactivate = ServerAction::<DeactivateUser>::new();
+    let reactivate = ServerAction::<ReactivateUser>::new();
+    let users = Resource::new(
+        move || (deactivate.version().get(), reactivate.version().get()),
+        |_| list_users(),
+    );
+    let outcome = move || {
+        [deactivate.value().get(), reactivate.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(|r| r.err())
+            .map(|e| view! { <p role="alert" class="mb-4 text-sm text-red-700 dark:text-red-400">{e.to_string()}</p> })
+    };
+    view! {
+        <PageHeader title="Users" lead="Everyone who has signed in. Teams come from the identity provider at each sign-in; deactivating someone ends their sessions and revokes their API tokens at once, and refuses their sign-in until they are reactivated." />
+        {outcome}
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move { users.await.map(|users| users_table(users, deactivate, reactivate)) })}
+        </Transition>
+    }
+}
+
+fn users_table(
+    users: Vec<UserSummary>,
+    deactivate: ServerAction<DeactivateUser>,
+    reactivate: ServerAction<ReactivateUser>,
+) -> impl IntoView {
+    view! {
+        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+            <table data-testid="users" class="min-w-full text-left text-sm">
+                <caption class="sr-only">"Users, most recently signed in first"</caption>
+                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800">
+                    <tr>
+                        <th scope="col" class="px-4 py-2">"User"</th>
+                        <th scope="col" class="px-4 py-2">"Teams"</th>
+                        <th scope="col" class="px-4 py-2">"Last sign-in"</th>
+                        <th scope="col" class="px-4 py-2">"Sessions"</th>
+                        <th scope="col" class="px-4 py-2">"Tokens"</th>
+                        <th scope="col" class="px-4 py-2">"State"</th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {users.into_iter().map(|user| {
+                        let id = user.id.clone();
+                        let label = format!("{} ({})", user.name, if user.email.is_empty() { &user.id } else { &user.email });
+                        let action = match &user.deactivated_at {
+                            None => view! {
+                                <ActionForm action=deactivate>
+                                    <input type="hidden" name="id" value=id.clone() />
+                                    <button type="submit" data-testid="deactivate-user" aria-label=format!("Deactivate {label}") class="rounded-md border border-red-300 px-3 py-1 text-sm text-red-800 dark:border-red-800 dark:text-red-300">"Deactivate"</button>
+                                </ActionForm>
+                            }.into_any(),
+                            Some(at) => view! {
+                                <span class="mr-2 text-xs">{format!("deactivated {at}")}</span>
+                                <ActionForm action=reactivate>
+                                    <input type="hidden" name="id" value=id.clone() />
+                                    <button type="submit" data-testid="reactivate-user" aria-label=format!("Reactivate {label}") class="rounded-md border border-slate-300 px-3 py-1 text-sm dark:border-slate-700">"Reactivate"</button>
+                                </ActionForm>
+                            }.into_any(),
+                        };
+                        let role = if user.is_admin { " · administrator" } else { "" };
+                        view! {
+                            <tr data-testid="user" data-user=user.id.clone()>
+                                <td class="px-4 py-2">
+                                    <span class="font-medium">{user.name.clone()}</span>
+                                    <span class="block text-xs">{format!("{} · {}{role}", user.email, user.source)}</span>
+                                </td>
+                                <td class="px-4 py-2">{user.teams.join(", ")}</td>
+                                <td class="px-4 py-2 font-mono text-xs">{user.last_login_at}</td>
+                                <td class="px-4 py-2">{user.sessions}</td>
+                                <td class="px-4 py-2">{user.tokens}</td>
+                                <td class="px-4 py-2">{action}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
 }

@@ -42,6 +42,8 @@ pub fn AuditPage() -> impl IntoView {
                         <option value="request.create">"request.create"</option>
                         <option value="token.create">"token.create"</option>
                         <option value="token.revoke">"token.revoke"</option>
+                        <option value="user.deactivate">"user.deactivate"</option>
+                        <option value="user.reactivate">"user.reactivate"</option>
                         <option value="audit.export">"audit.export"</option>
                     </select>
                 </label>

@@ -90,19 +90,23 @@ pub async fn login(
         teams: persona.teams,
     };
     let started = async {
-        let user = db::users::upsert_login(&state.db, &login).await?;
+        let Some(user) = db::users::upsert_login(&state.db, &login).await? else {
+            return Ok(None);
+        };
         session::start(
             &state.db,
             &state.settings,
             previous.as_deref(),
             &user,
             "dev-login",
-            None,
+            false,
         )
         .await
+        .map(Some)
     };
     match started.await {
-        Ok(cookie) => (
+        Ok(None) => Redirect::to("/login?error=deactivated").into_response(),
+        Ok(Some(cookie)) => (
             [(header::SET_COOKIE, cookie)],
             Redirect::to(&crate::auth::oidc::safe_next(
                 &state.settings.public_origin,

@@ -105,6 +105,9 @@ pub enum OidcError {
     /// Too many sign-ins under way.
     #[error("Too many sign-ins are under way. Please try again in a few minutes.")]
     Busy,
+    /// An administrator deactivated the account.
+    #[error("Your Slipway account has been deactivated. Ask your platform team.")]
+    Deactivated,
 }
 
 impl OidcError {
@@ -122,6 +125,7 @@ impl OidcError {
             OidcError::NoTeams => "no-teams",
             OidcError::Storage(_) => "storage",
             OidcError::Busy => "busy",
+            OidcError::Deactivated => "deactivated",
         }
     }
 
@@ -166,8 +170,6 @@ pub struct Oidc {
 pub struct VerifiedLogin {
     /// The user as the database will store them.
     pub login: NewLogin,
-    /// The raw ID token (the hint for RP-initiated logout).
-    pub id_token: String,
     /// Where the user wanted to go.
     pub next: String,
 }
@@ -396,24 +398,20 @@ impl Oidc {
                 is_admin: mapped.is_admin,
                 teams: mapped.teams,
             },
-            id_token: raw,
             next,
         })
     }
 
     /// Where to send the browser after the local session ended: the provider's end-session
-    /// endpoint (RP-initiated logout) when it has one, else the login page.
-    pub async fn logout_url(&self, id_token: Option<&str>) -> Option<url::Url> {
+    /// endpoint (RP-initiated logout) when it has one, else the login page. The portal names
+    /// itself by its client id, which RP-Initiated Logout 1.0 accepts in place of an ID token
+    /// hint, so sessions need not keep the ID token (and the claims in it).
+    pub async fn logout_url(&self) -> Option<url::Url> {
         let provider = self.provider(false).await.ok()?;
         let endpoint = provider.end_session.clone()?;
-        let mut request = LogoutRequest::from(endpoint)
+        let request = LogoutRequest::from(endpoint)
             .set_client_id(ClientId::new(self.settings.client_id.clone()))
             .set_post_logout_redirect_uri(self.post_logout_url.clone());
-        if let Some(token) =
-            id_token.and_then(|t| t.parse::<openidconnect::core::CoreIdToken>().ok())
-        {
-            request = request.set_id_token_hint(&token);
-        }
         Some(request.http_get_url())
     }
 }
@@ -556,14 +554,16 @@ pub async fn callback(
         let verified = oidc
             .complete(&state.db, &params, browser_state.as_deref())
             .await?;
-        let user = db::users::upsert_login(&state.db, &verified.login).await?;
+        let user = db::users::upsert_login(&state.db, &verified.login)
+            .await?
+            .ok_or(OidcError::Deactivated)?;
         let cookie = session::start(
             &state.db,
             &state.settings,
             previous.as_deref(),
             &user,
             "oidc",
-            Some(&verified.id_token),
+            true,
         )
         .await?;
         Ok::<_, OidcError>((cookie, verified.next))

@@ -94,7 +94,7 @@ pub async fn start(
     previous: Option<&SessionToken>,
     user: &CurrentUser,
     method: &str,
-    id_token: Option<&str>,
+    sso: bool,
 ) -> db::Result<HeaderValue> {
     if let Some(previous) = previous {
         db::sessions::delete(db, &hash_token(&previous.0)).await?;
@@ -105,7 +105,7 @@ pub async fn start(
         &hash_token(&token),
         &user.id,
         settings.session_ttl,
-        id_token,
+        sso,
     )
     .await?;
     audit::record(
@@ -174,9 +174,8 @@ pub async fn load_user(
     }
     let name = cookie_name(&state.settings);
     if let Some(token) = cookie_value(request.headers(), name) {
-        match db::sessions::user_for(&state.db, &hash_token(&token), state.settings.session_idle)
-            .await
-        {
+        let idle = state.settings.session_idle;
+        match db::sessions::user_for(&state.db, &hash_token(&token), idle, true).await {
             Ok(Some(user)) => {
                 request.extensions_mut().insert(user);
             }
@@ -218,17 +217,17 @@ fn api_auth_error(status: StatusCode, code: &'static str, message: &'static str)
 }
 
 /// `POST /auth/logout`: ends the session, clears the cookie and audits it. An SSO session
-/// continues at the provider's end-session endpoint (RP-initiated logout, with the ID token
-/// as hint), which sends the browser back to the login page; others go there directly.
+/// continues at the provider's end-session endpoint (RP-initiated logout, the portal named by
+/// its client id), which sends the browser back to the login page; others go there directly.
 pub async fn logout(
     State(state): State<AuthState>,
     token: Option<Extension<SessionToken>>,
     user: Option<Extension<CurrentUser>>,
 ) -> Response {
-    let mut id_token = None;
+    let mut sso = false;
     if let Some(Extension(token)) = token {
         match db::sessions::delete(&state.db, &hash_token(&token.0)).await {
-            Ok(t) => id_token = t,
+            Ok(was_sso) => sso = was_sso,
             Err(error) => {
                 tracing::error!(%error, "sign-out could not delete the session");
                 return ApiError::from(AppError::Unavailable("The session store".into()))
@@ -247,10 +246,8 @@ pub async fn logout(
             tracing::error!(%error, "audit entry for sign-out not written");
         }
     }
-    let target = match (&state.oidc, &id_token) {
-        (Some(oidc), Some(id_token)) => {
-            oidc.logout_url(Some(id_token)).await.map(|u| u.to_string())
-        }
+    let target = match &state.oidc {
+        Some(oidc) if sso => oidc.logout_url().await.map(|u| u.to_string()),
         _ => None,
     };
     let target = target.unwrap_or_else(|| "/login".to_owned());

@@ -109,6 +109,7 @@ impl ServeArgs {
             limits: super::settings::LimitSettings {
                 sign_in_per_minute: self.sign_in_per_minute.max(1),
                 api_per_minute: self.api_per_minute.max(1),
+                user_per_minute: self.user_per_minute.max(1),
                 client_ip_header: self
                     .client_ip_header
                     .as_deref()
@@ -116,6 +117,11 @@ impl ServeArgs {
                     .map(|h| http::HeaderName::try_from(h.trim()))
                     .transpose()
                     .map_err(|e| invalid("SLIPWAY_CLIENT_IP_HEADER", e.to_string()))?,
+            },
+            streams: super::settings::StreamSettings {
+                per_user: self.streams_per_user.max(1),
+                total: self.streams_total.max(1),
+                check_every: Duration::from_secs(self.stream_check_secs.max(1)),
             },
             audit_retention: Duration::from_secs(
                 u64::from(self.audit_retention_days.max(1)) * 86_400,

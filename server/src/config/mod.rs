@@ -291,12 +291,26 @@ pub struct ServeArgs {
     /// address may make per minute (bursts up to as many); past it they are answered 429.
     #[arg(long, env = "SLIPWAY_API_PER_MINUTE", default_value_t = 1200)]
     pub api_per_minute: u32,
+    /// Requests to the API one signed-in user (by session or API token) may make per minute
+    /// (bursts up to as many), wherever they come from; past it they are answered 429.
+    #[arg(long, env = "SLIPWAY_USER_PER_MINUTE", default_value_t = 600)]
+    pub user_per_minute: u32,
+    /// Live status streams one user may have open (one per browser tab).
+    #[arg(long, env = "SLIPWAY_STREAMS_PER_USER", default_value_t = 16)]
+    pub streams_per_user: usize,
+    /// Live status streams this process keeps open in all.
+    #[arg(long, env = "SLIPWAY_STREAMS_TOTAL", default_value_t = 5000)]
+    pub streams_total: usize,
+    /// How often an open status stream re-reads its session, in seconds; a stream whose
+    /// session ended closes within this time.
+    #[arg(long, env = "SLIPWAY_STREAM_CHECK_SECS", default_value_t = 30)]
+    pub stream_check_secs: u64,
     /// Behind a proxy: the header holding the client's address (its last value, the one the
     /// proxy added, e.g. `X-Forwarded-For`). Without it the connection's peer is the client.
     /// Set it only when every request passes the proxy, which must overwrite or append it.
     #[arg(long, env = "SLIPWAY_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
-    /// Audit entries older than this many days are removed (hourly).
+    /// Audit entries older than this many days are removed (checked every ten minutes).
     #[arg(long, env = "SLIPWAY_AUDIT_RETENTION_DAYS", default_value_t = 365)]
     pub audit_retention_days: u32,
     /// Largest accepted request body, in bytes.

@@ -27,8 +27,10 @@ pub struct Settings {
     pub oidc: Option<OidcSettings>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
-    /// Rate limits per client address.
+    /// Rate limits per client address and user.
     pub limits: LimitSettings,
+    /// Caps and checks of the status streams.
+    pub streams: StreamSettings,
     /// How long audit entries are kept.
     pub audit_retention: Duration,
     /// Where the catalog's offering files come from.
@@ -92,12 +94,25 @@ pub struct EnvironmentSettings {
 /// Rate limits per client address.
 #[derive(Clone, Debug)]
 pub struct LimitSettings {
-    /// Sign-in requests per minute.
+    /// Sign-in requests per minute and client address.
     pub sign_in_per_minute: u32,
-    /// API requests per minute.
+    /// API requests per minute and client address.
     pub api_per_minute: u32,
+    /// API requests per minute and signed-in user (session or token).
+    pub user_per_minute: u32,
     /// The header a proxy puts the client's address in.
     pub client_ip_header: Option<http::HeaderName>,
+}
+
+/// Status streams (Server-Sent Events).
+#[derive(Clone, Debug)]
+pub struct StreamSettings {
+    /// Open streams one user may have.
+    pub per_user: usize,
+    /// Open streams in all.
+    pub total: usize,
+    /// How often an open stream re-reads its session.
+    pub check_every: Duration,
 }
 
 /// Where offering files are read from.

@@ -10,34 +10,40 @@ use super::{Db, Result, now_ms, users};
 /// `last_seen_at` is written at most this often per session, not on every request.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
-/// Stores a new session for `user_id` that expires after `ttl`; `id_token` is kept for
-/// RP-initiated logout of SSO sessions.
+/// Stores a new session for `user_id` that expires after `ttl`; `sso` marks one begun at
+/// the identity provider (sign-out continues there).
 pub async fn create(
     db: &Db,
     token_hash: &str,
     user_id: &str,
     ttl: Duration,
-    id_token: Option<&str>,
+    sso: bool,
 ) -> Result<()> {
     let now = now_ms();
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
     sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, id_token)
+        "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, sso)
          VALUES ($1, $2, $3, $3, $4, $5)",
     )
     .bind(token_hash)
     .bind(user_id)
     .bind(now)
     .bind(now.saturating_add(ttl_ms))
-    .bind(id_token)
+    .bind(i64::from(sso))
     .execute(db.pool())
     .await?;
     Ok(())
 }
 
 /// The user of a live session — not expired, and seen within `idle` — if any; notes that
-/// the session was seen.
-pub async fn user_for(db: &Db, token_hash: &str, idle: Duration) -> Result<Option<CurrentUser>> {
+/// the session was seen when `touch` (a request of the user's; an open status stream's
+/// periodic check is not one, so it does not keep an idle session alive).
+pub async fn user_for(
+    db: &Db,
+    token_hash: &str,
+    idle: Duration,
+    touch: bool,
+) -> Result<Option<CurrentUser>> {
     let now = now_ms();
     let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX / 2);
     let row: Option<(String, i64)> = sqlx::query_as(
@@ -52,7 +58,7 @@ pub async fn user_for(db: &Db, token_hash: &str, idle: Duration) -> Result<Optio
     let Some((user_id, last_seen)) = row else {
         return Ok(None);
     };
-    if now - last_seen > TOUCH_EVERY_MS {
+    if touch && now - last_seen > TOUCH_EVERY_MS {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
             .bind(now)
             .bind(token_hash)
@@ -62,15 +68,15 @@ pub async fn user_for(db: &Db, token_hash: &str, idle: Duration) -> Result<Optio
     users::find(db, &user_id).await
 }
 
-/// Ends a session (sign-out); returns its ID token, if it was an SSO session. Unknown
-/// tokens are ignored.
-pub async fn delete(db: &Db, token_hash: &str) -> Result<Option<String>> {
-    let row: Option<(Option<String>,)> =
-        sqlx::query_as("DELETE FROM sessions WHERE token_hash = $1 RETURNING id_token")
+/// Ends a session (sign-out); returns whether it was an SSO session. Unknown tokens are
+/// ignored.
+pub async fn delete(db: &Db, token_hash: &str) -> Result<bool> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("DELETE FROM sessions WHERE token_hash = $1 RETURNING sso")
             .bind(token_hash)
             .fetch_optional(db.pool())
             .await?;
-    Ok(row.and_then(|(t,)| t))
+    Ok(row.is_some_and(|(sso,)| sso != 0))
 }
 
 /// Removes sign-ins that were started at the identity provider and never completed.

@@ -149,7 +149,8 @@ pub async fn import_ledger(db: &Db, file: &LedgerFile, now: i64) -> anyhow::Resu
                 teams: user.teams.clone(),
             },
         )
-        .await?;
+        .await?
+        .with_context(|| format!("user {} is deactivated", user.subject))?;
         ids.insert(user.subject.clone(), stored.id);
     }
     let mut requests = Vec::new();

@@ -3,6 +3,10 @@
 //! status stream's connects). Past its limit a client gets `429` with `Retry-After` and the
 //! request goes no further — no session lookup, no database write.
 //!
+//! Once the user is known (session or API token), the API is limited per user as well, so
+//! one person's script cannot take what a whole office behind one address shares, and a
+//! leaked token is slowed wherever it is used from.
+//!
 //! The client's address is the connection's peer, or — behind a proxy that sets it — the
 //! last address of the header named by `SLIPWAY_CLIENT_IP_HEADER` (the one the proxy added).
 
@@ -11,43 +15,43 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{Quota, RateLimiter};
 
+use app::domain::CurrentUser;
+
+use crate::config::LimitSettings;
 use crate::error::ApiError;
 use crate::metrics::prom::Telemetry;
 
-type Keyed =
-    RateLimiter<IpAddr, governor::state::keyed::DefaultKeyedStateStore<IpAddr>, DefaultClock>;
+type Keyed<K> = RateLimiter<K, governor::state::keyed::DefaultKeyedStateStore<K>, DefaultClock>;
 
 /// The limiters of one process.
 pub struct Limits {
-    sign_in: Keyed,
-    api: Keyed,
+    sign_in: Keyed<IpAddr>,
+    api: Keyed<IpAddr>,
+    user: Keyed<String>,
     client_ip_header: Option<HeaderName>,
     checks: AtomicU64,
     telemetry: Arc<Telemetry>,
 }
 
 impl Limits {
-    /// Limits of `sign_in` and `api` requests per minute and client (bursts up to the same).
-    pub fn new(
-        sign_in: u32,
-        api: u32,
-        client_ip_header: Option<HeaderName>,
-        telemetry: Arc<Telemetry>,
-    ) -> Self {
+    /// The limits of `settings`, per minute (bursts up to the same).
+    pub fn new(settings: &LimitSettings, telemetry: Arc<Telemetry>) -> Self {
         let quota = |per_minute: u32| {
             Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN))
         };
         Limits {
-            sign_in: RateLimiter::keyed(quota(sign_in)),
-            api: RateLimiter::keyed(quota(api)),
-            client_ip_header,
+            sign_in: RateLimiter::keyed(quota(settings.sign_in_per_minute)),
+            api: RateLimiter::keyed(quota(settings.api_per_minute)),
+            user: RateLimiter::keyed(quota(settings.user_per_minute)),
+            client_ip_header: settings.client_ip_header.clone(),
             checks: AtomicU64::new(0),
             telemetry,
         }
@@ -101,17 +105,82 @@ pub async fn limit(State(limits): State<Arc<Limits>>, request: Request, next: Ne
     }
     match limiter.check_key(&client) {
         Ok(()) => next.run(request).await,
-        Err(not_until) => {
-            limits.telemetry.rate_limited(class);
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("Too many requests; try again in {seconds} s."),
-            )
-            .with_header(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)))
-            .into_response()
-        }
+        Err(not_until) => too_many(&limits, class, &not_until),
     }
+}
+
+/// Middleware (after the user is known): refuses an API request past its user's limit.
+pub async fn limit_user(
+    State(limits): State<Arc<Limits>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let user = match (class(request.uri().path()), request.extensions().get::<CurrentUser>()) {
+        (Some("api"), Some(user)) => user.id.clone(),
+        _ => return next.run(request).await,
+    };
+    if limits.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+        limits.user.retain_recent();
+    }
+    match limits.user.check_key(&user) {
+        Ok(()) => next.run(request).await,
+        Err(not_until) => too_many(&limits, "user", &not_until),
+    }
+}
+
+fn too_many(
+    limits: &Limits,
+    class: &'static str,
+    not_until: &governor::NotUntil<<DefaultClock as Clock>::Instant>,
+) -> Response {
+    limits.telemetry.rate_limited(class);
+    let wait = not_until.wait_time_from(DefaultClock::default().now());
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("Too many requests; try again in {seconds} s."),
+    )
+    .with_header(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)))
+    .into_response()
+}
+
+/// Middleware: refuses a request body over `max` bytes with 413 before any handler sees it.
+/// A declared `Content-Length` over the limit is refused without reading; any other body
+/// (chunked, or of unknown length) is read up to the limit first, so a handler never meets
+/// a body that stops halfway — server functions would report that as their own 500.
+pub async fn body_limit(State(max): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return crate::error::payload_too_large();
+    }
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) && declared.is_none() {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, max).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Err(error) if is_length_limit(&error) => crate::error::payload_too_large(),
+        Err(error) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unreadable_body",
+            format!("The request body could not be read: {error}."),
+        )
+        .into_response(),
+    }
+}
+
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }

@@ -26,7 +26,6 @@ use leptos::prelude::provide_context;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use serde_json::json;
 use std::sync::{Arc, LazyLock};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -123,10 +122,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .route_layer(from_fn_with_state(state.telemetry.clone(), track_http))
         .layer(from_fn(guard::require_login))
+        .layer(from_fn_with_state(state.limits.clone(), limits::limit_user))
         .layer(from_fn_with_state(state.auth.clone(), session::load_user))
         .layer(from_fn_with_state(state.auth.clone(), csrf::same_origin_writes))
-        .layer(RequestBodyLimitLayer::new(max_body))
-        .layer(from_fn(crate::error::json_payload_too_large))
+        .layer(from_fn_with_state(max_body, limits::body_limit))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -96,32 +96,52 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn purge_expired_sessions(db: Db) {
+/// What one round of [`housekeeping`] removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Housekept {
+    /// Expired sessions.
+    pub sessions: u64,
+    /// Sign-ins begun at the identity provider and never completed.
+    pub sign_ins: u64,
+    /// Audit entries older than the retention.
+    pub audit_entries: u64,
+}
+
+/// One round of housekeeping: removes expired sessions, abandoned sign-ins and audit entries
+/// past `audit_retention`. Each part runs even when another failed (logged; the next round
+/// tries again).
+pub async fn housekeeping(db: &Db, audit_retention: Duration) -> Housekept {
+    let mut done = Housekept::default();
+    match db::sessions::purge_expired(db).await {
+        Ok(n) => done.sessions = n,
+        Err(error) => tracing::warn!(%error, "purging expired sessions failed; will retry"),
+    }
+    match db::sessions::purge_expired_sign_ins(db).await {
+        Ok(n) => done.sign_ins = n,
+        Err(error) => tracing::warn!(%error, "purging abandoned sign-ins failed; will retry"),
+    }
+    let before = db::now_ms() - i64::try_from(audit_retention.as_millis()).unwrap_or(i64::MAX);
+    match db::audit::purge_before(db, before).await {
+        Ok(n) => done.audit_entries = n,
+        Err(error) => tracing::warn!(%error, "purging old audit entries failed; will retry"),
+    }
+    if done != Housekept::default() {
+        tracing::info!(
+            sessions = done.sessions,
+            sign_ins = done.sign_ins,
+            audit_entries = done.audit_entries,
+            "housekeeping removed expired rows"
+        );
+    }
+    done
+}
+
+/// Runs [`housekeeping`] every ten minutes.
+async fn keep_house(db: Db, audit_retention: Duration) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
-        match db::sessions::purge_expired(&db).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "expired sessions purged"),
-            Err(error) => tracing::warn!(%error, "purging expired sessions failed; will retry"),
-        }
-        if let Err(error) = db::sessions::purge_expired_sign_ins(&db).await {
-            tracing::warn!(%error, "purging abandoned sign-ins failed; will retry");
-        }
-    }
-}
-
-/// Removes audit entries older than the retention, hourly.
-async fn purge_old_audit(db: Db, retention: Duration) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        let before = db::now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
-        match db::audit::purge_before(&db, before).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "audit entries past their retention removed"),
-            Err(error) => tracing::warn!(%error, "purging old audit entries failed; will retry"),
-        }
+        housekeeping(&db, audit_retention).await;
     }
 }
 
@@ -175,8 +195,7 @@ pub async fn start_background(state: &AppState) -> anyhow::Result<Background> {
     let mut tasks = vec![
         state.environments.spawn_refresh(),
         state.catalog.spawn_refresh(),
-        tokio::spawn(purge_expired_sessions(state.db.clone())),
-        tokio::spawn(purge_old_audit(
+        tokio::spawn(keep_house(
             state.db.clone(),
             state.settings.audit_retention,
         )),

@@ -81,6 +81,8 @@ pub struct Telemetry {
     reachable: Family<ClusterLabels, Gauge>,
     objects: Family<ClusterLabels, Gauge>,
     limited: Family<LimitLabels, Counter>,
+    streams_open: Gauge,
+    streams_refused: Family<LimitLabels, Counter>,
     offerings: Mutex<HashSet<String>>,
 }
 
@@ -172,8 +174,22 @@ impl Telemetry {
             "Requests refused with 429 because their client passed its limit",
             limited.clone(),
         );
+        let streams_open = Gauge::default();
+        registry.register(
+            "status_streams_open",
+            "Status streams (Server-Sent Events) open now",
+            streams_open.clone(),
+        );
+        let streams_refused = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "status_streams_refused",
+            "Status stream connects refused because a cap (per_user, total) was reached",
+            streams_refused.clone(),
+        );
         Telemetry {
             limited,
+            streams_open,
+            streams_refused,
             registry,
             requests,
             stages,
@@ -188,9 +204,19 @@ impl Telemetry {
         }
     }
 
-    /// A request refused by the rate limit `limit` (`sign_in`, `api`).
+    /// A request refused by the rate limit `limit` (`sign_in`, `api`, `user`).
     pub fn rate_limited(&self, limit: &'static str) {
         self.limited.get_or_create(&LimitLabels { limit }).inc();
+    }
+
+    /// A status stream opened (`+1`) or closed (`-1`).
+    pub fn stream_open(&self, delta: i64) {
+        self.streams_open.inc_by(delta);
+    }
+
+    /// A status stream connect refused by the cap `limit` (`per_user`, `total`).
+    pub fn stream_refused(&self, limit: &'static str) {
+        self.streams_refused.get_or_create(&LimitLabels { limit }).inc();
     }
 
     /// The offering label for `offering`: itself while fewer than [`MAX_OFFERINGS`] distinct

@@ -8,6 +8,7 @@ pub mod requests;
 pub mod status;
 pub mod system;
 pub mod tokens;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -57,6 +58,7 @@ pub fn ports(parts: Parts<'_>) -> Ports {
             parts.settings.clone(),
         )),
         audit: Arc::new(audit::AuditService::new(db.clone())),
-        tokens: Arc::new(tokens::TokenService::new(db)),
+        tokens: Arc::new(tokens::TokenService::new(db.clone())),
+        users: Arc::new(users::UserService::new(db)),
     }
 }

@@ -275,7 +275,7 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
-    async fn read(response: Response<Body>) -> Self {
+    pub(crate) async fn read(response: Response<Body>) -> Self {
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.expect("body reads").to_bytes();
         TestResponse {

@@ -34,6 +34,7 @@ pub fn settings_at(origin: &str, args: &[&str]) -> slipway::config::Settings {
     // Tests sign in and call the API far faster than a person; the limits have their own test.
     settings.limits.sign_in_per_minute = 1_000_000;
     settings.limits.api_per_minute = 1_000_000;
+    settings.limits.user_per_minute = 1_000_000;
     settings.git.retry_base = std::time::Duration::from_millis(200);
     settings.git.retry_max = std::time::Duration::from_secs(2);
     settings.git.lease_ttl = std::time::Duration::from_secs(5);

@@ -28,24 +28,61 @@ pub struct SseStream {
 impl SseStream {
     /// Opens the stream as the holder of `cookie`, optionally resuming after `last_event_id`.
     pub async fn open(app: &TestApp, cookie: &str, last_event_id: Option<&str>) -> Self {
+        match Self::try_open(app, cookie, last_event_id).await {
+            Ok(stream) => stream,
+            Err(refused) => panic!("stream refused: {} {}", refused.status, refused.body),
+        }
+    }
+
+    /// Like [`SseStream::open`], but a refusal is returned, not a panic.
+    pub async fn try_open(
+        app: &TestApp,
+        cookie: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<Self, super::TestResponse> {
         let mut request = Request::get("/api/status/events")
             .header(header::COOKIE, cookie)
             .header(header::ACCEPT, "text/event-stream");
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
         }
+        let mut request = request.body(Body::empty()).unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                40_000,
+            ))));
         let response = slipway::http::router(app.state.clone())
-            .oneshot(request.body(Body::empty()).unwrap())
+            .oneshot(request)
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
+        if response.status() != StatusCode::OK {
+            return Err(super::TestResponse::read(response).await);
+        }
         assert_eq!(
             response.headers()[header::CONTENT_TYPE],
             "text/event-stream"
         );
-        SseStream {
+        Ok(SseStream {
             body: response.into_body(),
             buffer: String::new(),
+        })
+    }
+
+    /// Whether the server ends the stream within `wait` (events before the end are skipped).
+    pub async fn ends_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.body.frame()).await {
+                Err(_) => return false,
+                Ok(None) => return true,
+                Ok(Some(frame)) => {
+                    if let Ok(data) = frame.expect("stream frame").into_data() {
+                        self.buffer.push_str(std::str::from_utf8(&data).unwrap());
+                    }
+                }
+            }
         }
     }
 
