@@ -37,3 +37,36 @@ test('members are refused the audit log', async ({ page }) => {
   expect(response?.status()).toBe(403);
   await expect(page.getByTestId('error-panel')).toContainText('You are not allowed to read the audit log.');
 });
+
+test('an admin deactivates a user, who is signed out at once and cannot sign in until reactivated', async ({ page, browser }) => {
+  const bobContext = await browser.newContext();
+  const bob = await bobContext.newPage();
+  await bob.goto('/login');
+  await bob.getByRole('button', { name: 'Continue as Bob Builder' }).click();
+  await expect(bob).toHaveURL(/\/catalog$/);
+
+  await page.goto('/login');
+  await page.getByRole('button', { name: 'Continue as Pat Platform' }).click();
+  await page.goto('/admin');
+  await page.getByRole('link', { name: 'Users →' }).click();
+  await expect(page).toHaveURL(/\/admin\/users$/);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const row = page.getByTestId('user').filter({ hasText: 'bob@dev.slipway.invalid' });
+  await row.getByRole('button', { name: /^Deactivate Bob Builder/ }).click();
+  await expect(row.getByRole('button', { name: /^Reactivate Bob Builder/ })).toBeVisible();
+  await expect(row).toContainText('deactivated');
+
+  // Bob's next page view finds no session; signing in again is refused and says why.
+  await bob.goto('/requests');
+  await expect(bob).toHaveURL(/\/login\?next=/);
+  await bob.getByRole('button', { name: 'Continue as Bob Builder' }).click();
+  await expect(bob).toHaveURL(/\/login\?error=deactivated/);
+  await expect(bob.getByRole('alert')).toContainText('has been deactivated');
+
+  await row.getByRole('button', { name: /^Reactivate Bob Builder/ }).click();
+  await expect(row.getByRole('button', { name: /^Deactivate Bob Builder/ })).toBeVisible();
+  await bob.goto('/login');
+  await bob.getByRole('button', { name: 'Continue as Bob Builder' }).click();
+  await expect(bob).toHaveURL(/\/catalog$/);
+  await bobContext.close();
+});
