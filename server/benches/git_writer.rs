@@ -57,7 +57,8 @@ async fn rig(batch: i64) -> Rig {
         },
     )
     .await
-    .unwrap();
+    .unwrap()
+    .expect("an active user");
     Rig {
         _dir: dir,
         state,

@@ -155,7 +155,8 @@ async fn main() {
                 },
             )
             .await
-            .unwrap(),
+            .unwrap()
+            .expect("an active user"),
         );
     }
     let admin = CurrentUser {

@@ -279,11 +279,19 @@ spec:
     )
     .unwrap();
     let user = user();
-    let small = render(&looping, &draft("loops", "l1", json!({"count": 100})), &stamp(&user))
-        .expect("a small count renders");
+    let small = render(
+        &looping,
+        &draft("loops", "l1", json!({"count": 100})),
+        &stamp(&user),
+    )
+    .expect("a small count renders");
     assert!(small.content.contains(&"x".repeat(100)));
     // 100,000 rounds would write 100 KB, well under the file limit: only the fuel stops it.
-    let error = render(&looping, &draft("loops", "l2", json!({"count": 100_000})), &stamp(&user))
-        .expect_err("refused");
+    let error = render(
+        &looping,
+        &draft("loops", "l2", json!({"count": 100_000})),
+        &stamp(&user),
+    )
+    .expect_err("refused");
     assert!(error.0.contains("fuel"), "{error}");
 }

@@ -44,7 +44,8 @@ async fn a_login_replaces_team_memberships_with_the_providers_groups() {
     let first =
         db::users::upsert_login(&test.db, &login("oidc|u1", &["team-b", "team-a", "team-a"]))
             .await
-            .unwrap().unwrap();
+            .unwrap()
+            .unwrap();
     assert_eq!(
         first.teams,
         vec!["team-a", "team-b"],
@@ -52,7 +53,8 @@ async fn a_login_replaces_team_memberships_with_the_providers_groups() {
     );
     let second = db::users::upsert_login(&test.db, &login("oidc|u1", &["team-c"]))
         .await
-        .unwrap().unwrap();
+        .unwrap()
+        .unwrap();
     assert_eq!(second.id, first.id, "same subject, same user");
     let stored = db::users::find(&test.db, &first.id).await.unwrap().unwrap();
     assert_eq!(stored.teams, vec!["team-c"]);
@@ -63,10 +65,17 @@ async fn a_live_session_resolves_to_its_user_and_a_deleted_one_to_nobody() {
     let test = TestDb::new().await;
     let user = db::users::upsert_login(&test.db, &login("dev|x", &["team-a"]))
         .await
-        .unwrap().unwrap();
-    db::sessions::create(&test.db, "hash-1", &user.id, Duration::from_secs(600), false)
-        .await
+        .unwrap()
         .unwrap();
+    db::sessions::create(
+        &test.db,
+        "hash-1",
+        &user.id,
+        Duration::from_secs(600),
+        false,
+    )
+    .await
+    .unwrap();
     let found = db::sessions::user_for(&test.db, "hash-1", IDLE, true)
         .await
         .unwrap();
@@ -88,7 +97,8 @@ async fn expired_sessions_resolve_to_nobody_and_are_purged() {
     let test = TestDb::new().await;
     let user = db::users::upsert_login(&test.db, &login("dev|y", &[]))
         .await
-        .unwrap().unwrap();
+        .unwrap()
+        .unwrap();
     db::sessions::create(&test.db, "expired", &user.id, Duration::ZERO, false)
         .await
         .unwrap();
@@ -115,7 +125,8 @@ async fn a_session_left_idle_too_long_resolves_to_nobody() {
     let test = TestDb::new().await;
     let user = db::users::upsert_login(&test.db, &login("dev|z", &[]))
         .await
-        .unwrap().unwrap();
+        .unwrap()
+        .unwrap();
     db::sessions::create(
         &test.db,
         "idle",
@@ -194,10 +205,30 @@ async fn a_deactivated_user_loses_sessions_and_tokens_at_once_and_cannot_sign_in
             tokens: 1
         })
     );
-    assert_eq!(db::sessions::user_for(&test.db, "s1", IDLE, true).await.unwrap(), None);
-    assert!(db::tokens::authenticate(&test.db, "t1").await.unwrap().is_none());
-    assert!(db::sessions::user_for(&test.db, "s3", IDLE, true).await.unwrap().is_some());
-    assert!(db::tokens::authenticate(&test.db, "t2").await.unwrap().is_some());
+    assert_eq!(
+        db::sessions::user_for(&test.db, "s1", IDLE, true)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        db::tokens::authenticate(&test.db, "t1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        db::sessions::user_for(&test.db, "s3", IDLE, true)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        db::tokens::authenticate(&test.db, "t2")
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(db::users::find(&test.db, &user.id).await.unwrap(), None);
     assert_eq!(
         db::users::upsert_login(&test.db, &login("oidc|gone", &["team-b"]))
@@ -206,7 +237,10 @@ async fn a_deactivated_user_loses_sessions_and_tokens_at_once_and_cannot_sign_in
         None,
         "a deactivated user's sign-in is refused"
     );
-    assert_eq!(db::users::deactivate(&test.db, &user.id).await.unwrap(), None);
+    assert_eq!(
+        db::users::deactivate(&test.db, &user.id).await.unwrap(),
+        None
+    );
 
     assert!(db::users::reactivate(&test.db, &user.id).await.unwrap());
     let back = db::users::upsert_login(&test.db, &login("oidc|gone", &["team-b"]))
@@ -215,7 +249,10 @@ async fn a_deactivated_user_loses_sessions_and_tokens_at_once_and_cannot_sign_in
         .expect("signs in again");
     assert_eq!(back.teams, vec!["team-b"]);
     assert!(
-        db::tokens::authenticate(&test.db, "t1").await.unwrap().is_none(),
+        db::tokens::authenticate(&test.db, "t1")
+            .await
+            .unwrap()
+            .is_none(),
         "revoked tokens stay revoked"
     );
 }

@@ -290,7 +290,10 @@ async fn a_deactivated_users_sign_in_at_the_provider_is_refused_and_audited() {
         .fetch_one(app.db().pool())
         .await
         .unwrap();
-    slipway::db::users::deactivate(app.db(), &id).await.unwrap().unwrap();
+    slipway::db::users::deactivate(app.db(), &id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(app.count("sessions").await, 0);
 
     assert_eq!(
@@ -327,7 +330,10 @@ async fn sign_ins_under_way_are_capped_and_past_the_cap_nothing_is_stored() {
     let res = app.get("/auth/oidc/login", None).await;
     assert_eq!(res.header(header::LOCATION), Some("/login?error=busy"));
     assert!(res.cookie("slipway_oidc_state").is_none());
-    assert_eq!(app.count("oidc_pending").await, slipway::auth::oidc::MAX_PENDING);
+    assert_eq!(
+        app.count("oidc_pending").await,
+        slipway::auth::oidc::MAX_PENDING
+    );
     // Once abandoned ones expire, sign-ins start again.
     sqlx::query("UPDATE oidc_pending SET expires_at = $1 WHERE state = 'state-1'")
         .bind(now - 1)
@@ -336,7 +342,11 @@ async fn sign_ins_under_way_are_capped_and_past_the_cap_nothing_is_stored() {
         .unwrap();
     let res = app.get("/auth/oidc/login", None).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    assert!(res.header(header::LOCATION).unwrap().starts_with(&provider.issuer));
+    assert!(
+        res.header(header::LOCATION)
+            .unwrap()
+            .starts_with(&provider.issuer)
+    );
 }
 
 #[tokio::test]
@@ -361,7 +371,15 @@ async fn a_flood_of_sign_ins_and_forged_callbacks_is_refused_past_the_limit_and_
         }
     }
     assert_eq!(refused, 180);
-    assert_eq!(app.count("oidc_pending").await, 10, "one row per sign-in let through");
-    assert_eq!(app.count("audit_log").await, audit, "forged callbacks are not audited");
+    assert_eq!(
+        app.count("oidc_pending").await,
+        10,
+        "one row per sign-in let through"
+    );
+    assert_eq!(
+        app.count("audit_log").await,
+        audit,
+        "forged callbacks are not audited"
+    );
     assert_eq!(app.count("users").await, 0);
 }

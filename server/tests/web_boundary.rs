@@ -292,7 +292,8 @@ async fn housekeeping_removes_old_audit_entries_expired_sessions_and_abandoned_s
         .await
         .unwrap();
 
-    let done = slipway::http::serve::housekeeping(app.db(), Duration::from_secs(365 * 86_400)).await;
+    let done =
+        slipway::http::serve::housekeeping(app.db(), Duration::from_secs(365 * 86_400)).await;
     assert_eq!(
         done,
         slipway::http::serve::Housekept {
@@ -311,7 +312,11 @@ async fn housekeeping_removes_old_audit_entries_expired_sessions_and_abandoned_s
         .await
         .unwrap();
     assert_eq!(pending, "under-way");
-    assert_eq!(app.get("/catalog", Some(&cookie)).await.status, StatusCode::OK, "the live session stays");
+    assert_eq!(
+        app.get("/catalog", Some(&cookie)).await.status,
+        StatusCode::OK,
+        "the live session stays"
+    );
 }
 
 /// Test settings with the development login, changed by `change`.
@@ -352,14 +357,23 @@ async fn an_open_stream_closes_within_the_check_interval_once_its_session_ends()
         !still_in.ends_within(Duration::from_millis(600)).await,
         "the other session's stream stays"
     );
-    app.state.status.hub().publish(ledger_message("team-a", "r1"));
-    let event = still_in.next(Duration::from_secs(5)).await.expect("delivered");
+    app.state
+        .status
+        .hub()
+        .publish(ledger_message("team-a", "r1"));
+    let event = still_in
+        .next(Duration::from_secs(5))
+        .await
+        .expect("delivered");
     assert_eq!(event.event, "ledger");
     // Its place under the caps is freed with it.
     assert_eq!(app.state.streams.open(), 1);
     // Reconnecting with the ended session is refused.
     let again = SseStream::try_open(&app, &laptop, None).await;
-    assert_eq!(again.err().map(|r| r.status), Some(StatusCode::UNAUTHORIZED));
+    assert_eq!(
+        again.err().map(|r| r.status),
+        Some(StatusCode::UNAUTHORIZED)
+    );
 }
 
 #[tokio::test]
@@ -412,15 +426,29 @@ async fn streams_are_capped_per_user_and_in_total_and_refusals_are_counted() {
     let carol = app.login_as("carol").await;
     let first = SseStream::open(&app, &alice, None).await;
     let _second = SseStream::open(&app, &alice, None).await;
-    let third = SseStream::try_open(&app, &alice, None).await.err().expect("refused");
+    let third = SseStream::try_open(&app, &alice, None)
+        .await
+        .err()
+        .expect("refused");
     assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(third.body.contains("\"code\":\"too_many_streams\""), "{}", third.body);
+    assert!(
+        third.body.contains("\"code\":\"too_many_streams\""),
+        "{}",
+        third.body
+    );
     assert_eq!(third.header(header::RETRY_AFTER), Some("30"));
 
     let _bobs = SseStream::open(&app, &bob, None).await;
-    let full = SseStream::try_open(&app, &carol, None).await.err().expect("refused");
+    let full = SseStream::try_open(&app, &carol, None)
+        .await
+        .err()
+        .expect("refused");
     assert_eq!(full.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(full.body.contains("\"code\":\"streams_full\""), "{}", full.body);
+    assert!(
+        full.body.contains("\"code\":\"streams_full\""),
+        "{}",
+        full.body
+    );
 
     // A closed tab frees its place.
     drop(first);
@@ -456,7 +484,11 @@ async fn a_deactivated_user_is_shut_out_at_once_and_it_is_audited() {
     let bob = app.login_as("bob").await;
     let admin = app.login_as("pat").await;
     let created = app
-        .server_fn("tokens/create", Some(&alice), "name=ci&scopes=read&expires_in_days=30")
+        .server_fn(
+            "tokens/create",
+            Some(&alice),
+            "name=ci&scopes=read&expires_in_days=30",
+        )
         .await;
     let token: serde_json::Value = serde_json::from_str(&created.body).unwrap();
     let token = token["token"].as_str().unwrap().to_owned();
@@ -477,27 +509,52 @@ async fn a_deactivated_user_is_shut_out_at_once_and_it_is_audited() {
     // A member cannot deactivate anyone, even a real user of another team; nor can an
     // administrator deactivate themselves.
     let refused = app
-        .server_fn("admin/users/deactivate", Some(&alice), &format!("id={bob_id}"))
+        .server_fn(
+            "admin/users/deactivate",
+            Some(&alice),
+            &format!("id={bob_id}"),
+        )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
     assert_eq!(app.get("/catalog", Some(&bob)).await.status, StatusCode::OK);
     let own = app
-        .server_fn("admin/users/deactivate", Some(&admin), &format!("id={admin_id}"))
+        .server_fn(
+            "admin/users/deactivate",
+            Some(&admin),
+            &format!("id={admin_id}"),
+        )
         .await;
     assert_eq!(own.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", own.body);
 
     let done = app
-        .server_fn("admin/users/deactivate", Some(&admin), &format!("id={alice_id}"))
+        .server_fn(
+            "admin/users/deactivate",
+            Some(&admin),
+            &format!("id={alice_id}"),
+        )
         .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     // At once: the session, the token; the stream within its check interval.
-    assert_eq!(app.get("/catalog", Some(&alice)).await.status, StatusCode::SEE_OTHER);
-    assert_eq!(app.send(me(token.clone())).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/catalog", Some(&alice)).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        app.send(me(token.clone())).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     assert!(stream.ends_within(Duration::from_secs(5)).await);
-    assert_eq!(app.get("/catalog", Some(&bob)).await.status, StatusCode::OK, "bob stays");
+    assert_eq!(
+        app.get("/catalog", Some(&bob)).await.status,
+        StatusCode::OK,
+        "bob stays"
+    );
     // Signing in again is refused, and says why.
     let again = app.post_form("/auth/dev-login", "handle=alice", None).await;
-    assert_eq!(again.header(header::LOCATION), Some("/login?error=deactivated"));
+    assert_eq!(
+        again.header(header::LOCATION),
+        Some("/login?error=deactivated")
+    );
     assert!(again.session_cookie().is_none());
 
     let audit = slipway::db::audit::recent(app.db(), 50).await.unwrap();
@@ -507,16 +564,26 @@ async fn a_deactivated_user_is_shut_out_at_once_and_it_is_audited() {
         .expect("audited");
     assert_eq!(entry.actor_name, "Pat Platform");
     assert!(entry.target.as_deref().unwrap().contains("Alice Archer"));
-    assert_eq!(entry.detail.as_deref(), Some("1 session ended, 1 token revoked"));
     assert_eq!(
-        audit.iter().filter(|e| e.action == "user.deactivate").count(),
+        entry.detail.as_deref(),
+        Some("1 session ended, 1 token revoked")
+    );
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.action == "user.deactivate")
+            .count(),
         1,
         "the refused attempts changed nothing"
     );
 
     // Reactivated, she signs in again; the revoked token stays revoked.
     let back = app
-        .server_fn("admin/users/reactivate", Some(&admin), &format!("id={alice_id}"))
+        .server_fn(
+            "admin/users/reactivate",
+            Some(&admin),
+            &format!("id={alice_id}"),
+        )
         .await;
     assert_eq!(back.status, StatusCode::OK, "{}", back.body);
     app.login_as("alice").await;
@@ -530,7 +597,10 @@ async fn a_deactivated_user_is_shut_out_at_once_and_it_is_audited() {
         .find(|u| u["id"] == alice_id.as_str())
         .unwrap()
         .clone();
-    assert_eq!((row["sessions"].as_i64(), row["tokens"].as_i64()), (Some(1), Some(0)));
+    assert_eq!(
+        (row["sessions"].as_i64(), row["tokens"].as_i64()),
+        (Some(1), Some(0))
+    );
     assert!(row["deactivated_at"].is_null());
 }
 
@@ -554,7 +624,10 @@ async fn the_api_is_limited_per_user_wherever_the_calls_come_from() {
     let res = app.server_fn("session", Some(&bob), "").await;
     assert_eq!(res.status, StatusCode::OK, "another user is not held back");
     let exposition = app.state.telemetry.render(&app.state.status.clusters());
-    assert!(exposition.contains("slipway_rate_limited_total{limit=\"user\"} 10"), "{exposition}");
+    assert!(
+        exposition.contains("slipway_rate_limited_total{limit=\"user\"} 10"),
+        "{exposition}"
+    );
 }
 
 #[tokio::test]
@@ -575,7 +648,11 @@ async fn a_body_too_large_is_refused_with_413_also_when_it_comes_in_chunks() {
     assert!(request.headers().get(header::CONTENT_LENGTH).is_none());
     let res = app.send(request).await;
     assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", res.body);
-    assert!(res.body.contains("\"code\":\"payload_too_large\""), "{}", res.body);
+    assert!(
+        res.body.contains("\"code\":\"payload_too_large\""),
+        "{}",
+        res.body
+    );
     assert_eq!(app.count("drafts").await, before);
 }
 
@@ -594,7 +671,9 @@ async fn a_server_function_called_with_the_cookie_from_elsewhere_is_refused_and_
             request = request.header(header::REFERER, referer);
         }
         request
-            .body(Body::from("name=csrf&scopes=read+write&expires_in_days=365"))
+            .body(Body::from(
+                "name=csrf&scopes=read+write&expires_in_days=365",
+            ))
             .unwrap()
     };
     for (origin, referer) in [
@@ -605,12 +684,19 @@ async fn a_server_function_called_with_the_cookie_from_elsewhere_is_refused_and_
         (None, None),
     ] {
         let res = app.send(create(origin, referer.as_deref())).await;
-        assert_eq!(res.status, StatusCode::FORBIDDEN, "{origin:?} {referer:?}: {}", res.body);
+        assert_eq!(
+            res.status,
+            StatusCode::FORBIDDEN,
+            "{origin:?} {referer:?}: {}",
+            res.body
+        );
         assert!(res.body.contains("\"code\":\"cross_origin_refused\""));
     }
     assert_eq!(app.count("api_tokens").await, 0, "no token was made");
     // The portal's own page, by Origin or (where a browser sent none) by Referer, passes.
-    let by_referer = app.send(create(None, Some(&format!("{ORIGIN}/tokens")))).await;
+    let by_referer = app
+        .send(create(None, Some(&format!("{ORIGIN}/tokens"))))
+        .await;
     assert_eq!(by_referer.status, StatusCode::OK, "{}", by_referer.body);
     let by_origin = app.send(create(Some(ORIGIN), None)).await;
     assert_eq!(by_origin.status, StatusCode::OK, "{}", by_origin.body);
@@ -649,7 +735,10 @@ async fn prometheus_labels_never_carry_a_user_or_a_team() {
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| Some(&l[l.find('{')?..=l.rfind('}')?]))
         .collect();
-    assert!(labels.iter().any(|l| l.contains("offering=")), "requests were counted: {exposition}");
+    assert!(
+        labels.iter().any(|l| l.contains("offering=")),
+        "requests were counted: {exposition}"
+    );
     for label in labels {
         for value in &forbidden {
             assert!(!label.contains(value.as_str()), "{value:?} in {label}");

@@ -100,14 +100,7 @@ pub async fn start(
         db::sessions::delete(db, &hash_token(&previous.0)).await?;
     }
     let token = new_token();
-    db::sessions::create(
-        db,
-        &hash_token(&token),
-        &user.id,
-        settings.session_ttl,
-        sso,
-    )
-    .await?;
+    db::sessions::create(db, &hash_token(&token), &user.id, settings.session_ttl, sso).await?;
     audit::record(
         db,
         audit::NewAuditEntry {

@@ -85,9 +85,9 @@ pub async fn find(db: &Db, id: &str) -> Result<Option<CurrentUser>> {
         "SELECT id, display_name, email, is_admin FROM users
          WHERE id = $1 AND deactivated_at IS NULL",
     )
-            .bind(id)
-            .fetch_optional(db.pool())
-            .await?;
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
     let Some((id, name, email, is_admin)) = row else {
         return Ok(None);
     };
@@ -134,7 +134,17 @@ pub struct UserRow {
 /// tokens they hold.
 pub async fn list(db: &Db) -> Result<Vec<UserRow>> {
     let now = now_ms();
-    type Row = (String, String, String, String, i64, i64, Option<i64>, i64, i64);
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        Option<i64>,
+        i64,
+        i64,
+    );
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT u.id, u.subject, u.display_name, u.email, u.is_admin, u.last_login_at,
                 u.deactivated_at,
@@ -157,7 +167,17 @@ pub async fn list(db: &Db) -> Result<Vec<UserRow>> {
     Ok(rows
         .into_iter()
         .map(
-            |(id, subject, display_name, email, is_admin, last_login_at, deactivated_at, sessions, tokens)| {
+            |(
+                id,
+                subject,
+                display_name,
+                email,
+                is_admin,
+                last_login_at,
+                deactivated_at,
+                sessions,
+                tokens,
+            )| {
                 UserRow {
                     teams: teams.remove(&id).unwrap_or_default(),
                     id,

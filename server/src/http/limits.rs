@@ -115,7 +115,10 @@ pub async fn limit_user(
     request: Request,
     next: Next,
 ) -> Response {
-    let user = match (class(request.uri().path()), request.extensions().get::<CurrentUser>()) {
+    let user = match (
+        class(request.uri().path()),
+        request.extensions().get::<CurrentUser>(),
+    ) {
         (Some("api"), Some(user)) => user.id.clone(),
         _ => return next.run(request).await,
     };
@@ -158,12 +161,19 @@ pub async fn body_limit(State(max): State<usize>, request: Request, next: Next) 
     if declared.is_some_and(|n| n > max as u64) {
         return crate::error::payload_too_large();
     }
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) && declared.is_none() {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) && declared.is_none()
+    {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
     match axum::body::to_bytes(body, max).await {
-        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
         Err(error) if is_length_limit(&error) => crate::error::payload_too_large(),
         Err(error) => ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -195,10 +195,7 @@ pub async fn start_background(state: &AppState) -> anyhow::Result<Background> {
     let mut tasks = vec![
         state.environments.spawn_refresh(),
         state.catalog.spawn_refresh(),
-        tokio::spawn(keep_house(
-            state.db.clone(),
-            state.settings.audit_retention,
-        )),
+        tokio::spawn(keep_house(state.db.clone(), state.settings.audit_retention)),
         state.ledger.spawn_relay(state.db.clone()),
     ];
     tasks.extend(

@@ -76,7 +76,10 @@ impl Streams {
 
     /// A place for one more stream of `user`, or the cap (`per_user`, `total`) that is full.
     pub fn acquire(self: &Arc<Self>, user: &str) -> Result<Slot, &'static str> {
-        let mut open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mine = open.by_user.get(user).copied().unwrap_or(0);
         let full = if mine >= self.per_user {
             Some("per_user")
@@ -100,7 +103,10 @@ impl Streams {
 
     /// Streams open now (all users).
     pub fn open(&self) -> usize {
-        self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).total
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .total
     }
 }
 

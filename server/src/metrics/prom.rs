@@ -216,7 +216,9 @@ impl Telemetry {
 
     /// A status stream connect refused by the cap `limit` (`per_user`, `total`).
     pub fn stream_refused(&self, limit: &'static str) {
-        self.streams_refused.get_or_create(&LimitLabels { limit }).inc();
+        self.streams_refused
+            .get_or_create(&LimitLabels { limit })
+            .inc();
     }
 
     /// The offering label for `offering`: itself while fewer than [`MAX_OFFERINGS`] distinct

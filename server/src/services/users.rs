@@ -106,7 +106,9 @@ impl UserPort for UserService {
         }
         let target = self.target(id).await?;
         let Some(done) = db::users::deactivate(&self.db, id).await? else {
-            return Err(AppError::Invalid("That user is already deactivated.".into()));
+            return Err(AppError::Invalid(
+                "That user is already deactivated.".into(),
+            ));
         };
         let detail = format!(
             "{} ended, {} revoked",
