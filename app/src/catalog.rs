@@ -171,6 +171,9 @@ pub struct FormModel {
     pub fields: Vec<Field>,
     /// Rules over the whole set of values (`x-kubernetes-validations` at the root).
     pub rules: Vec<Rule>,
+    /// Whether values the fields do not name are kept (else refused).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open: bool,
 }
 
 /// One field of a form.
@@ -192,6 +195,10 @@ pub struct Field {
     pub ui: UiHints,
     /// Validation rules (`x-kubernetes-validations`) of this field.
     pub rules: Vec<Rule>,
+    /// Constraints the API server adds to JSON Schema (list types, property counts, embedded
+    /// objects).
+    #[serde(default, skip_serializing_if = "crate::structure::Structure::is_plain")]
+    pub structure: crate::structure::Structure,
     /// What the value is.
     pub kind: FieldKind,
 }
@@ -251,6 +258,9 @@ pub enum FieldKind {
         exclusive_maximum: bool,
         /// Allowed values, when the schema lists them.
         choices: Vec<i64>,
+        /// The value must be a multiple of this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        multiple_of: Option<f64>,
     },
     /// A number.
     Number {
@@ -262,6 +272,12 @@ pub enum FieldKind {
         exclusive_minimum: bool,
         /// The upper bound is exclusive.
         exclusive_maximum: bool,
+        /// The value must be a multiple of this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        multiple_of: Option<f64>,
+        /// Allowed values, when the schema lists them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        choices: Vec<f64>,
     },
     /// `true` or `false`.
     Boolean,
@@ -376,6 +392,10 @@ pub struct Preview {
     pub files: Vec<PreviewFile>,
     /// The commit the comparison was made against (short).
     pub base: String,
+    /// What the API server will add or drop when it stores the claim: defaults for fields
+    /// left out, `null`s the schema does not allow.
+    #[serde(default)]
+    pub cluster_fills: Vec<crate::structure::Defaulted>,
 }
 
 /// Checks a Kubernetes object name: an RFC 1123 label (lower-case letters, digits and `-`,
@@ -515,6 +535,7 @@ pub fn check_value(
                 exclusive_minimum,
                 exclusive_maximum,
                 choices,
+                multiple_of,
             },
             Value::Number(n),
         ) => {
@@ -530,6 +551,7 @@ pub fn check_value(
                 *exclusive_minimum,
                 *exclusive_maximum,
             )
+            .or_else(|| check_multiple(x, *multiple_of))
         }
         (
             FieldKind::Number {
@@ -537,15 +559,25 @@ pub fn check_value(
                 maximum,
                 exclusive_minimum,
                 exclusive_maximum,
+                multiple_of,
+                choices,
             },
             Value::Number(n),
-        ) => check_bounds(
-            n.as_f64().unwrap_or_default(),
-            *minimum,
-            *maximum,
-            *exclusive_minimum,
-            *exclusive_maximum,
-        ),
+        ) => {
+            let x = n.as_f64().unwrap_or_default();
+            if !choices.is_empty() && !choices.contains(&x) {
+                let list: Vec<String> = choices.iter().map(f64::to_string).collect();
+                return Some(format!("Choose one of: {}.", list.join(", ")));
+            }
+            check_bounds(
+                x,
+                *minimum,
+                *maximum,
+                *exclusive_minimum,
+                *exclusive_maximum,
+            )
+            .or_else(|| check_multiple(x, *multiple_of))
+        }
         (FieldKind::Boolean, Value::Bool(_)) => None,
         (FieldKind::IntOrString { .. }, Value::Number(n)) if n.is_i64() || n.is_u64() => None,
         (FieldKind::IntOrString { pattern }, Value::String(s)) => match pattern {
@@ -587,6 +619,14 @@ pub fn check_value(
     }
 }
 
+/// `multipleOf` as JSON Schema validators check it: the quotient is a whole number (within
+/// floating-point noise, so `0.3` is a multiple of `0.1`).
+fn check_multiple(x: f64, multiple_of: Option<f64>) -> Option<String> {
+    let m = multiple_of.filter(|m| *m > 0.0)?;
+    let q = x / m;
+    ((q - q.round()).abs() > 1e-9 * q.abs().max(1.0)).then(|| format!("Must be a multiple of {m}."))
+}
+
 fn check_bounds(
     x: f64,
     minimum: Option<f64>,
@@ -611,6 +651,86 @@ fn check_bounds(
         }
     }
     None
+}
+
+/// Every problem the browser shows for `values`, by field: [`check_value`] on each present
+/// node (and each missing required one), then [`crate::structure::check`] — on the values as
+/// the API server will see them (defaults applied, disallowed `null`s dropped), like the
+/// server's own check. The form shows these as the person types; the conformance tests run
+/// every case through this and through the server and compare.
+pub fn client_errors(
+    form: &FormModel,
+    values: &Value,
+    pattern_matches: &dyn Fn(&str, &str) -> Option<bool>,
+) -> Vec<FieldError> {
+    let mut stored = values.clone();
+    crate::structure::apply_defaults(&form.fields, &mut stored, "");
+    let mut errors = Vec::new();
+    walk_fields(&form.fields, &stored, "", pattern_matches, &mut errors);
+    crate::structure::check_form(form, &stored, &mut errors);
+    errors
+}
+
+fn walk_fields(
+    fields: &[Field],
+    object: &Value,
+    path: &str,
+    pattern_matches: &dyn Fn(&str, &str) -> Option<bool>,
+    errors: &mut Vec<FieldError>,
+) {
+    for field in fields {
+        let child = pointer_child(path, &field.key);
+        walk_value(
+            field,
+            object.get(&field.key),
+            &child,
+            pattern_matches,
+            errors,
+        );
+    }
+}
+
+fn walk_value(
+    field: &Field,
+    value: Option<&Value>,
+    path: &str,
+    pattern_matches: &dyn Fn(&str, &str) -> Option<bool>,
+    errors: &mut Vec<FieldError>,
+) {
+    if let Some(message) = check_value(field, value, pattern_matches) {
+        errors.push(FieldError {
+            path: path.to_owned(),
+            message,
+        });
+    }
+    match (&field.kind, value) {
+        (FieldKind::Object { fields }, Some(object @ Value::Object(_))) => {
+            walk_fields(fields, object, path, pattern_matches, errors);
+        }
+        (FieldKind::List { item, .. }, Some(Value::Array(items))) => {
+            for (i, v) in items.iter().enumerate() {
+                walk_value(
+                    item,
+                    Some(v),
+                    &format!("{path}/{i}"),
+                    pattern_matches,
+                    errors,
+                );
+            }
+        }
+        (FieldKind::Map { value: inner }, Some(Value::Object(map))) => {
+            for (key, v) in map {
+                walk_value(
+                    inner,
+                    Some(v),
+                    &pointer_child(path, key),
+                    pattern_matches,
+                    errors,
+                );
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The values a fresh form starts with: every default, nested objects included.
@@ -660,6 +780,7 @@ mod tests {
             default: None,
             ui: UiHints::default(),
             rules: vec![],
+            structure: Default::default(),
             kind: FieldKind::Text {
                 min_length: None,
                 max_length: max,
@@ -736,6 +857,7 @@ mod tests {
                 exclusive_minimum: false,
                 exclusive_maximum: false,
                 choices: vec![],
+                multiple_of: None,
             },
             ..text(true, None)
         };

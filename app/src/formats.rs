@@ -5,7 +5,8 @@
 //!
 //! The rules follow kube-openapi's `strfmt` registry: `date-time`, `date`, `duration`,
 //! `byte`, `uuid` (and `uuid3`/`uuid4`/`uuid5`), `email`, `hostname`, `ipv4`, `ipv6`,
-//! `cidr`, `mac`, `uri`, `bsonobjectid`, `hexcolor`, `rgbcolor`, `password` (anything).
+//! `cidr`, `mac`, `uri`, `bsonobjectid`, `hexcolor`, `rgbcolor`, `isbn` (and `isbn10`/
+//! `isbn13`), `creditcard`, `ssn`; `password` is any string.
 
 /// Checks `value` against `format`; the problem in words, or `None` when it passes (or the
 /// format is not one the API server validates).
@@ -32,6 +33,11 @@ pub fn check(format: &str, value: &str) -> Option<String> {
         ),
         "hexcolor" => (is_hex_color(value), "#1e90ff"),
         "rgbcolor" => (is_rgb_color(value), "rgb(30,144,255)"),
+        "isbn" => (is_isbn10(value) || is_isbn13(value), "0321751043"),
+        "isbn10" => (is_isbn10(value), "0321751043"),
+        "isbn13" => (is_isbn13(value), "978-0321751041"),
+        "creditcard" => (is_credit_card(value), "4111 1111 1111 1111"),
+        "ssn" => (is_ssn(value), "123-45-6789"),
         _ => return None,
     };
     (!ok).then(|| format!("Must be a valid {format} (for example {example})."))
@@ -380,6 +386,108 @@ fn is_rgb_color(s: &str) -> bool {
         })
 }
 
+/// ISBN digits with the separators (`-`, spaces) removed.
+fn isbn_digits(s: &str) -> Vec<u8> {
+    s.bytes()
+        .filter(|b| *b != b'-' && !b.is_ascii_whitespace())
+        .collect()
+}
+
+/// Nine digits and a check digit (or `X`): the digits weighted 10 down to 1 sum to a
+/// multiple of 11.
+fn is_isbn10(s: &str) -> bool {
+    let d = isbn_digits(s);
+    if d.len() != 10 || !d[..9].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let check = match d[9] {
+        b'X' => 10,
+        b if b.is_ascii_digit() => u32::from(b - b'0'),
+        _ => return false,
+    };
+    let sum: u32 = d[..9]
+        .iter()
+        .zip((2..=10).rev())
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum::<u32>()
+        + check;
+    sum.is_multiple_of(11)
+}
+
+/// Thirteen digits: weighted 1, 3, 1, 3 … the last makes the sum a multiple of 10.
+fn is_isbn13(s: &str) -> bool {
+    let d = isbn_digits(s);
+    d.len() == 13
+        && d.iter().all(u8::is_ascii_digit)
+        && d.iter()
+            .enumerate()
+            .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 1 } else { 3 })
+            .sum::<u32>()
+            .is_multiple_of(10)
+}
+
+/// The digits (anything else is ignored) of a Visa, MasterCard, Discover, American Express,
+/// Diners Club or JCB number, passing the Luhn check.
+fn is_credit_card(s: &str) -> bool {
+    let d: Vec<u8> = s
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect();
+    let starts = |prefix: &[u8]| d.starts_with(prefix);
+    let in_range = |lo: u32, hi: u32, n: usize| {
+        d.len() >= n && {
+            let p = d[..n].iter().fold(0u32, |acc, x| acc * 10 + u32::from(*x));
+            (lo..=hi).contains(&p)
+        }
+    };
+    let issuer = match d.len() {
+        13 => starts(&[4]),
+        14 => in_range(300, 305, 3) || starts(&[3, 6]) || starts(&[3, 8]),
+        15 => starts(&[3, 4]) || starts(&[3, 7]) || starts(&[2, 1, 3, 1]) || starts(&[1, 8, 0, 0]),
+        16 => {
+            starts(&[4])
+                || in_range(51, 55, 2)
+                || starts(&[6, 0, 1, 1])
+                || starts(&[6, 5])
+                || starts(&[3, 5])
+        }
+        _ => false,
+    };
+    let luhn = d
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, x)| {
+            let x = u32::from(*x);
+            if i % 2 == 1 {
+                let doubled = x * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                x
+            }
+        })
+        .sum::<u32>()
+        .is_multiple_of(10);
+    issuer && luhn
+}
+
+/// `123-45-6789`, with `-`, a space or nothing between the groups.
+fn is_ssn(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |part: &[u8]| part.iter().all(u8::is_ascii_digit);
+    let sep = |c: u8| c == b'-' || c == b' ';
+    match b.len() {
+        9 => digits(b),
+        11 => digits(&b[..3]) && sep(b[3]) && digits(&b[4..6]) && sep(b[6]) && digits(&b[7..]),
+        10 => {
+            (digits(&b[..3]) && sep(b[3]) && digits(&b[4..]))
+                || (digits(&b[..5]) && sep(b[5]) && digits(&b[6..]))
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::check;
@@ -481,6 +589,31 @@ mod tests {
             &["rgb(256,0,0)", "rgb(1,2)"],
         ),
         ("password", &["anything at all"], &[]),
+        (
+            "isbn10",
+            &["0321751043", "0-321-75104-3", "080442957X"],
+            &["0321751044", "032175104", "03217510X3"],
+        ),
+        (
+            "isbn13",
+            &["978-0321751041", "9780321751041"],
+            &["978-0321751042", "97803217510411"],
+        ),
+        ("isbn", &["0321751043", "978-0321751041"], &["12345"]),
+        (
+            "creditcard",
+            &[
+                "4111 1111 1111 1111",
+                "5500-0000-0000-0004",
+                "378282246310005",
+            ],
+            &["4111 1111 1111 1112", "1234 5678 9012 3456", "4111"],
+        ),
+        (
+            "ssn",
+            &["123-45-6789", "123 45 6789", "123456789"],
+            &["123-456-789", "12-345-6789", "abc-de-fghi"],
+        ),
     ];
 
     #[test]

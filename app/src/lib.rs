@@ -26,6 +26,7 @@ pub mod pages;
 pub mod ports;
 pub mod requests;
 pub mod status;
+pub mod structure;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

@@ -70,6 +70,23 @@ fn describe_field(field: &Field, depth: usize, out: &mut String) {
     if let Some(o) = field.ui.order {
         let _ = write!(line, " [order {o}]");
     }
+    let structure = &field.structure;
+    match &structure.list_type {
+        Some(app::structure::ListType::Set) => line.push_str(" list-type=set"),
+        Some(app::structure::ListType::Map { keys }) => {
+            let _ = write!(line, " list-type=map[{}]", keys.join(","));
+        }
+        None => {}
+    }
+    if let Some(n) = structure.min_properties {
+        let _ = write!(line, " minProperties={n}");
+    }
+    if let Some(n) = structure.max_properties {
+        let _ = write!(line, " maxProperties={n}");
+    }
+    if structure.embedded_resource {
+        line.push_str(" embedded-resource");
+    }
     let _ = writeln!(out, "{line}");
     for rule in &field.rules {
         let _ = writeln!(out, "{pad}  rule{}: {}", checked(rule.checked), rule.rule);

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use leptos::prelude::*;
 use serde_json::{Map, Value};
 
-use crate::catalog::{Field, FieldKind, check_value, pointer_child};
+use crate::catalog::{Field, FieldKind, FormModel, client_errors, pointer_child};
 
 const INPUT: &str = "w-full rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900 aria-[invalid=true]:border-red-500";
 const SMALL_BUTTON: &str = "rounded border border-slate-300 px-2 py-0.5 text-xs hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800";
@@ -24,16 +24,45 @@ pub struct FormState {
     pub server_errors: RwSignal<BTreeMap<String, Vec<String>>>,
     /// Paths the person has edited (client-side problems show only there).
     pub touched: RwSignal<BTreeSet<String>>,
+    /// The browser's verdict on every field, by path: [`client_errors`] on the values as
+    /// typed (shown where the person has edited).
+    pub checks: Memo<BTreeMap<String, String>>,
 }
 
 impl FormState {
-    /// A form over `values`.
-    pub fn new(values: Value) -> Self {
+    /// The form `model` over `values`.
+    pub fn new(values: Value, model: FormModel) -> Self {
+        let values = RwSignal::new(values);
+        let checks = Memo::new(move |_| {
+            let errors = values.with(|v| client_errors(&model, v, &pattern_matches));
+            let mut by_path = BTreeMap::<String, String>::new();
+            for error in errors {
+                by_path
+                    .entry(error.path)
+                    .and_modify(|m| {
+                        m.push(' ');
+                        m.push_str(&error.message);
+                    })
+                    .or_insert(error.message);
+            }
+            by_path
+        });
         FormState {
-            values: RwSignal::new(values),
+            values,
             server_errors: RwSignal::new(BTreeMap::new()),
             touched: RwSignal::new(BTreeSet::new()),
+            checks,
         }
+    }
+
+    /// Whether the person edited `path` or anything inside it.
+    fn touched_within(&self, path: &str) -> bool {
+        let inside = format!("{path}/");
+        self.touched.with(|t| {
+            t.range(path.to_owned()..)
+                .take_while(|p| p.starts_with(path))
+                .any(|p| p == path || p.starts_with(&inside))
+        })
     }
 
     fn get(&self, path: &str) -> Option<Value> {
@@ -118,15 +147,16 @@ fn pattern_matches(pattern: &str, value: &str) -> Option<bool> {
     }
 }
 
-/// The message to show under a field: the server's, else the browser's once touched.
-fn message_for(state: FormState, field: &Field, path: &str) -> Option<String> {
+/// The message to show under a field: the server's, else the browser's once the field (or
+/// something inside it) was edited.
+fn message_for(state: FormState, path: &str) -> Option<String> {
     if let Some(messages) = state.server_errors.with(|e| e.get(path).cloned()) {
         return Some(messages.join(" "));
     }
-    if !state.touched.with(|t| t.contains(path)) {
+    if !state.touched_within(path) {
         return None;
     }
-    check_value(field, state.get(path).as_ref(), &pattern_matches)
+    state.checks.with(|c| c.get(path).cloned())
 }
 
 /// Renders fields (top level or inside an object), advanced ones folded.
@@ -157,9 +187,8 @@ pub fn fields_view(state: FormState, fields: &[Field], parent: &str) -> AnyView 
 /// One field with its label, help text and error.
 pub fn field_view(state: FormState, field: Field, path: String) -> AnyView {
     let id = format!("f{}", path.replace(['/', '~'], "-"));
-    let error_field = field.clone();
     let error_path = path.clone();
-    let error = Memo::new(move |_| message_for(state, &error_field, &error_path));
+    let error = Memo::new(move |_| message_for(state, &error_path));
     let error_id = format!("{id}-error");
     let help = (!field.description.is_empty()).then(|| {
         view! { <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">{field.description.clone()}</p> }

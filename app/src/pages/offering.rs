@@ -71,7 +71,7 @@ fn OfferingView(
             name: String::new(),
             values: initial_values(&offering.form.fields),
         });
-    let state = FormState::new(start.values.clone());
+    let state = FormState::new(start.values.clone(), offering.form.clone());
     let name = RwSignal::new(start.name.clone());
     let name_touched = RwSignal::new(false);
     let environment = RwSignal::new(start.environment.clone());
@@ -312,10 +312,27 @@ fn choice(
 }
 
 fn preview_view(preview: Preview) -> impl IntoView {
+    let fills = (!preview.cluster_fills.is_empty()).then(|| {
+        view! {
+            <div data-testid="cluster-fills" class="mt-3 text-xs">
+                <h3 class="font-medium">"What the cluster adds when it stores the claim"</h3>
+                <ul class="mt-1 list-disc pl-5 font-mono">
+                    {preview.cluster_fills.iter().map(|fill| {
+                        let text = match &fill.value {
+                            Some(value) => format!("{} = {} (default)", fill.path, value),
+                            None => format!("{}: null dropped (not allowed there)", fill.path),
+                        };
+                        view! { <li>{text}</li> }
+                    }).collect_view()}
+                </ul>
+            </div>
+        }
+    });
     view! {
         <section data-testid="preview" class="rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
             <h2 class="font-medium">"Preview"</h2>
             <p class="text-xs text-slate-500">{format!("Compared with the repository at {}", if preview.base.is_empty() { "(empty)".to_owned() } else { preview.base.clone() })}</p>
+            {fills}
             {preview.files.into_iter().map(|file| {
                 let (badge, class) = match file.change {
                     FileChange::New => ("New file", "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-200"),

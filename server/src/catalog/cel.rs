@@ -76,16 +76,13 @@ fn is_operator(name: &str) -> bool {
     !name.starts_with(|c: char| c.is_ascii_alphabetic())
 }
 
-/// Evaluates one rule with `self` bound to `value`: `Ok(true)` passes, `Ok(false)` fails,
-/// `Err` is an evaluation error (which fails the rule, as in Kubernetes). `None`: not checked.
-pub fn evaluate(rule: &str, value: &Value) -> Option<Result<bool, String>> {
+/// Evaluates one rule with `self` bound to `value` (typed by `schema`): `Ok(true)` passes,
+/// `Ok(false)` fails, `Err` is an evaluation error (which fails the rule, as in Kubernetes).
+/// `None`: not checked.
+pub fn evaluate(rule: &str, schema: &Value, value: &Value) -> Option<Result<bool, String>> {
     let program = compile(rule)?;
     let mut context = Context::with_env(ENV.clone());
-    let bound = match cel::to_value(value) {
-        Ok(v) => v,
-        Err(error) => return Some(Err(error.to_string())),
-    };
-    context.add_variable_from_value("self", bound);
+    context.add_variable_from_value("self", typed(schema, value));
     Some(match program.execute(&context) {
         Ok(cel::Value::Bool(b)) => Ok(b),
         Ok(other) => Err(format!("the rule returned {other:?}, not a boolean")),
@@ -118,8 +115,7 @@ pub fn compile_strict(rule: &str) -> Result<Program, String> {
 pub fn run(program: &Program, variables: &[(&str, &Value)]) -> Result<bool, String> {
     let mut context = Context::with_env(ENV.clone());
     for (name, value) in variables {
-        let bound = cel::to_value(value).map_err(|e| e.to_string())?;
-        context.add_variable_from_value(*name, bound);
+        context.add_variable_from_value(*name, typed(&Value::Null, value));
     }
     match program.execute(&context) {
         Ok(cel::Value::Bool(b)) => Ok(b),
@@ -144,7 +140,7 @@ pub fn check_rules(schema: &Value, value: &Value, path: &str, errors: &mut Vec<F
                 .and_then(Value::as_str)
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("Failed rule: {text}"));
-            match evaluate(text, value) {
+            match evaluate(text, schema, value) {
                 Some(Ok(false)) => errors.push(FieldError {
                     path: path.to_owned(),
                     message,
@@ -176,6 +172,42 @@ pub fn check_rules(schema: &Value, value: &Value, path: &str, errors: &mut Vec<F
             }
         }
         _ => {}
+    }
+}
+
+/// A JSON value as CEL sees it in Kubernetes: whole numbers are `int` (JSON's non-negative
+/// ones too — a generic conversion would make them `uint`, and `self.replicas + 1` an error),
+/// numbers of a `type: number` schema are `double`, objects are maps.
+fn typed(schema: &Value, value: &Value) -> cel::Value {
+    let is_number = schema.get("type").and_then(Value::as_str) == Some("number");
+    match value {
+        Value::Null => cel::Value::Null,
+        Value::Bool(b) => cel::Value::Bool(*b),
+        Value::Number(n) if is_number => cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => cel::Value::Int(i),
+            (None, Some(u)) => cel::Value::UInt(u),
+            _ => cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => cel::Value::String(Arc::new(s.clone())),
+        Value::Array(items) => {
+            let item_schema = schema.get("items").unwrap_or(&Value::Null);
+            cel::Value::List(Arc::new(
+                items.iter().map(|v| typed(item_schema, v)).collect(),
+            ))
+        }
+        Value::Object(map) => {
+            let properties = schema.get("properties");
+            let additional = schema.get("additionalProperties").unwrap_or(&Value::Null);
+            let entries: std::collections::HashMap<String, cel::Value> = map
+                .iter()
+                .map(|(k, v)| {
+                    let child = properties.and_then(|p| p.get(k)).unwrap_or(additional);
+                    (k.clone(), typed(child, v))
+                })
+                .collect();
+            cel::Value::Map(entries.into())
+        }
     }
 }
 
@@ -221,7 +253,22 @@ mod tests {
             );
         }
         for case in cases {
-            assert_eq!(evaluate(case, &v), Some(Ok(true)), "{case}");
+            assert_eq!(evaluate(case, &Value::Null, &v), Some(Ok(true)), "{case}");
+        }
+    }
+
+    #[test]
+    fn whole_numbers_are_ints_and_a_number_schemas_values_doubles_as_in_kubernetes() {
+        let schema = json!({"type": "object", "properties": {
+            "replicas": {"type": "integer"}, "ratio": {"type": "number"}}});
+        let v = json!({"replicas": 3, "ratio": 1});
+        for rule in [
+            "self.replicas + 1 == 4",
+            "self.replicas * 2 <= 10",
+            "self.ratio == 1.0",
+            "self.ratio * 2.5 == 2.5",
+        ] {
+            assert_eq!(evaluate(rule, &schema, &v), Some(Ok(true)), "{rule}");
         }
     }
 

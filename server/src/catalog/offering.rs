@@ -72,6 +72,10 @@ impl Offering {
                 message,
             });
         }
+        // The API server checks the object as it will store it: nulls the schema does not
+        // allow dropped, defaults applied. So are the checks here.
+        let (values, _) = self.as_stored(values);
+        let values = &values;
         let schema_errors: Vec<FieldError> = self
             .validator
             .get_or_init(|| {
@@ -99,9 +103,22 @@ impl Offering {
         }
         errors.extend(schema_errors);
         formats(&self.structural, values, "", &mut errors);
+        app::structure::check_form(&self.form, values, &mut errors);
         control_characters_in_keys(values, "", &mut errors);
         self.secrets.check(values, &mut errors);
+        // A schema that says `additionalProperties: false` itself has unknown fields reported
+        // by both checks, in the same words: once is enough.
+        let mut seen = std::collections::HashSet::new();
+        errors.retain(|e| seen.insert((e.path.clone(), e.message.clone())));
         errors
+    }
+
+    /// `values` as the API server will store them — nulls the schema does not allow dropped,
+    /// defaults applied — and what that changed.
+    pub fn as_stored(&self, values: &Value) -> (Value, Vec<app::structure::Defaulted>) {
+        let mut stored = values.clone();
+        let changes = app::structure::apply_defaults(&self.form.fields, &mut stored, "");
+        (stored, changes)
     }
 
     /// Whether `team` may request this offering.
@@ -198,6 +215,17 @@ pub(super) fn compile(
         source_name: source_name.to_owned(),
         problem: format!("the parameter schema is not valid: {e}"),
     })?;
+    let mut problems = Vec::new();
+    schema::structural_problems(&structural, "", &mut problems);
+    if !problems.is_empty() {
+        return Err(Error::Invalid {
+            source_name: source_name.to_owned(),
+            problem: format!(
+                "the parameter schema is not one the Kubernetes API server accepts: {}",
+                problems.join("; ")
+            ),
+        });
+    }
     collect_rule_notes(&form.rules, "", &mut notes);
     for field in &form.fields {
         collect_field_notes(field, &mut notes);

@@ -5,14 +5,17 @@
 //! The Kubernetes dialect differs from JSON Schema in a few keywords, translated here:
 //! - `nullable: true` → `null` added to `type` (and to `enum`);
 //! - `x-kubernetes-int-or-string: true` → `anyOf: [integer, string]`;
-//! - objects with `properties` and neither `additionalProperties` nor
-//!   `x-kubernetes-preserve-unknown-fields` get `additionalProperties: false` — the API server
-//!   would drop (or, with strict field validation, refuse) unknown fields; the portal refuses.
-//! - `format` is not validated (the API server validates only a few, leniently).
+//! - fields an object's `properties` do not name are refused by [`app::structure`] on the
+//!   form model (unless the object preserves unknown fields) — the API server would drop
+//!   them, or refuse them under strict field validation.
+//! - `format`, `x-kubernetes-*` list types, property counts and embedded objects are checked
+//!   by [`app::formats`] and [`app::structure`] on the form model (one implementation for the
+//!   browser and the server), not by the JSON Schema validator.
 //!
 //! Both functions are pure: no IO, tested on every fixture XRD.
 
 use app::catalog::{Field, FieldKind, FormModel, Rule, UiHints, humanize};
+use app::structure::{ListType, Structure};
 use serde_json::{Map, Value, json};
 
 use super::cel;
@@ -67,12 +70,6 @@ pub fn to_json_schema(schema: &Value) -> Value {
             any_of.push(json!({"type": "null"}));
         }
     }
-    if object.contains_key("properties")
-        && !object.contains_key("additionalProperties")
-        && !flag("x-kubernetes-preserve-unknown-fields")
-    {
-        out.insert("additionalProperties".into(), Value::Bool(false));
-    }
     Value::Object(out)
 }
 
@@ -81,7 +78,20 @@ pub fn form_model(schema: &Value) -> FormModel {
     FormModel {
         fields: object_fields(schema),
         rules: rules_of(schema),
+        open: is_open(schema),
     }
+}
+
+/// Whether an object keeps fields its `properties` do not name.
+fn is_open(schema: &Value) -> bool {
+    schema
+        .get("x-kubernetes-preserve-unknown-fields")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        || schema
+            .get("additionalProperties")
+            .is_some_and(|a| a != &Value::Bool(false))
+        || schema.get("properties").is_none()
 }
 
 fn object_fields(schema: &Value) -> Vec<Field> {
@@ -128,7 +138,137 @@ pub fn field(key: &str, schema: &Value, required: bool) -> Field {
             placeholder: text("x-ui-placeholder"),
         },
         rules: rules_of(schema),
+        structure: structure(schema),
         kind: kind(schema, &types),
+    }
+}
+
+fn structure(schema: &Value) -> Structure {
+    let count = |name: &str| schema.get(name).and_then(Value::as_u64);
+    let list_type = match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
+        Some("set") => Some(ListType::Set),
+        Some("map") => Some(ListType::Map {
+            keys: schema
+                .get("x-kubernetes-list-map-keys")
+                .and_then(Value::as_array)
+                .map(|keys| {
+                    keys.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    Structure {
+        list_type,
+        min_properties: count("minProperties"),
+        max_properties: count("maxProperties"),
+        embedded_resource: schema
+            .get("x-kubernetes-embedded-resource")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        open: is_open(schema),
+    }
+}
+
+/// What the API server refuses in a structural schema itself (a CRD using it is not
+/// accepted, so no claim could ever be applied): each problem with the path of its node.
+pub fn structural_problems(schema: &Value, path: &str, problems: &mut Vec<String>) {
+    let Some(object) = schema.as_object() else {
+        return;
+    };
+    let at = |what: &str| {
+        if path.is_empty() {
+            format!("the schema: {what}")
+        } else {
+            format!("{path}: {what}")
+        }
+    };
+    if object.get("uniqueItems").and_then(Value::as_bool) == Some(true) {
+        problems.push(at(
+            "uniqueItems cannot be true in a Kubernetes schema; use x-kubernetes-list-type: set or map",
+        ));
+    }
+    let items = object.get("items");
+    match object.get("x-kubernetes-list-type") {
+        None => {}
+        Some(Value::String(t)) if t == "atomic" => {}
+        Some(Value::String(t)) if t == "set" => {
+            let item_type = items.and_then(|i| i.get("type")).and_then(Value::as_str);
+            let atomic = items
+                .and_then(|i| {
+                    i.get("x-kubernetes-map-type")
+                        .or(i.get("x-kubernetes-list-type"))
+                })
+                .and_then(Value::as_str)
+                == Some("atomic");
+            if matches!(item_type, Some("object" | "array")) && !atomic {
+                problems.push(at(
+                    "the items of an x-kubernetes-list-type: set must be scalars or atomic",
+                ));
+            }
+        }
+        Some(Value::String(t)) if t == "map" => {
+            let keys: Vec<&str> = object
+                .get("x-kubernetes-list-map-keys")
+                .and_then(Value::as_array)
+                .map(|k| k.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if keys.is_empty() {
+                problems.push(at(
+                    "x-kubernetes-list-type: map needs x-kubernetes-list-map-keys",
+                ));
+            }
+            let properties = items.and_then(|i| i.get("properties"));
+            let required: Vec<&str> = items
+                .and_then(|i| i.get("required"))
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            for key in keys {
+                match properties.and_then(|p| p.get(key)) {
+                    None => problems.push(at(&format!(
+                        "the list-map key {key:?} is not a property of the items"
+                    ))),
+                    Some(property)
+                        if !required.contains(&key) && property.get("default").is_none() =>
+                    {
+                        problems.push(at(&format!(
+                            "the list-map key {key:?} must be required or have a default"
+                        )));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Some(other) => problems.push(at(&format!(
+            "x-kubernetes-list-type must be atomic, set or map, not {other}"
+        ))),
+    }
+    if let Some(map_type) = object.get("x-kubernetes-map-type")
+        && !matches!(map_type.as_str(), Some("granular" | "atomic"))
+    {
+        problems.push(at(&format!(
+            "x-kubernetes-map-type must be granular or atomic, not {map_type}"
+        )));
+    }
+    if let Some(properties) = object.get("properties").and_then(Value::as_object) {
+        for (key, child) in properties {
+            let child_path = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            structural_problems(child, &child_path, problems);
+        }
+    }
+    if let Some(item) = items {
+        structural_problems(item, &format!("{path}[*]"), problems);
+    }
+    if let Some(value @ Value::Object(_)) = object.get("additionalProperties") {
+        structural_problems(value, &format!("{path}.*"), problems);
     }
 }
 
@@ -183,12 +323,17 @@ fn kind(schema: &Value, types: &[String]) -> FieldKind {
             choices: enum_values
                 .map(|l| l.iter().filter_map(Value::as_i64).collect())
                 .unwrap_or_default(),
+            multiple_of: number("multipleOf"),
         },
         Some("number") => FieldKind::Number {
             minimum: number("minimum"),
             maximum: number("maximum"),
             exclusive_minimum: flag("exclusiveMinimum"),
             exclusive_maximum: flag("exclusiveMaximum"),
+            multiple_of: number("multipleOf"),
+            choices: enum_values
+                .map(|l| l.iter().filter_map(Value::as_f64).collect())
+                .unwrap_or_default(),
         },
         Some("boolean") => FieldKind::Boolean,
         Some("array") => FieldKind::List {
@@ -270,7 +415,8 @@ mod tests {
             json["properties"]["port"]["anyOf"],
             json!([{"type": "integer"}, {"type": "string"}])
         );
-        assert_eq!(json["additionalProperties"], json!(false));
+        // Unknown fields are refused by app::structure on the form model, not here.
+        assert!(json.get("additionalProperties").is_none());
         assert!(json["properties"]["labels"].get("properties").is_none());
         assert!(
             json["properties"]["extra"]

@@ -512,7 +512,9 @@ impl CatalogPort for CatalogService {
         actor: &CurrentUser,
         draft: &RequestDraft,
     ) -> Result<Preview, AppError> {
-        let rendered = self.prepare(actor, draft, "assigned-on-submit")?.rendered;
+        let prepared = self.prepare(actor, draft, "assigned-on-submit")?;
+        let cluster_fills = prepared.offering.as_stored(&draft.values).1;
+        let rendered = prepared.rendered;
         self.refresh(&draft.environment, FETCH_EVERY).await?;
         let (base, current) = self
             .current_file(&draft.environment, &rendered.path)
@@ -532,6 +534,7 @@ impl CatalogPort for CatalogService {
             base: base
                 .map(|b| b[..b.len().min(12)].to_owned())
                 .unwrap_or_default(),
+            cluster_fills,
         })
     }
 
