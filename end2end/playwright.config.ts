@@ -88,10 +88,11 @@ export default defineConfig({
     // starts.
     command: [
       `${root}/target/debug/slipway init`,
-      // The policies, committed to the catalog folder as a platform team would.
+      // The policies and the e2e offerings, committed to the catalog folder as a platform
+      // team would.
       `git clone -q ${data}/gitops.git ${data}/work`,
-      `cp ${root}/end2end/catalog/policies.yaml ${data}/work/catalog/`,
-      `git -C ${data}/work add catalog/policies.yaml`,
+      `cp ${root}/end2end/catalog/*.yaml ${data}/work/catalog/`,
+      `git -C ${data}/work add catalog`,
       `git -C ${data}/work -c user.name=Platform -c user.email=platform@example.com commit -qm "Add policies"`,
       `git -C ${data}/work push -q origin HEAD`,
       `${root}/target/debug/slipway import-ledger ${root}/end2end/metrics/ledger.yaml`,

@@ -57,3 +57,39 @@ test('a developer fills an offering form, previews the diff and gets the draft b
   await page.locator('summary', { hasText: 'Advanced' }).click();
   await expect(page.getByLabel('Backup window')).toHaveValue('02:30');
 });
+
+test('the form refuses a duplicate list key and a date-time the API server would refuse, at the field, while typing', async ({ page }) => {
+  await page.goto('/login');
+  await page.getByRole('button', { name: 'Continue as Alice Archer' }).click();
+  await page.goto('/catalog/web-service');
+  await expect(page.getByRole('heading', { name: 'Web service', level: 1 })).toBeVisible();
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+
+  const start = page.getByLabel('Maintenance window start');
+  await start.fill('tomorrow');
+  const startField = page.locator('[data-path="/maintenanceStart"]');
+  await expect(startField.getByTestId('field-error')).toContainText('Must be a valid date-time');
+  await expect(start).toHaveAttribute('aria-invalid', 'true');
+  await start.fill('2026-12-24T22:00:00Z');
+  await expect(startField.getByTestId('field-error')).toHaveCount(0);
+
+  // Two ports with the same name and (defaulted) protocol: the second one is refused.
+  const add = page.getByRole('button', { name: 'Add to Ports' });
+  await add.click();
+  await add.click();
+  await page.locator('[data-path="/ports/0/name"]').getByRole('textbox').fill('http');
+  await page.locator('[data-path="/ports/1/name"]').getByRole('textbox').fill('http');
+  const second = page.locator('fieldset[data-path="/ports/1"]');
+  await expect(second.getByTestId('field-error').last()).toHaveText(
+    'Duplicate value: the same name "http" and protocol "TCP" as item 1; each item must be unique.',
+  );
+  await expect(page.locator('fieldset[data-path="/ports/0"] > [data-testid="field-error"]')).toHaveCount(0);
+  // Another protocol makes it a different key.
+  await page.locator('[data-path="/ports/1/protocol"]').getByRole('combobox').selectOption('UDP');
+  await expect(second.locator(':scope > [data-testid="field-error"]')).toHaveCount(0);
+
+  // The server agrees: the preview goes through.
+  await page.locator('#request-name').fill('web-1');
+  await page.getByRole('button', { name: 'Preview' }).click();
+  await expect(page.getByTestId('preview').getByTestId('preview-diff')).toContainText('protocol: UDP');
+});

@@ -210,7 +210,7 @@ pub fn field_view(state: FormState, field: Field, path: String) -> AnyView {
             Some(view! { <div class="mt-2">{fields_view(state, fields, &path)}</div> }.into_any())
         }
         FieldKind::List { item, .. } => {
-            Some(list_body(state, (**item).clone(), path.clone()).into_any())
+            Some(list_body(state, &field.label, (**item).clone(), path.clone()).into_any())
         }
         FieldKind::Map { value } => {
             Some(map_body(state, &field.label, (**value).clone(), path.clone()).into_any())
@@ -366,7 +366,8 @@ fn scalar_control(
 }
 
 /// The rows of a list, with add/remove/reorder.
-fn list_body(state: FormState, item: Field, path: String) -> impl IntoView {
+fn list_body(state: FormState, label: &str, item: Field, path: String) -> impl IntoView {
+    let add_label = format!("Add to {label}");
     let len_path = path.clone();
     let len = Memo::new(move |_| {
         state.values.with(|v| {
@@ -421,7 +422,7 @@ fn list_body(state: FormState, item: Field, path: String) -> impl IntoView {
     };
     view! {
         <ul class="mt-2 space-y-3">{rows}</ul>
-        <button type="button" class=format!("{SMALL_BUTTON} mt-2") on:click=add>"Add"</button>
+        <button type="button" class=format!("{SMALL_BUTTON} mt-2") aria-label=add_label on:click=add>"Add"</button>
     }
 }
 
