@@ -428,3 +428,37 @@ fn fields_the_schema_does_not_name_are_refused_at_the_top_too() {
         );
     }
 }
+
+#[test]
+fn cel_rules_with_the_kubernetes_libraries_and_int_arithmetic_hold_at_their_field() {
+    let offering = offering_for(&json!({"type": "object",
+        "properties": {"memory": {"type": "string"}, "limit": {"type": "string"},
+                       "replicas": {"type": "integer"}, "zones": {"type": "array", "items": {"type": "string"}}},
+        "x-kubernetes-validations": [
+            {"rule": "quantity(self.memory).isLessThan(quantity(self.limit))", "message": "memory must stay below the limit"},
+            {"rule": "self.replicas + 1 <= 10", "message": "at most 9 replicas"},
+            {"rule": "self.zones.isSorted()", "message": "zones in order"}]}))
+    .unwrap();
+    assert!(
+        offering.notes.is_empty(),
+        "every rule is checked here: {:?}",
+        offering.notes
+    );
+    let ok = json!({"x": {"memory": "512Mi", "limit": "1Gi", "replicas": 3, "zones": ["a", "b"]}});
+    assert_eq!(server(&offering, &ok), vec![]);
+    let bad = json!({"x": {"memory": "2Gi", "limit": "1Gi", "replicas": 9, "zones": ["b", "a"]}});
+    let messages: Vec<(String, String)> = server(&offering, &bad)
+        .into_iter()
+        .map(|e| (e.path, e.message))
+        .collect();
+    assert_eq!(
+        messages,
+        vec![
+            (
+                "/x".to_owned(),
+                "memory must stay below the limit".to_owned()
+            ),
+            ("/x".to_owned(), "zones in order".to_owned()),
+        ]
+    );
+}

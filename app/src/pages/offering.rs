@@ -221,7 +221,7 @@ fn OfferingView(
                 {fields}
                 {move || match preview.value().get() {
                     Some(Err(AppError::Validation(errors))) => Some(view! {
-                        <p role="alert" class="text-sm text-red-700 dark:text-red-400">{format!("{} value(s) need attention (marked above).", errors.len())}</p>
+                        <p role="alert" class="text-sm text-red-700 dark:text-red-400">{format!("{} value(s) need attention (marked above).{}", errors.len(), unplaced(&errors))}</p>
                     }.into_any()),
                     Some(Err(other)) => Some(view! { <p role="alert" class="text-sm text-red-700 dark:text-red-400">{other.to_string()}</p> }.into_any()),
                     _ => None,
@@ -237,7 +237,7 @@ fn OfferingView(
                 {move || save.value().get().and_then(|r| r.err()).map(|e| view! { <p role="alert" class="text-sm text-red-700">{e.to_string()}</p> })}
                 {move || match submitted() {
                     Some(Err(AppError::Validation(errors))) => Some(view! {
-                        <p role="alert" data-testid="submit-error" class="text-sm text-red-700 dark:text-red-400">{format!("Not submitted: {} value(s) need attention (marked above).", errors.len())}</p>
+                        <p role="alert" data-testid="submit-error" class="text-sm text-red-700 dark:text-red-400">{format!("Not submitted: {} value(s) need attention (marked above).{}", errors.len(), unplaced(&errors))}</p>
                     }.into_any()),
                     Some(Err(other)) => Some(view! { <p role="alert" data-testid="submit-error" class="text-sm text-red-700 dark:text-red-400">{format!("Not submitted: {other}")}</p> }.into_any()),
                     _ => None,
@@ -309,6 +309,15 @@ fn choice(
             {move || error().map(|m| view! { <p role="alert" class="mt-1 text-xs text-red-700 dark:text-red-400" data-testid="field-error">{m}</p> })}
         </div>
     }
+}
+
+/// Problems with the values as a whole (no field to show them at), as a sentence to append.
+fn unplaced(errors: &[crate::catalog::FieldError]) -> String {
+    errors
+        .iter()
+        .filter(|e| e.path.is_empty())
+        .map(|e| format!(" {}", e.message))
+        .collect()
 }
 
 fn preview_view(preview: Preview) -> impl IntoView {

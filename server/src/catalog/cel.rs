@@ -2,10 +2,11 @@
 //! learns about a broken rule at the form instead of from a failed apply minutes later.
 //!
 //! A rule is *checked* when it compiles and calls only functions this evaluator implements the
-//! way Kubernetes does (the CEL standard library, macros, and the string and list extensions
-//! listed in [`SUPPORTED`]). Anything else — Kubernetes-only libraries (`quantity`, `url`,
-//! `ip`, `format`, `sum` …), transition rules on `oldSelf` — is shown as a note: the cluster
-//! will check it. As in Kubernetes, a rule that errors (for example on a missing key) fails.
+//! way Kubernetes does (the CEL standard library, macros, the string and list extensions
+//! listed in [`SUPPORTED`], and the Kubernetes lists, regex, URL and quantity libraries of
+//! [`super::cel_kubernetes`]). Anything else — the `ip`, `cidr`, `format` and `semver`
+//! libraries, transition rules on `oldSelf` — is shown as a note: the cluster will check it.
+//! As in Kubernetes, a rule that errors (for example on a missing key) fails.
 
 use std::sync::{Arc, LazyLock};
 
@@ -49,6 +50,8 @@ static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
         .expect("the strings extension registers once");
     env.add_extension(cel::extensions::lists)
         .expect("the lists extension registers once");
+    env.add_extension(super::cel_kubernetes::declare)
+        .expect("the Kubernetes list overloads register once");
     Arc::new(env)
 });
 
@@ -64,10 +67,20 @@ fn compile(rule: &str) -> Option<Program> {
         return None;
     }
     let functions = references.functions();
-    functions
-        .iter()
-        .all(|f| is_operator(f) || SUPPORTED.contains(f))
-        .then_some(program)
+    functions.iter().all(|f| supported(f)).then_some(program)
+}
+
+fn supported(name: &str) -> bool {
+    is_operator(name)
+        || SUPPORTED.contains(&name)
+        || super::cel_kubernetes::FUNCTIONS.contains(&name)
+}
+
+/// A context over the environment with the Kubernetes libraries.
+fn context() -> Context<'static, 'static> {
+    let mut context = Context::with_env(ENV.clone());
+    super::cel_kubernetes::register(&mut context);
+    context
 }
 
 /// Operators appear among a program's functions under names like `_&&_`, `!_`, `-_`,
@@ -81,7 +94,7 @@ fn is_operator(name: &str) -> bool {
 /// `None`: not checked.
 pub fn evaluate(rule: &str, schema: &Value, value: &Value) -> Option<Result<bool, String>> {
     let program = compile(rule)?;
-    let mut context = Context::with_env(ENV.clone());
+    let mut context = context();
     context.add_variable_from_value("self", typed(schema, value));
     Some(match program.execute(&context) {
         Ok(cel::Value::Bool(b)) => Ok(b),
@@ -98,7 +111,7 @@ pub fn compile_strict(rule: &str) -> Result<Program, String> {
         .references()
         .functions()
         .into_iter()
-        .filter(|f| !is_operator(f) && !SUPPORTED.contains(f))
+        .filter(|f| !supported(f))
         .map(str::to_owned)
         .collect();
     if unsupported.is_empty() {
@@ -113,7 +126,7 @@ pub fn compile_strict(rule: &str) -> Result<Program, String> {
 
 /// Runs a compiled rule with `variables` bound: `Ok(true)` passes; an error fails the rule.
 pub fn run(program: &Program, variables: &[(&str, &Value)]) -> Result<bool, String> {
-    let mut context = Context::with_env(ENV.clone());
+    let mut context = context();
     for (name, value) in variables {
         context.add_variable_from_value(*name, typed(&Value::Null, value));
     }
@@ -273,10 +286,61 @@ mod tests {
     }
 
     #[test]
+    fn the_kubernetes_libraries_evaluate_as_the_api_server_defines_them() {
+        let v = json!({"sizes": [1, 2, 3], "weights": [0.5, 1.5], "names": ["b", "a"],
+            "endpoint": "https://db.example.com:5432/orders?ssl=on&ssl=strict",
+            "memory": "512Mi", "cpu": "250m", "id": "order-42-x"});
+        let cases = [
+            "self.sizes.isSorted() && !self.names.isSorted()",
+            "self.sizes.sum() == 6 && self.weights.sum() == 2.0",
+            "self.sizes.min() == 1 && self.names.max() == 'b'",
+            "self.names.indexOf('a') == 1 && self.sizes.indexOf(9) == -1 && self.id.indexOf('-') == 5",
+            "[1, 2, 1].lastIndexOf(1) == 2 && self.id.lastIndexOf('-') == 8",
+            "self.id.find('[0-9]+') == '42' && self.id.find('z') == ''",
+            "self.id.findAll('[a-z]+') == ['order', 'x'] && self.id.findAll('[a-z]+', 1) == ['order']",
+            "isURL(self.endpoint) && !isURL('not a url') && isURL('/just/a/path')",
+            "url(self.endpoint).getScheme() == 'https'",
+            "url(self.endpoint).getHost() == 'db.example.com:5432'",
+            "url(self.endpoint).getHostname() == 'db.example.com'",
+            "url(self.endpoint).getPort() == '5432' && url('https://x.example').getPort() == ''",
+            "url(self.endpoint).getEscapedPath() == '/orders'",
+            "url(self.endpoint).getQuery()['ssl'] == ['on', 'strict']",
+            "isQuantity(self.memory) && !isQuantity('512MB')",
+            "quantity(self.memory).isLessThan(quantity('1Gi'))",
+            "quantity('1Gi').isGreaterThan(quantity(self.memory))",
+            "quantity('1Gi').compareTo(quantity('1024Mi')) == 0",
+            "quantity('2').isInteger() && !quantity(self.cpu).isInteger()",
+            "quantity('2k').asInteger() == 2000",
+            "quantity(self.cpu).asApproximateFloat() == 0.25",
+            "quantity('-1').sign() == -1 && quantity(self.cpu).sign() == 1",
+            "quantity(self.cpu).add(quantity('750m')).asInteger() == 1 && quantity('1').add(2).asInteger() == 3",
+            "quantity('1Gi').sub(quantity('512Mi')).compareTo(quantity(self.memory)) == 0 && quantity('3').sub(1).asInteger() == 2",
+        ];
+        for function in super::super::cel_kubernetes::FUNCTIONS {
+            assert!(
+                cases.iter().any(|c| c.contains(&format!("{function}("))),
+                "{function} has no case"
+            );
+        }
+        for case in cases {
+            assert_eq!(evaluate(case, &Value::Null, &v), Some(Ok(true)), "{case}");
+        }
+        assert!(matches!(
+            evaluate(
+                "self.names.min() == ''",
+                &Value::Null,
+                &json!({"names": []})
+            ),
+            Some(Err(_))
+        ));
+    }
+
+    #[test]
     fn kubernetes_only_functions_and_transition_rules_are_left_to_the_cluster() {
-        assert!(!can_check("self.items.map(c, c.w).sum() <= 99"));
-        assert!(!can_check("isQuantity(self.memory)"));
+        assert!(!can_check("isIP(self.address)"));
         assert!(!can_check("self == oldSelf"));
+        assert!(can_check("self.items.map(c, c.w).sum() <= 99"));
+        assert!(can_check("isQuantity(self.memory)"));
         assert!(can_check("self.min <= self.max"));
     }
 

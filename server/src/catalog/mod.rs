@@ -12,6 +12,7 @@
 //! wins and the other is reported.
 
 pub mod cel;
+pub mod cel_kubernetes;
 pub mod offering;
 pub mod render;
 pub mod schema;
