@@ -514,7 +514,7 @@ policies:
                 "is not a field",
             ),
             (
-                FILE.replace("values.storageGB <= 100", "quantity(values.x) < 1"),
+                FILE.replace("values.storageGB <= 100", "isIP(values.x)"),
                 "does not evaluate",
             ),
             (

@@ -94,6 +94,9 @@ fn is_operator(name: &str) -> bool {
 /// `None`: not checked.
 pub fn evaluate(rule: &str, schema: &Value, value: &Value) -> Option<Result<bool, String>> {
     let program = compile(rule)?;
+    if let Err(reason) = within_cost_limit(&program, value) {
+        return Some(Err(reason));
+    }
     let mut context = context();
     context.add_variable_from_value("self", typed(schema, value));
     Some(match program.execute(&context) {
@@ -185,6 +188,64 @@ pub fn check_rules(schema: &Value, value: &Value, path: &str, errors: &mut Vec<F
             }
         }
         _ => {}
+    }
+}
+
+/// The API server's limit on what one rule may cost (`PerCallLimit`).
+pub const COST_LIMIT: u128 = 1_000_000;
+
+/// Refuses to run a rule whose loops could exceed [`COST_LIMIT`] over `value`: the number of
+/// values in `self`, raised to the depth of nested comprehensions (`all`, `exists`, `map`,
+/// `filter` …) the rule has. The Rust engine keeps no cost account as the API server's does,
+/// so this bound stands in for it: a rule that stays under it costs no more than the limit,
+/// and one over it is refused, named, rather than left to hold a worker.
+fn within_cost_limit(program: &Program, value: &Value) -> Result<(), String> {
+    let depth = nesting(program.expression());
+    if depth == 0 {
+        return Ok(());
+    }
+    let estimate = count_values(value).saturating_pow(depth);
+    if estimate > COST_LIMIT {
+        return Err(format!(
+            "it would take about {estimate} steps over these values, more than the {COST_LIMIT} the API server allows one rule"
+        ));
+    }
+    Ok(())
+}
+
+/// The deepest nesting of comprehensions in an expression.
+fn nesting(expr: &cel::IdedExpr) -> u32 {
+    use cel::common::ast::{EntryExpr, Expr};
+    let deepest =
+        |exprs: &mut dyn Iterator<Item = &cel::IdedExpr>| exprs.map(nesting).max().unwrap_or(0);
+    match &expr.expr {
+        Expr::Comprehension(c) => [&c.iter_range, &c.accu_init, &c.result]
+            .into_iter()
+            .map(nesting)
+            .max()
+            .unwrap_or(0)
+            .max(1 + nesting(&c.loop_cond).max(nesting(&c.loop_step))),
+        Expr::Call(call) => deepest(&mut call.target.iter().map(|t| &**t).chain(call.args.iter())),
+        Expr::List(list) => deepest(&mut list.elements.iter()),
+        Expr::Map(map) => deepest(&mut map.entries.iter().flat_map(|e| match &e.expr {
+            EntryExpr::MapEntry(entry) => vec![&entry.key, &entry.value],
+            EntryExpr::StructField(field) => vec![&field.value],
+        })),
+        Expr::Struct(object) => deepest(&mut object.entries.iter().flat_map(|e| match &e.expr {
+            EntryExpr::MapEntry(entry) => vec![&entry.key, &entry.value],
+            EntryExpr::StructField(field) => vec![&field.value],
+        })),
+        Expr::Select(select) => nesting(&select.operand),
+        _ => 0,
+    }
+}
+
+/// How many values a JSON value holds, itself included.
+fn count_values(value: &Value) -> u128 {
+    1 + match value {
+        Value::Array(items) => items.iter().map(count_values).sum(),
+        Value::Object(map) => map.values().map(count_values).sum(),
+        _ => 0,
     }
 }
 
@@ -333,6 +394,23 @@ mod tests {
             ),
             Some(Err(_))
         ));
+    }
+
+    #[test]
+    fn a_rule_whose_loops_would_pass_the_api_servers_cost_limit_is_refused_and_named() {
+        let quadratic = "self.a.all(x, self.a.exists_one(y, y == x))";
+        let small = json!({"a": (0..100).collect::<Vec<_>>()});
+        assert_eq!(evaluate(quadratic, &Value::Null, &small), Some(Ok(true)));
+        let large = json!({"a": (0..5_000).collect::<Vec<_>>()});
+        let Some(Err(reason)) = evaluate(quadratic, &Value::Null, &large) else {
+            panic!("a quadratic rule over 5,000 values is refused");
+        };
+        assert!(reason.contains("1000000"), "{reason}");
+        // One loop over the same values is well within the limit.
+        assert_eq!(
+            evaluate("self.a.all(x, x >= 0)", &Value::Null, &large),
+            Some(Ok(true))
+        );
     }
 
     #[test]
