@@ -8,8 +8,9 @@
 //! - `minProperties` / `maxProperties` on objects and maps.
 //! - Fields an object's schema does not name are refused (the API server would drop them,
 //!   or refuse them under strict field validation), unless it preserves unknown fields.
-//! - `x-kubernetes-embedded-resource` — `apiVersion` and `kind` must be set, and
-//!   `metadata.name`, when given, must be a DNS subdomain (reported at the object).
+//! - `x-kubernetes-embedded-resource` — `apiVersion` (a group/version) and `kind` (a DNS-1035
+//!   label once lower-cased) must be set, and `metadata.name` must be a valid path segment
+//!   (reported at the object); the three are always known fields.
 //! - Defaulting: a missing property with a `default` gets it (and the default's own nested
 //!   defaults), in objects, list items and map values; a `null` where the schema does not
 //!   allow one is dropped first, then defaulted — the API server prunes it the same way.
@@ -136,7 +137,16 @@ pub fn check_field(field: &Field, value: &Value, path: &str, errors: &mut Vec<Fi
     match (&field.kind, value) {
         (FieldKind::Object { fields }, Value::Object(map)) => {
             if !structure.open {
-                unknown_fields(fields, map, path, errors);
+                // An embedded object's apiVersion, kind and metadata are always known.
+                let embedded_part = |k: &str| {
+                    structure.embedded_resource && matches!(k, "apiVersion" | "kind" | "metadata")
+                };
+                let rest: serde_json::Map<String, Value> = map
+                    .iter()
+                    .filter(|(k, _)| !embedded_part(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                unknown_fields(fields, &rest, path, errors);
             }
             check(fields, value, path, errors);
         }
@@ -169,25 +179,54 @@ fn duplicates(list_type: &ListType, items: &[Value], path: &str, errors: &mut Ve
             }
         }
     };
-    let mut seen: Vec<(Value, usize)> = Vec::with_capacity(items.len());
+    // Keys by a canonical text (objects with their keys sorted), so the check stays linear in
+    // the number of items: each value is seen once.
+    let mut seen: std::collections::HashMap<String, usize> =
+        std::collections::HashMap::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let Some(key) = key_of(item) else { continue };
-        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
-            let what = match list_type {
-                ListType::Set => format!("the same value as item {}", first + 1),
-                ListType::Map { keys } => format!(
-                    "the same {} as item {}",
-                    describe_key(keys, &key),
-                    first + 1
-                ),
-            };
-            errors.push(FieldError {
-                path: format!("{path}/{i}"),
-                message: format!("Duplicate value: {what}; each item must be unique."),
-            });
-        } else {
-            seen.push((key, i));
+        match seen.entry(canonical(&key)) {
+            std::collections::hash_map::Entry::Occupied(first) => {
+                let first = *first.get();
+                let what = match list_type {
+                    ListType::Set => format!("the same value as item {}", first + 1),
+                    ListType::Map { keys } => format!(
+                        "the same {} as item {}",
+                        describe_key(keys, &key),
+                        first + 1
+                    ),
+                };
+                errors.push(FieldError {
+                    path: format!("{path}/{i}"),
+                    message: format!("Duplicate value: {what}; each item must be unique."),
+                });
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(i);
+            }
         }
+    }
+}
+
+/// JSON text of a value with object keys in sorted order: equal values, equal text.
+fn canonical(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let parts: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&map[k])))
+                .collect();
+            format!("{{{}}}", parts.join(","))
+        }
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(canonical).collect();
+            format!("[{}]", parts.join(","))
+        }
+        // Numbers compare by value: 1 and 1.0 are one number to the API server.
+        Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), |f| f.to_string()),
+        other => other.to_string(),
     }
 }
 
@@ -203,52 +242,60 @@ fn describe_key(keys: &[String], values: &Value) -> String {
         .join(" and ")
 }
 
-/// An embedded object's problems, reported at the object (its parts often have no field of
-/// their own in the form: the schema may leave them open).
+/// An embedded object's problems as the API server finds them, reported at the object (its
+/// parts often have no field of their own in the form: the schema may leave them open):
+/// `apiVersion` and `kind` set, `apiVersion` a group/version, `kind` a DNS-1035 label once
+/// lower-cased, `metadata.name` a valid path segment.
 fn embedded(map: &serde_json::Map<String, Value>, path: &str, errors: &mut Vec<FieldError>) {
-    for key in ["apiVersion", "kind"] {
-        let set = map
-            .get(key)
+    let mut problem = |message: String| {
+        errors.push(FieldError {
+            path: path.to_owned(),
+            message,
+        });
+    };
+    let text = |key: &str| {
+        map.get(key)
             .and_then(Value::as_str)
-            .is_some_and(|s| !s.is_empty());
-        if !set {
-            errors.push(FieldError {
-                path: path.to_owned(),
-                message: format!("Required: an embedded object needs its {key}."),
-            });
+            .filter(|s| !s.is_empty())
+    };
+    match text("apiVersion") {
+        None => problem("Required: an embedded object needs its apiVersion.".into()),
+        Some(v) => {
+            let parts: Vec<&str> = v.split('/').collect();
+            if parts.len() > 2 || parts.iter().any(|p| p.is_empty()) {
+                problem(format!(
+                    "apiVersion {v:?} must be a version or group/version."
+                ));
+            }
+        }
+    }
+    match text("kind") {
+        None => problem("Required: an embedded object needs its kind.".into()),
+        Some(kind) => {
+            let lower = kind.to_ascii_lowercase();
+            let bytes = lower.as_bytes();
+            let label = bytes.len() <= 63
+                && bytes[0].is_ascii_lowercase()
+                && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+            if !label {
+                problem(format!(
+                    "kind {kind:?} must be letters, digits and '-', starting with a letter."
+                ));
+            }
         }
     }
     if let Some(name) = map
         .get("metadata")
         .and_then(|m| m.get("name"))
         .and_then(Value::as_str)
-        && let Err(problem) = dns_subdomain(name)
+        && (name == "." || name == ".." || name.contains(['/', '%']))
     {
-        errors.push(FieldError {
-            path: path.to_owned(),
-            message: format!("metadata.name: {problem}"),
-        });
-    }
-}
-
-/// An RFC 1123 subdomain: at most 253 characters of lower-case letters, digits, `-` and `.`,
-/// each dot-separated part starting and ending with a letter or digit.
-pub fn dns_subdomain(name: &str) -> Result<(), String> {
-    let fits = !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|part| {
-            let bytes = part.as_bytes();
-            !bytes.is_empty()
-                && bytes
-                    .iter()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-                && bytes[0].is_ascii_alphanumeric()
-                && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-        });
-    if fits {
-        Ok(())
-    } else {
-        Err("Must be a DNS subdomain: lower-case letters, digits, '-' and '.', at most 253 characters.".into())
+        problem(format!(
+            "metadata.name {name:?} may not be '.' or '..' nor contain '/' or '%'."
+        ));
     }
 }
 

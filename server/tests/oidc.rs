@@ -75,6 +75,7 @@ fn oidc_settings(idp: &Idp) -> OidcSettings {
             "groups".into(),
         ],
         groups_claim: "groups".into(),
+        provider_logout: true,
         // Teams are the groups named team-*; "platform-admins" makes an admin.
         teams: TeamMapping::new(
             &[],
@@ -492,4 +493,23 @@ async fn the_login_page_shows_only_its_own_messages() {
         page.body
             .contains("This sign-in link has expired or was already used.")
     );
+}
+
+#[tokio::test]
+async fn with_provider_logout_off_signing_out_ends_the_slipway_session_only() {
+    let idp = Idp::start(0);
+    let mut settings = common::settings(&[]);
+    settings.oidc = Some(OidcSettings {
+        provider_logout: false,
+        ..oidc_settings(&idp)
+    });
+    let app = TestApp::with_settings(settings).await;
+    let callback = sign_in_at_provider(&app, "bob", "bob-pw", "/catalog").await;
+    let done = app
+        .get(&callback.path_and_query, Some(&callback.state_cookie))
+        .await;
+    let session = done.session_cookie().expect("session cookie");
+    let out = app.post_form("/auth/logout", "", Some(&session)).await;
+    assert_eq!(out.header(header::LOCATION), Some("/login"));
+    assert_eq!(app.count("sessions").await, 0);
 }

@@ -118,6 +118,7 @@ fn settings_for(provider: &ForgingProvider) -> slipway::config::Settings {
         scopes: vec!["openid".into()],
         groups_claim: "groups".into(),
         teams: TeamMapping::default(),
+        provider_logout: true,
     });
     settings
 }

@@ -145,11 +145,24 @@ fn rows() -> Vec<Row> {
             ],
             vec![
                 (json!({"kind": "ConfigMap"}), ""),
+                (json!({"apiVersion": "a/b/c", "kind": "ConfigMap"}), ""),
+                (json!({"apiVersion": "v1", "kind": "Config Map"}), ""),
                 (
-                    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Not_A_Name"}}),
+                    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a/b"}}),
                     "",
                 ),
             ],
+        ),
+        row(
+            "x-kubernetes-embedded-resource with properties",
+            json!({"type": "object", "x-kubernetes-embedded-resource": true,
+                   "properties": {"spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}),
+            vec![json!({"apiVersion": "example.org/v1", "kind": "Widget",
+                        "metadata": {"name": "My_Widget"}, "spec": {"size": 1}})],
+            vec![(
+                json!({"apiVersion": "example.org/v1", "kind": "Widget", "extra": 1}),
+                "",
+            )],
         ),
         row(
             "x-kubernetes-int-or-string",
@@ -267,7 +280,7 @@ fn rows() -> Vec<Row> {
         format_row("rgbcolor", "rgb(30,144,255)", "rgb(256,0,0)"),
         format_row("isbn", "978-0321751041", "978-0321751042"),
         format_row("creditcard", "4111 1111 1111 1111", "4111 1111 1111 1112"),
-        format_row("ssn", "123-45-6789", "123-456-789"),
+        format_row("ssn", "123-45-6789", "123456789"),
         row(
             "a format the API server does not know",
             json!({"type": "string", "format": "my-own-format"}),

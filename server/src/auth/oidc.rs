@@ -407,6 +407,9 @@ impl Oidc {
     /// itself by its client id, which RP-Initiated Logout 1.0 accepts in place of an ID token
     /// hint, so sessions need not keep the ID token (and the claims in it).
     pub async fn logout_url(&self) -> Option<url::Url> {
+        if !self.settings.provider_logout {
+            return None;
+        }
         let provider = self.provider(false).await.ok()?;
         let endpoint = provider.end_session.clone()?;
         let request = LogoutRequest::from(endpoint)

@@ -168,7 +168,10 @@ pub async fn load_user(
     let name = cookie_name(&state.settings);
     if let Some(token) = cookie_value(request.headers(), name) {
         let idle = state.settings.session_idle;
-        match db::sessions::user_for(&state.db, &hash_token(&token), idle, true).await {
+        // A status stream's (re)connect is not the person's activity: it must not keep an
+        // idle session alive.
+        let activity = request.uri().path() != "/api/status/events";
+        match db::sessions::user_for(&state.db, &hash_token(&token), idle, activity).await {
             Ok(Some(user)) => {
                 request.extensions_mut().insert(user);
             }

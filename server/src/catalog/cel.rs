@@ -94,7 +94,7 @@ fn is_operator(name: &str) -> bool {
 /// `None`: not checked.
 pub fn evaluate(rule: &str, schema: &Value, value: &Value) -> Option<Result<bool, String>> {
     let program = compile(rule)?;
-    if let Err(reason) = within_cost_limit(&program, value) {
+    if let Err(reason) = within_cost_limit(&program, &[value]) {
         return Some(Err(reason));
     }
     let mut context = context();
@@ -129,6 +129,8 @@ pub fn compile_strict(rule: &str) -> Result<Program, String> {
 
 /// Runs a compiled rule with `variables` bound: `Ok(true)` passes; an error fails the rule.
 pub fn run(program: &Program, variables: &[(&str, &Value)]) -> Result<bool, String> {
+    let bound: Vec<&Value> = variables.iter().map(|(_, v)| *v).collect();
+    within_cost_limit(program, &bound)?;
     let mut context = context();
     for (name, value) in variables {
         context.add_variable_from_value(*name, typed(&Value::Null, value));
@@ -194,30 +196,72 @@ pub fn check_rules(schema: &Value, value: &Value, path: &str, errors: &mut Vec<F
 /// The API server's limit on what one rule may cost (`PerCallLimit`).
 pub const COST_LIMIT: u128 = 1_000_000;
 
-/// Refuses to run a rule whose loops could exceed [`COST_LIMIT`] over `value`: the number of
-/// values in `self`, raised to the depth of nested comprehensions (`all`, `exists`, `map`,
-/// `filter` …) the rule has. The Rust engine keeps no cost account as the API server's does,
-/// so this bound stands in for it: a rule that stays under it costs no more than the limit,
-/// and one over it is refused, named, rather than left to hold a worker.
-fn within_cost_limit(program: &Program, value: &Value) -> Result<(), String> {
+/// Functions that walk a whole list, map or string: each is a loop of its own.
+const LINEAR: &[&str] = &[
+    "@in",
+    "indexOf",
+    "lastIndexOf",
+    "sum",
+    "min",
+    "max",
+    "isSorted",
+    "find",
+    "findAll",
+    "matches",
+    "contains",
+    "split",
+    "join",
+    "replace",
+    "distinct",
+    "sort",
+    "flatten",
+    "reverse",
+    "slice",
+    "_+_",
+    "_==_",
+    "_!=_",
+];
+
+/// Refuses to run a rule whose loops could exceed [`COST_LIMIT`] over `values`: the largest
+/// collection (list, map or string) in them, raised to the depth of nested loops the rule has
+/// — comprehensions (`all`, `exists`, `map`, `filter` …) and calls that walk a whole value
+/// (`in`, `indexOf`, `sum` …). The Rust engine keeps no cost account as the API server's
+/// does, so this upper bound stands in for it: a rule under it costs no more than the
+/// limit, one over it is refused, named, rather than left to hold a worker.
+fn within_cost_limit(program: &Program, values: &[&Value]) -> Result<(), String> {
     let depth = nesting(program.expression());
     if depth == 0 {
         return Ok(());
     }
-    let estimate = count_values(value).saturating_pow(depth);
+    let largest = values
+        .iter()
+        .map(|v| largest_collection(v))
+        .max()
+        .unwrap_or(1);
+    let estimate = largest.max(1).saturating_pow(depth);
     if estimate > COST_LIMIT {
         return Err(format!(
-            "it would take about {estimate} steps over these values, more than the {COST_LIMIT} the API server allows one rule"
+            "it could take about {estimate} steps over these values, more than the {COST_LIMIT} the API server allows one rule"
         ));
     }
     Ok(())
 }
 
-/// The deepest nesting of comprehensions in an expression.
+/// The deepest nesting of loops in an expression.
 fn nesting(expr: &cel::IdedExpr) -> u32 {
     use cel::common::ast::{EntryExpr, Expr};
     let deepest =
         |exprs: &mut dyn Iterator<Item = &cel::IdedExpr>| exprs.map(nesting).max().unwrap_or(0);
+    let entries = |entries: &[cel::common::ast::IdedEntryExpr]| {
+        entries
+            .iter()
+            .flat_map(|e| match &e.expr {
+                EntryExpr::MapEntry(entry) => vec![nesting(&entry.key), nesting(&entry.value)],
+                EntryExpr::StructField(field) => vec![nesting(&field.value)],
+            })
+            .max()
+            .unwrap_or(0)
+    };
     match &expr.expr {
         Expr::Comprehension(c) => [&c.iter_range, &c.accu_init, &c.result]
             .into_iter()
@@ -225,28 +269,36 @@ fn nesting(expr: &cel::IdedExpr) -> u32 {
             .max()
             .unwrap_or(0)
             .max(1 + nesting(&c.loop_cond).max(nesting(&c.loop_step))),
-        Expr::Call(call) => deepest(&mut call.target.iter().map(|t| &**t).chain(call.args.iter())),
+        Expr::Call(call) => {
+            let inner = deepest(&mut call.target.iter().map(|t| &**t).chain(call.args.iter()));
+            if LINEAR.contains(&call.func_name.as_str()) {
+                inner.max(1)
+            } else {
+                inner
+            }
+        }
         Expr::List(list) => deepest(&mut list.elements.iter()),
-        Expr::Map(map) => deepest(&mut map.entries.iter().flat_map(|e| match &e.expr {
-            EntryExpr::MapEntry(entry) => vec![&entry.key, &entry.value],
-            EntryExpr::StructField(field) => vec![&field.value],
-        })),
-        Expr::Struct(object) => deepest(&mut object.entries.iter().flat_map(|e| match &e.expr {
-            EntryExpr::MapEntry(entry) => vec![&entry.key, &entry.value],
-            EntryExpr::StructField(field) => vec![&field.value],
-        })),
+        Expr::Map(map) => entries(&map.entries),
+        Expr::Struct(object) => entries(&object.entries),
         Expr::Select(select) => nesting(&select.operand),
         _ => 0,
     }
 }
 
-/// How many values a JSON value holds, itself included.
-fn count_values(value: &Value) -> u128 {
-    1 + match value {
-        Value::Array(items) => items.iter().map(count_values).sum(),
-        Value::Object(map) => map.values().map(count_values).sum(),
-        _ => 0,
-    }
+/// The size of the largest list, map or string anywhere in a JSON value (at least 1).
+fn largest_collection(value: &Value) -> u128 {
+    let own = match value {
+        Value::Array(items) => items.len(),
+        Value::Object(map) => map.len(),
+        Value::String(s) => s.len(),
+        _ => 1,
+    } as u128;
+    let inner = match value {
+        Value::Array(items) => items.iter().map(largest_collection).max().unwrap_or(1),
+        Value::Object(map) => map.values().map(largest_collection).max().unwrap_or(1),
+        _ => 1,
+    };
+    own.max(inner).max(1)
 }
 
 /// A JSON value as CEL sees it in Kubernetes: whole numbers are `int` (JSON's non-negative
@@ -364,7 +416,10 @@ mod tests {
             "url(self.endpoint).getHost() == 'db.example.com:5432'",
             "url(self.endpoint).getHostname() == 'db.example.com'",
             "url(self.endpoint).getPort() == '5432' && url('https://x.example').getPort() == ''",
-            "url(self.endpoint).getEscapedPath() == '/orders'",
+            "url('https://Db.example:443').getHost() == 'Db.example:443' && url('https://db:443/').getPort() == '443'",
+            "url('https://[::1]:8080/x').getHostname() == '::1' && url('https://[::1]:8080/x').getPort() == '8080'",
+            "url(self.endpoint).getEscapedPath() == '/orders' && url('https://example.com').getEscapedPath() == ''",
+            "!isURL('mailto:a@b.c')",
             "url(self.endpoint).getQuery()['ssl'] == ['on', 'strict']",
             "isQuantity(self.memory) && !isQuantity('512MB')",
             "quantity(self.memory).isLessThan(quantity('1Gi'))",
@@ -409,6 +464,28 @@ mod tests {
         // One loop over the same values is well within the limit.
         assert_eq!(
             evaluate("self.a.all(x, x >= 0)", &Value::Null, &large),
+            Some(Ok(true))
+        );
+        // A call that walks the list inside a loop is a loop too.
+        let hidden = "self.a.all(t, self.a.indexOf(t) == self.a.lastIndexOf(t))";
+        assert!(matches!(
+            evaluate(hidden, &Value::Null, &large),
+            Some(Err(_))
+        ));
+        // What counts is the largest collection, not everything in `self` (here 1,015 values
+        // in all, but no collection over 100).
+        let mut wide = json!({"ports": [1, 2, 3, 4, 5], "config": {}});
+        for g in 0..10 {
+            for i in 0..100 {
+                wide["config"][format!("g{g}")][format!("k{i}")] = json!(i);
+            }
+        }
+        assert_eq!(
+            evaluate(
+                "self.ports.all(p, self.ports.exists_one(q, q == p))",
+                &Value::Null,
+                &wide
+            ),
             Some(Ok(true))
         );
     }

@@ -371,31 +371,40 @@ enum Part {
     Path,
 }
 
+/// The parts of a URL as written — Go's `url` keeps them so (a default port stays, case is
+/// kept, an empty path is empty), where the WHATWG parser normalises them.
 fn url_part(u: &str, part: Part) -> Result<Value> {
-    let parsed = parse_url(u).map_err(|e| fail("url", e))?;
-    let path_only = u.starts_with('/');
-    let hostname = || match parsed.host() {
-        Some(url::Host::Ipv6(address)) => address.to_string(),
-        Some(host) => host.to_string(),
-        None => String::new(),
+    parse_url(u).map_err(|e| fail("url", e))?;
+    let (scheme, rest) = match u.split_once("://") {
+        Some((scheme, rest)) if !u.starts_with('/') => (scheme, rest),
+        _ => ("", u),
     };
-    Ok(Value::String(Arc::new(match part {
-        Part::Scheme if path_only => String::new(),
-        Part::Scheme => parsed.scheme().to_owned(),
-        Part::Host if path_only => String::new(),
-        Part::Host => {
-            let host = parsed.host_str().unwrap_or_default();
-            match parsed.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host.to_owned(),
-            }
-        }
-        Part::Hostname if path_only => String::new(),
-        Part::Hostname => hostname(),
-        Part::Port => parsed.port().map(|p| p.to_string()).unwrap_or_default(),
-        Part::Path if path_only => u.split(['?', '#']).next().unwrap_or_default().to_owned(),
-        Part::Path => parsed.path().to_owned(),
-    })))
+    let (authority, after) = if scheme.is_empty() {
+        ("", rest)
+    } else {
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        rest.split_at(end)
+    };
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (hostname, port) = match host.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((address, tail)) => (address, tail.strip_prefix(':').unwrap_or_default()),
+            None => (bracketed, ""),
+        },
+        None => match host.rsplit_once(':') {
+            Some((name, port)) => (name, port),
+            None => (host, ""),
+        },
+    };
+    let path = after.split(['?', '#']).next().unwrap_or_default();
+    let text = match part {
+        Part::Scheme => scheme,
+        Part::Host => host,
+        Part::Hostname => hostname,
+        Part::Port => port,
+        Part::Path => path,
+    };
+    Ok(Value::String(Arc::new(text.to_owned())))
 }
 
 fn get_query(This(u): This<Arc<String>>) -> Result<Value> {
@@ -452,7 +461,6 @@ fn operand(value: &Value, function: &str) -> Result<i128> {
 /// binary (`Ki` … `Ei`), decimal SI (`n`, `u`, `m`, `k`, `M` … `E`) or an exponent (`e3`,
 /// `E-2`). Precision below a nano-unit is rounded up, as the API server does.
 pub fn parse_quantity(s: &str) -> Option<i128> {
-    let s = s.trim();
     let number_end = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
         .unwrap_or(s.len());
@@ -471,7 +479,7 @@ pub fn parse_quantity(s: &str) -> Option<i128> {
     }
     // The value as a decimal mantissa and a power of ten, times a power of two.
     let mantissa: i128 = format!("{whole}{fraction}").parse().ok()?;
-    let mut exponent10 = -i32::try_from(fraction.len()).ok()?;
+    let mut exponent10 = i32::try_from(fraction.len()).ok()?.checked_neg()?;
     let mut exponent2 = 0u32;
     match suffix {
         "" => {}
@@ -481,23 +489,23 @@ pub fn parse_quantity(s: &str) -> Option<i128> {
         "Ti" => exponent2 = 40,
         "Pi" => exponent2 = 50,
         "Ei" => exponent2 = 60,
-        "n" => exponent10 -= 9,
-        "u" => exponent10 -= 6,
-        "m" => exponent10 -= 3,
-        "k" => exponent10 += 3,
-        "M" => exponent10 += 6,
-        "G" => exponent10 += 9,
-        "T" => exponent10 += 12,
-        "P" => exponent10 += 15,
-        "E" => exponent10 += 18,
+        "n" => exponent10 = exponent10.checked_sub(9)?,
+        "u" => exponent10 = exponent10.checked_sub(6)?,
+        "m" => exponent10 = exponent10.checked_sub(3)?,
+        "k" => exponent10 = exponent10.checked_add(3)?,
+        "M" => exponent10 = exponent10.checked_add(6)?,
+        "G" => exponent10 = exponent10.checked_add(9)?,
+        "T" => exponent10 = exponent10.checked_add(12)?,
+        "P" => exponent10 = exponent10.checked_add(15)?,
+        "E" => exponent10 = exponent10.checked_add(18)?,
         other => {
             let exponent = other.strip_prefix(['e', 'E'])?;
-            exponent10 += exponent.parse::<i32>().ok()?;
+            exponent10 = exponent10.checked_add(exponent.parse::<i32>().ok()?)?;
         }
     }
     // Into nano-units: shift the power of ten by 9.
     let mut value = mantissa.checked_mul(1i128.checked_shl(exponent2)?)?;
-    let shift = exponent10 + 9;
+    let shift = exponent10.checked_add(9)?;
     if shift >= 0 {
         value = value.checked_mul(10i128.checked_pow(u32::try_from(shift).ok()?)?)?;
     } else {
@@ -526,7 +534,17 @@ mod tests {
         ] {
             assert_eq!(parse_quantity(text), Some(units_in_nanos), "{text}");
         }
-        for bad in ["", "Gi", "1GB", "1..2", "abc", "1 Gi"] {
+        for bad in [
+            "",
+            "Gi",
+            "1GB",
+            "1..2",
+            "abc",
+            "1 Gi",
+            " 1Gi",
+            "1e2147483647",
+            "1e-2147483648",
+        ] {
             assert_eq!(parse_quantity(bad), None, "{bad}");
         }
     }

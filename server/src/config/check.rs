@@ -523,6 +523,7 @@ impl SsoArgs {
             scopes,
             groups_claim: self.oidc_groups_claim.clone(),
             teams,
+            provider_logout: self.oidc_provider_logout,
         }))
     }
 }

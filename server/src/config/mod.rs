@@ -365,6 +365,16 @@ pub struct SsoArgs {
     /// Members of this group are platform administrators.
     #[arg(long, env = "SLIPWAY_ADMIN_GROUP")]
     pub admin_group: Option<String>,
+    /// Whether signing out continues at the provider's end-session endpoint (naming the portal
+    /// by its client id). Turn it off for a provider that insists on an ID token hint (Okta):
+    /// sign-out then ends the Slipway session only.
+    #[arg(
+        long,
+        env = "SLIPWAY_OIDC_PROVIDER_LOGOUT",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub oidc_provider_logout: bool,
 }
 
 /// Options of `slipway init`.

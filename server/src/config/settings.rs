@@ -294,6 +294,8 @@ pub struct OidcSettings {
     pub groups_claim: String,
     /// Groups → teams.
     pub teams: TeamMapping,
+    /// Sign-out continues at the provider's end-session endpoint.
+    pub provider_logout: bool,
 }
 
 impl std::fmt::Debug for OidcSettings {
@@ -305,6 +307,7 @@ impl std::fmt::Debug for OidcSettings {
             .field("scopes", &self.scopes)
             .field("groups_claim", &self.groups_claim)
             .field("teams", &self.teams)
+            .field("provider_logout", &self.provider_logout)
             .finish()
     }
 }

@@ -236,14 +236,30 @@ pub async fn deactivate(db: &Db, id: &str) -> Result<Option<Deactivated>> {
     Ok(Some(Deactivated { sessions, tokens }))
 }
 
-/// Lets a deactivated user sign in again (their revoked tokens stay revoked). Whether one
-/// was reactivated.
+/// Lets a deactivated user sign in again; whether one was reactivated. Sessions and tokens
+/// are ended once more in the same transaction: one made by a sign-in that raced the
+/// deactivation must not come back with the user (revoked tokens stay revoked).
 pub async fn reactivate(db: &Db, id: &str) -> Result<bool> {
+    let now = now_ms();
+    let mut tx = db.pool().begin().await?;
     let done = sqlx::query(
         "UPDATE users SET deactivated_at = NULL WHERE id = $1 AND deactivated_at IS NOT NULL",
     )
     .bind(id)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
 }

@@ -169,20 +169,31 @@ pub async fn body_limit(State(max): State<usize>, request: Request, next: Next) 
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    match axum::body::to_bytes(body, max).await {
-        Ok(bytes) => {
+    // A client that stops sending must not hold its buffer for ever.
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, max)).await;
+    match read {
+        Ok(Ok(bytes)) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
-        Err(error) if is_length_limit(&error) => crate::error::payload_too_large(),
-        Err(error) => ApiError::new(
+        Ok(Err(error)) if is_length_limit(&error) => crate::error::payload_too_large(),
+        Ok(Err(error)) => ApiError::new(
             StatusCode::BAD_REQUEST,
             "unreadable_body",
             format!("The request body could not be read: {error}."),
         )
         .into_response(),
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            "The request body did not arrive in time.",
+        )
+        .into_response(),
     }
 }
+
+/// How long a request body may take to arrive.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn is_length_limit(error: &axum::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);

@@ -121,11 +121,13 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .route_layer(from_fn_with_state(state.telemetry.clone(), track_http))
+        // Bodies are read only for requests the guards let through (an anonymous POST to a
+        // page is answered without reading a byte of it).
+        .layer(from_fn_with_state(max_body, limits::body_limit))
         .layer(from_fn(guard::require_login))
         .layer(from_fn_with_state(state.limits.clone(), limits::limit_user))
         .layer(from_fn_with_state(state.auth.clone(), session::load_user))
         .layer(from_fn_with_state(state.auth.clone(), csrf::same_origin_writes))
-        .layer(from_fn_with_state(max_body, limits::body_limit))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -282,18 +282,23 @@ impl CatalogService {
         request_id: &str,
     ) -> Result<Prepared, AppError> {
         let offering = self.find(actor, &draft.offering)?;
-        let mut errors = self.check(actor, &offering, draft);
+        let errors = self.check(actor, &offering, draft);
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        // Policies judge the claim as the cluster will store it (defaults applied), and only
+        // values the schema accepts (its bounds also bound what a policy rule iterates over).
+        let stored = offering.as_stored(&draft.values).0;
         let mut verdict = self.policies().check(&Subject {
             environment: &draft.environment,
             offering: &draft.offering,
             team: &draft.team,
             name: &draft.name,
-            values: Some(&draft.values),
+            values: Some(&stored),
             user: actor,
         });
-        errors.append(&mut verdict.errors);
-        if !errors.is_empty() {
-            return Err(AppError::Validation(errors));
+        if !verdict.errors.is_empty() {
+            return Err(AppError::Validation(std::mem::take(&mut verdict.errors)));
         }
         let namespace = self.namespaces.of(&draft.team).map_err(AppError::Invalid)?;
         let environment = self.environment(&draft.environment)?;
