@@ -71,21 +71,28 @@ pub fn check_form(form: &FormModel, values: &Value, errors: &mut Vec<FieldError>
     if let Value::Object(map) = values
         && !form.open
     {
-        unknown_fields(&form.fields, map, "", errors);
+        unknown_fields(&form.fields, map, false, "", errors);
     }
     check(&form.fields, values, "", errors);
 }
 
+/// Reports the keys of `map` that no field names; `embedded` also knows an embedded object's
+/// `apiVersion`, `kind` and `metadata`.
 fn unknown_fields(
     fields: &[Field],
     map: &serde_json::Map<String, Value>,
+    embedded: bool,
     path: &str,
     errors: &mut Vec<FieldError>,
 ) {
+    let known = |k: &str| {
+        fields.iter().any(|f| f.key == k)
+            || (embedded && matches!(k, "apiVersion" | "kind" | "metadata"))
+    };
     let unknown: Vec<&str> = map
         .keys()
-        .filter(|k| !fields.iter().any(|f| &f.key == *k))
         .map(String::as_str)
+        .filter(|k| !known(k))
         .collect();
     if !unknown.is_empty() {
         errors.push(FieldError {
@@ -137,16 +144,7 @@ pub fn check_field(field: &Field, value: &Value, path: &str, errors: &mut Vec<Fi
     match (&field.kind, value) {
         (FieldKind::Object { fields }, Value::Object(map)) => {
             if !structure.open {
-                // An embedded object's apiVersion, kind and metadata are always known.
-                let embedded_part = |k: &str| {
-                    structure.embedded_resource && matches!(k, "apiVersion" | "kind" | "metadata")
-                };
-                let rest: serde_json::Map<String, Value> = map
-                    .iter()
-                    .filter(|(k, _)| !embedded_part(k))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                unknown_fields(fields, &rest, path, errors);
+                unknown_fields(fields, map, structure.embedded_resource, path, errors);
             }
             check(fields, value, path, errors);
         }

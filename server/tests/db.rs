@@ -242,7 +242,18 @@ async fn a_deactivated_user_loses_sessions_and_tokens_at_once_and_cannot_sign_in
         None
     );
 
+    // A sign-in that raced the deactivation left a session behind: it must not come back
+    // with the user.
+    db::sessions::create(&test.db, "raced", &user.id, IDLE, true)
+        .await
+        .unwrap();
     assert!(db::users::reactivate(&test.db, &user.id).await.unwrap());
+    let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
+        .bind(&user.id)
+        .fetch_one(test.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the raced session ended with the reactivation");
     let back = db::users::upsert_login(&test.db, &login("oidc|gone", &["team-b"]))
         .await
         .unwrap()

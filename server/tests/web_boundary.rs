@@ -745,3 +745,24 @@ async fn prometheus_labels_never_carry_a_user_or_a_team() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_anonymous_post_is_answered_without_its_body_being_read() {
+    let app = TestApp::new(true).await;
+    // A body that never ends: reading it would never finish.
+    let endless = futures_util::stream::pending::<Result<axum::body::Bytes, std::io::Error>>();
+    let request = Request::post("/catalog")
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from_stream(endless))
+        .unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(5), app.send(request))
+        .await
+        .expect("answered before any body arrived");
+    assert_eq!(
+        answered.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        answered.body
+    );
+}
