@@ -17,7 +17,7 @@ export CARGO_TERM_COLOR ?= always
 LOGS := target/test-logs
 BIN := target/debug/slipway
 
-.PHONY: help tools build run lint test test-sqlite test-postgres e2e clean-data
+.PHONY: help tools build run lint test test-sqlite test-postgres e2e clean-data bench-pages
 
 help:
 	@echo "make run   - build and serve Slipway on http://127.0.0.1:3000 (dev login, ./data)"
@@ -76,6 +76,12 @@ test: tools
 	$(MAKE) --no-print-directory test-postgres
 	$(MAKE) --no-print-directory e2e
 	@bash .ci/summary.sh
+
+# Pages under load (release build, 50,000 requests, wrk): prints the table of docs/performance.md.
+bench-pages: tools
+	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk
+	cargo leptos build --release
+	cargo bench -p server --bench pages
 
 clean-data:
 	rm -rf data

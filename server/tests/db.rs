@@ -267,3 +267,64 @@ async fn a_deactivated_user_loses_sessions_and_tokens_at_once_and_cannot_sign_in
         "revoked tokens stay revoked"
     );
 }
+
+#[tokio::test]
+async fn a_person_in_two_teams_pages_through_both_teams_requests_newest_first() {
+    use slipway::db::metrics::{HistoricRequest, import};
+    use slipway::db::requests::{ListQuery, list};
+    let test = TestDb::new().await;
+    let carol = db::users::upsert_login(&test.db, &login("dev|carol", &["team-a", "team-b"]))
+        .await
+        .unwrap()
+        .unwrap();
+    // Ids are time-ordered: r00 oldest. Teams a, b and c interleaved.
+    let requests: Vec<HistoricRequest> = (0..12)
+        .map(|n| HistoricRequest {
+            id: format!("r{n:02}"),
+            action: "create".into(),
+            offering: "pg".into(),
+            team: ["team-a", "team-b", "team-c"][n % 3].into(),
+            environment: if n % 2 == 0 { "dev" } else { "prod" }.into(),
+            name: format!("claim-{n}"),
+            requested_by: carol.id.clone(),
+            events: vec![("submitted".into(), 1_000 + n as i64, None)],
+        })
+        .collect();
+    import(&test.db, &requests).await.unwrap();
+    let teams = vec!["team-a".to_owned(), "team-b".to_owned()];
+    let page = |before: Option<&'static str>, environment: Option<&'static str>| {
+        let teams = teams.clone();
+        let db = test.db.clone();
+        async move {
+            let query = ListQuery {
+                teams: Some(&teams),
+                before,
+                environment,
+                ..ListQuery::default()
+            };
+            list(&db, &query, 3)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    // team-c's r02, r05, r08, r11 are never listed.
+    assert_eq!(page(None, None).await, ["r10", "r09", "r07"]);
+    assert_eq!(page(Some("r07"), None).await, ["r06", "r04", "r03"]);
+    assert_eq!(page(Some("r03"), None).await, ["r01", "r00"]);
+    assert_eq!(page(None, Some("dev")).await, ["r10", "r06", "r04"]);
+    let one = vec!["team-b".to_owned()];
+    let query = ListQuery {
+        teams: Some(&one),
+        ..ListQuery::default()
+    };
+    let ids: Vec<String> = list(&test.db, &query, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["r10", "r07", "r04", "r01"]);
+}

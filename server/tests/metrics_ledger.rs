@@ -588,3 +588,134 @@ async fn requests_stored_before_the_metrics_migration_get_their_rows_from_the_le
         "nothing left to fill"
     );
 }
+
+#[tokio::test]
+async fn a_replica_reading_dashboards_sees_what_another_replica_appended() {
+    let l = ledger().await;
+    // This replica's dashboards keep the facts in memory once read.
+    let before = dashboard(&l.db.db, Scope::default()).await;
+    // Another replica (its own connection pool and memory) imports a request of the period.
+    let other = Db::connect(&l.db.url, 2).await.unwrap();
+    let u3 = l.users[2].clone();
+    import(
+        &other,
+        &[req(
+            20,
+            &u3,
+            "bucket",
+            "prod",
+            "create",
+            &[
+                ("submitted", T + 4 * D, None),
+                ("committed", T + 4 * D + M, None),
+                ("synced", T + 4 * D + 2 * M, None),
+                ("ready", T + 4 * D + 4 * M, None),
+            ],
+        )],
+    )
+    .await
+    .unwrap();
+    let after = dashboard(&l.db.db, Scope::default()).await;
+    assert_eq!(
+        after.summary.requests,
+        before.summary.requests + 1,
+        "the other replica's request counts"
+    );
+    // … and records R7 (committed, waiting for its applier) as synced: a changed row, not a
+    // new one.
+    use slipway::db::ledger::{StatusEvent, record_status};
+    let lease = slipway::lease::Lease::new(
+        other.clone(),
+        "status-ledger",
+        "other",
+        std::time::Duration::from_secs(30),
+    )
+    .hold()
+    .await
+    .unwrap()
+    .expect("the lease is free");
+    record_status(
+        &other,
+        lease.fence(),
+        "r7",
+        StatusEvent::Synced,
+        Some("applied"),
+    )
+    .await
+    .unwrap()
+    .expect("recorded");
+    let now = slipway::db::now_ms();
+    let inputs = slipway::db::metrics::inputs(&l.db.db, &Scope::default(), T, now + 1)
+        .await
+        .unwrap();
+    let r7 = inputs
+        .facts
+        .iter()
+        .find(|f| f.offering == "bucket" && f.team == "team-a")
+        .unwrap();
+    assert!(
+        r7.facts.synced_at.is_some(),
+        "this replica sees R7 synced by the other"
+    );
+    assert_eq!(
+        dashboard(&l.db.db, Scope::default()).await,
+        after,
+        "R7 synced now, after the period"
+    );
+    let fresh = dashboard(&other, Scope::default()).await;
+    assert_eq!(after, fresh, "both replicas show the same figures");
+    other.close().await;
+}
+
+#[tokio::test]
+async fn a_year_of_history_imports_line_by_line_in_batches_with_its_ratings() {
+    use std::fmt::Write as _;
+    let db = TestDb::new().await;
+    let mut text = String::new();
+    text.push_str(r#"{"user": {"subject": "dev|alice", "name": "Alice", "email": "a@example.com", "teams": ["team-a"]}}"#);
+    text.push('\n');
+    // More requests than one transaction takes (2,000), the rating naming one of the last.
+    for n in 0..2_100 {
+        writeln!(
+            text,
+            r#"{{"request": {{"id": "h{n:05}", "offering": "pg", "team": "team-a", "environment": "dev", "name": "c{n}", "requested_by": "dev|alice", "events": [{{"kind": "submitted", "ago": "{}m"}}, {{"kind": "committed", "ago": "{}m"}}]}}}}"#,
+            3_000 - n,
+            2_999 - n
+        )
+        .unwrap();
+    }
+    text.push_str(
+        r#"{"feedback": {"request": "h02099", "rating": 4, "comment": "quick", "ago": "1m"}}"#,
+    );
+    text.push_str("\n\n");
+    let now = slipway::db::now_ms();
+    let stored = slipway::devdata::ledger::import_lines(&db.db, text.as_bytes(), now)
+        .await
+        .unwrap();
+    assert_eq!(stored, 2_100);
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM requests")
+        .fetch_one(db.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(count, 2_100);
+    assert_eq!(
+        slipway::db::metrics::feedback_of(&db.db, "h02099")
+            .await
+            .unwrap(),
+        Some((4, "quick".to_owned()))
+    );
+    // A line that is not a record stops the import and names its line; what came before it
+    // in whole batches stays, the rest of its batch is not stored.
+    let bad = format!(
+        "{}{}",
+        text.lines()
+            .take(1)
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+        r#"{"request": {"offering": "pg"}}"#
+    );
+    let error = slipway::devdata::ledger::import_lines(&db.db, bad.as_bytes(), now)
+        .await
+        .unwrap_err();
+    assert!(format!("{error:#}").contains("line 2"), "{error:#}");
+}

@@ -99,11 +99,13 @@ impl Backend {
     }
 }
 
-/// The database: a connection pool and the backend it talks to. Cheap to clone.
+/// The database: a connection pool, the backend it talks to, and the dashboards' facts kept
+/// in memory ([`metrics::FactsMirror`], one per connected database). Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    facts: std::sync::Arc<metrics::FactsMirror>,
 }
 
 impl Db {
@@ -132,7 +134,11 @@ impl Db {
                 .execute(&pool)
                 .await?;
         }
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            facts: std::sync::Arc::default(),
+        })
     }
 
     /// Connects and applies pending migrations.
@@ -178,6 +184,11 @@ impl Db {
     /// The backend behind the pool.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The facts of every request as the dashboards read them, kept in memory.
+    pub fn facts(&self) -> &metrics::FactsMirror {
+        &self.facts
     }
 
     /// The pool, for the query modules.

@@ -404,33 +404,30 @@ pub struct ListQuery<'a> {
 }
 
 /// Requests matching `query`, newest first, at most `limit`.
+///
+/// Each team's requests are read newest first from the `(team, id)` index and stop at
+/// `limit`, so a page costs the same for a team of ten requests or of a year of them; a
+/// person in several teams gets one such read per team, merged.
 pub async fn list(db: &Db, query: &ListQuery<'_>, limit: i64) -> Result<Vec<RequestRow>> {
-    let mut sql = format!("SELECT {REQUEST_COLUMNS} FROM requests r WHERE 1 = 1");
+    let limit = limit.max(1);
     let mut binds: Vec<String> = Vec::new();
     // Appends `clause` with `?` standing for the next placeholder, bound to `value`.
     fn push(sql: &mut String, binds: &mut Vec<String>, clause: &str, value: String) {
         binds.push(value);
         sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
     }
-    if let Some(teams) = query.teams {
-        if teams.is_empty() {
-            return Ok(vec![]);
-        }
-        sql.push_str(" AND r.team IN (");
-        for (i, team) in teams.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            push(&mut sql, &mut binds, "?", team.clone());
-        }
-        sql.push(')');
-    }
+    let mut filter = String::new();
     if let Some(state) = query.state {
-        push(&mut sql, &mut binds, " AND r.state = ?", state.to_owned());
+        push(
+            &mut filter,
+            &mut binds,
+            " AND r.state = ?",
+            state.to_owned(),
+        );
     }
     if let Some(environment) = query.environment {
         push(
-            &mut sql,
+            &mut filter,
             &mut binds,
             " AND r.environment = ?",
             environment.to_owned(),
@@ -446,14 +443,37 @@ pub async fn list(db: &Db, query: &ListQuery<'_>, limit: i64) -> Result<Vec<Requ
         );
         binds.push(pattern);
         let n = binds.len();
-        sql.push_str(&format!(
+        filter.push_str(&format!(
             " AND (LOWER(r.name) LIKE ${n} ESCAPE '\\' OR LOWER(r.kind) LIKE ${n} ESCAPE '\\')"
         ));
     }
     if let Some(before) = query.before {
-        push(&mut sql, &mut binds, " AND r.id < ?", before.to_owned());
+        push(&mut filter, &mut binds, " AND r.id < ?", before.to_owned());
     }
-    sql.push_str(&format!(" ORDER BY r.id DESC LIMIT {}", limit.max(1)));
+    let newest = format!(" ORDER BY r.id DESC LIMIT {limit}");
+    let sql = match query.teams {
+        None => format!("SELECT {REQUEST_COLUMNS} FROM requests r WHERE 1 = 1{filter}{newest}"),
+        Some([]) => return Ok(vec![]),
+        Some(teams) => {
+            let mut parts = Vec::with_capacity(teams.len());
+            for (i, team) in teams.iter().enumerate() {
+                let mut part = String::new();
+                push(&mut part, &mut binds, "r.team = ?", team.clone());
+                parts.push(format!(
+                    "SELECT * FROM (SELECT {REQUEST_COLUMNS} FROM requests r \
+                     WHERE {part}{filter}{newest}) t{i}"
+                ));
+            }
+            if parts.len() == 1 {
+                parts.pop().unwrap_or_default()
+            } else {
+                format!(
+                    "{} ORDER BY id DESC LIMIT {limit}",
+                    parts.join(" UNION ALL ")
+                )
+            }
+        }
+    };
     // Every value above is bound; the text holds only placeholders and fixed clauses.
     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
     for value in binds {

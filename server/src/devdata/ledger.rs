@@ -137,10 +137,64 @@ pub fn parse_ago(text: &str) -> anyhow::Result<i64> {
 
 /// Stores the file's content, relative to `now` (Unix ms). Returns the requests stored.
 pub async fn import_ledger(db: &Db, file: &LedgerFile, now: i64) -> anyhow::Result<usize> {
-    let mut ids = std::collections::HashMap::new();
+    let mut importer = Importer::new(db, now);
     for user in &file.users {
-        let stored = upsert_login(
+        importer.user(user).await?;
+    }
+    for entry in &file.requests {
+        importer.request(entry).await?;
+    }
+    for rating in &file.feedback {
+        importer.feedback(rating);
+    }
+    importer.finish().await
+}
+
+/// One record of a ledger in JSON Lines (`.jsonl`): each line is `{"user": …}`,
+/// `{"request": …}` or `{"feedback": …}`, with the fields of the YAML file's entries.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum LedgerLine {
+    /// A person.
+    User(UserEntry),
+    /// A request.
+    Request(RequestEntry),
+    /// A rating.
+    Feedback(FeedbackEntry),
+}
+
+/// Requests stored per transaction while importing.
+const BATCH: usize = 2_000;
+
+/// Imports records one at a time: people at once, requests in transactions of [`BATCH`],
+/// ratings at the end (they may name a request of a later line). Memory stays one batch
+/// (and the ratings) whatever the history's size.
+struct Importer<'a> {
+    db: &'a Db,
+    now: i64,
+    people: std::collections::HashMap<String, String>,
+    batch: Vec<HistoricRequest>,
+    feedback: Vec<FeedbackEntry>,
+    stored: usize,
+    started: std::time::Instant,
+}
+
+impl<'a> Importer<'a> {
+    fn new(db: &'a Db, now: i64) -> Self {
+        Importer {
             db,
+            now,
+            people: std::collections::HashMap::new(),
+            batch: Vec::with_capacity(BATCH),
+            feedback: Vec::new(),
+            stored: 0,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    async fn user(&mut self, user: &UserEntry) -> anyhow::Result<()> {
+        let stored = upsert_login(
+            self.db,
             &NewLogin {
                 subject: user.subject.clone(),
                 display_name: user.name.clone(),
@@ -151,36 +205,38 @@ pub async fn import_ledger(db: &Db, file: &LedgerFile, now: i64) -> anyhow::Resu
         )
         .await?
         .with_context(|| format!("user {} is deactivated", user.subject))?;
-        ids.insert(user.subject.clone(), stored.id);
+        self.people.insert(user.subject.clone(), stored.id);
+        Ok(())
     }
-    let mut requests = Vec::new();
-    for entry in &file.requests {
-        let requested_by = match ids.get(&entry.requested_by) {
+
+    async fn request(&mut self, entry: &RequestEntry) -> anyhow::Result<()> {
+        let requested_by = match self.people.get(&entry.requested_by) {
             Some(id) => id.clone(),
             None => {
                 let (id,): (String,) = sqlx::query_as("SELECT id FROM users WHERE subject = $1")
                     .bind(&entry.requested_by)
-                    .fetch_optional(db.pool())
+                    .fetch_optional(self.db.pool())
                     .await?
                     .with_context(|| format!("no user {:?}", entry.requested_by))?;
+                self.people.insert(entry.requested_by.clone(), id.clone());
                 id
             }
         };
         if entry.events.first().is_none_or(|e| e.kind != "submitted") {
             bail!("{}: the first event must be `submitted`", entry.name);
         }
-        let mut events = Vec::new();
+        let mut events = Vec::with_capacity(entry.events.len());
         for event in &entry.events {
             events.push((
                 event.kind.clone(),
-                now - parse_ago(&event.ago)?,
+                self.now - parse_ago(&event.ago)?,
                 event.message.clone(),
             ));
         }
         if events.windows(2).any(|w| w[1].1 < w[0].1) {
             bail!("{}: events must be oldest first", entry.name);
         }
-        requests.push(HistoricRequest {
+        self.batch.push(HistoricRequest {
             id: entry.id.clone().unwrap_or_else(new_id),
             action: entry.action.clone(),
             offering: entry.offering.clone(),
@@ -190,39 +246,123 @@ pub async fn import_ledger(db: &Db, file: &LedgerFile, now: i64) -> anyhow::Resu
             requested_by,
             events,
         });
-    }
-    let stored = import(db, &requests).await?;
-    for rating in &file.feedback {
-        if !(1..=5).contains(&rating.rating) {
-            bail!("rating of {} must be 1 to 5", rating.request);
+        if self.batch.len() >= BATCH {
+            self.flush().await?;
         }
-        import_feedback(
-            db,
-            &rating.request,
-            rating.rating,
-            &rating.comment,
-            now - parse_ago(&rating.ago)?,
-        )
-        .await?;
+        Ok(())
     }
-    Ok(stored)
+
+    fn feedback(&mut self, rating: &FeedbackEntry) {
+        self.feedback.push(FeedbackEntry {
+            request: rating.request.clone(),
+            rating: rating.rating,
+            comment: rating.comment.clone(),
+            ago: rating.ago.clone(),
+        });
+    }
+
+    async fn flush(&mut self) -> anyhow::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        self.stored += import(self.db, &self.batch).await?;
+        self.batch.clear();
+        let seconds = self.started.elapsed().as_secs_f64();
+        tracing::info!(
+            requests = self.stored,
+            per_second = (self.stored as f64 / seconds.max(1e-3)).round(),
+            "importing the ledger"
+        );
+        Ok(())
+    }
+
+    async fn finish(mut self) -> anyhow::Result<usize> {
+        self.flush().await?;
+        for rating in &self.feedback {
+            if !(1..=5).contains(&rating.rating) {
+                bail!("rating of {} must be 1 to 5", rating.request);
+            }
+            import_feedback(
+                self.db,
+                &rating.request,
+                rating.rating,
+                &rating.comment,
+                self.now - parse_ago(&rating.ago)?,
+            )
+            .await?;
+        }
+        Ok(self.stored)
+    }
 }
 
-/// Runs `slipway import-ledger`.
+/// Stores a JSON Lines ledger read line by line (see [`LedgerLine`]). A line that is not a
+/// record stops the import with its number; the batches before it stay stored.
+pub async fn import_lines(
+    db: &Db,
+    input: impl std::io::BufRead,
+    now: i64,
+) -> anyhow::Result<usize> {
+    let mut importer = Importer::new(db, now);
+    for (number, line) in input.lines().enumerate() {
+        let line = line.with_context(|| format!("reading line {}", number + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: LedgerLine = serde_json::from_str(&line)
+            .with_context(|| format!("line {} is not a ledger record", number + 1))?;
+        match &record {
+            LedgerLine::User(user) => importer.user(user).await?,
+            LedgerLine::Request(entry) => importer
+                .request(entry)
+                .await
+                .with_context(|| format!("line {}", number + 1))?,
+            LedgerLine::Feedback(rating) => importer.feedback(rating),
+        }
+    }
+    importer.finish().await
+}
+
+/// Runs `slipway import-ledger`: a `.jsonl` file (or `-`, standard input) is read line by
+/// line, anything else as one YAML document.
 pub async fn import_file(args: ImportLedgerArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("reading {}", args.file.display()))?;
-    let file: LedgerFile = serde_saphyr::from_str(&text)
-        .with_context(|| format!("{} is not a ledger file", args.file.display()))?;
+    let lines = args.file.as_os_str() == "-"
+        || args
+            .file
+            .extension()
+            .is_some_and(|e| e == "jsonl" || e == "ndjson");
+    let yaml = if lines {
+        None
+    } else {
+        let text = std::fs::read_to_string(&args.file)
+            .with_context(|| format!("reading {}", args.file.display()))?;
+        let file: LedgerFile = serde_saphyr::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a ledger file (for a long history, write one record per line \
+                 in a .jsonl file)",
+                args.file.display()
+            )
+        })?;
+        Some(file)
+    };
     let db = Db::open_migrated(
         &args.database.database_url,
         args.database.db_max_connections,
     )
     .await
     .context("opening the database named by DATABASE_URL")?;
-    let stored = import_ledger(&db, &file, now_ms()).await?;
+    let stored = match yaml {
+        Some(file) => import_ledger(&db, &file, now_ms()).await,
+        None if args.file.as_os_str() == "-" => {
+            import_lines(&db, std::io::stdin().lock(), now_ms()).await
+        }
+        None => {
+            let file = std::fs::File::open(&args.file)
+                .with_context(|| format!("reading {}", args.file.display()))?;
+            import_lines(&db, std::io::BufReader::new(file), now_ms()).await
+        }
+    };
     db.close().await;
-    tracing::info!(requests = stored, "ledger imported");
+    tracing::info!(requests = stored?, "ledger imported");
     Ok(())
 }
 

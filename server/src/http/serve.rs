@@ -56,7 +56,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!(address = %listener.local_addr()?, "Prometheus metrics at /metrics");
             let router = admin_router(state.clone());
             Some(tokio::spawn(async move {
-                if let Err(error) = axum::serve(listener, router).await {
+                if let Err(error) = axum::serve(no_delay(listener), router).await {
                     tracing::error!(%error, "the metrics listener stopped");
                 }
             }))
@@ -72,7 +72,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let stopping = Arc::new(tokio::sync::Notify::new());
     // The peer's address reaches handlers (the development login answers loopback only).
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown({
+    let server = axum::serve(no_delay(listener), app).with_graceful_shutdown({
         let stopping = stopping.clone();
         async move {
             shutdown_signal().await;
@@ -94,6 +94,22 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Accepted connections send what is written at once. With Nagle's algorithm on, a page
+/// written in several pieces (a streamed render: headers, then the body in chunks) waited for
+/// the browser's delayed ACK of the first piece — 40 ms on Linux — on every request of a
+/// kept-alive connection: pages topped out near 220 requests/s with the CPU mostly idle.
+pub fn no_delay(
+    listener: tokio::net::TcpListener,
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt as _;
+    fn set(stream: &mut tokio::net::TcpStream) {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set on a connection");
+        }
+    }
+    listener.tap_io(set)
 }
 
 /// What one round of [`housekeeping`] removed.

@@ -59,8 +59,8 @@ pub struct Restores {
 #[derive(Clone, Debug, Default)]
 pub struct Inputs {
     /// Facts of requests submitted in `[from, to)`, and of requests submitted before it and
-    /// synced in it.
-    pub facts: Vec<FactRow>,
+    /// synced in it (shared with the database's mirror of them).
+    pub facts: Vec<std::sync::Arc<FactRow>>,
     /// Failures started in `[from, to)`, per cause.
     pub reasons: Vec<ReasonCount>,
     /// Failures started in `[from, to)`, per week: (Monday 00:00 UTC, count).

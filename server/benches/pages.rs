@@ -1,0 +1,379 @@
+//! Pages under load, as a platform team would see them: the release binary serving a year of
+//! history (50,000 requests, one team with about 5,000 of them) from SQLite, loaded by `wrk`
+//! with 8 connections on loopback, every page beside the server's own floor (`/healthz`)
+//! measured in the same run; then the server's resident memory, read from `/proc`.
+//!
+//! Run: `make bench-pages` (builds the release binary and front end, installs `wrk`).
+//! `SLIPWAY_BENCH_BIN` names another binary, `SLIPWAY_BENCH_REQUESTS` another ledger size,
+//! `SLIPWAY_BENCH_SECS` the load's length per page (default 10).
+//!
+//! The ledger is written as JSON Lines and imported with `slipway import-ledger`, so the
+//! import of a year of history is timed here too.
+
+#![allow(clippy::print_stdout, reason = "a bench prints its table")]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TEAMS: usize = 60;
+const OFFERINGS: [&str; 8] = [
+    "postgresql",
+    "bucket",
+    "xmessagequeues.messaging.acme.test@v1beta1",
+    "redis",
+    "kafka-topic",
+    "dns-record",
+    "web-service",
+    "cron-job",
+];
+const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "prod"];
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the server crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// `N` minutes ago as the ledger file writes it.
+fn ago(minutes: i64) -> String {
+    format!("{}m", minutes.max(0))
+}
+
+/// One request's events, oldest first, `start` minutes ago.
+fn events(rng: &mut fastrand::Rng, start: i64) -> Vec<serde_json::Value> {
+    let mut at = start;
+    let mut list = vec![serde_json::json!({"kind": "submitted", "ago": ago(at)})];
+    let mut step =
+        |list: &mut Vec<serde_json::Value>, kind: &str, minutes: i64, message: Option<&str>| {
+            at -= minutes.min(at);
+            let mut event = serde_json::json!({"kind": kind, "ago": ago(at)});
+            if let Some(message) = message {
+                event["message"] = message.into();
+            }
+            list.push(event);
+        };
+    if rng.u8(..100) < 3 {
+        step(
+            &mut list,
+            "failed",
+            1,
+            Some("The path is taken. Pick another name"),
+        );
+        return list;
+    }
+    if rng.bool() {
+        step(&mut list, "pr_opened", 1, None);
+        step(&mut list, "merged", rng.i64(5..600), None);
+    } else {
+        step(&mut list, "committed", 1, None);
+    }
+    step(&mut list, "synced", rng.i64(1..5), None);
+    step(&mut list, "reconciling", 1, None);
+    if rng.u8(..100) < 5 {
+        step(
+            &mut list,
+            "failed",
+            rng.i64(1..30),
+            Some("DBInstance/db: ReconcileError: quota exceeded"),
+        );
+        return list;
+    }
+    step(&mut list, "ready", rng.i64(1..20), None);
+    if rng.u8(..100) < 20 {
+        step(
+            &mut list,
+            "failed",
+            rng.i64(60..10_000),
+            Some("Pod crash-looping"),
+        );
+        step(&mut list, "reconciling", rng.i64(1..30), None);
+        step(&mut list, "ready", rng.i64(1..30), None);
+    }
+    list
+}
+
+/// Writes the ledger: the development personas, one person per team, `requests` requests
+/// over the last year (a tenth of them team-a's, Alice's team), a rating for one in ten.
+fn write_ledger(path: &Path, requests: usize) -> std::io::Result<()> {
+    let mut rng = fastrand::Rng::with_seed(20);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for (handle, name, teams, admin) in [
+        ("alice", "Alice Archer", vec!["team-a"], false),
+        ("pat", "Pat Platform", vec!["platform"], true),
+    ] {
+        let user = serde_json::json!({"user": {"subject": format!("dev|{handle}"), "name": name,
+            "email": format!("{handle}@dev.slipway.invalid"), "teams": teams, "admin": admin}});
+        writeln!(out, "{user}")?;
+    }
+    for team in 1..TEAMS {
+        let user = serde_json::json!({"user": {"subject": format!("bench|t{team}"),
+            "name": format!("Member of team {team}"), "email": format!("t{team}@bench.invalid"),
+            "teams": [format!("team-{team}")]}});
+        writeln!(out, "{user}")?;
+    }
+    let year = 365 * 24 * 60;
+    for n in 0..requests {
+        let (team, by) = if n % 10 == 0 {
+            ("team-a".to_owned(), "dev|alice".to_owned())
+        } else {
+            let t = rng.usize(1..TEAMS);
+            (format!("team-{t}"), format!("bench|t{t}"))
+        };
+        // Oldest first, evenly over the year.
+        let start = year - (year * n as i64) / requests as i64;
+        let request = serde_json::json!({"request": {
+            "id": format!("0190bench-{n:08}"),
+            "offering": OFFERINGS[rng.usize(..OFFERINGS.len())],
+            "team": team,
+            "environment": ENVIRONMENTS[rng.usize(..ENVIRONMENTS.len())],
+            "name": format!("claim-{n}"),
+            "requested_by": by,
+            "events": events(&mut rng, start),
+        }});
+        writeln!(out, "{request}")?;
+        if n % 10 == 3 {
+            let rating = serde_json::json!({"feedback": {"request": format!("0190bench-{n:08}"),
+                "rating": rng.u8(1..=5), "comment": "", "ago": ago(start - 30)}});
+            writeln!(out, "{rating}")?;
+        }
+    }
+    out.flush()
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Server {
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Resident memory of the server process (VmRSS), in MiB.
+    fn rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+}
+
+fn slipway(bin: &Path, dir: &Path) -> Command {
+    let mut command = Command::new(bin);
+    command
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/slipway.db", dir.display()),
+        )
+        .env("SLIPWAY_DATA_DIR", dir)
+        .env("RUST_LOG", "warn,slipway=info")
+        .env_remove("SLIPWAY_CLUSTERS");
+    command
+}
+
+/// A page's figures under load.
+struct Load {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn millis(text: &str) -> f64 {
+    let (number, unit) =
+        text.split_at(text.find(|c: char| c.is_alphabetic()).unwrap_or(text.len()));
+    let n: f64 = number.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        _ => f64::NAN,
+    }
+}
+
+/// `wrk` with 8 connections (2 threads) for `secs` on `url`, with the session cookie.
+fn wrk(url: &str, cookie: &str, secs: u64) -> Load {
+    let output = Command::new("wrk")
+        .args(["-t2", "-c8", &format!("-d{secs}s"), "--latency", "-H"])
+        .arg(format!("Cookie: {cookie}"))
+        .arg(url)
+        .output()
+        .expect("wrk runs (make bench-pages installs it)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !text.contains("Non-2xx"),
+        "{url} answered errors under load:\n{text}"
+    );
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_owned()))
+            .unwrap_or_else(|| panic!("wrk printed no {prefix:?} for {url}:\n{text}"))
+    };
+    Load {
+        per_second: field("Requests/sec:").parse().unwrap_or(f64::NAN),
+        p50_ms: millis(&field("50%")),
+        p99_ms: millis(&field("99%")),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let root = workspace();
+    let bin = std::env::var_os("SLIPWAY_BENCH_BIN")
+        .map_or_else(|| root.join("target/release/slipway"), PathBuf::from);
+    assert!(
+        bin.exists(),
+        "{} is missing: run `make bench-pages` (it builds the release binary)",
+        bin.display()
+    );
+    let requests: usize = env_or("SLIPWAY_BENCH_REQUESTS", 50_000);
+    let secs: u64 = env_or("SLIPWAY_BENCH_SECS", 10);
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let ledger = dir.path().join("ledger.jsonl");
+    write_ledger(&ledger, requests).expect("writing the ledger");
+    let size = std::fs::metadata(&ledger).map_or(0, |m| m.len());
+
+    let ok = slipway(&bin, dir.path())
+        .arg("init")
+        .stdout(Stdio::null())
+        .status();
+    assert!(ok.is_ok_and(|s| s.success()), "slipway init failed");
+    let started = Instant::now();
+    let ok = slipway(&bin, dir.path())
+        .args(["import-ledger"])
+        .arg(&ledger)
+        .stdout(Stdio::null())
+        .status();
+    assert!(
+        ok.is_ok_and(|s| s.success()),
+        "slipway import-ledger failed"
+    );
+    let import = started.elapsed();
+
+    let port = free_port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.path().join("serve.log")).expect("a log file");
+    let server = Server {
+        child: slipway(&bin, dir.path())
+            .args(["serve", "--dev-login"])
+            .env("SLIPWAY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SLIPWAY_SITE_ROOT", root.join("target/site"))
+            .env("SLIPWAY_API_PER_MINUTE", "100000000")
+            .env("SLIPWAY_USER_PER_MINUTE", "100000000")
+            .stdout(log.try_clone().expect("a log file"))
+            .stderr(log)
+            .spawn()
+            .expect("slipway serve starts"),
+    };
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client
+        .get(format!("{origin}/readyz"))
+        .send()
+        .await
+        .map_or(true, |r| !r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "the server did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sign_in = async |handle: &str| {
+        let response = client
+            .post(format!("{origin}/auth/dev-login"))
+            .header("origin", &origin)
+            .form(&[("handle", handle), ("next", "/catalog")])
+            .send()
+            .await
+            .expect("the development login answers");
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("a session cookie")
+            .to_owned();
+        cookie
+    };
+    let alice = sign_in("alice").await;
+    let pat = sign_in("pat").await;
+    let idle_rss = server.rss_mib();
+
+    let floor = wrk(&format!("{origin}/healthz"), &alice, secs);
+    let rows: Vec<(String, String, &str)> = vec![
+        ("`/catalog`".into(), format!("{origin}/catalog"), &alice),
+        ("`/status`".into(), format!("{origin}/status"), &alice),
+        (
+            format!("`/requests` (team of {})", requests.div_ceil(10)),
+            format!("{origin}/requests"),
+            &alice,
+        ),
+        (
+            "`/metrics`, 30 days, one team".into(),
+            format!("{origin}/metrics/teams/team-a?days=30"),
+            &alice,
+        ),
+        (
+            "`/metrics`, 365 days, one team".into(),
+            format!("{origin}/metrics/teams/team-a?days=365"),
+            &alice,
+        ),
+        (
+            "`/metrics`, 365 days, platform".into(),
+            format!("{origin}/metrics?days=365"),
+            &pat,
+        ),
+    ];
+    println!(
+        "\n{requests} requests in the ledger ({:.1} MB of JSON Lines, imported in {:.1} s); \
+         wrk -t2 -c8 -d{secs}s\n",
+        size as f64 / 1e6,
+        import.as_secs_f64()
+    );
+    println!("| page | req/s | p50 | p99 | p99 ÷ floor's |");
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| floor `/healthz` | {:.0} | {:.2} ms | {:.2} ms | 1 |",
+        floor.per_second, floor.p50_ms, floor.p99_ms
+    );
+    for (label, url, cookie) in rows {
+        let load = wrk(&url, cookie, secs);
+        println!(
+            "| {label} | {:.0} | {:.2} ms | {:.2} ms | {:.1} |",
+            load.per_second,
+            load.p50_ms,
+            load.p99_ms,
+            load.p99_ms / floor.p99_ms
+        );
+    }
+    println!(
+        "\nresident memory of the server: {idle_rss:.0} MiB after start and sign-in, {:.0} MiB \
+         after the load",
+        server.rss_mib()
+    );
+}
