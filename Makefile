@@ -17,7 +17,7 @@ export CARGO_TERM_COLOR ?= always
 LOGS := target/test-logs
 BIN := target/debug/slipway
 
-.PHONY: help tools build run lint test test-sqlite test-postgres e2e clean-data bench-pages
+.PHONY: help tools build run lint test test-sqlite test-postgres e2e clean-data bench-pages bench-streams
 
 help:
 	@echo "make run   - build and serve Slipway on http://127.0.0.1:3000 (dev login, ./data)"
@@ -82,6 +82,11 @@ bench-pages: tools
 	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk
 	cargo leptos build --release
 	cargo bench -p server --bench pages
+
+# Status streams from another process (release build, 50,000 watched objects, 10,000 streams).
+bench-streams: tools
+	cargo leptos build --release
+	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); cargo bench -p server --bench streams
 
 clean-data:
 	rm -rf data

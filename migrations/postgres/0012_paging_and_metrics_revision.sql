@@ -7,9 +7,10 @@ CREATE INDEX requests_team_id ON requests (team, id);
 -- Requests a policy held for approval, by submission time (the approval measures).
 CREATE INDEX requests_held_created ON requests (created_at) WHERE approvals IS NOT NULL;
 
--- Every write of a request's facts takes the next revision. A server that keeps the facts
--- in memory for the dashboards reads only the rows written since the revision it holds, so
--- it stays exact when another replica appends to the ledger. The counter's row is locked by
+-- Every write of a request's facts (and every rating) takes the next revision. A server
+-- that keeps the facts in memory for the dashboards reads only the rows written since the
+-- revision it holds, so it stays exact when another replica appends to the ledger; and a
+-- dashboard computed at one revision serves until the next. The counter's row is locked by
 -- each writer until it commits, so revisions become visible in order.
 CREATE TABLE metrics_revision (n BIGINT NOT NULL);
 INSERT INTO metrics_revision (n) VALUES (0);

@@ -12,10 +12,15 @@
 
 #![allow(clippy::print_stdout, reason = "a bench prints its table")]
 
+#[path = "common/served.rs"]
+mod served;
+
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use served::{Served, env_or, slipway};
 
 const TEAMS: usize = 60;
 const OFFERINGS: [&str; 8] = [
@@ -29,20 +34,6 @@ const OFFERINGS: [&str; 8] = [
     "cron-job",
 ];
 const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "prod"];
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the server crate sits in the workspace")
-        .to_path_buf()
-}
 
 /// `N` minutes ago as the ledger file writes it.
 fn ago(minutes: i64) -> String {
@@ -150,51 +141,6 @@ fn write_ledger(path: &Path, requests: usize) -> std::io::Result<()> {
     out.flush()
 }
 
-/// A free loopback port.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-struct Server {
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Resident memory of the server process (VmRSS), in MiB.
-    fn rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    }
-}
-
-fn slipway(bin: &Path, dir: &Path) -> Command {
-    let mut command = Command::new(bin);
-    command
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/slipway.db", dir.display()),
-        )
-        .env("SLIPWAY_DATA_DIR", dir)
-        .env("RUST_LOG", "warn,slipway=info")
-        .env_remove("SLIPWAY_CLUSTERS");
-    command
-}
-
 /// A page's figures under load.
 struct Load {
     per_second: f64,
@@ -242,14 +188,7 @@ fn wrk(url: &str, cookie: &str, secs: u64) -> Load {
 
 #[tokio::main]
 async fn main() {
-    let root = workspace();
-    let bin = std::env::var_os("SLIPWAY_BENCH_BIN")
-        .map_or_else(|| root.join("target/release/slipway"), PathBuf::from);
-    assert!(
-        bin.exists(),
-        "{} is missing: run `make bench-pages` (it builds the release binary)",
-        bin.display()
-    );
+    let bin = served::binary();
     let requests: usize = env_or("SLIPWAY_BENCH_REQUESTS", 50_000);
     let secs: u64 = env_or("SLIPWAY_BENCH_SECS", 10);
     let dir = tempfile::tempdir().expect("a temporary folder");
@@ -274,54 +213,10 @@ async fn main() {
     );
     let import = started.elapsed();
 
-    let port = free_port();
-    let origin = format!("http://127.0.0.1:{port}");
-    let log = std::fs::File::create(dir.path().join("serve.log")).expect("a log file");
-    let server = Server {
-        child: slipway(&bin, dir.path())
-            .args(["serve", "--dev-login"])
-            .env("SLIPWAY_LISTEN", format!("127.0.0.1:{port}"))
-            .env("SLIPWAY_SITE_ROOT", root.join("target/site"))
-            .env("SLIPWAY_API_PER_MINUTE", "100000000")
-            .env("SLIPWAY_USER_PER_MINUTE", "100000000")
-            .stdout(log.try_clone().expect("a log file"))
-            .stderr(log)
-            .spawn()
-            .expect("slipway serve starts"),
-    };
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("an HTTP client");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client
-        .get(format!("{origin}/readyz"))
-        .send()
-        .await
-        .map_or(true, |r| !r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "the server did not become ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let sign_in = async |handle: &str| {
-        let response = client
-            .post(format!("{origin}/auth/dev-login"))
-            .header("origin", &origin)
-            .form(&[("handle", handle), ("next", "/catalog")])
-            .send()
-            .await
-            .expect("the development login answers");
-        let cookie = response
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .expect("a session cookie")
-            .to_owned();
-        cookie
-    };
-    let alice = sign_in("alice").await;
-    let pat = sign_in("pat").await;
+    let server = Served::start(slipway(&bin, dir.path()), dir.path()).await;
+    let origin = server.origin.clone();
+    let alice = server.sign_in("alice").await;
+    let pat = server.sign_in("pat").await;
     let idle_rss = server.rss_mib();
 
     let floor = wrk(&format!("{origin}/healthz"), &alice, secs);

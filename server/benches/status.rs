@@ -8,6 +8,8 @@
 
 #![allow(clippy::print_stdout, reason = "a bench prints its table")]
 
+#[path = "common/crossplane.rs"]
+mod crossplane;
 #[path = "../tests/common/settings.rs"]
 mod settings;
 
@@ -15,9 +17,10 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, header};
+use crossplane::{API, MR_API, conditions, seed};
 use http_body_util::BodyExt as _;
-use kube_double::{Kind, KubeDouble};
-use serde_json::{Value, json};
+use kube_double::KubeDouble;
+use serde_json::json;
 use tower::ServiceExt as _;
 
 #[global_allocator]
@@ -31,65 +34,6 @@ fn claims_count() -> usize {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000)
 }
-const MRS_PER_CLAIM: usize = 3;
-const API: &str = "database.example.org/v1alpha1";
-const MR_API: &str = "rds.aws.upbound.io/v1beta1";
-
-fn conditions(ready: bool) -> Value {
-    json!([
-        {"type": "Synced", "status": "True", "reason": "ReconcileSuccess", "lastTransitionTime": "2026-11-28T10:00:00Z"},
-        {"type": "Ready", "status": if ready { "True" } else { "False" }, "reason": if ready { "Available" } else { "Creating" },
-         "message": if ready { "" } else { "Unready resources: instance, subnet-group" }, "lastTransitionTime": "2026-11-28T10:00:00Z"},
-    ])
-}
-
-/// Seeds the double; the objects as it stored them.
-fn seed(double: &KubeDouble, claims: usize) -> Vec<Value> {
-    let mut stored = Vec::new();
-    for i in 0..claims {
-        let xr = format!("db-{i:05}-x7k2p");
-        let claim = double
-            .apply(json!({
-                "apiVersion": API, "kind": "PostgreSQLInstance",
-                "metadata": {"name": format!("db-{i:05}"), "namespace": format!("team-{}", i % 50),
-                    "labels": {"slipway.dev/team": format!("team-{}", i % 50), "slipway.dev/environment": "dev"},
-                    "annotations": {"slipway.dev/request-id": format!("req-{i:05}"),
-                        "kubectl.kubernetes.io/last-applied-configuration": "{\"apiVersion\":\"database.example.org/v1alpha1\",\"kind\":\"PostgreSQLInstance\",\"spec\":{\"parameters\":{\"storageGB\":20,\"version\":\"16\"}}}"},
-                    "managedFields": [{"manager": "argocd-controller", "operation": "Apply", "apiVersion": API, "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:parameters": {"f:storageGB": {}, "f:version": {}}}}}]},
-                "spec": {"parameters": {"storageGB": 20, "version": "16"},
-                    "resourceRef": {"apiVersion": API, "kind": "XPostgreSQLInstance", "name": xr}},
-                "status": {"conditions": conditions(true)},
-            }))
-            .expect("claim");
-        stored.push(claim);
-        let refs: Vec<Value> = (0..MRS_PER_CLAIM)
-            .map(|k| json!({"apiVersion": MR_API, "kind": "Instance", "name": format!("{xr}-{k}")}))
-            .collect();
-        let composite = double
-            .apply(json!({
-                "apiVersion": API, "kind": "XPostgreSQLInstance",
-                "metadata": {"name": xr, "labels": {"crossplane.io/composite": xr}},
-                "spec": {"resourceRefs": refs, "compositionRef": {"name": "aws-postgres"}},
-                "status": {"conditions": conditions(true)},
-            }))
-            .expect("composite");
-        stored.push(composite);
-        for k in 0..MRS_PER_CLAIM {
-            let managed = double
-                .apply(json!({
-                    "apiVersion": MR_API, "kind": "Instance",
-                    "metadata": {"name": format!("{xr}-{k}"), "labels": {"crossplane.io/composite": xr}},
-                    "spec": {"forProvider": {"region": "eu-north-1", "instanceClass": "db.t4g.medium", "engine": "postgres", "allocatedStorage": 20},
-                        "providerConfigRef": {"name": "default"}},
-                    "status": {"atProvider": {"id": format!("{xr}-{k}"), "status": "available"}, "conditions": conditions(true)},
-                }))
-                .expect("managed resource");
-            stored.push(managed);
-        }
-    }
-    stored
-}
-
 fn heap_kept_mib(region: &stats_alloc::Region<'_, std::alloc::System>) -> f64 {
     let change = region.change();
     (change.bytes_allocated as f64 - change.bytes_deallocated as f64
@@ -115,29 +59,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let double = KubeDouble::start().await.expect("double");
-    double.register(Kind::new(
-        "database.example.org",
-        "v1alpha1",
-        "PostgreSQLInstance",
-        true,
-    ));
-    double.register(Kind::new(
-        "database.example.org",
-        "v1alpha1",
-        "XPostgreSQLInstance",
-        false,
-    ));
-    double.register(Kind::new(
-        "rds.aws.upbound.io",
-        "v1beta1",
-        "Instance",
-        false,
-    ));
+    crossplane::register(&double);
     double.set_log_capacity(200_000);
     let seeding = Instant::now();
     let claims_n = claims_count();
     let stored = seed(&double, claims_n);
-    let total = claims_n * (2 + MRS_PER_CLAIM);
+    let total = claims_n * (2 + crossplane::MRS_PER_CLAIM);
     println!(
         "seeded {total} objects in {:.1} s",
         seeding.elapsed().as_secs_f64()

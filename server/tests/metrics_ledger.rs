@@ -719,3 +719,51 @@ async fn a_year_of_history_imports_line_by_line_in_batches_with_its_ratings() {
         .unwrap_err();
     assert!(format!("{error:#}").contains("line 2"), "{error:#}");
 }
+
+#[tokio::test]
+async fn a_dashboard_is_computed_again_after_any_write_it_depends_on() {
+    use slipway::services::metrics::MetricsService;
+    let l = ledger().await;
+    let service = MetricsService::new(l.db.db.clone(), common::environments(&l.db.db));
+    let admin = l.users[4].clone();
+    let query = MetricsQuery {
+        days: Some(30),
+        team: None,
+        offering: None,
+    };
+    let first = service.dashboard_until(&admin, &query, TO).await.unwrap();
+    assert_eq!(
+        service.dashboard_until(&admin, &query, TO).await.unwrap(),
+        first,
+        "the same figures while nothing changed"
+    );
+    // A request appended to the ledger (by another replica, even).
+    let other = Db::connect(&l.db.url, 2).await.unwrap();
+    let u3 = l.users[2].clone();
+    import(
+        &other,
+        &[req(
+            21,
+            &u3,
+            "bucket",
+            "dev",
+            "create",
+            &[("submitted", T + 5 * D, None)],
+        )],
+    )
+    .await
+    .unwrap();
+    let second = service.dashboard_until(&admin, &query, TO).await.unwrap();
+    assert_eq!(second.summary.requests, first.summary.requests + 1);
+    // A rating.
+    import_feedback(&other, "r21", 5, "", T + 6 * D)
+        .await
+        .unwrap();
+    let third = service.dashboard_until(&admin, &query, TO).await.unwrap();
+    assert_eq!(third.summary.ratings, second.summary.ratings + 1);
+    // A team signing in for the first time.
+    user(&other, "newcomer", "team-new", false).await;
+    let fourth = service.dashboard_until(&admin, &query, TO).await.unwrap();
+    assert_eq!(fourth.summary.known_teams, third.summary.known_teams + 1);
+    other.close().await;
+}

@@ -351,6 +351,24 @@ impl FactsMirror {
     }
 }
 
+/// The state of everything a dashboard is computed from: the revision of the facts (every
+/// ledger append, with its incidents and approvals, and every rating takes the next one) and
+/// the number of teams known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataVersion {
+    revision: i64,
+    teams: i64,
+}
+
+/// The data's [`DataVersion`] now.
+pub async fn data_version(db: &Db) -> Result<DataVersion> {
+    let (revision, teams): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT n FROM metrics_revision), (SELECT COUNT(*) FROM teams)")
+            .fetch_one(db.pool())
+            .await?;
+    Ok(DataVersion { revision, teams })
+}
+
 /// A fact row whose `FACT_COLUMNS` start at column `at`.
 fn fact_at(row: &sqlx::any::AnyRow, at: usize) -> Result<FactRow> {
     Ok(FactRow {
@@ -561,6 +579,10 @@ pub async fn rate(
     at: i64,
 ) -> Result<()> {
     let mut tx = db.pool().begin().await?;
+    // Dashboards computed before this rating are no longer current.
+    sqlx::query("UPDATE metrics_revision SET n = n + 1")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM feedback WHERE request_id = $1")
         .bind(request.request_id)
         .execute(&mut *tx)

@@ -19,11 +19,27 @@ use crate::time::rfc3339;
 /// How long a count of the repositories' history is reused.
 const HISTORY_TTL: Duration = Duration::from_secs(60);
 
+/// Dashboards computed at most once per scope, period and state of the data.
+const COMPUTED_KEPT: usize = 256;
+
+/// What a computed dashboard depends on besides the data: the teams (`None`: all), the
+/// offering, and the period `[from, to)`.
+type ComputedKey = (Option<Vec<String>>, Option<String>, i64, i64);
+
+/// Dashboards computed for the data as of one [`store::DataVersion`]; a change of it drops
+/// them all.
+#[derive(Default)]
+struct Computed {
+    version: Option<store::DataVersion>,
+    dashboards: std::collections::HashMap<ComputedKey, Arc<Dashboard>>,
+}
+
 /// Implements [`MetricsPort`].
 pub struct MetricsService {
     db: Db,
     environments: Arc<Environments>,
     history: Mutex<Option<(u32, Instant, SelfService)>>,
+    computed: Mutex<Computed>,
 }
 
 impl MetricsService {
@@ -34,6 +50,7 @@ impl MetricsService {
             db,
             environments,
             history: Mutex::new(None),
+            computed: Mutex::default(),
         }
     }
 
@@ -70,9 +87,7 @@ impl MetricsService {
         }
         let scope = Self::scope(actor, query)?;
         let from = to - i64::from(days) * 86_400_000;
-        let inputs = store::inputs(&self.db, &scope, from, to).await?;
-        let mut dashboard = measures::compute(&inputs, from, to);
-        store::fill_examples(&self.db, &scope, &mut dashboard.failures).await?;
+        let mut dashboard = Dashboard::clone(&*self.computed(&scope, from, to).await?);
         dashboard.team = query.team.clone().filter(|t| !t.is_empty());
         dashboard.offering = scope.offering.clone();
         dashboard.teams_available = if actor.is_admin {
@@ -85,6 +100,44 @@ impl MetricsService {
             dashboard.summary.self_service = Some(self.self_service(days, from, to).await);
         }
         Ok(dashboard)
+    }
+
+    /// The measures of `[from, to)` within `scope`: computed from the database, or as computed
+    /// before when nothing they depend on was written since (the data's version is read
+    /// first, so a dashboard kept is never older than the version it is kept under).
+    async fn computed(
+        &self,
+        scope: &Scope,
+        from: i64,
+        to: i64,
+    ) -> Result<Arc<Dashboard>, AppError> {
+        let version = store::data_version(&self.db).await?;
+        let key: ComputedKey = (scope.teams.clone(), scope.offering.clone(), from, to);
+        {
+            let computed = self.computed_lock();
+            if computed.version == Some(version)
+                && let Some(dashboard) = computed.dashboards.get(&key)
+            {
+                return Ok(dashboard.clone());
+            }
+        }
+        let inputs = store::inputs(&self.db, scope, from, to).await?;
+        let mut dashboard = measures::compute(&inputs, from, to);
+        store::fill_examples(&self.db, scope, &mut dashboard.failures).await?;
+        let dashboard = Arc::new(dashboard);
+        let mut computed = self.computed_lock();
+        if computed.version != Some(version) || computed.dashboards.len() >= COMPUTED_KEPT {
+            computed.version = Some(version);
+            computed.dashboards.clear();
+        }
+        computed.dashboards.insert(key, dashboard.clone());
+        Ok(dashboard)
+    }
+
+    fn computed_lock(&self) -> std::sync::MutexGuard<'_, Computed> {
+        self.computed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn self_service(&self, days: u32, from: i64, to: i64) -> SelfService {
@@ -140,7 +193,10 @@ impl MetricsPort for MetricsService {
         actor: &CurrentUser,
         query: &MetricsQuery,
     ) -> Result<Dashboard, AppError> {
-        self.dashboard_until(actor, query, db::now_ms()).await
+        // Periods end with the current minute, so that everyone reading a dashboard within
+        // that minute, with no new data, is served the same computed figures.
+        let to = (db::now_ms() / 60_000 + 1) * 60_000;
+        self.dashboard_until(actor, query, to).await
     }
 
     async fn rate(&self, actor: &CurrentUser, feedback: &NewFeedback) -> Result<(), AppError> {
