@@ -48,6 +48,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "metrics of earlier requests filled in from the ledger"
         );
     }
+    let started = std::time::Instant::now();
+    let facts = db
+        .facts()
+        .warm(&db)
+        .await
+        .context("reading the requests' facts for the dashboards")?;
+    tracing::info!(
+        requests = facts,
+        took_ms = started.elapsed().as_millis(),
+        "dashboard facts in memory"
+    );
     let admin = match args.metrics_listen {
         Some(address) => {
             let listener = tokio::net::TcpListener::bind(address)

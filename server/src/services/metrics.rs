@@ -40,6 +40,9 @@ pub struct MetricsService {
     environments: Arc<Environments>,
     history: Mutex<Option<(u32, Instant, SelfService)>>,
     computed: Mutex<Computed>,
+    /// Held while computing, so that readers arriving together for a dashboard not yet
+    /// computed wait for one computation instead of each making their own.
+    computing: tokio::sync::Mutex<()>,
 }
 
 impl MetricsService {
@@ -51,6 +54,7 @@ impl MetricsService {
             environments,
             history: Mutex::new(None),
             computed: Mutex::default(),
+            computing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -111,15 +115,22 @@ impl MetricsService {
         from: i64,
         to: i64,
     ) -> Result<Arc<Dashboard>, AppError> {
-        let version = store::data_version(&self.db).await?;
         let key: ComputedKey = (scope.teams.clone(), scope.offering.clone(), from, to);
-        {
+        let kept = |version| {
             let computed = self.computed_lock();
-            if computed.version == Some(version)
-                && let Some(dashboard) = computed.dashboards.get(&key)
-            {
-                return Ok(dashboard.clone());
-            }
+            (computed.version == Some(version))
+                .then(|| computed.dashboards.get(&key).cloned())
+                .flatten()
+        };
+        let version = store::data_version(&self.db).await?;
+        if let Some(dashboard) = kept(version) {
+            return Ok(dashboard);
+        }
+        let _computing = self.computing.lock().await;
+        // Another reader may have computed it meanwhile, for data as new or newer.
+        let version = store::data_version(&self.db).await?;
+        if let Some(dashboard) = kept(version) {
+            return Ok(dashboard);
         }
         let inputs = store::inputs(&self.db, scope, from, to).await?;
         let mut dashboard = measures::compute(&inputs, from, to);
