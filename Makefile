@@ -81,12 +81,12 @@ test: tools
 bench-pages: tools
 	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk
 	cargo leptos build --release
-	cargo bench -p server --bench pages
+	cargo bench -p load-bench --bench pages
 
 # Status streams from another process (release build, 50,000 watched objects, 10,000 streams).
 bench-streams: tools
 	cargo leptos build --release
-	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); cargo bench -p server --bench streams
+	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); cargo bench -p load-bench --bench streams
 
 clean-data:
 	rm -rf data

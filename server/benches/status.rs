@@ -8,8 +8,6 @@
 
 #![allow(clippy::print_stdout, reason = "a bench prints its table")]
 
-#[path = "common/crossplane.rs"]
-mod crossplane;
 #[path = "../tests/common/settings.rs"]
 mod settings;
 
@@ -17,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, header};
-use crossplane::{API, MR_API, conditions, seed};
 use http_body_util::BodyExt as _;
 use kube_double::KubeDouble;
+use kube_double::crossplane::{self, API, MR_API, conditions, seed};
 use serde_json::json;
 use tower::ServiceExt as _;
 

@@ -26,6 +26,8 @@
 //! `metadata.name`/`metadata.namespace`, protobuf. Admission (schema validation, namespaces
 //! existing) is not modelled: the double stores what it is given.
 
+pub mod crossplane;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

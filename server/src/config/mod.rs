@@ -44,9 +44,10 @@ pub enum Command {
     /// Prepare a local data directory for trying Slipway out: SQLite database, a bare GitOps
     /// repository with the default layout and a sample catalog. Idempotent.
     Init(InitArgs),
-    /// Import requests with their ledger (and users, ratings) from a YAML file — history from
-    /// another system, or a demo: times are given as "how long ago" (see docs/metrics.md,
-    /// "Importing history").
+    /// Import requests with their ledger (and users, ratings) from a YAML file, or from JSON
+    /// Lines (`.jsonl`, or `-` for standard input) read line by line for a history of any
+    /// size — history from another system, or a demo: times are given as "how long ago" (see
+    /// docs/metrics.md, "Importing history").
     ImportLedger(ImportLedgerArgs),
 }
 
@@ -55,7 +56,8 @@ pub enum Command {
 pub struct ImportLedgerArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// The YAML file.
+    /// The file: YAML, or JSON Lines when it ends in `.jsonl` or `.ndjson`; `-` reads JSON
+    /// Lines from standard input.
     pub file: PathBuf,
 }
 

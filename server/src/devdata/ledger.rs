@@ -1,5 +1,7 @@
-//! `slipway import-ledger FILE`: users, requests with their ledger, and ratings from YAML.
-//! Times are "how long ago" (`3d 4h 10m`), so a demo file stays current.
+//! `slipway import-ledger FILE`: users, requests with their ledger, and ratings from YAML, or
+//! from JSON Lines read line by line (one `{"user"|"request"|"feedback": …}` record per
+//! line, the same fields) for a history of any size. Times are "how long ago" (`3d 4h 10m`),
+//! so a demo file stays current.
 //!
 //! ```yaml
 //! users:

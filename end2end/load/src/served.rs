@@ -1,8 +1,6 @@
 //! The release binary as a separate process, for the benches that load it from outside: its
 //! data folder, its start, a development sign-in, and its resident memory from `/proc`.
 
-#![allow(dead_code, reason = "each bench uses a part of it")]
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -10,8 +8,9 @@ use std::time::{Duration, Instant};
 /// The workspace's root folder.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the server crate sits in the workspace")
+        .ancestors()
+        .nth(2)
+        .expect("this crate sits in end2end/ of the workspace")
         .to_path_buf()
 }
 

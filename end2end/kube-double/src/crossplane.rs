@@ -1,9 +1,7 @@
 //! Crossplane objects as a platform's cluster holds them, for the benches: claims, each with a
 //! composite and three managed resources, shaped as Argo CD and the providers leave them.
 
-#![allow(dead_code, reason = "each bench uses a part of it")]
-
-use kube_double::{Kind, KubeDouble};
+use crate::{Kind, KubeDouble};
 use serde_json::{Value, json};
 
 /// Managed resources under each composite.

@@ -10,18 +10,13 @@
 
 #![allow(clippy::print_stdout, reason = "a bench prints its table")]
 
-#[path = "common/crossplane.rs"]
-mod crossplane;
-#[path = "common/served.rs"]
-mod served;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
-use kube_double::KubeDouble;
+use kube_double::{KubeDouble, crossplane};
+use load_bench::served::{self, Served, env_or, slipway};
 use serde_json::json;
-use served::{Served, env_or, slipway};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// Rounds of one status change each.
@@ -93,14 +88,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// Sum of `slipway_watched_objects` on the admin listener.
-async fn watched(client: &reqwest::Client, url: &str) -> u64 {
+/// Sum of the gauge `name` on the admin listener (0 when it cannot be read).
+async fn gauge(client: &reqwest::Client, url: &str, name: &str) -> u64 {
     let Ok(response) = client.get(url).send().await else {
         return 0;
     };
     let text = response.text().await.unwrap_or_default();
     text.lines()
-        .filter(|l| l.starts_with("slipway_watched_objects"))
+        .filter(|l| l.starts_with(name))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
 }
@@ -138,7 +133,7 @@ async fn main() {
     let server = Served::start(command, dir.path()).await;
     let client = reqwest::Client::new();
     let exposition = format!("http://127.0.0.1:{admin_port}/metrics");
-    while watched(&client, &exposition).await < objects as u64 {
+    while gauge(&client, &exposition, "slipway_watched_objects").await < objects as u64 {
         assert!(
             started.elapsed() < Duration::from_secs(600),
             "the server did not list every object"
@@ -198,6 +193,7 @@ async fn main() {
     let mut delivered = Vec::new();
     let mut raw_latencies = Vec::new();
     let mut missing = 0usize;
+    // Each round takes another claim (all seeded Ready) to Creating: one change each.
     for round in 0..ROUNDS {
         let i = (round * 997) % claims;
         let name = format!("db-{i:05}");
@@ -209,7 +205,7 @@ async fn main() {
                 "PostgreSQLInstance",
                 &format!("team-{}", i % 50),
                 &name,
-                json!({"conditions": crossplane::conditions(round % 2 == 1)}),
+                json!({"conditions": crossplane::conditions(false)}),
             )
             .expect("a status patch");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -240,7 +236,18 @@ async fn main() {
         reader.abort();
     }
     drop(readers);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The server notices a closed stream when it next writes to it (the keep-alive comment
+    // every 15 s at the latest).
+    let closing = Instant::now();
+    while gauge(&client, &exposition, "slipway_status_streams_open").await > 0 {
+        assert!(
+            closing.elapsed() < Duration::from_secs(60),
+            "the server still holds streams the browsers closed"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let closed_in = closing.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_closed = server.rss_mib();
 
     delivered.sort_by(f64::total_cmp);
@@ -258,7 +265,10 @@ async fn main() {
         "| server RSS with {streams} streams open | {rss_streams:.0} MiB ({:.1} KiB per stream) |",
         (rss_streams - rss_watching) * 1024.0 / streams as f64
     );
-    println!("| server RSS after they closed | {rss_closed:.0} MiB |");
+    println!(
+        "| server RSS after they closed (all released {:.0} s after the browsers left) | {rss_closed:.0} MiB |",
+        closed_in.as_secs_f64()
+    );
     if !delivered.is_empty() {
         println!(
             "| status patch → every open stream ({} deliveries{}) | p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms |",

@@ -12,15 +12,12 @@
 
 #![allow(clippy::print_stdout, reason = "a bench prints its table")]
 
-#[path = "common/served.rs"]
-mod served;
-
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use served::{Served, env_or, slipway};
+use load_bench::served::{self, Served, env_or, slipway};
 
 const TEAMS: usize = 60;
 const OFFERINGS: [&str; 8] = [

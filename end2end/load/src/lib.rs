@@ -1,0 +1,3 @@
+//! What the load benches share: the release binary as a separate process ([`served`]).
+
+pub mod served;
