@@ -100,6 +100,28 @@ async fn gauge(client: &reqwest::Client, url: &str, name: &str) -> u64 {
         .sum::<f64>() as u64
 }
 
+/// Waits until the gauge `name` satisfies `done`, at most `within`; how long it took.
+async fn until_gauge(
+    client: &reqwest::Client,
+    url: &str,
+    name: &str,
+    done: impl Fn(u64) -> bool,
+    within: Duration,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let value = gauge(client, url, name).await;
+        if done(value) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "{name} is still {value} after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let claims: usize = env_or("SLIPWAY_BENCH_CLAIMS", 10_000);
@@ -133,13 +155,14 @@ async fn main() {
     let server = Served::start(command, dir.path()).await;
     let client = reqwest::Client::new();
     let exposition = format!("http://127.0.0.1:{admin_port}/metrics");
-    while gauge(&client, &exposition, "slipway_watched_objects").await < objects as u64 {
-        assert!(
-            started.elapsed() < Duration::from_secs(600),
-            "the server did not list every object"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_gauge(
+        &client,
+        &exposition,
+        "slipway_watched_objects",
+        |n| n >= objects as u64,
+        Duration::from_secs(600),
+    )
+    .await;
     let synced = started.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_watching = server.rss_mib();
@@ -238,15 +261,14 @@ async fn main() {
     drop(readers);
     // The server notices a closed stream when it next writes to it (the keep-alive comment
     // every 15 s at the latest).
-    let closing = Instant::now();
-    while gauge(&client, &exposition, "slipway_status_streams_open").await > 0 {
-        assert!(
-            closing.elapsed() < Duration::from_secs(60),
-            "the server still holds streams the browsers closed"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let closed_in = closing.elapsed();
+    let closed_in = until_gauge(
+        &client,
+        &exposition,
+        "slipway_status_streams_open",
+        |n| n == 0,
+        Duration::from_secs(60),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_closed = server.rss_mib();
 

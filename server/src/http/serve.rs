@@ -48,17 +48,25 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "metrics of earlier requests filled in from the ledger"
         );
     }
-    let started = std::time::Instant::now();
-    let facts = db
-        .facts()
-        .warm(&db)
-        .await
-        .context("reading the requests' facts for the dashboards")?;
-    tracing::info!(
-        requests = facts,
-        took_ms = started.elapsed().as_millis(),
-        "dashboard facts in memory"
-    );
+    // The dashboards' facts are read beside serving, not before it: start-up and readiness do
+    // not wait for a year of history, and the first dashboard waits only for what is left.
+    // A failure here is not fatal: the first dashboard reads them again.
+    tokio::spawn({
+        let db = db.clone();
+        async move {
+            let started = std::time::Instant::now();
+            match db.facts().warm(&db).await {
+                Ok(facts) => tracing::info!(
+                    requests = facts,
+                    took_ms = started.elapsed().as_millis(),
+                    "dashboard facts in memory"
+                ),
+                Err(error) => {
+                    tracing::warn!(%error, "reading the dashboards' facts at start failed");
+                }
+            }
+        }
+    });
     let admin = match args.metrics_listen {
         Some(address) => {
             let listener = tokio::net::TcpListener::bind(address)
