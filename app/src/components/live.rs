@@ -22,21 +22,28 @@ pub struct LiveFeed {
     pub last: ReadSignal<Option<(u64, StatusMessage)>>,
     /// Whether the stream is connected.
     pub open: ReadSignal<bool>,
+    // Written by the stream, which only the browser opens.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    set_last: WriteSignal<Option<(u64, StatusMessage)>>,
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    set_open: WriteSignal<bool>,
+    /// Whether the stream was opened: by the first component that reads it, so a page that
+    /// shows nothing live (the sign-in page, whose visitor the stream would refuse) opens none.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    started: StoredValue<bool>,
 }
 
-/// Opens the stream (in the browser) and provides it to every component below.
+/// Provides the tab's stream to every component below; it opens when first used.
 pub fn provide_live_feed() {
     let (last, set_last) = signal(None::<(u64, StatusMessage)>);
     let (open, set_open) = signal(false);
-    provide_context(LiveFeed { last, open });
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |started: Option<()>| {
-        if started.is_none() {
-            connect(set_last, set_open);
-        }
+    provide_context(LiveFeed {
+        last,
+        open,
+        set_last,
+        set_open,
+        started: StoredValue::new(false),
     });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (set_last, set_open);
 }
 
 #[cfg(feature = "hydrate")]
@@ -82,13 +89,29 @@ fn connect(set_last: WriteSignal<Option<(u64, StatusMessage)>>, set_open: WriteS
     on_error.forget();
 }
 
-/// The feed, or one that never changes when none was provided.
+/// The feed (opening it in the browser, once per tab), or one that never changes when none
+/// was provided. On the server the feed never changes: pages render their resources as read.
 pub fn use_live_feed() -> LiveFeed {
-    use_context::<LiveFeed>().unwrap_or_else(|| {
-        let (last, _) = signal(None);
-        let (open, _) = signal(false);
-        LiveFeed { last, open }
-    })
+    let Some(feed) = use_context::<LiveFeed>() else {
+        let (last, set_last) = signal(None);
+        let (open, set_open) = signal(false);
+        let started = StoredValue::new(true);
+        return LiveFeed {
+            last,
+            open,
+            set_last,
+            set_open,
+            started,
+        };
+    };
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if !feed.started.get_value() {
+            feed.started.set_value(true);
+            connect(feed.set_last, feed.set_open);
+        }
+    });
+    feed
 }
 
 /// Runs `react` for every message the feed delivers after mounting.
