@@ -17,7 +17,7 @@ export CARGO_TERM_COLOR ?= always
 LOGS := target/test-logs
 BIN := target/debug/slipway
 
-.PHONY: help tools build run lint test test-sqlite test-postgres e2e clean-data bench-pages bench-streams
+.PHONY: help tools build release run lint test test-sqlite test-postgres e2e clean-data bench-pages bench-streams
 
 help:
 	@echo "make run   - build and serve Slipway on http://127.0.0.1:3000 (dev login, ./data)"
@@ -26,10 +26,17 @@ help:
 tools:
 	@bash .ci/bootstrap.sh
 
-# Front end (wasm + Tailwind CSS into target/site) and the server binary, debug profile.
+# Front end (wasm + Tailwind CSS into target/site) and the server binary, debug profile. The
+# front end is split (--split): each page's code is a chunk loaded when first needed, as in
+# the release build, so the browser tests run the front end users get.
 build: tools
-	@echo "==> cargo leptos build"
-	cargo leptos build
+	@echo "==> cargo leptos build --split"
+	cargo leptos build --split
+
+# The release build (the binary and front end to deploy), with the front end's sizes.
+release: tools
+	cargo leptos build --release --split --precompress
+	@python3 .ci/front-size.py target/site/pkg
 
 run: build
 	@echo "==> preparing ./data (SQLite database, GitOps repository, sample catalog)"
@@ -78,14 +85,12 @@ test: tools
 	@bash .ci/summary.sh
 
 # Pages under load (release build, 50,000 requests, wrk): prints the table of docs/performance.md.
-bench-pages: tools
+bench-pages: release
 	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk
-	cargo leptos build --release
 	cargo bench -p load-bench --bench pages
 
 # Status streams from another process (release build, 50,000 watched objects, 10,000 streams).
-bench-streams: tools
-	cargo leptos build --release
+bench-streams: release
 	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); cargo bench -p load-bench --bench streams
 
 clean-data:

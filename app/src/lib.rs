@@ -25,30 +25,24 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;
 pub mod requests;
+pub mod routes;
 pub mod status;
 pub mod structure;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    Lazy, SsrMode, StaticSegment,
     components::{Outlet, ParentRoute, Route, Router, Routes},
     path,
 };
 
 use crate::components::layout::Layout;
-use crate::pages::{
-    admin::{AdminPage, GitJobsPage, UsersPage},
-    approvals::ApprovalsPage,
-    audit::AuditPage,
-    catalog::CatalogPage,
-    login::LoginPage,
-    metrics::{MetricsPage, OfferingMetricsPage, TeamMetricsPage},
-    not_found::NotFound,
-    offering::OfferingPage,
-    requests::{RequestPage, RequestsPage},
-    status::{ClustersPage, StatusPage},
-    tokens::TokensPage,
+use crate::pages::{login::LoginPage, not_found::NotFound};
+use crate::routes::{
+    AdminRoute, ApprovalsRoute, AuditRoute, CatalogRoute, ClustersRoute, GitJobsRoute,
+    MetricsRoute, OfferingMetricsRoute, OfferingRoute, RequestRoute, RequestsRoute, StatusRoute,
+    TeamMetricsRoute, TokensRoute, UsersRoute,
 };
 
 /// Sets the colour scheme before first paint, so a dark-mode user never sees a white flash.
@@ -82,17 +76,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     components::live::provide_live_feed();
-    // Effects run only in the browser, after hydration: the marker tells tests (and anyone
-    // debugging) that the WebAssembly front end has taken over the server-rendered page.
-    #[cfg(feature = "hydrate")]
-    Effect::new(|_| {
-        if let Some(body) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.body())
-        {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
         <Stylesheet id="leptos" href="/pkg/slipway.css" />
         <Title formatter=|page: String| {
@@ -103,25 +86,25 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("login") view=LoginPage />
                 // Every other page inside the shared layout (navigation, user menu, banners).
                 <ParentRoute path=StaticSegment("") view=|| view! { <Layout><Outlet /></Layout> }>
-                    <Route path=StaticSegment("catalog") view=CatalogPage />
-                    <Route path=path!("catalog/:id") view=OfferingPage />
-                    <Route path=StaticSegment("requests") view=RequestsPage />
+                    <Route path=StaticSegment("catalog") view={Lazy::<CatalogRoute>::new()} />
+                    <Route path=path!("catalog/:id") view={Lazy::<OfferingRoute>::new()} />
+                    <Route path=StaticSegment("requests") view={Lazy::<RequestsRoute>::new()} />
                     // Async: an unknown (or another team's) request is a real 404, not a 200
                     // page whose status came too late to send.
-                    <Route path=path!("requests/:id") view=RequestPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("status") view=StatusPage />
-                    <Route path=path!("status/clusters") view=ClustersPage />
+                    <Route path=path!("requests/:id") view={Lazy::<RequestRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=StaticSegment("status") view={Lazy::<StatusRoute>::new()} />
+                    <Route path=path!("status/clusters") view={Lazy::<ClustersRoute>::new()} />
                     // Async: another team's figures are a real 404, known before the first byte.
-                    <Route path=StaticSegment("metrics") view=MetricsPage ssr=SsrMode::Async />
-                    <Route path=path!("metrics/offerings/:id") view=OfferingMetricsPage ssr=SsrMode::Async />
-                    <Route path=path!("metrics/teams/:team") view=TeamMetricsPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("tokens") view=TokensPage />
-                    <Route path=StaticSegment("approvals") view=ApprovalsPage />
+                    <Route path=StaticSegment("metrics") view={Lazy::<MetricsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("metrics/offerings/:id") view={Lazy::<OfferingMetricsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("metrics/teams/:team") view={Lazy::<TeamMetricsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=StaticSegment("tokens") view={Lazy::<TokensRoute>::new()} />
+                    <Route path=StaticSegment("approvals") view={Lazy::<ApprovalsRoute>::new()} />
                     // Async: the page's status (403 for non-admins) is known before the first byte.
-                    <Route path=StaticSegment("admin") view=AdminPage ssr=SsrMode::Async />
-                    <Route path=path!("admin/audit") view=AuditPage ssr=SsrMode::Async />
-                    <Route path=path!("admin/git") view=GitJobsPage ssr=SsrMode::Async />
-                    <Route path=path!("admin/users") view=UsersPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("admin/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("admin/git") view={Lazy::<GitJobsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("admin/users") view={Lazy::<UsersRoute>::new()} ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>
@@ -129,9 +112,28 @@ pub fn App() -> impl IntoView {
 }
 
 /// Browser entry point: attaches the app to the server-rendered HTML.
+///
+/// Hydration is asynchronous because the page's view may live in a chunk still loading
+/// ([`routes`]). Once every node is attached, `data-hydrated` on `<body>` tells tests (and
+/// anyone debugging) that the WebAssembly front end has taken over the page; an effect could
+/// not say so, as the layout's effects run while the page's chunk is still on its way.
+///
+/// Nothing the layout's effects change is read by a page's first render (they set the theme
+/// toggle's state, open the status stream — whose messages pages only react to after they
+/// are attached — and refetch the cluster banner), so the wait cannot make a page's nodes
+/// differ from the server's.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    hydrate_body(App);
+    wasm_bindgen_futures::spawn_local(async {
+        let Some(body) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.body())
+        else {
+            return;
+        };
+        hydrate_from_async(body.clone(), App).await.forget();
+        let _ = body.set_attribute("data-hydrated", "true");
+    });
 }

@@ -328,3 +328,49 @@ async fn behind_https_the_session_cookie_is_secure_and_host_prefixed() {
         "__Host- cookies carry no Domain"
     );
 }
+
+/// The front end's files, chunks included, go out as the copies `make release` compressed
+/// (`--precompress`) to a browser that accepts them, without a session, and as they are to
+/// one that does not; the browser caches per encoding (`Vary`).
+#[tokio::test]
+async fn static_files_are_served_precompressed_to_browsers_that_accept_it() {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("chunk_7.wasm"), "plain wasm").unwrap();
+    std::fs::write(pkg.join("chunk_7.wasm.br"), "brotli copy").unwrap();
+    std::fs::write(pkg.join("chunk_7.wasm.gz"), "gzip copy").unwrap();
+    let app = TestApp::with_site(common::settings(&[]), site.path()).await;
+
+    let get = |encoding: Option<&'static str>| {
+        let mut request = Request::get("/pkg/chunk_7.wasm");
+        if let Some(encoding) = encoding {
+            request = request.header(header::ACCEPT_ENCODING, encoding);
+        }
+        app.send(request.body(Body::empty()).unwrap())
+    };
+    let brotli = get(Some("gzip, deflate, br, zstd")).await;
+    assert_eq!(brotli.status, StatusCode::OK);
+    assert_eq!(brotli.body, "brotli copy");
+    assert_eq!(brotli.header(header::CONTENT_ENCODING), Some("br"));
+    assert_eq!(
+        brotli.header(header::CONTENT_TYPE),
+        Some("application/wasm")
+    );
+    assert!(
+        brotli
+            .header(header::VARY)
+            .is_some_and(|v| v.contains("accept-encoding"))
+    );
+
+    let gzip = get(Some("gzip")).await;
+    assert_eq!(
+        (gzip.body.as_str(), gzip.header(header::CONTENT_ENCODING)),
+        ("gzip copy", Some("gzip"))
+    );
+
+    let plain = get(None).await;
+    assert_eq!(plain.status, StatusCode::OK);
+    assert_eq!(plain.body, "plain wasm");
+    assert_eq!(plain.header(header::CONTENT_ENCODING), None);
+}

@@ -133,6 +133,7 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(from_fn(vary_by_encoding))
         // What is not a page (JSON, files, errors) may load nothing and be framed nowhere.
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
@@ -187,6 +188,23 @@ async fn track_http(
         status.as_u16(),
         started.elapsed().as_secs_f64(),
     );
+    response
+}
+
+/// The front end's files exist as built and compressed (`make release` writes gzip and
+/// brotli copies); which one a browser gets depends on its `Accept-Encoding`, so a cache
+/// between the portal and its users must key on it too.
+async fn vary_by_encoding(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let files = request.uri().path().starts_with("/pkg/");
+    let mut response = next.run(request).await;
+    if files {
+        response
+            .headers_mut()
+            .append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     response
 }
 

@@ -140,16 +140,21 @@ impl TestApp {
     }
 
     pub async fn with_settings(settings: slipway::config::Settings) -> Self {
+        Self::with_site(settings, std::path::Path::new("target/site")).await
+    }
+
+    /// An app whose static files (`/pkg/…`) are served from `site_root`.
+    pub async fn with_site(
+        settings: slipway::config::Settings,
+        site_root: &std::path::Path,
+    ) -> Self {
         // The server's warnings and errors, printed with a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter("warn,slipway=info")
             .try_init();
         let test_db = TestDb::new().await;
-        let options = slipway::http::leptos_options(
-            std::path::Path::new("target/site"),
-            "127.0.0.1:3000".parse().unwrap(),
-        );
+        let options = slipway::http::leptos_options(site_root, "127.0.0.1:3000".parse().unwrap());
         let state = slipway::state::AppState::build(options, test_db.db.clone(), settings)
             .expect("state builds");
         TestApp {
