@@ -8,7 +8,7 @@
 #         └─ wasm32 std built once into Debian's sysroot (stamped with rustc's commit)
 #             ├─ wasm-bindgen-cli  (= the wasm-bindgen version in Cargo.lock)
 #             └─ cargo-leptos      (no_downloads: never fetches binaries)
-#   npm install (tailwindcss v4, binaryen's wasm-opt, @playwright/test, oidc-provider)
+#   npm install (tailwindcss v4, binaryen's wasm-opt, @playwright/test, axe-core, oidc-provider)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -101,7 +101,7 @@ fi
 # --- 5. npm tools -------------------------------------------------------------------------
 stamp=node_modules/.slipway-stamp
 if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
-  step "npm install (tailwindcss, binaryen, @playwright/test, oidc-provider)"
+  step "npm install (tailwindcss, binaryen, @playwright/test, @axe-core/playwright, oidc-provider)"
   # `npm install`, not `npm ci`: the registry here lacks the non-Linux optional
   # @tailwindcss/oxide-* packages, so the lockfile omits them and `npm ci` would refuse it.
   npm install --no-audit --no-fund --loglevel=error

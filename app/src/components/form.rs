@@ -176,7 +176,7 @@ pub fn fields_view(state: FormState, fields: &[Field], parent: &str) -> AnyView 
             .collect_view();
         view! {
             <details class="rounded-md border border-dashed border-slate-300 p-3 dark:border-slate-700">
-                <summary class="cursor-pointer text-sm font-medium text-slate-600 dark:text-slate-400">"Advanced"</summary>
+                <summary class="cursor-pointer text-sm font-medium text-secondary">"Advanced"</summary>
                 <div class="mt-3 space-y-4">{inner}</div>
             </details>
         }
@@ -191,7 +191,7 @@ pub fn field_view(state: FormState, field: Field, path: String) -> AnyView {
     let error = Memo::new(move |_| message_for(state, &error_path));
     let error_id = format!("{id}-error");
     let help = (!field.description.is_empty()).then(|| {
-        view! { <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">{field.description.clone()}</p> }
+        view! { <p class="mt-1 text-xs text-muted">{field.description.clone()}</p> }
     });
     let error_view = {
         let error_id = error_id.clone();

@@ -39,8 +39,12 @@ pub fn Layout(children: Children) -> impl IntoView {
     view! {
         <div class="flex min-h-screen flex-col">
             <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:p-2">"Skip to content"</a>
-            <Suspense fallback=|| ()>{session_view(dev_banner)}</Suspense>
-            <ClusterBanner />
+            // Notices about the whole portal, in a landmark of their own: the development
+            // login's warning, unreachable clusters, whether live updates are on.
+            <section aria-label="Notices">
+                <Suspense fallback=|| ()>{session_view(dev_banner)}</Suspense>
+                <ClusterBanner />
+            </section>
             <header class="sticky top-0 z-20 border-b border-slate-200 bg-white/90 backdrop-blur dark:border-slate-800 dark:bg-slate-900/90">
                 <div class="mx-auto flex h-14 max-w-7xl items-center gap-4 px-4 sm:px-6">
                     <button
@@ -76,7 +80,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             <main id="main" class="mx-auto w-full max-w-7xl flex-1 px-4 py-8 sm:px-6">
                 <ErrorBoundary fallback=error_panel>{children()}</ErrorBoundary>
             </main>
-            <footer class="border-t border-slate-200 py-4 text-center text-xs text-slate-500 dark:border-slate-800">
+            <footer class="border-t border-slate-200 py-4 text-center text-xs text-muted dark:border-slate-800">
                 "Slipway — self-service for the platform, GitOps underneath."
             </footer>
         </div>
@@ -145,9 +149,9 @@ fn UserMenu(user: CurrentUser) -> impl IntoView {
                     {move || user.with_value(|u| view! {
                         <div class="px-2 py-1.5">
                             <p class="text-sm font-medium">{u.name.clone()}</p>
-                            <p class="truncate text-xs text-slate-500">{u.email.clone()}</p>
+                            <p class="truncate text-xs text-muted">{u.email.clone()}</p>
                         </div>
-                        <div class="px-2 py-1.5 text-xs text-slate-600 dark:text-slate-400">
+                        <div class="px-2 py-1.5 text-xs text-secondary">
                             <p class="font-medium uppercase tracking-wide">"Teams"</p>
                             <ul data-testid="user-teams" class="mt-1 flex flex-wrap gap-1">
                                 {u.teams.iter().map(|t| view! {

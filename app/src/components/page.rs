@@ -16,7 +16,7 @@ pub fn PageHeader(
         <Title text=title />
         <header class="mb-6">
             <h1 class="text-2xl font-semibold tracking-tight">{title}</h1>
-            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{lead}</p>
+            <p class="mt-1 text-sm text-secondary">{lead}</p>
         </header>
     }
 }
@@ -35,7 +35,7 @@ pub fn EmptyState(
             class="rounded-xl border border-dashed border-slate-300 bg-white p-10 text-center dark:border-slate-700 dark:bg-slate-900"
         >
             <h2 class="text-base font-medium">{title}</h2>
-            <div class="mx-auto mt-2 max-w-prose text-sm text-slate-600 dark:text-slate-400">
+            <div class="mx-auto mt-2 max-w-prose text-sm text-secondary">
                 {children()}
             </div>
         </section>

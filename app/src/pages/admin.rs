@@ -22,7 +22,7 @@ pub fn AdminPage() -> impl IntoView {
             <A href="/admin/git" attr:class="font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Git jobs →"</A>
             <A href="/admin/users" attr:class="font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Users →"</A>
         </p>
-        <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move { info.await.map(system_table) })}
         </Suspense>
     }
@@ -47,7 +47,7 @@ fn system_table(info: SystemInfo) -> impl IntoView {
         <dl data-testid="system-info" class="divide-y divide-slate-200 rounded-xl border border-slate-200 bg-white dark:divide-slate-800 dark:border-slate-800 dark:bg-slate-900">
             {rows.into_iter().map(|(k, v)| view! {
                 <div class="grid grid-cols-3 gap-4 px-4 py-3 text-sm">
-                    <dt class="font-medium text-slate-600 dark:text-slate-400">{k}</dt>
+                    <dt class="font-medium text-secondary">{k}</dt>
                     <dd class="col-span-2 break-all font-mono">{v}</dd>
                 </div>
             }).collect_view()}
@@ -75,7 +75,7 @@ pub fn GitJobsPage() -> impl IntoView {
     view! {
         <PageHeader title="Git jobs" lead="Requests the Git writers could not write: failed ones, and those still being retried, with what the remote said." />
         {outcome}
-        <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move { jobs.await.map(|jobs| jobs_table(jobs, retry, abandon)) })}
         </Suspense>
     }
@@ -98,7 +98,7 @@ fn jobs_table(
         <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <table data-testid="git-jobs" class="min-w-full text-left text-sm">
                 <caption class="sr-only">"Failed and retried Git jobs, newest first"</caption>
-                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800">
+                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-muted dark:border-slate-800">
                     <tr>
                         <th scope="col" class="px-4 py-2">"Request"</th>
                         <th scope="col" class="px-4 py-2">"Repository and file"</th>
@@ -175,7 +175,7 @@ pub fn UsersPage() -> impl IntoView {
     view! {
         <PageHeader title="Users" lead="Everyone who has signed in. Teams come from the identity provider at each sign-in; deactivating someone ends their sessions and revokes their API tokens at once, and refuses their sign-in until they are reactivated." />
         {outcome}
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move { users.await.map(|users| users_table(users, deactivate, reactivate)) })}
         </Transition>
     }
@@ -190,7 +190,7 @@ fn users_table(
         <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <table data-testid="users" class="min-w-full text-left text-sm">
                 <caption class="sr-only">"Users, most recently signed in first"</caption>
-                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800">
+                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-muted dark:border-slate-800">
                     <tr>
                         <th scope="col" class="px-4 py-2">"User"</th>
                         <th scope="col" class="px-4 py-2">"Teams"</th>

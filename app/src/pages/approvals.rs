@@ -21,7 +21,7 @@ pub fn ApprovalsPage() -> impl IntoView {
     view! {
         <PageHeader title="Approvals" lead="Requests a platform policy holds until enough approvers agree. Nothing reaches Git before; a rejection ends the request." />
         {outcome}
-        <Suspense fallback=|| view! { <p class="text-sm text-slate-600 dark:text-slate-400">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="text-sm text-secondary">"Loading…"</p> }>
             {move || Suspend::new(async move { items.await.map(|items| queue(items, decide)) })}
         </Suspense>
     }
@@ -73,22 +73,22 @@ fn approval(item: ApprovalItem, decide: ServerAction<DecideApproval>) -> impl In
                     }
                 }
             </h2>
-            <p class="text-sm text-slate-700 dark:text-slate-300">{format!("Requested by {} at {} · {}", s.requested_by, s.created_at, s.offering)}</p>
-            <ul class="mt-2 list-disc pl-5 text-sm text-slate-700 dark:text-slate-300" aria-label="Needs">
+            <p class="text-sm text-strong">{format!("Requested by {} at {} · {}", s.requested_by, s.created_at, s.offering)}</p>
+            <ul class="mt-2 list-disc pl-5 text-sm text-strong" aria-label="Needs">
                 {item.needs.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}
             </ul>
             {(!item.decisions.is_empty()).then(|| view! {
-                <ul class="mt-2 list-disc pl-5 text-sm text-slate-700 dark:text-slate-300" aria-label="Decisions so far">
+                <ul class="mt-2 list-disc pl-5 text-sm text-strong" aria-label="Decisions so far">
                     {item.decisions.into_iter().map(|d| view! { <li>{d}</li> }).collect_view()}
                 </ul>
             })}
-            <p class="mt-3 font-mono text-xs text-slate-700 dark:text-slate-300">{item.path}</p>
+            <p class="mt-3 font-mono text-xs text-strong">{item.path}</p>
             <pre data-testid="approval-diff" class="mt-1 max-h-96 overflow-auto rounded bg-slate-50 p-2 font-mono text-xs dark:bg-slate-950">
                 {item.diff.into_iter().map(|line| {
                     let class = match line.sign {
                         '+' => "block text-emerald-800 dark:text-emerald-300",
                         '-' => "block text-red-800 dark:text-red-300",
-                        _ => "block text-slate-700 dark:text-slate-300",
+                        _ => "block text-strong",
                     };
                     view! { <span class=class>{format!("{} {}", line.sign, line.text)}</span> }
                 }).collect_view()}
@@ -110,7 +110,7 @@ fn approval(item: ApprovalItem, decide: ServerAction<DecideApproval>) -> impl In
                     </div>
                 }.into_any()
             } else {
-                view! { <p class="mt-3 text-sm text-slate-700 dark:text-slate-300">"You have decided on this request, or it is your own."</p> }.into_any()
+                view! { <p class="mt-3 text-sm text-strong">"You have decided on this request, or it is your own."</p> }.into_any()
             }}
         </li>
     }

@@ -59,7 +59,7 @@ pub fn AuditPage() -> impl IntoView {
                 <a href=csv_href rel="external" download="slipway-audit.csv" class="ml-auto rounded-md border border-slate-300 px-3 py-1.5 text-sm dark:border-slate-700">"Download CSV"</a>
             </div>
         </Form>
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move { page.await.map(|p| audit_table(p, filter())) })}
         </Transition>
     }
@@ -76,7 +76,7 @@ fn audit_table(page: AuditPage, filter: AuditFilter) -> impl IntoView {
         <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <table data-testid="audit-table" class="min-w-full text-left text-sm">
                 <caption class="sr-only">"Audit entries, newest first"</caption>
-                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800">
+                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-muted dark:border-slate-800">
                     <tr>
                         <th scope="col" class="px-4 py-2">"Time (UTC)"</th>
                         <th scope="col" class="px-4 py-2">"Actor"</th>
@@ -100,13 +100,13 @@ fn audit_table(page: AuditPage, filter: AuditFilter) -> impl IntoView {
                                 <td class="px-4 py-2 font-mono text-xs">{e.action}</td>
                                 <td class="px-4 py-2">{e.target.unwrap_or_default()}</td>
                                 <td class=format!("px-4 py-2 font-medium {outcome_class}")>{e.outcome}</td>
-                                <td class="px-4 py-2 text-slate-600 dark:text-slate-400">{e.detail.unwrap_or_default()}</td>
+                                <td class="px-4 py-2 text-secondary">{e.detail.unwrap_or_default()}</td>
                             </tr>
                         }
                     }).collect_view()}
                 </tbody>
             </table>
-            {empty.then(|| view! { <p class="p-6 text-center text-sm text-slate-500">"No entries match these filters."</p> })}
+            {empty.then(|| view! { <p class="p-6 text-center text-sm text-muted">"No entries match these filters."</p> })}
         </div>
         <div class="mt-3 text-sm">{older}</div>
     }

@@ -28,7 +28,7 @@ pub fn CatalogPage() -> impl IntoView {
 
     view! {
         <PageHeader title="Catalog" lead="Databases, buckets, clusters and more: pick an offering, fill in the form, and Slipway commits the claim to Git." />
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 page.await.map(|page| view! {
                     <Problems problems=page.problems.clone() />
@@ -139,7 +139,7 @@ fn Results(page: Page, filter: CatalogFilter) -> impl IntoView {
         format!("/catalog?{}", params.join("&"))
     };
     view! {
-        <p class="mb-3 text-sm text-slate-600 dark:text-slate-400" data-testid="catalog-count">
+        <p class="mb-3 text-sm text-secondary" data-testid="catalog-count">
             {format!("{} offering{}", page.total, if page.total == 1 { "" } else { "s" })}
         </p>
         <ul class="grid gap-4 sm:grid-cols-2 lg:grid-cols-3" data-testid="catalog-list">
@@ -147,7 +147,7 @@ fn Results(page: Page, filter: CatalogFilter) -> impl IntoView {
         </ul>
         <nav aria-label="Pages" class="mt-6 flex items-center justify-between text-sm">
             {(page.page > 1).then(|| view! { <A href=link(page.page - 1)>"← Previous"</A> })}
-            <span class="text-slate-500">{format!("Page {} of {pages}", page.page)}</span>
+            <span class="text-muted">{format!("Page {} of {pages}", page.page)}</span>
             {(page.page < pages).then(|| view! { <A href=link(page.page + 1)>"Next →"</A> })}
         </nav>
     }
@@ -163,8 +163,8 @@ fn card(offering: OfferingSummary) -> impl IntoView {
                     <h2 class="font-medium">{offering.title.clone()}</h2>
                     <span class="shrink-0 rounded bg-slate-100 px-1.5 py-0.5 text-xs text-slate-600 dark:bg-slate-800 dark:text-slate-300">{offering.source.label()}</span>
                 </div>
-                <p class="mt-1 line-clamp-3 text-sm text-slate-600 dark:text-slate-400">{offering.description.clone()}</p>
-                <p class="mt-3 font-mono text-xs text-slate-500">{format!("{} · {}", offering.kind, offering.version)}</p>
+                <p class="mt-1 line-clamp-3 text-sm text-secondary">{offering.description.clone()}</p>
+                <p class="mt-3 font-mono text-xs text-muted">{format!("{} · {}", offering.kind, offering.version)}</p>
                 <ul class="mt-2 flex flex-wrap gap-1">
                     {offering.tags.iter().map(|t| view! { <li class="rounded-full bg-indigo-50 px-2 py-0.5 text-xs text-indigo-700 dark:bg-indigo-950 dark:text-indigo-300">{t.clone()}</li> }).collect_view()}
                 </ul>

@@ -23,7 +23,7 @@ pub fn LoginPage() -> impl IntoView {
     let next = query.with_untracked(|q| q.get("next"));
     view! {
         <Title text="Sign in" />
-        <div class="grid min-h-screen place-items-center px-4">
+        <main class="grid min-h-screen place-items-center px-4">
             <div class="w-full max-w-md rounded-2xl border border-slate-200 bg-white p-8 shadow-sm dark:border-slate-800 dark:bg-slate-900">
                 <div class="flex items-center gap-2">
                     <img src="/favicon.svg" alt="" class="h-8 w-8" />
@@ -32,14 +32,14 @@ pub fn LoginPage() -> impl IntoView {
                 {move || error().map(|e| view! {
                     <p role="alert" class="mt-4 rounded-md bg-red-50 p-3 text-sm text-red-800 dark:bg-red-950 dark:text-red-200">{e}</p>
                 })}
-                <Suspense fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
+                <Suspense fallback=|| view! { <p class="mt-6 text-sm text-muted">"Loading…"</p> }>
                     {move || {
                         let next = next.clone();
                         Suspend::new(async move { options.await.map(|o| login_choices(o, next)) })
                     }}
                 </Suspense>
             </div>
-        </div>
+        </main>
     }
 }
 
@@ -56,7 +56,7 @@ fn login_choices(options: LoginOptions, next: Option<String>) -> impl IntoView {
     let dev =
         (!options.dev_personas.is_empty()).then(|| dev_login_form(options.dev_personas, next));
     let nothing = (!options.sso_enabled && dev.is_none()).then(|| view! {
-        <p class="mt-6 text-sm text-slate-600 dark:text-slate-400">
+        <p class="mt-6 text-sm text-secondary">
             "No sign-in method is configured. Ask your platform team to configure single sign-on."
         </p>
     });
@@ -67,14 +67,14 @@ fn dev_login_form(personas: Vec<DevPersona>, next: Option<String>) -> impl IntoV
     view! {
         <section data-testid="dev-login" class="mt-6 rounded-lg border-2 border-dashed border-amber-400 p-4">
             <h2 class="text-sm font-semibold text-amber-700 dark:text-amber-300">"Development login — not for production"</h2>
-            <p class="mt-1 text-xs text-slate-600 dark:text-slate-400">"No password: pick who to be. The server only offers this with --dev-login on a loopback address."</p>
+            <p class="mt-1 text-xs text-secondary">"No password: pick who to be. The server only offers this with --dev-login on a loopback address."</p>
             <form method="post" action="/auth/dev-login" class="mt-3 flex flex-col gap-2">
                 {next.map(|next| view! { <input type="hidden" name="next" value=next /> })}
                 {personas.into_iter().map(|p| view! {
                     <button type="submit" name="handle" value=p.handle.clone()
                         class="flex items-center justify-between rounded-md border border-slate-200 px-3 py-2 text-left text-sm hover:bg-slate-50 dark:border-slate-700 dark:hover:bg-slate-800">
                         <span>{format!("Continue as {}", p.name)}</span>
-                        <span class="text-xs text-slate-500">
+                        <span class="text-xs text-muted">
                             {p.teams.join(", ")}{if p.is_admin { " · admin" } else { "" }}
                         </span>
                     </button>

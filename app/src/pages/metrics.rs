@@ -16,7 +16,7 @@ use crate::pages::login::encode_component;
 const INPUT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900";
 const CARD: &str =
     "rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900";
-const TH: &str = "px-3 py-2 text-left text-xs font-medium uppercase tracking-wide text-slate-500 dark:text-slate-400";
+const TH: &str = "px-3 py-2 text-left text-xs font-medium uppercase tracking-wide text-muted";
 const TD: &str = "px-3 py-2 text-sm tabular-nums";
 
 /// What a dashboard page is about.
@@ -90,9 +90,9 @@ fn MetricsDashboard(focus: Focus) -> impl IntoView {
         <header class="mb-4">
             <p class="text-sm"><A href="/metrics" attr:class="text-sky-700 hover:underline dark:text-sky-400">"Metrics"</A></p>
             <h1 class="text-2xl font-semibold tracking-tight">{title}</h1>
-            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{lead}</p>
+            <p class="mt-1 text-sm text-secondary">{lead}</p>
         </header>
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 dashboard.await.map(|d| view! {
                     <Filters dashboard=d.clone() focus=focus />
@@ -133,7 +133,7 @@ fn Filters(dashboard: Dashboard, focus: Focus) -> impl IntoView {
                 </label>
                 {team_filter}
                 <button type="submit" class="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white dark:bg-white dark:text-slate-900">"Show"</button>
-                <p class="text-xs text-slate-500 dark:text-slate-400">
+                <p class="text-xs text-muted">
                     {format!("{} to {} (UTC)", date(dashboard.from), date(dashboard.to - 1))}
                 </p>
             </div>
@@ -166,9 +166,9 @@ fn rating(value: Option<f64>) -> String {
 fn Figure(label: &'static str, value: String, #[prop(optional)] note: String) -> impl IntoView {
     view! {
         <div class=CARD data-testid="figure" data-label=label>
-            <dt class="text-xs font-medium text-slate-500 dark:text-slate-400">{label}</dt>
+            <dt class="text-xs font-medium text-muted">{label}</dt>
             <dd class="mt-1 text-2xl font-semibold tabular-nums" data-testid="figure-value">{value}</dd>
-            <dd class="mt-0.5 text-xs text-slate-500 dark:text-slate-400">{note}</dd>
+            <dd class="mt-0.5 text-xs text-muted">{note}</dd>
         </div>
     }
 }
@@ -295,7 +295,7 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
         <Panel title="Requests per week" table="weeks" query=query.clone()>
             <ColumnChart id="chart-weeks" title="Requests submitted per week".to_owned() marks=week_marks />
             <details class="mt-3">
-                <summary class="cursor-pointer text-xs font-medium text-slate-600 dark:text-slate-400">"Table"</summary>
+                <summary class="cursor-pointer text-xs font-medium text-secondary">"Table"</summary>
                 <table class="mt-2 w-full" data-testid="table-weeks">
                     <thead><tr>
                         <th class=TH>"Week of"</th><th class=TH>"Requests"</th><th class=TH>"People"</th>
@@ -373,7 +373,7 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
                         {failures.into_iter().map(|f| view! {
                             <tr class="border-t border-slate-100 dark:border-slate-800">
                                 <td class=TD>{f.reason}</td><td class=TD>{f.count}</td>
-                                <td class="px-3 py-2 text-xs text-slate-600 dark:text-slate-400">
+                                <td class="px-3 py-2 text-xs text-secondary">
                                     <A href=format!("/requests/{}", f.request_id) attr:class="hover:underline">{f.example}</A>
                                 </td>
                             </tr>
@@ -386,8 +386,8 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
                     {feedback.into_iter().map(|f| view! {
                         <li class="text-sm">
                             <span class="font-medium" aria-label=format!("rated {} of 5", f.rating)>{"★".repeat(usize::from(f.rating))}{"☆".repeat(5 - usize::from(f.rating.min(5)))}</span>
-                            " "<span class="text-xs text-slate-500 dark:text-slate-400">{format!("{} · {} · {}", f.offering, f.team, date(f.at))}</span>
-                            <p class="text-slate-700 dark:text-slate-300">{f.comment}</p>
+                            " "<span class="text-xs text-muted">{format!("{} · {} · {}", f.offering, f.team, date(f.at))}</span>
+                            <p class="text-strong">{f.comment}</p>
                         </li>
                     }).collect_view()}
                 </ul>

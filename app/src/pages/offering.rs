@@ -43,7 +43,7 @@ pub fn OfferingPage() -> impl IntoView {
         },
     );
     view! {
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 data.await.map(|(offering, draft, editing)| view! { <OfferingView offering draft editing /> })
             })}
@@ -183,8 +183,8 @@ fn OfferingView(
         <header class="mb-6">
             <p class="text-sm"><a href="/catalog" class="text-indigo-700 hover:underline dark:text-indigo-300">"← Catalog"</a></p>
             <h1 class="mt-1 text-2xl font-semibold tracking-tight">{summary.title.clone()}</h1>
-            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{summary.description.clone()}</p>
-            <p class="mt-2 font-mono text-xs text-slate-500">{format!("{} {} · {} · version {} · owner {}", summary.api_version, summary.kind, summary.source.label(), summary.version, summary.owner)}</p>
+            <p class="mt-1 text-sm text-secondary">{summary.description.clone()}</p>
+            <p class="mt-2 font-mono text-xs text-muted">{format!("{} {} · {} · version {} · owner {}", summary.api_version, summary.kind, summary.source.label(), summary.version, summary.owner)}</p>
         </header>
         <div class="grid gap-8 lg:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
             <form class="space-y-5" on:submit=|ev| ev.prevent_default() data-testid="request-form">
@@ -215,7 +215,7 @@ fn OfferingView(
                             name_touched.set(true);
                             state.server_errors.update(|e| { e.remove(NAME_PATH); });
                         } />
-                    <p class="mt-1 text-xs text-slate-500">"Lower-case letters, digits and '-', at most 63 characters."</p>
+                    <p class="mt-1 text-xs text-muted">"Lower-case letters, digits and '-', at most 63 characters."</p>
                     {move || name_error().map(|m| view! { <p role="alert" class="mt-1 text-xs text-red-700 dark:text-red-400" data-testid="field-error">{m}</p> })}
                 </div>
                 {fields}
@@ -248,7 +248,7 @@ fn OfferingView(
                 {(!notes.is_empty()).then(|| view! {
                     <section class="rounded-xl border border-slate-200 bg-white p-4 text-sm dark:border-slate-800 dark:bg-slate-900">
                         <h2 class="mb-2 font-medium">"Checked by the cluster"</h2>
-                        <ul class="list-disc space-y-1 pl-5 text-slate-600 dark:text-slate-400">
+                        <ul class="list-disc space-y-1 pl-5 text-secondary">
                             {notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}
                         </ul>
                     </section>
@@ -267,8 +267,8 @@ fn OfferingView(
                                 view! {
                                     <li>
                                         <p><span class="font-medium">{p.name}</span>{format!(" — {scope}")}</p>
-                                        {(!p.description.is_empty()).then(|| view! { <p class="text-slate-700 dark:text-slate-300">{p.description}</p> })}
-                                        <ul class="list-disc pl-5 text-slate-700 dark:text-slate-300">
+                                        {(!p.description.is_empty()).then(|| view! { <p class="text-strong">{p.description}</p> })}
+                                        <ul class="list-disc pl-5 text-strong">
                                             {p.asks.into_iter().map(|a| view! { <li>{a}</li> }).collect_view()}
                                         </ul>
                                     </li>
@@ -340,13 +340,13 @@ fn preview_view(preview: Preview) -> impl IntoView {
     view! {
         <section data-testid="preview" class="rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
             <h2 class="font-medium">"Preview"</h2>
-            <p class="text-xs text-slate-500">{format!("Compared with the repository at {}", if preview.base.is_empty() { "(empty)".to_owned() } else { preview.base.clone() })}</p>
+            <p class="text-xs text-muted">{format!("Compared with the repository at {}", if preview.base.is_empty() { "(empty)".to_owned() } else { preview.base.clone() })}</p>
             {fills}
             {preview.files.into_iter().map(|file| {
                 let (badge, class) = match file.change {
                     FileChange::New => ("New file", "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-200"),
                     FileChange::Changed => ("Changed", "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-200"),
-                    FileChange::Unchanged => ("Unchanged", "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300"),
+                    FileChange::Unchanged => ("Unchanged", "bg-slate-100 text-strong dark:bg-slate-800"),
                 };
                 view! {
                     <div class="mt-3">
@@ -359,7 +359,7 @@ fn preview_view(preview: Preview) -> impl IntoView {
                                 let class = match line.sign {
                                     '+' => "block text-emerald-700 dark:text-emerald-300",
                                     '-' => "block text-red-700 dark:text-red-300",
-                                    _ => "block text-slate-500",
+                                    _ => "block text-muted",
                                 };
                                 view! { <span class=class>{format!("{} {}", line.sign, line.text)}</span> }
                             }).collect_view()}
@@ -437,8 +437,8 @@ fn schema_docs(offering: &OfferingDetail) -> impl IntoView + use<> {
             <dl class="space-y-2">
                 {out.into_iter().map(|(path, kind, help)| view! {
                     <div>
-                        <dt class="font-mono text-xs">{path}<span class="ml-2 font-sans text-slate-500">{kind}</span></dt>
-                        <dd class="text-xs text-slate-600 dark:text-slate-400">{help}</dd>
+                        <dt class="font-mono text-xs">{path}<span class="ml-2 font-sans text-muted">{kind}</span></dt>
+                        <dd class="text-xs text-secondary">{help}</dd>
                     </div>
                 }).collect_view()}
             </dl>

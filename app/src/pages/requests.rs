@@ -52,7 +52,7 @@ pub fn RequestsPage() -> impl IntoView {
                 <button type="submit" class="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white dark:bg-white dark:text-slate-900">"Filter"</button>
             </div>
         </Form>
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move { page.await.map(|p| requests_table(p, filter())) })}
         </Transition>
     }
@@ -80,7 +80,7 @@ pub fn StageBadge(stage: Stage) -> impl IntoView {
         }
         Stage::ApplyFailed => "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-200",
         Stage::Ready => "bg-emerald-100 text-emerald-900 dark:bg-emerald-950 dark:text-emerald-200",
-        Stage::Deleted => "bg-slate-200 text-slate-700 dark:bg-slate-800 dark:text-slate-300",
+        Stage::Deleted => "bg-slate-200 text-strong dark:bg-slate-800",
     };
     view! {
         <span data-testid="stage" data-stage=stage.as_str() class=format!("inline-block rounded px-1.5 py-0.5 text-xs font-medium {class}")>
@@ -120,7 +120,7 @@ fn requests_table(page: RequestPage, filter: RequestFilter) -> impl IntoView {
         <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <table data-testid="requests-table" class="min-w-full text-left text-sm">
                 <caption class="sr-only">"Requests, newest first"</caption>
-                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800">
+                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-muted dark:border-slate-800">
                     <tr>
                         <th scope="col" class="px-4 py-2">"Submitted (UTC)"</th>
                         <th scope="col" class="px-4 py-2">"Request"</th>
@@ -147,7 +147,7 @@ fn requests_table(page: RequestPage, filter: RequestFilter) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
-            {empty.then(|| view! { <p class="p-6 text-center text-sm text-slate-500">"No requests match these filters."</p> })}
+            {empty.then(|| view! { <p class="p-6 text-center text-sm text-muted">"No requests match these filters."</p> })}
         </div>
         <div class="mt-3 text-sm">{older}</div>
     }
@@ -189,7 +189,7 @@ pub fn RequestPage() -> impl IntoView {
         }
     });
     view! {
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move { data.await.map(request_view) })}
         </Transition>
         <Transition fallback=|| ()>
@@ -208,24 +208,24 @@ fn live_section(status: RequestStatus, live_now: ReadSignal<Option<LiveStatus>>)
         move || {
             match live() {
             Some(l) => view! { <HealthBadge health=l.health last_known=l.last_known /> }.into_any(),
-            None => view! { <span data-testid="health-badge" data-state="none" class="text-xs text-slate-500">"Not seen yet"</span> }.into_any(),
+            None => view! { <span data-testid="health-badge" data-state="none" class="text-xs text-muted">"Not seen yet"</span> }.into_any(),
         }
         }
     };
     let cause = move || {
         live().and_then(|l| {
             let parts: Vec<String> = [l.cause_in, l.health.reason, l.health.message].into_iter().flatten().collect();
-            (!parts.is_empty()).then(|| view! { <p data-testid="root-cause" class="mt-2 text-sm text-slate-700 dark:text-slate-300">{parts.join(": ")}</p> })
+            (!parts.is_empty()).then(|| view! { <p data-testid="root-cause" class="mt-2 text-sm text-strong">{parts.join(": ")}</p> })
         })
     };
     view! {
         <section aria-labelledby="live-heading" data-testid="live-status" class="mt-8 rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
             <h2 id="live-heading" class="flex flex-wrap items-center gap-3 font-medium">
                 <span>"In the cluster"</span>{badge}
-                {status.cluster.map(|c| view! { <span class="text-xs font-normal text-slate-500">{format!("cluster {c}")}</span> })}
+                {status.cluster.map(|c| view! { <span class="text-xs font-normal text-muted">{format!("cluster {c}")}</span> })}
             </h2>
             {cause}
-            {status.note.map(|n| view! { <p data-testid="status-note" class="mt-2 text-sm text-slate-500">{n}</p> })}
+            {status.note.map(|n| view! { <p data-testid="status-note" class="mt-2 text-sm text-muted">{n}</p> })}
             {status.tree.map(|t| view! { <ul data-testid="resource-tree" class="mt-4 space-y-2">{tree_view(t)}</ul> })}
         </section>
     }
@@ -242,7 +242,7 @@ fn tree_view(node: ResourceNode) -> AnyView {
                 .collect::<Vec<_>>()
                 .join(": ");
             view! {
-                <li class="text-xs text-slate-600 dark:text-slate-400">
+                <li class="text-xs text-secondary">
                     <span class="font-mono">{format!("{}={}", c.kind, c.status)}</span>
                     {(!text.is_empty()).then(|| format!(" — {text}"))}
                 </li>
@@ -260,7 +260,7 @@ fn tree_view(node: ResourceNode) -> AnyView {
     );
     let missing = node
         .missing
-        .then(|| view! { <span class="text-xs text-slate-500">" (not seen)"</span> });
+        .then(|| view! { <span class="text-xs text-muted">" (not seen)"</span> });
     let children = (!node.children.is_empty()).then(|| {
         let items = node.children.into_iter().map(tree_view).collect_view();
         view! { <ul class="mt-2 space-y-2 border-l border-slate-200 pl-4 dark:border-slate-800">{items}</ul> }
@@ -344,7 +344,7 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
                 <span>{title}</span>
                 <StageBadge stage=s.stage />
             </h1>
-            <p class="mt-1 font-mono text-xs text-slate-500">{format!("{} · {} · {} · request {}", s.offering, s.environment, s.requested_by, s.id)}</p>
+            <p class="mt-1 font-mono text-xs text-muted">{format!("{} · {} · {} · request {}", s.offering, s.environment, s.requested_by, s.id)}</p>
             {actions}
         </header>
         {waiting}
@@ -364,8 +364,8 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
                         view! {
                             <li data-testid="event" data-kind=e.kind.as_str()>
                                 <p class="text-sm font-medium">{event_label(e.kind)}" "{sha}</p>
-                                <p class="text-xs text-slate-500">{format!("{} · {}", e.at, e.actor)}</p>
-                                {e.message.map(|m| view! { <p class="mt-1 text-xs text-slate-700 dark:text-slate-300">{m}</p> })}
+                                <p class="text-xs text-muted">{format!("{} · {}", e.at, e.actor)}</p>
+                                {e.message.map(|m| view! { <p class="mt-1 text-xs text-strong">{m}</p> })}
                             </li>
                         }
                     }).collect_view()}
@@ -410,7 +410,7 @@ fn feedback_section(
                             {format!("{n}")}
                         </label>
                     }).collect_view()}
-                    <span class="text-xs text-slate-500">"1 = poor, 5 = excellent"</span>
+                    <span class="text-xs text-muted">"1 = poor, 5 = excellent"</span>
                 </fieldset>
                 <label class="mt-2 flex flex-col gap-1 text-xs font-medium">"Comment (optional)"
                     <textarea name="feedback[comment]" maxlength=crate::metrics::MAX_COMMENT_CHARS.to_string() rows="2" class=INPUT>{comment}</textarea>

@@ -30,7 +30,7 @@ pub fn StatusPage() -> impl IntoView {
     view! {
         <PageHeader title="Status" lead="What the control plane reports for your teams' claims, live, with the root cause when something is not Ready." />
         <p class="mb-4 text-sm"><a href="/status/clusters" class="text-indigo-700 hover:underline dark:text-indigo-300">"Clusters and watched kinds →"</a></p>
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 claims.await.map(|rows| claims_table(rows, patched))
             })}
@@ -53,7 +53,7 @@ fn claims_table(
     view! {
         <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <table data-testid="claims" class="min-w-full text-sm">
-                <thead class="border-b border-slate-200 text-left text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800">
+                <thead class="border-b border-slate-200 text-left text-xs uppercase tracking-wide text-muted dark:border-slate-800">
                     <tr>
                         <th class="px-4 py-2">"Claim"</th>
                         <th class="px-4 py-2">"Team"</th>
@@ -88,7 +88,7 @@ fn claims_table(
                                 <td class="px-4 py-2">{row.environment}</td>
                                 <td class="px-4 py-2">{row.cluster}</td>
                                 <td class="px-4 py-2">{move || { let l = live(); view! { <HealthBadge health=l.health last_known=l.last_known /> } }}</td>
-                                <td class="max-w-md px-4 py-2 text-xs text-slate-600 dark:text-slate-400">{cause}</td>
+                                <td class="max-w-md px-4 py-2 text-xs text-secondary">{cause}</td>
                             </tr>
                         }
                     }).collect_view()}
@@ -113,7 +113,7 @@ pub fn ClustersPage() -> impl IntoView {
     });
     view! {
         <PageHeader title="Clusters" lead="The clusters Slipway watches: whether they answer, which kinds are followed, how many objects and how fresh." />
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move { clusters.await.map(clusters_view) })}
         </Transition>
     }
@@ -140,11 +140,11 @@ fn clusters_view(clusters: Vec<ClusterView>) -> AnyView {
                 <section data-testid="cluster" data-cluster=c.name.clone() class="mb-8 rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
                     <h2 class="flex flex-wrap items-center gap-3 font-medium">
                         <span>{c.name.clone()}</span>{reach}
-                        <span class="text-xs font-normal text-slate-500">{format!("environments: {} · since {} · lag {}", c.environments.join(", "), c.since, c.lag_ms.map(|l| format!("{l} ms")).unwrap_or_else(|| "—".into()))}</span>
+                        <span class="text-xs font-normal text-muted">{format!("environments: {} · since {} · lag {}", c.environments.join(", "), c.since, c.lag_ms.map(|l| format!("{l} ms")).unwrap_or_else(|| "—".into()))}</span>
                     </h2>
                     {c.error.map(|e| view! { <p class="mt-1 text-xs text-amber-800 dark:text-amber-300">{e}</p> })}
                     <table class="mt-3 min-w-full text-sm">
-                        <thead class="text-left text-xs uppercase tracking-wide text-slate-500">
+                        <thead class="text-left text-xs uppercase tracking-wide text-muted">
                             <tr><th class="py-1 pr-4">"Kind"</th><th class="py-1 pr-4">"API version"</th><th class="py-1 pr-4">"Role"</th><th class="py-1 pr-4">"Objects"</th><th class="py-1 pr-4">"State"</th><th class="py-1 pr-4">"Last event"</th></tr>
                         </thead>
                         <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
@@ -154,7 +154,7 @@ fn clusters_view(clusters: Vec<ClusterView>) -> AnyView {
                                     <td class="py-1 pr-4 font-mono text-xs">{k.api_version}</td>
                                     <td class="py-1 pr-4">{k.role}</td>
                                     <td class="py-1 pr-4">{k.objects}</td>
-                                    <td class="py-1 pr-4">{k.state.as_str()}{k.note.map(|n| view! { <p class="text-xs text-slate-500">{n}</p> })}</td>
+                                    <td class="py-1 pr-4">{k.state.as_str()}{k.note.map(|n| view! { <p class="text-xs text-muted">{n}</p> })}</td>
                                     <td class="py-1 pr-4 font-mono text-xs">{k.last_event.unwrap_or_else(|| "—".into())}</td>
                                 </tr>
                             }}).collect_view()}

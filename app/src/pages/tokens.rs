@@ -58,7 +58,7 @@ pub fn TokensPage() -> impl IntoView {
                 }.into_any(),
             })}
         </section>
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move { tokens.await.map(|list| token_table(list, revoke)) })}
         </Transition>
     }
@@ -66,13 +66,12 @@ pub fn TokensPage() -> impl IntoView {
 
 fn token_table(tokens: Vec<ApiToken>, revoke: ServerAction<RevokeApiToken>) -> impl IntoView {
     if tokens.is_empty() {
-        return view! { <p class="text-sm text-slate-500">"You have no API tokens."</p> }
-            .into_any();
+        return view! { <p class="text-sm text-muted">"You have no API tokens."</p> }.into_any();
     }
     view! {
         <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <table data-testid="token-table" class="min-w-full text-left text-sm">
-                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800">
+                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-muted dark:border-slate-800">
                     <tr>
                         <th scope="col" class="px-4 py-2">"Name"</th>
                         <th scope="col" class="px-4 py-2">"Token"</th>
@@ -93,7 +92,7 @@ fn token_table(tokens: Vec<ApiToken>, revoke: ServerAction<RevokeApiToken>) -> i
                                 </ActionForm>
                             }.into_any()
                         } else {
-                            view! { <span class="text-xs text-slate-500">"inactive"</span> }.into_any()
+                            view! { <span class="text-xs text-muted">"inactive"</span> }.into_any()
                         };
                         view! {
                             <tr>
