@@ -114,13 +114,20 @@ pub fn use_live_feed() -> LiveFeed {
     feed
 }
 
-/// Runs `react` for every message the feed delivers after mounting.
+/// Runs `react` for every message the feed delivers after mounting — not for the one it
+/// already held: a page reached by a link has just read its data, and reacting to an old
+/// message would read it all again.
 pub fn on_live_message(react: impl Fn(&StatusMessage) + 'static) {
     let feed = use_live_feed();
-    Effect::new(move |_| {
-        if let Some((_, message)) = feed.last.get() {
-            react(&message);
+    Effect::new(move |seen: Option<u64>| {
+        let last = feed.last.get();
+        let counter = last.as_ref().map_or(0, |(n, _)| *n);
+        if let (Some(seen), Some((n, message))) = (seen, &last)
+            && *n != seen
+        {
+            react(message);
         }
+        counter
     });
 }
 
