@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Prints what a browser downloads for the front end: the main module and, per page, the
-chunks its first visit adds (from cargo-leptos's split manifest), raw and gzipped (level 9,
-as a server's precompression would), so the figures in docs/performance.md can be read off
-any build. Usage: front-size.py target/site/pkg"""
+chunks its first visit adds (from cargo-leptos's split manifest), raw, gzipped and as
+brotli (the copies `--precompress` wrote, which the server sends), so the figures in
+docs/performance.md can be read off any build. Usage: front-size.py target/site/pkg"""
 
 import gzip
 import json
@@ -12,8 +12,11 @@ from pathlib import Path
 
 
 def sizes(path: Path) -> tuple[int, int]:
+    """Raw and gzipped size: the `.gz` copy `--precompress` wrote (what browsers get), else
+    gzip level 9 of the file."""
     data = path.read_bytes()
-    return len(data), len(gzip.compress(data, 9))
+    gz = path.parent / f"{path.name}.gz"
+    return len(data), gz.stat().st_size if gz.exists() else len(gzip.compress(data, 9))
 
 
 def kb(n: int) -> str:
@@ -22,10 +25,9 @@ def kb(n: int) -> str:
 
 def main() -> int:
     pkg = Path(sys.argv[1] if len(sys.argv) > 1 else "target/site/pkg")
-    wasm = pkg / "slipway_bg.wasm"
-    if not wasm.exists():
-        wasm = pkg / "slipway.wasm"
-    js = pkg / "slipway.js"
+    # slipway.wasm, or slipway.<hash>.wasm with cargo-leptos's hash-files.
+    wasm = next(p for p in sorted(pkg.glob("slipway*.wasm")))
+    js = next(p for p in sorted(pkg.glob("slipway*.js")))
     main_raw, main_gz = sizes(wasm)
     js_raw, js_gz = sizes(js)
     loaders = sorted(pkg.glob("__wasm_split*.js"))
@@ -62,6 +64,8 @@ def main() -> int:
     for name, count, gz, b in sorted(rows):
         print(f"  {name:<28} {count:>6} {kb(gz):>10} {kb(base + gz):>10}"
               + (f" {kb(base_br + b):>10}" if brotli else ""))
+    if not rows:
+        return 0
     worst = max(rows, key=lambda r: r[2])
     print(f"  largest first visit ({worst[0]}): {kb(base + worst[2])} gzipped"
           + (f", {kb(base_br + worst[3])} brotli" if brotli else ""))

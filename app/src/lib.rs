@@ -4,7 +4,7 @@
 //! ```text
 //!   browser ──GET /catalog──▶ server: shell() + App rendered to HTML (ssr)
 //!      │                                   │
-//!      │◀──────── HTML + /pkg/slipway.js ──┘
+//!      │◀── HTML + /pkg/slipway.<hash>.js ─┘
 //!      └─ hydrate(): the same App attaches to that HTML; server fns are then plain POSTs
 //! ```
 //!
@@ -30,7 +30,7 @@ pub mod status;
 pub mod structure;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     Lazy, SsrMode, StaticSegment,
     components::{Outlet, ParentRoute, Route, Router, Routes},
@@ -60,6 +60,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <script nonce=use_nonce() inner_html=THEME_BOOT_SCRIPT></script>
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -77,7 +78,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     components::live::provide_live_feed();
     view! {
-        <Stylesheet id="leptos" href="/pkg/slipway.css" />
         <Title formatter=|page: String| {
             if page.is_empty() { "Slipway".to_owned() } else { format!("{page} · Slipway") }
         } />

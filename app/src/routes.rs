@@ -8,7 +8,7 @@
 //! `<link rel="preload">` tags while rendering, so they arrive beside the main module.
 //!
 //! ```text
-//!   GET /metrics ─▶ HTML + preload: slipway_bg.wasm, the chunks of MetricsRoute
+//!   GET /metrics ─▶ HTML + preload: slipway.wasm, the chunks of MetricsRoute
 //!   hydrate ─▶ router awaits MetricsRoute's view (chunks already fetched) ─▶ page live
 //!   click "Catalog" ─▶ CatalogRoute's chunks fetched once, then the page renders
 //! ```

@@ -331,7 +331,8 @@ async fn behind_https_the_session_cookie_is_secure_and_host_prefixed() {
 
 /// The front end's files, chunks included, go out as the copies `make release` compressed
 /// (`--precompress`) to a browser that accepts them, without a session, and as they are to
-/// one that does not; the browser caches per encoding (`Vary`).
+/// one that does not; caches key on the encoding (`Vary`), and keep for good only the files
+/// whose name carries their content's hash.
 #[tokio::test]
 async fn static_files_are_served_precompressed_to_browsers_that_accept_it() {
     let site = tempfile::tempdir().unwrap();
@@ -340,6 +341,7 @@ async fn static_files_are_served_precompressed_to_browsers_that_accept_it() {
     std::fs::write(pkg.join("chunk_7.wasm"), "plain wasm").unwrap();
     std::fs::write(pkg.join("chunk_7.wasm.br"), "brotli copy").unwrap();
     std::fs::write(pkg.join("chunk_7.wasm.gz"), "gzip copy").unwrap();
+    std::fs::write(pkg.join("chunk_7.Ab3-_xYz0123456789AbCd.wasm"), "hashed").unwrap();
     let app = TestApp::with_site(common::settings(&[]), site.path()).await;
 
     let get = |encoding: Option<&'static str>| {
@@ -373,4 +375,21 @@ async fn static_files_are_served_precompressed_to_browsers_that_accept_it() {
     assert_eq!(plain.status, StatusCode::OK);
     assert_eq!(plain.body, "plain wasm");
     assert_eq!(plain.header(header::CONTENT_ENCODING), None);
+    // A name without a content hash may change content: browsers ask again.
+    assert_eq!(plain.header(header::CACHE_CONTROL), None);
+
+    // A name with one never does: kept for a year, never asked again.
+    let hashed = app
+        .get("/pkg/chunk_7.Ab3-_xYz0123456789AbCd.wasm", None)
+        .await;
+    assert_eq!(hashed.body, "hashed");
+    assert_eq!(
+        hashed.header(header::CACHE_CONTROL),
+        Some("public, max-age=31536000, immutable")
+    );
+    let missing = app
+        .get("/pkg/chunk_8.Ab3-_xYz0123456789AbCd.wasm", None)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.header(header::CACHE_CONTROL), None);
 }

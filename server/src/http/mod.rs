@@ -43,7 +43,15 @@ pub fn leptos_options(site_root: &std::path::Path, listen: std::net::SocketAddr)
         .site_root(site_root.to_string_lossy().into_owned())
         .site_pkg_dir("pkg")
         .site_addr(listen)
+        .hash_files(hash_file().is_some_and(|f| f.exists()))
         .build()
+}
+
+/// `hash.txt`, which `cargo leptos build` writes beside the binary: the hashes in the names of
+/// the front end's files. Without it (a binary built by `cargo build` alone, the tests) pages
+/// name the files without hashes.
+fn hash_file() -> Option<std::path::PathBuf> {
+    Some(std::env::current_exe().ok()?.parent()?.join("hash.txt"))
 }
 
 /// The routes outside Leptos: (path, method, handler). One list, so tests can walk every
@@ -133,7 +141,7 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(from_fn(vary_by_encoding))
+        .layer(from_fn(static_files))
         // What is not a page (JSON, files, errors) may load nothing and be framed nowhere.
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
@@ -191,21 +199,37 @@ async fn track_http(
     response
 }
 
-/// The front end's files exist as built and compressed (`make release` writes gzip and
-/// brotli copies); which one a browser gets depends on its `Accept-Encoding`, so a cache
-/// between the portal and its users must key on it too.
-async fn vary_by_encoding(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let files = request.uri().path().starts_with("/pkg/");
+/// Headers of the front end's files. They exist as built and compressed (`make release`
+/// writes gzip and brotli copies); which one a browser gets depends on its `Accept-Encoding`,
+/// so a cache between the portal and its users must key on it too. A file whose name carries
+/// the hash of its content never changes under that name: browsers may keep it for a year
+/// without asking again (a release brings other names).
+async fn static_files(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
-    if files {
-        response
-            .headers_mut()
-            .append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Some(file) = path.strip_prefix("/pkg/") {
+        let headers = response.headers_mut();
+        headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+        if response.status() == StatusCode::OK && is_hashed(file) {
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            );
+        }
     }
     response
+}
+
+/// Whether a file name carries cargo-leptos's content hash: `name.<22 characters>.ext`.
+fn is_hashed(file: &str) -> bool {
+    let parts: Vec<&str> = file.split('.').collect();
+    parts.len() >= 3
+        && parts[1..parts.len() - 1].iter().any(|p| {
+            p.len() == 22
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        && !file.contains('/')
 }
 
 /// The admin listener's routes: the Prometheus exposition.
