@@ -61,9 +61,14 @@ test('a claim status patched in the cluster changes the badge on the open reques
   ]);
   await expect(badge).toHaveAttribute('data-state', 'failed', { timeout: 1_000 });
   await expect(page.getByTestId('root-cause')).toContainText('subnet group not found');
+  // Said to a screen reader too, politely, in a live region that was there all along.
+  const announcer = page.getByTestId('announcer');
+  await expect(announcer).toHaveAttribute('aria-live', 'polite');
+  await expect(announcer).toHaveText(/^(In the cluster: Failed|Stage: Failing)/);
 
   await patchStatus('ledger-db', [condition('Synced', 'True', 'ReconcileSuccess'), condition('Ready', 'True', 'Available')]);
   await expect(badge).toHaveAttribute('data-state', 'ready', { timeout: 1_000 });
+  await expect(announcer).toHaveText(/^(In the cluster: Ready|Stage: Ready)/);
   await expect(page.getByTestId('timeline').locator('[data-kind="ready"]')).toBeVisible();
   await expect(page.getByTestId('timeline').locator('[data-kind="failed"]')).toContainText('subnet group not found');
   expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);

@@ -11,6 +11,7 @@ use leptos::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::catalog::{Field, FieldKind, FormModel, client_errors, pointer_child};
+use crate::components::focus::{first_control_of, focus_after_render};
 
 const INPUT: &str = "w-full rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900 aria-[invalid=true]:border-red-500";
 const SMALL_BUTTON: &str = "rounded border border-slate-300 px-2 py-0.5 text-xs hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800";
@@ -190,8 +191,10 @@ pub fn field_view(state: FormState, field: Field, path: String) -> AnyView {
     let error_path = path.clone();
     let error = Memo::new(move |_| message_for(state, &error_path));
     let error_id = format!("{id}-error");
-    let help = (!field.description.is_empty()).then(|| {
-        view! { <p class="mt-1 text-xs text-muted">{field.description.clone()}</p> }
+    let help_id = format!("{id}-help");
+    let has_help = !field.description.is_empty();
+    let help = has_help.then(|| {
+        view! { <p id=help_id.clone() class="mt-1 text-xs text-muted">{field.description.clone()}</p> }
     });
     let error_view = {
         let error_id = error_id.clone();
@@ -201,9 +204,13 @@ pub fn field_view(state: FormState, field: Field, path: String) -> AnyView {
             })
         }
     };
-    let required_mark = field
-        .required
-        .then(|| view! { <span class="text-red-600" aria-hidden="true">" *"</span> });
+    // Required in words for screen readers; the asterisk (explained above the form) for eyes.
+    let required_mark = field.required.then(|| {
+        view! {
+            <span class="text-red-700 dark:text-red-400" aria-hidden="true">" *"</span>
+            <span class="sr-only">" (required)"</span>
+        }
+    });
     // Groups, lists and maps share one frame: a fieldset with legend, help and error.
     let body = match &field.kind {
         FieldKind::Object { fields } => {
@@ -228,7 +235,17 @@ pub fn field_view(state: FormState, field: Field, path: String) -> AnyView {
         }
         .into_any();
     }
-    let control = scalar_control(state, &field, &path, &id, error, &error_id);
+    // The control is described by its help text and, while there is one, its error.
+    let described = Signal::derive(move || {
+        let error = error.with(|e| e.is_some()).then_some(error_id.as_str());
+        let help = has_help.then_some(help_id.as_str());
+        [help, error]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    let control = scalar_control(state, &field, &path, &id, error, described);
     view! {
         <div data-path=path.clone()>
             <label for=id.clone() class="block text-sm font-medium">{field.label.clone()}{required_mark}</label>
@@ -246,11 +263,11 @@ fn scalar_control(
     path: &str,
     id: &str,
     error: Memo<Option<String>>,
-    error_id: &str,
+    described: Signal<String>,
 ) -> AnyView {
     let path = path.to_owned();
     let invalid = move || error.with(|e| e.is_some()).to_string();
-    let described = error_id.to_owned();
+    let required = field.required;
     let placeholder = field.ui.placeholder.clone().unwrap_or_default();
     let current_text = {
         let path = path.clone();
@@ -272,9 +289,8 @@ fn scalar_control(
         }
         FieldKind::Text { choices, .. } if !choices.is_empty() => {
             let choices = choices.clone();
-            let required = field.required;
             view! {
-                <select id=id.to_owned() class=INPUT aria-invalid=invalid aria-describedby=described
+                <select id=id.to_owned() class=INPUT aria-invalid=invalid aria-describedby={move || described.get()} aria-required=required.then_some("true")
                     prop:value=current_text
                     on:change=move |ev| {
                         let v = event_target_value(&ev);
@@ -290,7 +306,7 @@ fn scalar_control(
             let integer = matches!(field.kind, FieldKind::Integer { .. });
             view! {
                 <input id=id.to_owned() type="number" step=if integer { "1" } else { "any" } class=INPUT
-                    aria-invalid=invalid aria-describedby=described placeholder=placeholder
+                    aria-invalid=invalid aria-describedby={move || described.get()} aria-required=required.then_some("true") placeholder=placeholder
                     prop:value=current_text
                     on:input=move |ev| {
                         let raw = event_target_value(&ev);
@@ -311,7 +327,7 @@ fn scalar_control(
         FieldKind::Any => {
             let read = path.clone();
             view! {
-                <textarea id=id.to_owned() rows="4" class=format!("{INPUT} font-mono") aria-invalid=invalid aria-describedby=described
+                <textarea id=id.to_owned() rows="4" class=format!("{INPUT} font-mono") aria-invalid=invalid aria-describedby={move || described.get()} aria-required=required.then_some("true")
                     placeholder="JSON, e.g. {\"key\": \"value\"}"
                     prop:value=move || state.get(&read).map(|v| serde_json::to_string_pretty(&v).unwrap_or_default()).unwrap_or_default()
                     on:change=move |ev| {
@@ -350,13 +366,13 @@ fn scalar_control(
             };
             if textarea {
                 view! {
-                    <textarea id=id.to_owned() rows="4" class=INPUT aria-invalid=invalid aria-describedby=described placeholder=placeholder
+                    <textarea id=id.to_owned() rows="4" class=INPUT aria-invalid=invalid aria-describedby={move || described.get()} aria-required=required.then_some("true") placeholder=placeholder
                         prop:value=current_text on:input=move |ev| write(event_target_value(&ev))></textarea>
                 }
                 .into_any()
             } else {
                 view! {
-                    <input id=id.to_owned() type=kind class=INPUT aria-invalid=invalid aria-describedby=described placeholder=placeholder
+                    <input id=id.to_owned() type=kind class=INPUT aria-invalid=invalid aria-describedby={move || described.get()} aria-required=required.then_some("true") placeholder=placeholder
                         prop:value=current_text on:input=move |ev| write(event_target_value(&ev)) />
                 }
                 .into_any()
@@ -388,31 +404,51 @@ fn list_body(state: FormState, label: &str, item: Field, path: String) -> impl I
         }
     };
     let blank = blank_value(&item);
+    // A new item takes the focus (its first control); a removed one hands it to the item that
+    // took its place, or to "Add" when it was the last: never to a button that is gone.
+    let add_id = format!("add{}", path.replace(['/', '~'], "-"));
     let add = {
         let edit = edit.clone();
-        move |_| edit(&|items: &mut Vec<Value>| items.push(blank.clone()))
+        let path = path.clone();
+        move |_| {
+            edit(&|items: &mut Vec<Value>| items.push(blank.clone()));
+            focus_after_render(first_control_of(&format!(
+                "{path}/{}",
+                len.get_untracked() - 1
+            )));
+        }
     };
     let rows = {
         let path = path.clone();
+        let add_id = add_id.clone();
         move || {
             (0..len.get())
                 .map(|i| {
-                    let item_view = field_view(state, Field { label: format!("{} {}", item.label, i + 1), ..item.clone() }, format!("{path}/{i}"));
+                    let name = format!("{} {}", item.label, i + 1);
+                    let item_view = field_view(state, Field { label: name.clone(), ..item.clone() }, format!("{path}/{i}"));
                     let (e1, e2, e3) = (edit.clone(), edit.clone(), edit.clone());
                     let last = i + 1 >= len.get_untracked();
+                    let after_remove = if last {
+                        if i == 0 { format!("#{add_id}") } else { first_control_of(&format!("{path}/{}", i - 1)) }
+                    } else {
+                        first_control_of(&format!("{path}/{i}"))
+                    };
                     // Server rendering emits no event handlers, so these go unused there.
                     #[cfg(not(feature = "hydrate"))]
-                    let _ = (&e1, &e2, &e3);
+                    let _ = (&e1, &e2, &e3, &after_remove);
                     view! {
                         <li class="flex items-start gap-2">
                             <div class="grow">{item_view}</div>
                             <div class="flex shrink-0 gap-1 pt-6">
-                                <button type="button" class=SMALL_BUTTON aria-label="Move up" disabled=i == 0
+                                <button type="button" class=SMALL_BUTTON aria-label=format!("Move {name} up") disabled=i == 0
                                     on:click=move |_| e1(&|items: &mut Vec<Value>| items.swap(i, i - 1))>"↑"</button>
-                                <button type="button" class=SMALL_BUTTON aria-label="Move down" disabled=last
+                                <button type="button" class=SMALL_BUTTON aria-label=format!("Move {name} down") disabled=last
                                     on:click=move |_| e2(&|items: &mut Vec<Value>| items.swap(i, i + 1))>"↓"</button>
-                                <button type="button" class=SMALL_BUTTON aria-label="Remove"
-                                    on:click=move |_| e3(&|items: &mut Vec<Value>| { items.remove(i); })>"Remove"</button>
+                                <button type="button" class=SMALL_BUTTON aria-label=format!("Remove {name}")
+                                    on:click=move |_| {
+                                        e3(&|items: &mut Vec<Value>| { items.remove(i); });
+                                        focus_after_render(after_remove.clone());
+                                    }>"Remove"</button>
                             </div>
                         </li>
                     }
@@ -422,7 +458,7 @@ fn list_body(state: FormState, label: &str, item: Field, path: String) -> impl I
     };
     view! {
         <ul class="mt-2 space-y-3">{rows}</ul>
-        <button type="button" class=format!("{SMALL_BUTTON} mt-2") aria-label=add_label on:click=add>"Add"</button>
+        <button type="button" id=add_id class=format!("{SMALL_BUTTON} mt-2") aria-label=add_label on:click=add>"Add"</button>
     }
 }
 

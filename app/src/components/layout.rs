@@ -3,8 +3,10 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+use leptos_router::hooks::use_location;
 
 use crate::api::get_session_info;
+use crate::components::focus::focus_after_render;
 use crate::components::live::ClusterBanner;
 use crate::components::theme::ThemeToggle;
 use crate::domain::{CurrentUser, SessionInfo};
@@ -29,6 +31,17 @@ const NAV_LINK: &str = "rounded-md px-3 py-2 text-sm font-medium text-slate-600 
 pub fn Layout(children: Children) -> impl IntoView {
     let session = Resource::new(|| (), |_| get_session_info());
     let (mobile_open, set_mobile_open) = signal(false);
+    // After a link changes the page in place, the focus goes to the new page's content (a
+    // screen reader announces it) instead of staying on a link of the page that was left.
+    let location = use_location();
+    Effect::new(move |before: Option<String>| {
+        let path = location.pathname.get();
+        if before.is_some_and(|before| before != path) {
+            set_mobile_open.set(false);
+            focus_after_render("#main".to_owned());
+        }
+        path
+    });
 
     let session_view = move |render: fn(SessionInfo) -> AnyView| {
         move || {
@@ -77,7 +90,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     </nav>
                 </Show>
             </header>
-            <main id="main" class="mx-auto w-full max-w-7xl flex-1 px-4 py-8 sm:px-6">
+            <main id="main" tabindex="-1" class="mx-auto w-full max-w-7xl flex-1 px-4 py-8 outline-none sm:px-6">
                 <ErrorBoundary fallback=error_panel>{children()}</ErrorBoundary>
             </main>
             <footer class="border-t border-slate-200 py-4 text-center text-xs text-muted dark:border-slate-800">

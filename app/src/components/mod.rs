@@ -1,6 +1,7 @@
 //! Building blocks shared by the pages.
 
 pub mod chart;
+pub mod focus;
 pub mod form;
 pub mod layout;
 pub mod live;

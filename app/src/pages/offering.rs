@@ -15,6 +15,7 @@ use crate::catalog::{
     ENVIRONMENT_PATH, FieldKind, FileChange, NAME_PATH, OfferingDetail, Preview, RequestDraft,
     SavedDraft, TEAM_PATH, check_name, errors_by_path, initial_values,
 };
+use crate::components::focus::focus_after_render;
 use crate::components::form::{FormState, fields_view};
 use crate::error::AppError;
 use crate::requests::{Action as RequestAction, ChangeSource};
@@ -102,7 +103,12 @@ fn OfferingView(
         }
         Some(Err(AppError::Validation(errors))) => {
             state.server_errors.set(errors_by_path(&errors));
+            // The keyboard goes where the work is: the first refused field, else the message.
+            focus_after_render(
+                r#"[data-testid="request-form"] [aria-invalid="true"], [data-testid="submit-error"]"#.to_owned(),
+            );
         }
+        Some(Err(_)) => focus_after_render(r#"[data-testid="submit-error"]"#.to_owned()),
         _ => {}
     });
     // The server's field errors land at their fields; other errors show above the buttons.
@@ -205,9 +211,11 @@ fn OfferingView(
                     {choice(state, "request-environment", "Environment", environments, environment, ENVIRONMENT_PATH, fixed)}
                     {choice(state, "request-team", "Team", teams, team, TEAM_PATH, fixed)}
                 </div>
+                <p class="text-xs text-muted">"Fields marked " <span aria-hidden="true">"*"</span> " are required."</p>
                 <div data-path="@name">
-                    <label for="request-name" class="block text-sm font-medium">"Name"<span class="text-red-600" aria-hidden="true">" *"</span></label>
+                    <label for="request-name" class="block text-sm font-medium">"Name"<span class="text-red-700 dark:text-red-400" aria-hidden="true">" *"</span><span class="sr-only">" (required)"</span></label>
                     <input id="request-name" class=format!("{INPUT} mt-1 font-mono") placeholder="e.g. orders-db" autocomplete="off" disabled=fixed
+                        aria-required="true" aria-describedby=move || if name_error().is_some() { "request-name-help request-name-error" } else { "request-name-help" }
                         aria-invalid=move || name_error().is_some().to_string()
                         prop:value=move || name.get()
                         on:input=move |ev| {
@@ -215,8 +223,8 @@ fn OfferingView(
                             name_touched.set(true);
                             state.server_errors.update(|e| { e.remove(NAME_PATH); });
                         } />
-                    <p class="mt-1 text-xs text-muted">"Lower-case letters, digits and '-', at most 63 characters."</p>
-                    {move || name_error().map(|m| view! { <p role="alert" class="mt-1 text-xs text-red-700 dark:text-red-400" data-testid="field-error">{m}</p> })}
+                    <p id="request-name-help" class="mt-1 text-xs text-muted">"Lower-case letters, digits and '-', at most 63 characters."</p>
+                    {move || name_error().map(|m| view! { <p id="request-name-error" role="alert" class="mt-1 text-xs text-red-700 dark:text-red-400" data-testid="field-error">{m}</p> })}
                 </div>
                 {fields}
                 {move || match preview.value().get() {
@@ -237,9 +245,9 @@ fn OfferingView(
                 {move || save.value().get().and_then(|r| r.err()).map(|e| view! { <p role="alert" class="text-sm text-red-700">{e.to_string()}</p> })}
                 {move || match submitted() {
                     Some(Err(AppError::Validation(errors))) => Some(view! {
-                        <p role="alert" data-testid="submit-error" class="text-sm text-red-700 dark:text-red-400">{format!("Not submitted: {} value(s) need attention (marked above).{}", errors.len(), unplaced(&errors))}</p>
+                        <p role="alert" tabindex="-1" data-testid="submit-error" class="text-sm text-red-700 dark:text-red-400">{format!("Not submitted: {} value(s) need attention (marked above).{}", errors.len(), unplaced(&errors))}</p>
                     }.into_any()),
-                    Some(Err(other)) => Some(view! { <p role="alert" data-testid="submit-error" class="text-sm text-red-700 dark:text-red-400">{format!("Not submitted: {other}")}</p> }.into_any()),
+                    Some(Err(other)) => Some(view! { <p role="alert" tabindex="-1" data-testid="submit-error" class="text-sm text-red-700 dark:text-red-400">{format!("Not submitted: {other}")}</p> }.into_any()),
                     _ => None,
                 }}
             </form>
@@ -303,6 +311,7 @@ fn choice(
         <div data-path=path>
             <label for=id class="block text-sm font-medium">{label}</label>
             <select id=id class=format!("{INPUT} mt-1") prop:value=move || selected.get() disabled=fixed
+                aria-invalid=move || error().is_some().to_string()
                 on:change=move |ev| selected.set(event_target_value(&ev))>
                 {options.into_iter().map(|o| view! { <option value=o.clone()>{o.clone()}</option> }).collect_view()}
             </select>

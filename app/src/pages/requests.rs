@@ -11,7 +11,7 @@ use crate::components::page::{EmptyState, PageHeader};
 use crate::requests::{
     Action as RequestAction, EventKind, RequestDetail, RequestFilter, RequestPage, Stage,
 };
-use crate::status::{LiveStatus, RequestStatus, ResourceNode, StatusMessage};
+use crate::status::{LiveStatus, RequestStatus, ResourceNode, StatusMessage, state_label};
 
 const INPUT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900";
 
@@ -167,12 +167,39 @@ pub fn RequestPage() -> impl IntoView {
     // reset (also sent when the stream opens, covering what happened before it did), re-reads
     // both.
     let (live_now, set_live_now) = signal(None::<LiveStatus>);
+    // Said to a screen reader once, politely, without moving the focus: the request's stage
+    // and the claim's health when they change while the page is open.
+    let (announcement, set_announcement) = signal(String::new());
+    Effect::new(move |before: Option<Option<Stage>>| {
+        let before = before.flatten();
+        let now = data.with(|d| {
+            d.as_ref()
+                .and_then(|d| d.as_ref().ok())
+                .map(|d| d.summary.stage)
+        });
+        if let (Some(before), Some(now)) = (before, now)
+            && before != now
+        {
+            set_announcement.set(format!("Stage: {}", now.label()));
+        }
+        now.or(before)
+    });
     on_live_message(move |message| {
         let current = params.with_untracked(|p| p.get("id").unwrap_or_default());
         match message {
             StatusMessage::Claim {
                 request_id, live, ..
             } if *request_id == current => {
+                let reason = live
+                    .health
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                set_announcement.set(format!(
+                    "In the cluster: {}{reason}",
+                    state_label(live.health.state)
+                ));
                 set_live_now.set(Some(live.clone()));
                 status.refetch();
             }
@@ -189,6 +216,7 @@ pub fn RequestPage() -> impl IntoView {
         }
     });
     view! {
+        <p class="sr-only" aria-live="polite" aria-atomic="true" data-testid="announcer">{move || announcement.get()}</p>
         <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move { data.await.map(request_view) })}
         </Transition>
