@@ -114,14 +114,11 @@ pub fn App() -> impl IntoView {
 /// Browser entry point: attaches the app to the server-rendered HTML.
 ///
 /// Hydration is asynchronous because the page's view may live in a chunk still loading
-/// ([`routes`]). Once every node is attached, `data-hydrated` on `<body>` tells tests (and
-/// anyone debugging) that the WebAssembly front end has taken over the page; an effect could
-/// not say so, as the layout's effects run while the page's chunk is still on its way.
-///
-/// Nothing the layout's effects change is read by a page's first render (they set the theme
-/// toggle's state, open the status stream — whose messages pages only react to after they
-/// are attached — and refetch the cluster banner), so the wait cannot make a page's nodes
-/// differ from the server's.
+/// ([`routes`]): the router waits for the chunks of every route on the path before it builds
+/// any of their views, the layout's included, so no effect of the layout or the page runs
+/// while they load. Once every node is attached, `data-hydrated` on `<body>` tells tests (and
+/// anyone debugging) that the WebAssembly front end has taken over the page; an effect in
+/// `App` would have said so before the page was attached.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
