@@ -122,7 +122,13 @@ pub fn App() -> impl IntoView {
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|panic| {
+        console_error_panic_hook::hook(panic);
+        if panic.to_string().contains(SPLIT_LOAD_FAILED) {
+            reload_for_new_release();
+        }
+    }));
+    remember_followed_links();
     wasm_bindgen_futures::spawn_local(async {
         let Some(body) = web_sys::window()
             .and_then(|w| w.document())
@@ -133,4 +139,76 @@ pub fn hydrate() {
         hydrate_from_async(body.clone(), App).await.forget();
         let _ = body.set_attribute("data-hydrated", "true");
     });
+}
+
+/// What a page's chunk that cannot be fetched panics with (wasm_split_helpers' loader).
+#[cfg(feature = "hydrate")]
+const SPLIT_LOAD_FAILED: &str = "load callback should succeed";
+
+#[cfg(feature = "hydrate")]
+thread_local! {
+    /// The last link followed in this tab and when (ms): where a navigation was going.
+    static FOLLOWED: std::cell::Cell<Option<(f64, String)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Notes every link followed (before the router takes it), so that a navigation that fails
+/// for a missing chunk can be completed by the browser itself.
+#[cfg(feature = "hydrate")]
+fn remember_followed_links() {
+    use wasm_bindgen::JsCast as _;
+    use wasm_bindgen::prelude::Closure;
+
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let on_click = Closure::<dyn FnMut(web_sys::Event)>::new(|event: web_sys::Event| {
+        let href = event
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|e| e.closest("a[href]").ok().flatten())
+            .and_then(|a| a.get_attribute("href"));
+        if let Some(href) = href {
+            FOLLOWED.set(Some((js_sys::Date::now(), href)));
+        }
+    });
+    let _ = document.add_event_listener_with_callback_and_bool(
+        "click",
+        on_click.as_ref().unchecked_ref(),
+        true,
+    );
+    on_click.forget();
+}
+
+/// A page's chunk could not be loaded: after an upgrade, a tab still running the previous
+/// release asks for chunks the server no longer has (their names carry the old hashes). The
+/// WebAssembly module cannot go on after a panic, so the browser loads the page the tab was
+/// going to (the link just followed, else the current one) from the new release. At most
+/// once a minute, so a chunk missing from the release itself shows its error instead of
+/// reloading forever.
+#[cfg(feature = "hydrate")]
+fn reload_for_new_release() {
+    const KEY: &str = "slipway-reloaded-for-chunks";
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let now = js_sys::Date::now();
+    let storage = window.session_storage().ok().flatten();
+    let last = storage
+        .as_ref()
+        .and_then(|s| s.get_item(KEY).ok().flatten())
+        .and_then(|v| v.parse::<f64>().ok());
+    if last.is_some_and(|last| now - last < 60_000.0) {
+        return;
+    }
+    if let Some(storage) = storage {
+        let _ = storage.set_item(KEY, &now.to_string());
+    }
+    match FOLLOWED.take() {
+        Some((at, href)) if now - at < 10_000.0 => {
+            let _ = window.location().assign(&href);
+        }
+        _ => {
+            let _ = window.location().reload();
+        }
+    }
 }

@@ -181,3 +181,29 @@ test('every page type hydrates from its own chunks under the Content Security Po
   await visit(admin, ['/admin', '/admin/audit', '/admin/git', '/admin/users']);
   expect(errors).toEqual([]);
 });
+
+// After an upgrade, a tab still running the previous release asks for chunks whose names
+// (old hashes) the server no longer has. The page must not die: the tab loads the page again,
+// from the release the server has now.
+test('a tab left open across an upgrade reloads the page whose chunks are gone', async ({ page }) => {
+  await signIn(page, 'Alice Archer');
+  await hydrated(page);
+  await page.evaluate(() => ((window as any).__sameDocument = true));
+  // As after an upgrade: the next chunk asked for is gone (404), once.
+  let gone = true;
+  await page.route(/\/pkg\/[^/]+\.wasm$/, async (route) => {
+    if (gone) {
+      gone = false;
+      await route.fulfill({ status: 404, body: 'not found' });
+    } else {
+      await route.continue();
+    }
+  });
+  const nav = page.getByRole('navigation', { name: 'Main', exact: true });
+  await nav.getByRole('link', { name: 'Status' }).click();
+  await expect(page).toHaveURL(/\/status$/);
+  await hydrated(page);
+  await expect(page.getByRole('heading', { name: 'Status', level: 1 })).toBeVisible();
+  expect(gone, 'a chunk was refused').toBe(false);
+  expect(await page.evaluate(() => (window as any).__sameDocument), 'the page was loaded again').toBeUndefined();
+});
