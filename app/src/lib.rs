@@ -128,7 +128,6 @@ pub fn hydrate() {
             reload_for_new_release();
         }
     }));
-    remember_followed_links();
     wasm_bindgen_futures::spawn_local(async {
         let Some(body) = web_sys::window()
             .and_then(|w| w.document())
@@ -147,43 +146,24 @@ const SPLIT_LOAD_FAILED: &str = "load callback should succeed";
 
 #[cfg(feature = "hydrate")]
 thread_local! {
-    /// The last link followed in this tab and when (ms): where a navigation was going.
-    static FOLLOWED: std::cell::Cell<Option<(f64, String)>> = const { std::cell::Cell::new(None) };
+    /// Where the router is taking the tab (path, query and fragment): the page a navigation
+    /// that fails for a missing chunk was going to.
+    static DESTINATION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Notes every link followed (before the router takes it), so that a navigation that fails
-/// for a missing chunk can be completed by the browser itself.
+/// Notes where the router is going; the layout calls it whenever the location changes, which
+/// the router does before it loads the new page's chunks (links, `navigate` after a
+/// submission, back and forward alike).
 #[cfg(feature = "hydrate")]
-fn remember_followed_links() {
-    use wasm_bindgen::JsCast as _;
-    use wasm_bindgen::prelude::Closure;
-
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
-        return;
-    };
-    let on_click = Closure::<dyn FnMut(web_sys::Event)>::new(|event: web_sys::Event| {
-        let href = event
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            .and_then(|e| e.closest("a[href]").ok().flatten())
-            .and_then(|a| a.get_attribute("href"));
-        if let Some(href) = href {
-            FOLLOWED.set(Some((js_sys::Date::now(), href)));
-        }
-    });
-    let _ = document.add_event_listener_with_callback_and_bool(
-        "click",
-        on_click.as_ref().unchecked_ref(),
-        true,
-    );
-    on_click.forget();
+pub fn note_destination(url: String) {
+    DESTINATION.set(Some(url));
 }
 
 /// A page's chunk could not be loaded: after an upgrade, a tab still running the previous
 /// release asks for chunks the server no longer has (their names carry the old hashes). The
-/// WebAssembly module cannot go on after a panic, so the browser loads the page the tab was
-/// going to (the link just followed, else the current one) from the new release. At most
-/// once a minute, so a chunk missing from the release itself shows its error instead of
+/// WebAssembly module cannot go on after a panic, so the browser loads the page the router
+/// was going to (a path of this portal) from the server, that is from the new release. At
+/// most once a minute, so a chunk missing from the release itself shows its error instead of
 /// reloading forever.
 #[cfg(feature = "hydrate")]
 fn reload_for_new_release() {
@@ -203,9 +183,10 @@ fn reload_for_new_release() {
     if let Some(storage) = storage {
         let _ = storage.set_item(KEY, &now.to_string());
     }
-    match FOLLOWED.take() {
-        Some((at, href)) if now - at < 10_000.0 => {
-            let _ = window.location().assign(&href);
+    match DESTINATION.take() {
+        // Only ever a path of this origin: the router's own location.
+        Some(path) if path.starts_with('/') && !path.starts_with("//") => {
+            let _ = window.location().assign(&path);
         }
         _ => {
             let _ = window.location().reload();

@@ -387,6 +387,13 @@ async fn static_files_are_served_precompressed_to_browsers_that_accept_it() {
         hashed.header(header::CACHE_CONTROL),
         Some("public, max-age=31536000, immutable")
     );
+    // The split loader of an unhashed build: a placeholder where the hash would be.
+    std::fs::write(pkg.join("__wasm_split.______________________.js"), "loader").unwrap();
+    let loader = app
+        .get("/pkg/__wasm_split.______________________.js", None)
+        .await;
+    assert_eq!(loader.body, "loader");
+    assert_eq!(loader.header(header::CACHE_CONTROL), None);
     let missing = app
         .get("/pkg/chunk_8.Ab3-_xYz0123456789AbCd.wasm", None)
         .await;

@@ -3,18 +3,37 @@
 //! is left on a button that no longer exists (focus falls back to `<body>`) or on a link of
 //! the page they left.
 
-/// Focuses the first element matching `selector` once the browser has drawn the change that
-/// produced it; does nothing when nothing matches (and on the server).
+/// Focuses the first element matching `selector` (in document order) that can take the
+/// focus, once the browser has drawn the change that produced it: one folded in a closed
+/// `<details>` is unfolded first, a disabled one is passed over. Does nothing when none can
+/// (and on the server).
 pub fn focus_after_render(selector: String) {
     #[cfg(feature = "hydrate")]
     leptos::prelude::request_animation_frame(move || {
         use wasm_bindgen::JsCast as _;
-        if let Some(element) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.query_selector(&selector).ok().flatten())
-            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-        {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        let Ok(found) = document.query_selector_all(&selector) else {
+            return;
+        };
+        for i in 0..found.length() {
+            let Some(element) = found
+                .item(i)
+                .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+            else {
+                continue;
+            };
+            if element.has_attribute("disabled") {
+                continue;
+            }
+            while let Ok(Some(closed)) = element.closest("details:not([open])") {
+                let _ = closed.set_attribute("open", "");
+            }
             let _ = element.focus();
+            if document.active_element().is_some_and(|a| a == *element) {
+                return;
+            }
         }
     });
     #[cfg(not(feature = "hydrate"))]

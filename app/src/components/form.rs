@@ -282,6 +282,7 @@ fn scalar_control(
             let read = path.clone();
             view! {
                 <input id=id.to_owned() type="checkbox" class="h-4 w-4"
+                    aria-invalid=invalid aria-describedby={move || described.get()} aria-required=required.then_some("true")
                     prop:checked=move || state.get(&read).and_then(|v| v.as_bool()).unwrap_or(false)
                     on:change=move |ev| state.set(&path, Some(Value::Bool(event_target_checked(&ev)))) />
             }
@@ -414,7 +415,7 @@ fn list_body(state: FormState, label: &str, item: Field, path: String) -> impl I
             edit(&|items: &mut Vec<Value>| items.push(blank.clone()));
             focus_after_render(first_control_of(&format!(
                 "{path}/{}",
-                len.get_untracked() - 1
+                len.get_untracked().saturating_sub(1)
             )));
         }
     };

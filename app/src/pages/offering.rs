@@ -312,10 +312,11 @@ fn choice(
             <label for=id class="block text-sm font-medium">{label}</label>
             <select id=id class=format!("{INPUT} mt-1") prop:value=move || selected.get() disabled=fixed
                 aria-invalid=move || error().is_some().to_string()
+                aria-describedby=move || error().map(|_| format!("{id}-error"))
                 on:change=move |ev| selected.set(event_target_value(&ev))>
                 {options.into_iter().map(|o| view! { <option value=o.clone()>{o.clone()}</option> }).collect_view()}
             </select>
-            {move || error().map(|m| view! { <p role="alert" class="mt-1 text-xs text-red-700 dark:text-red-400" data-testid="field-error">{m}</p> })}
+            {move || error().map(|m| view! { <p id=format!("{id}-error") role="alert" class="mt-1 text-xs text-red-700 dark:text-red-400" data-testid="field-error">{m}</p> })}
         </div>
     }
 }

@@ -170,14 +170,16 @@ pub fn RequestPage() -> impl IntoView {
     // Said to a screen reader once, politely, without moving the focus: the request's stage
     // and the claim's health when they change while the page is open.
     let (announcement, set_announcement) = signal(String::new());
-    Effect::new(move |before: Option<Option<Stage>>| {
+    Effect::new(move |before: Option<Option<(String, Stage)>>| {
         let before = before.flatten();
         let now = data.with(|d| {
             d.as_ref()
                 .and_then(|d| d.as_ref().ok())
-                .map(|d| d.summary.stage)
+                .map(|d| (d.summary.id.clone(), d.summary.stage))
         });
-        if let (Some(before), Some(now)) = (before, now)
+        // The same request moving on; another request (after a delete) is another page.
+        if let (Some((was, before)), Some((is, now))) = (&before, &now)
+            && was == is
             && before != now
         {
             set_announcement.set(format!("Stage: {}", now.label()));

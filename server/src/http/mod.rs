@@ -228,6 +228,8 @@ fn is_hashed(file: &str) -> bool {
             p.len() == 22
                 && p.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                // cargo-leptos's placeholder in the unhashed split loader's name
+                && p.bytes().any(|b| b != b'_')
         })
         && !file.contains('/')
 }
