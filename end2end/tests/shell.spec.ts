@@ -207,31 +207,3 @@ test('a tab left open across an upgrade reloads the page whose chunks are gone',
   expect(gone, 'a chunk was refused').toBe(false);
   expect(await page.evaluate(() => (window as any).__sameDocument), 'the page was loaded again').toBeUndefined();
 });
-
-// Not only links: after a submission the router goes to the new request by itself. A tab
-// outliving a release must land there, not back on the form (which would invite a second
-// submission).
-test('after a submission, a tab left open across an upgrade lands on the new request', async ({ page }) => {
-  await signIn(page, 'Alice Archer');
-  let gone = false;
-  await page.route(/\/pkg\/[^/]+\.wasm$/, async (route) => {
-    if (gone) {
-      gone = false;
-      await route.fulfill({ status: 404, body: 'not found' });
-    } else {
-      await route.continue();
-    }
-  });
-  await page.goto('/catalog/postgresql');
-  await hydrated(page);
-  await page.evaluate(() => ((window as any).__sameDocument = true));
-  await page.getByLabel('Name').fill('upgrade-db');
-  await page.getByLabel('Storage (GiB)').fill('20');
-  gone = true;
-  await page.getByTestId('submit-request').click();
-  await expect(page).toHaveURL(/\/requests\/[0-9a-f-]{36}$/);
-  await hydrated(page);
-  await expect(page.getByRole('heading', { level: 1 })).toContainText('upgrade-db');
-  expect(gone, 'a chunk was refused').toBe(false);
-  expect(await page.evaluate(() => (window as any).__sameDocument), 'the page was loaded again').toBeUndefined();
-});
