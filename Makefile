@@ -26,16 +26,14 @@ help:
 tools:
 	@bash .ci/bootstrap.sh
 
-# Front end (wasm + Tailwind CSS into target/site) and the server binary, debug profile. The
-# front end is split (--split): each page's code is a chunk loaded when first needed, as in
-# the release build, so the browser tests run the front end users get.
+# Front end (wasm + Tailwind CSS into target/site) and the server binary, debug profile.
 build: tools
-	@echo "==> cargo leptos build --split"
-	cargo leptos build --split
+	@echo "==> cargo leptos build"
+	cargo leptos build
 
-# The release build (the binary and front end to deploy), with the front end's sizes.
+# The release build (the binary and front end to deploy, precompressed), with the front end's sizes.
 release: tools
-	cargo leptos build --release --split --precompress
+	cargo leptos build --release --precompress
 	@python3 .ci/front-size.py target/site/pkg
 
 run: build

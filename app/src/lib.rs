@@ -25,24 +25,30 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;
 pub mod requests;
-pub mod routes;
 pub mod status;
 pub mod structure;
 
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    Lazy, SsrMode, StaticSegment,
+    SsrMode, StaticSegment,
     components::{Outlet, ParentRoute, Route, Router, Routes},
     path,
 };
 
 use crate::components::layout::Layout;
-use crate::pages::{login::LoginPage, not_found::NotFound};
-use crate::routes::{
-    AdminRoute, ApprovalsRoute, AuditRoute, CatalogRoute, ClustersRoute, GitJobsRoute,
-    MetricsRoute, OfferingMetricsRoute, OfferingRoute, RequestRoute, RequestsRoute, StatusRoute,
-    TeamMetricsRoute, TokensRoute, UsersRoute,
+use crate::pages::{
+    admin::{AdminPage, GitJobsPage, UsersPage},
+    approvals::ApprovalsPage,
+    audit::AuditPage,
+    catalog::CatalogPage,
+    login::LoginPage,
+    metrics::{MetricsPage, OfferingMetricsPage, TeamMetricsPage},
+    not_found::NotFound,
+    offering::OfferingPage,
+    requests::{RequestPage, RequestsPage},
+    status::{ClustersPage, StatusPage},
+    tokens::TokensPage,
 };
 
 /// Sets the colour scheme before first paint, so a dark-mode user never sees a white flash.
@@ -77,6 +83,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     components::live::provide_live_feed();
+    // Effects run only in the browser, after hydration: the marker tells tests (and anyone
+    // debugging) that the WebAssembly front end has taken over the server-rendered page.
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| {
+        if let Some(body) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.body())
+        {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
     view! {
         <Title formatter=|page: String| {
             if page.is_empty() { "Slipway".to_owned() } else { format!("{page} · Slipway") }
@@ -86,25 +103,25 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("login") view=LoginPage />
                 // Every other page inside the shared layout (navigation, user menu, banners).
                 <ParentRoute path=StaticSegment("") view=|| view! { <Layout><Outlet /></Layout> }>
-                    <Route path=StaticSegment("catalog") view={Lazy::<CatalogRoute>::new()} />
-                    <Route path=path!("catalog/:id") view={Lazy::<OfferingRoute>::new()} />
-                    <Route path=StaticSegment("requests") view={Lazy::<RequestsRoute>::new()} />
+                    <Route path=StaticSegment("catalog") view=CatalogPage />
+                    <Route path=path!("catalog/:id") view=OfferingPage />
+                    <Route path=StaticSegment("requests") view=RequestsPage />
                     // Async: an unknown (or another team's) request is a real 404, not a 200
                     // page whose status came too late to send.
-                    <Route path=path!("requests/:id") view={Lazy::<RequestRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=StaticSegment("status") view={Lazy::<StatusRoute>::new()} />
-                    <Route path=path!("status/clusters") view={Lazy::<ClustersRoute>::new()} />
+                    <Route path=path!("requests/:id") view=RequestPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("status") view=StatusPage />
+                    <Route path=path!("status/clusters") view=ClustersPage />
                     // Async: another team's figures are a real 404, known before the first byte.
-                    <Route path=StaticSegment("metrics") view={Lazy::<MetricsRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("metrics/offerings/:id") view={Lazy::<OfferingMetricsRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("metrics/teams/:team") view={Lazy::<TeamMetricsRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=StaticSegment("tokens") view={Lazy::<TokensRoute>::new()} />
-                    <Route path=StaticSegment("approvals") view={Lazy::<ApprovalsRoute>::new()} />
+                    <Route path=StaticSegment("metrics") view=MetricsPage ssr=SsrMode::Async />
+                    <Route path=path!("metrics/offerings/:id") view=OfferingMetricsPage ssr=SsrMode::Async />
+                    <Route path=path!("metrics/teams/:team") view=TeamMetricsPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("tokens") view=TokensPage />
+                    <Route path=StaticSegment("approvals") view=ApprovalsPage />
                     // Async: the page's status (403 for non-admins) is known before the first byte.
-                    <Route path=StaticSegment("admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("admin/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("admin/git") view={Lazy::<GitJobsRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("admin/users") view={Lazy::<UsersRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=StaticSegment("admin") view=AdminPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/audit") view=AuditPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/git") view=GitJobsPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/users") view=UsersPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>
@@ -112,84 +129,9 @@ pub fn App() -> impl IntoView {
 }
 
 /// Browser entry point: attaches the app to the server-rendered HTML.
-///
-/// Hydration is asynchronous because the page's view may live in a chunk still loading
-/// ([`routes`]): the router waits for the chunks of every route on the path before it builds
-/// any of their views, the layout's included, so no effect of the layout or the page runs
-/// while they load. Once every node is attached, `data-hydrated` on `<body>` tells tests (and
-/// anyone debugging) that the WebAssembly front end has taken over the page; an effect in
-/// `App` would have said so before the page was attached.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
-    std::panic::set_hook(Box::new(|panic| {
-        console_error_panic_hook::hook(panic);
-        if panic.to_string().contains(SPLIT_LOAD_FAILED) {
-            reload_for_new_release();
-        }
-    }));
-    wasm_bindgen_futures::spawn_local(async {
-        let Some(body) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.body())
-        else {
-            return;
-        };
-        hydrate_from_async(body.clone(), App).await.forget();
-        let _ = body.set_attribute("data-hydrated", "true");
-    });
-}
-
-/// What a page's chunk that cannot be fetched panics with (wasm_split_helpers' loader).
-#[cfg(feature = "hydrate")]
-const SPLIT_LOAD_FAILED: &str = "load callback should succeed";
-
-#[cfg(feature = "hydrate")]
-thread_local! {
-    /// Where the router is taking the tab (path, query and fragment): the page a navigation
-    /// that fails for a missing chunk was going to.
-    static DESTINATION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Notes where the router is going; the layout calls it whenever the location changes, which
-/// the router does before it loads the new page's chunks (links, `navigate` after a
-/// submission, back and forward alike).
-#[cfg(feature = "hydrate")]
-pub fn note_destination(url: String) {
-    DESTINATION.set(Some(url));
-}
-
-/// A page's chunk could not be loaded: after an upgrade, a tab still running the previous
-/// release asks for chunks the server no longer has (their names carry the old hashes). The
-/// WebAssembly module cannot go on after a panic, so the browser loads the page the router
-/// was going to (a path of this portal) from the server, that is from the new release. At
-/// most once a minute, so a chunk missing from the release itself shows its error instead of
-/// reloading forever.
-#[cfg(feature = "hydrate")]
-fn reload_for_new_release() {
-    const KEY: &str = "slipway-reloaded-for-chunks";
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let now = js_sys::Date::now();
-    let storage = window.session_storage().ok().flatten();
-    let last = storage
-        .as_ref()
-        .and_then(|s| s.get_item(KEY).ok().flatten())
-        .and_then(|v| v.parse::<f64>().ok());
-    if last.is_some_and(|last| now - last < 60_000.0) {
-        return;
-    }
-    if let Some(storage) = storage {
-        let _ = storage.set_item(KEY, &now.to_string());
-    }
-    match DESTINATION.take() {
-        // Only ever a path of this origin: the router's own location.
-        Some(path) if path.starts_with('/') && !path.starts_with("//") => {
-            let _ = window.location().assign(&path);
-        }
-        _ => {
-            let _ = window.location().reload();
-        }
-    }
+    console_error_panic_hook::set_once();
+    hydrate_body(App);
 }

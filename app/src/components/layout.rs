@@ -34,25 +34,6 @@ pub fn Layout(children: Children) -> impl IntoView {
     // After a link changes the page in place, the focus goes to the new page's content (a
     // screen reader announces it) instead of staying on a link of the page that was left.
     let location = use_location();
-    // Where the router is going, should its chunks be gone (see `crate::hydrate`).
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        let (search, hash) = (location.search.get(), location.hash.get());
-        crate::note_destination(format!(
-            "{}{}{}",
-            location.pathname.get(),
-            if search.is_empty() || search.starts_with('?') {
-                search
-            } else {
-                format!("?{search}")
-            },
-            if hash.is_empty() || hash.starts_with('#') {
-                hash
-            } else {
-                format!("#{hash}")
-            },
-        ));
-    });
     Effect::new(move |before: Option<String>| {
         let path = location.pathname.get();
         if before.is_some_and(|before| before != path) {
