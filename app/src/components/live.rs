@@ -22,16 +22,14 @@ pub struct LiveFeed {
     pub last: ReadSignal<Option<(u64, StatusMessage)>>,
     /// Whether the stream is connected.
     pub open: ReadSignal<bool>,
-    // Written by the stream, which only the browser opens.
+    /// The stream's writers, until the first component that reads the feed takes them to open
+    /// it: a page that shows nothing live (the sign-in page, whose visitor the stream would
+    /// refuse) opens none.
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-    set_last: WriteSignal<Option<(u64, StatusMessage)>>,
-    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-    set_open: WriteSignal<bool>,
-    /// Whether the stream was opened: by the first component that reads it, so a page that
-    /// shows nothing live (the sign-in page, whose visitor the stream would refuse) opens none.
-    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-    started: StoredValue<bool>,
+    opener: StoredValue<Option<Writers>>,
 }
+
+type Writers = (WriteSignal<Option<(u64, StatusMessage)>>, WriteSignal<bool>);
 
 /// Provides the tab's stream to every component below; it opens when first used.
 pub fn provide_live_feed() {
@@ -40,9 +38,7 @@ pub fn provide_live_feed() {
     provide_context(LiveFeed {
         last,
         open,
-        set_last,
-        set_open,
-        started: StoredValue::new(false),
+        opener: StoredValue::new(Some((set_last, set_open))),
     });
 }
 
@@ -93,22 +89,16 @@ fn connect(set_last: WriteSignal<Option<(u64, StatusMessage)>>, set_open: WriteS
 /// was provided. On the server the feed never changes: pages render their resources as read.
 pub fn use_live_feed() -> LiveFeed {
     let Some(feed) = use_context::<LiveFeed>() else {
-        let (last, set_last) = signal(None);
-        let (open, set_open) = signal(false);
-        let started = StoredValue::new(true);
         return LiveFeed {
-            last,
-            open,
-            set_last,
-            set_open,
-            started,
+            last: signal(None).0,
+            open: signal(false).0,
+            opener: StoredValue::new(None),
         };
     };
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
-        if !feed.started.get_value() {
-            feed.started.set_value(true);
-            connect(feed.set_last, feed.set_open);
+        if let Some((set_last, set_open)) = feed.opener.try_update_value(Option::take).flatten() {
+            connect(set_last, set_open);
         }
     });
     feed

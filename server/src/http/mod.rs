@@ -208,8 +208,9 @@ async fn static_files(request: axum::extract::Request, next: axum::middleware::N
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
     if let Some(file) = path.strip_prefix("/pkg/") {
-        let headers = response.headers_mut();
-        headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+        response
+            .headers_mut()
+            .append(header::VARY, HeaderValue::from_static("accept-encoding"));
         if response.status() == StatusCode::OK && is_hashed(file) {
             response.headers_mut().insert(
                 header::CACHE_CONTROL,
