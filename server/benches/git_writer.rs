@@ -101,7 +101,7 @@ async fn latency(samples: usize) {
         .unwrap()
         .writer
         .clone()
-        .spawn();
+        .spawn(slipway::shutdown::Stopping::new());
     let mut times = Vec::with_capacity(samples);
     for i in 0..samples {
         let started = Instant::now();

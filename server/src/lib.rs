@@ -31,6 +31,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod policy;
 pub mod services;
+pub mod shutdown;
 pub mod state;
 pub mod teams;
 pub mod telemetry;

@@ -59,6 +59,8 @@ pub struct AppState {
     /// Names this process in leases.
     #[from_ref(skip)]
     pub holder: String,
+    /// Whether the process is stopping (readiness, streams and lease holders read it).
+    pub stopping: crate::shutdown::Stopping,
 }
 
 impl AppState {
@@ -135,6 +137,7 @@ impl AppState {
             },
             status,
             holder,
+            stopping: crate::shutdown::Stopping::new(),
             environments,
             catalog,
             ledger,

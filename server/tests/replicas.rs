@@ -390,3 +390,217 @@ async fn two_replicas_on_one_database_survive_the_kill_of_either_lease_holder() 
     let (_, event) = reconnected.first_event(Some(&seen)).await;
     assert_eq!(event, "reset");
 }
+
+/// SIGTERM — how Kubernetes stops a pod — to the replica holding both leases, with the `ha`
+/// overlay's lease lifetime (30 s) and a shutdown delay: `/readyz` answers 503 at once while
+/// the replica still serves; the other replica holds the Git writer's and the recorder's
+/// leases before the old ones could have expired (they were released, not waited out); the
+/// push in hand completes, the stopping replica exits 0, every request is committed once and
+/// no ledger event is recorded twice.
+#[tokio::test]
+async fn sigterm_to_the_lease_holder_hands_the_writer_and_the_recorder_over_at_once() {
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let alice = app.login_as("alice").await;
+    let double = KubeDouble::start().await.unwrap();
+    double.register(Kind::new(
+        "database.example.org",
+        "v1alpha1",
+        "PostgreSQLInstance",
+        true,
+    ));
+    let kubeconfig = repo.dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, double.kubeconfig("cp")).unwrap();
+    let pushes = repo.dir.path().join("pushes");
+    repo.hook(
+        "pre-receive",
+        &format!(
+            "#!/bin/sh\ncat > /dev/null\necho $$ >> '{}'\nsleep 1\n",
+            pushes.display()
+        ),
+    );
+    let url = format!("file://{}", repo.bare.display());
+    let args = [
+        "--dev-login",
+        "--git-url",
+        &url,
+        "--lease-ttl-secs",
+        "30",
+        "--shutdown-delay-secs",
+        "2",
+        "--clusters",
+        "cp=cp",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--kube-rediscover-secs",
+        "1",
+    ];
+    let dir = repo.dir.path();
+    let database = &app.test_db.url;
+    let writer_lease = format!("git-writer:{url}#main");
+    let mut first = Replica::start(dir, "replica-a", database, &args).await;
+    for lease in [writer_lease.as_str(), "status-ledger"] {
+        eventually(&format!("replica-a holds {lease}"), async || {
+            holder(&app, lease)
+                .await
+                .filter(|h| h.starts_with("replica-a"))
+        })
+        .await;
+    }
+    let second = Replica::start(dir, "replica-b", database, &args).await;
+
+    let mut ids = Vec::new();
+    for (i, replica) in [&first, &second].iter().cycle().take(8).enumerate() {
+        let browser = Browser::sign_in(replica, "alice").await;
+        ids.push(browser.submit(&format!("db-{i:02}")).await);
+    }
+    // Mid-drain: a push is held by the remote.
+    eventually("a first push", async || {
+        std::fs::read_to_string(&pushes)
+            .ok()
+            .filter(|t| !t.is_empty())
+    })
+    .await;
+    let expiry = async |lease: &str| -> i64 {
+        sqlx::query_as::<_, (i64,)>("SELECT expires_at FROM leases WHERE name = $1")
+            .bind(lease)
+            .fetch_one(app.db().pool())
+            .await
+            .unwrap()
+            .0
+    };
+    let writer_expiry = expiry(&writer_lease).await;
+    let recorder_expiry = expiry("status-ledger").await;
+
+    let signalled = Instant::now();
+    first.terminate();
+    let client = reqwest::Client::new();
+    eventually("replica-a not ready while it stops", async || {
+        let ready = client
+            .get(format!("{}/readyz", first.origin))
+            .send()
+            .await
+            .ok()?;
+        (ready.status() == 503).then_some(())
+    })
+    .await;
+    let alive = client
+        .get(format!("{}/healthz", first.origin))
+        .send()
+        .await
+        .expect("still accepting connections during the shutdown delay");
+    assert_eq!(alive.status(), 200);
+
+    for (lease, old_expiry) in [
+        (writer_lease.as_str(), writer_expiry),
+        ("status-ledger", recorder_expiry),
+    ] {
+        eventually(&format!("replica-b takes {lease}"), async || {
+            holder(&app, lease)
+                .await
+                .filter(|h| h.starts_with("replica-b"))
+        })
+        .await;
+        eprintln!(
+            "{lease} handed over {:?} after SIGTERM",
+            signalled.elapsed()
+        );
+        assert!(
+            slipway::db::now_ms() < old_expiry,
+            "{lease} taken over before the old lease expired: it was released"
+        );
+    }
+    let status = first
+        .exited(Duration::from_secs(30))
+        .await
+        .expect("replica-a exits after its SIGTERM");
+    assert!(
+        status.success(),
+        "an orderly exit: {status}\n{}",
+        first.log()
+    );
+    let log = first.log();
+    assert!(log.contains("git writer lease released"), "{log}");
+    assert!(log.contains("status recorder lease released"), "{log}");
+
+    eventually("every job written", async || {
+        (app.count("git_jobs WHERE status = 'pending'").await == 0).then_some(())
+    })
+    .await;
+    let history = repo.history();
+    for id in &ids {
+        let commits = history
+            .iter()
+            .filter(|c| c.trailer("Slipway-Request-Id") == Some(id.as_str()))
+            .count();
+        assert_eq!(commits, 1, "request {id}: exactly one commit");
+    }
+    // The claims turn Ready: replica-b records it, once per request.
+    let ready = json!({"conditions": [
+        {"type": "Synced", "status": "True", "reason": "ReconcileSuccess", "lastTransitionTime": "2026-11-30T10:00:00Z"},
+        {"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": "2026-11-30T10:00:00Z"}]});
+    for (i, id) in ids.iter().enumerate() {
+        double
+            .apply(json!({
+                "apiVersion": CLAIM_API, "kind": "PostgreSQLInstance",
+                "metadata": {"name": format!("db-{i:02}"), "namespace": "team-a",
+                    "labels": {"slipway.dev/team": "team-a", "slipway.dev/environment": "dev"},
+                    "annotations": {"slipway.dev/request-id": id}},
+                "spec": {"parameters": {"storageGB": 20}},
+            }))
+            .unwrap();
+        double
+            .patch_status(
+                CLAIM_API,
+                "PostgreSQLInstance",
+                "team-a",
+                &format!("db-{i:02}"),
+                ready.clone(),
+            )
+            .unwrap();
+    }
+    for id in &ids {
+        eventually(&format!("request {id} ready"), async || {
+            let (_, detail) = request(&app, &alice, id).await;
+            (event_kinds(&detail).last().map(String::as_str) == Some("ready")).then_some(())
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for id in &ids {
+        let (_, detail) = request(&app, &alice, id).await;
+        let kinds = event_kinds(&detail);
+        let mut unique = kinds.clone();
+        unique.dedup();
+        assert_eq!(unique, kinds, "request {id}: no event twice");
+        assert!(kinds.starts_with(&["submitted".into(), "committed".into()]));
+    }
+}
+
+/// Four replicas started at the same moment on an empty database: every one becomes ready
+/// and each migration is applied once (PostgreSQL: sqlx's advisory lock; SQLite: a lock file
+/// beside the database).
+#[tokio::test]
+async fn replicas_starting_at_once_on_an_empty_database_apply_the_migrations_once() {
+    let repo = Repo::new();
+    let empty = common::TestDb::unmigrated().await;
+    let url = format!("file://{}", repo.bare.display());
+    let args = ["--git-url", url.as_str()];
+    let dir = repo.dir.path();
+    let replicas = futures_util::future::join_all(
+        ["m-1", "m-2", "m-3", "m-4"].map(|name| Replica::start(dir, name, &empty.url, &args)),
+    )
+    .await;
+    assert_eq!(replicas.len(), 4);
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(empty.db.pool())
+        .await
+        .unwrap();
+    let known = i64::try_from(empty.db.migrations_known()).unwrap();
+    assert_eq!(rows, known, "one row per migration");
+    assert_eq!(
+        empty.db.migrations_applied().await.unwrap(),
+        known,
+        "every one applied"
+    );
+}

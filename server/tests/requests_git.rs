@@ -198,7 +198,7 @@ async fn a_hundred_concurrent_submissions_make_a_hundred_commits_in_a_linear_his
     let app = repo.app().await;
     let carol = app.login_as("carol").await;
     let base = repo.history().len();
-    let writer = writer(&app).spawn();
+    let writer = writer(&app).spawn(slipway::shutdown::Stopping::new());
 
     // Someone else keeps pushing to the same branch while the portal commits.
     let work = repo.work.clone();

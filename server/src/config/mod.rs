@@ -321,6 +321,11 @@ pub struct ServeArgs {
     /// How long in-flight requests may take to finish on shutdown, in seconds.
     #[arg(long, env = "SLIPWAY_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
     pub shutdown_grace_secs: u64,
+    /// After SIGTERM, how long the portal keeps accepting connections while `/readyz`
+    /// already answers 503, in seconds: the time a load balancer (a Kubernetes Service's
+    /// endpoints) needs to stop sending it new ones. Leases are handed over at once.
+    #[arg(long, env = "SLIPWAY_SHUTDOWN_DELAY_SECS", default_value_t = 0)]
+    pub shutdown_delay_secs: u64,
 }
 
 /// Single sign-on (OpenID Connect) and how the provider's groups become teams.

@@ -58,8 +58,8 @@ pub enum Error {
     /// The lease the write was made under is no longer held: another replica took over.
     #[error("the lease {0} is no longer held by this process; its writes were refused")]
     Fenced(String),
-    /// Preparing the SQLite file's folder failed.
-    #[error("cannot create the database folder {path}: {source}")]
+    /// Preparing the SQLite file's folder, or its migration lock, failed.
+    #[error("cannot prepare the database file {path}: {source}")]
     Folder {
         /// The folder.
         path: String,
@@ -105,6 +105,8 @@ impl Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite file, when the database is one: migrations lock a file beside it.
+    sqlite_file: Option<std::path::PathBuf>,
     facts: std::sync::Arc<metrics::FactsMirror>,
 }
 
@@ -137,6 +139,9 @@ impl Db {
         Ok(Db {
             pool,
             backend,
+            sqlite_file: (backend == Backend::Sqlite)
+                .then(|| sqlite_path(&url))
+                .flatten(),
             facts: std::sync::Arc::default(),
         })
     }
@@ -148,10 +153,19 @@ impl Db {
         Ok(db)
     }
 
-    /// Applies pending migrations of this backend.
+    /// Applies pending migrations of this backend. Safe when several processes start at
+    /// once on one database: one applies them while the others wait, then find none pending.
+    /// On PostgreSQL sqlx's migrator holds an advisory lock; its SQLite migrator takes none,
+    /// so a lock on a file beside the database's does that here.
     pub async fn migrate(&self) -> Result<()> {
         match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Sqlite => {
+                let _lock = match &self.sqlite_file {
+                    Some(file) => Some(lock_beside(file).await?),
+                    None => None,
+                };
+                SQLITE_MIGRATIONS.run(&self.pool).await?;
+            }
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
         Ok(())
@@ -225,6 +239,41 @@ fn prepare_sqlite(url: &str) -> Result<String> {
     } else {
         format!("{url}?mode=rwc")
     })
+}
+
+/// The file of a SQLite URL; `None` for an in-memory database.
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    (path != ":memory:" && !path.is_empty() && !query.contains("mode=memory"))
+        .then(|| std::path::PathBuf::from(path))
+}
+
+/// An exclusive lock on `<file>.migrate-lock`, held until the returned file is dropped;
+/// waits (off the runtime's threads) while another process holds it.
+async fn lock_beside(file: &Path) -> Result<std::fs::File> {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".migrate-lock");
+    let path = std::path::PathBuf::from(name);
+    tokio::task::spawn_blocking(move || {
+        let locked = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .and_then(|lock| lock.lock().map(|()| lock));
+        locked.map_err(|source| Error::Folder {
+            path: path.display().to_string(),
+            source,
+        })
+    })
+    .await
+    .map_err(|join| Error::Folder {
+        path: file.display().to_string(),
+        source: std::io::Error::other(join),
+    })?
 }
 
 /// Milliseconds since the Unix epoch: the portable time representation in the schema.

@@ -40,6 +40,7 @@ use crate::db::{self, Db};
 use crate::lease::{Held, Lease};
 use crate::ledger::Ledger;
 use crate::metrics::prom::Telemetry;
+use crate::shutdown::Stopping;
 
 /// How far before a job's submission the history scan looks for its trailer (clock skew
 /// between replicas and the Git server).
@@ -236,14 +237,16 @@ impl Writer {
         &self.lease
     }
 
-    /// Works until the task is dropped: holds the lease (taking it again when lost), drains
-    /// due jobs, follows open pull requests, sleeps until woken, the next job is due, or the
-    /// poll interval passes.
-    pub fn spawn(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+    /// Works until the task is dropped or the process stops: holds the lease (taking it again
+    /// when lost), drains due jobs, follows open pull requests, sleeps until woken, the next
+    /// job is due, or the poll interval passes. When the process stops it finishes the pass in
+    /// hand (a push under way completes and is recorded), releases the lease so another
+    /// replica takes over at once, and ends.
+    pub fn spawn(self: Arc<Self>, stopping: Stopping) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut held: Option<Held> = None;
             let mut polled: Option<tokio::time::Instant> = None;
-            loop {
+            while !stopping.is_stopping() {
                 if held.as_ref().is_some_and(Held::is_lost) {
                     held = None;
                 }
@@ -259,12 +262,13 @@ impl Writer {
                 // the due jobs stay due: wait a moment instead of running it again at once.
                 let mut pause = Duration::from_millis(20);
                 if let Some(lease) = &held {
-                    if !self.drain(lease).await {
+                    if !self.drain(lease, &stopping).await {
                         pause = Duration::from_secs(1);
                     }
                     if let Some(pulls) = &self.pulls
                         && polled.is_none_or(|at| at.elapsed() >= pulls.poll)
                         && !lease.is_lost()
+                        && !stopping.is_stopping()
                     {
                         polled = Some(tokio::time::Instant::now());
                         if let Err(error) = self.check_pulls().await {
@@ -288,15 +292,21 @@ impl Writer {
                 tokio::select! {
                     () = self.wake.notified() => {}
                     () = tokio::time::sleep(wait.max(pause)) => {}
+                    () = stopping.wait() => {}
                 }
+            }
+            if let Some(lease) = held.take() {
+                lease.release().await;
+                tracing::info!(repository = %self.key, "stopping: git writer lease released");
             }
         })
     }
 
-    /// Runs passes while they settle jobs and the lease holds; `false` when a pass failed.
-    async fn drain(&self, lease: &Held) -> bool {
+    /// Runs passes while they settle jobs, the lease holds and the process is not stopping;
+    /// `false` when a pass failed.
+    async fn drain(&self, lease: &Held, stopping: &Stopping) -> bool {
         loop {
-            if lease.is_lost() {
+            if lease.is_lost() || stopping.is_stopping() {
                 return true;
             }
             match self.pass(lease).await {

@@ -34,6 +34,7 @@ use crate::auth::oidc;
 use crate::auth::{csrf, dev, guard, session};
 use crate::db::Db;
 use crate::metrics::prom::Telemetry;
+use crate::shutdown::Stopping;
 use crate::state::AppState;
 
 /// Leptos options for a site root (cargo-leptos's output) and listen address.
@@ -259,9 +260,19 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: the portal can serve requests (database reachable, schema current). A
-/// portal that is not ready answers 503 in the error shape, naming what is missing.
-async fn readyz(State(db): State<Db>) -> Response {
+/// `GET /readyz`: the portal can serve requests (database reachable, schema current, not
+/// stopping). A portal that is not ready answers 503 in the error shape, naming what is
+/// missing; a stopping one says so from its SIGTERM on, so the load balancer stops sending
+/// it requests while it finishes those in flight.
+async fn readyz(State(db): State<Db>, State(stopping): State<Stopping>) -> Response {
+    if stopping.is_stopping() {
+        return crate::error::ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "The portal is shutting down.",
+        )
+        .into_response();
+    }
     let database = match db.ping().await {
         Ok(()) => match db.migrations_applied().await {
             Ok(n) if usize::try_from(n).is_ok_and(|n| n >= db.migrations_known()) => "ok",

@@ -7,7 +7,6 @@
 //!                 from the clusters, status watchers, the ledger recorder, session purge
 //! ```
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -88,28 +87,43 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("binding SLIPWAY_LISTEN={}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, %public_origin, backend = db.backend().name(), "Slipway is serving");
 
-    let stopping = Arc::new(tokio::sync::Notify::new());
+    // SIGTERM: readiness turns false and the lease holders hand over at once; after the
+    // delay (the load balancer's time to notice) no new connection is accepted, and those
+    // in flight get the grace period to finish.
+    let stopping = state.stopping.clone();
+    let delay = Duration::from_secs(args.shutdown_delay_secs);
+    let grace = Duration::from_secs(args.shutdown_grace_secs);
+    let handed_over = tokio::spawn({
+        let stopping = stopping.clone();
+        async move {
+            stopping.wait().await;
+            background.stop(grace).await;
+        }
+    });
     // The peer's address reaches handlers (the development login answers loopback only).
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(no_delay(listener), app).with_graceful_shutdown({
         let stopping = stopping.clone();
         async move {
             shutdown_signal().await;
-            tracing::info!("shutting down: no new connections, finishing requests in flight");
-            stopping.notify_waiters();
+            tracing::info!(?delay, "shutting down: not ready, handing the leases over");
+            stopping.begin();
+            tokio::time::sleep(delay).await;
+            tracing::info!("no new connections; finishing requests in flight");
         }
     });
-    let grace = Duration::from_secs(args.shutdown_grace_secs);
     tokio::select! {
         result = server.into_future() => result.context("serving HTTP")?,
-        () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
+        () = async { stopping.wait().await; tokio::time::sleep(delay + grace).await } => {
             tracing::warn!(?grace, "grace period over; closing remaining connections");
         }
+    }
+    if let Err(error) = handed_over.await {
+        tracing::warn!(%error, "background work did not stop in order");
     }
     if let Some(admin) = admin {
         admin.abort();
     }
-    drop(background);
     db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -209,12 +223,37 @@ async fn shutdown_signal() {
 
 /// Background work of a running server, stopped when dropped.
 pub struct Background {
+    /// Work that ends when the process stops, giving its leases back: the Git writers and
+    /// the status recorder.
+    leased: Vec<tokio::task::JoinHandle<()>>,
+    /// Everything else: refresh loops and watchers, which hold nothing.
     tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Background {
+    /// The orderly stop, once the process is stopping: waits up to `within` for the lease
+    /// holders to finish the step in hand and release their leases, then aborts the rest.
+    pub async fn stop(mut self, within: Duration) {
+        let leased = std::mem::take(&mut self.leased);
+        let aborts: Vec<_> = leased.iter().map(|t| t.abort_handle()).collect();
+        if tokio::time::timeout(within, futures_util::future::join_all(leased))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                ?within,
+                "a lease holder did not stop in time; its lease expires on its own"
+            );
+            for abort in aborts {
+                abort.abort();
+            }
+        }
+    }
 }
 
 impl Drop for Background {
     fn drop(&mut self) {
-        for task in &self.tasks {
+        for task in self.leased.iter().chain(&self.tasks) {
             task.abort();
         }
     }
@@ -233,13 +272,12 @@ pub async fn start_background(state: &AppState) -> anyhow::Result<Background> {
         tokio::spawn(keep_house(state.db.clone(), state.settings.audit_retention)),
         state.ledger.spawn_relay(state.db.clone()),
     ];
-    tasks.extend(
-        state
-            .environments
-            .writers()
-            .iter()
-            .map(|w| w.clone().spawn()),
-    );
+    let mut leased: Vec<_> = state
+        .environments
+        .writers()
+        .iter()
+        .map(|w| w.clone().spawn(state.stopping.clone()))
+        .collect();
     let offerings = crate::kube::offerings::ClusterOfferings::new(
         state.catalog.catalog().clone(),
         state.settings.control_plane.clone(),
@@ -247,7 +285,7 @@ pub async fn start_background(state: &AppState) -> anyhow::Result<Background> {
     );
     tasks.extend(offerings.spawn(&clusters));
     tasks.extend(state.status.spawn(&clusters));
-    tasks.push(
+    leased.push(
         crate::kube::recorder::Recorder::new(
             state.db.clone(),
             state.status.clone(),
@@ -263,10 +301,10 @@ pub async fn start_background(state: &AppState) -> anyhow::Result<Background> {
                 lease_ttl: state.settings.git.lease_ttl,
             },
         )
-        .spawn(),
+        .spawn(state.stopping.clone()),
     );
     for cluster in &clusters {
         tracing::info!(cluster = %cluster.name, environments = ?state.environments.in_cluster(&cluster.name), "cluster configured");
     }
-    Ok(Background { tasks })
+    Ok(Background { leased, tasks })
 }

@@ -33,6 +33,7 @@ use crate::auth::session::{SessionToken, hash_token};
 use crate::db::{self, Db};
 use crate::error::ApiError;
 use crate::metrics::prom::Telemetry;
+use crate::shutdown::Stopping;
 use crate::state::AppState;
 
 /// The open status streams of this process, and their caps.
@@ -158,7 +159,7 @@ pub async fn events(
         ),
         _slot: slot,
     };
-    let stream = messages(hub, subscription, user, check);
+    let stream = messages(hub, subscription, user, check, state.stopping.clone());
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
@@ -226,6 +227,7 @@ fn messages(
     subscription: crate::hub::Subscription,
     user: CurrentUser,
     check: Check,
+    stopping: Stopping,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let crate::hub::Subscription {
         replay,
@@ -243,13 +245,16 @@ fn messages(
             .map(|(seq, m)| event(&hub, *seq, m)),
     );
     futures_util::stream::unfold(
-        (pending, receiver, hub, user, check),
-        |(mut pending, mut receiver, hub, mut user, mut check)| async move {
+        (pending, receiver, hub, user, check, stopping),
+        |(mut pending, mut receiver, hub, mut user, mut check, stopping)| async move {
             loop {
                 if let Some(next) = pending.pop_front() {
-                    return Some((Ok(next), (pending, receiver, hub, user, check)));
+                    return Some((Ok(next), (pending, receiver, hub, user, check, stopping)));
                 }
                 tokio::select! {
+                    // The process stops: the stream ends, and the browser's EventSource
+                    // reconnects (through the load balancer, to a replica that serves).
+                    () = stopping.wait() => return None,
                     received = receiver.recv() => match received {
                         Ok((seq, message)) if allowed(&user, &message) => {
                             pending.push_back(event(&hub, seq, &message));

@@ -30,6 +30,7 @@ use crate::db::requests::{self as store, ClaimKey, RequestRow};
 use crate::environment::Environments;
 use crate::lease::{Held, Lease};
 use crate::ledger::Ledger;
+use crate::shutdown::Stopping;
 
 const LEASE: &str = "status-ledger";
 
@@ -194,14 +195,15 @@ impl Recorder {
         &self.lease
     }
 
-    /// Runs until the task is aborted.
-    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+    /// Runs until the task is aborted or the process stops; then it finishes the round in
+    /// hand and releases the lease, so another replica records from now on.
+    pub fn spawn(self, stopping: Stopping) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut held: Option<Held> = None;
             let mut full_sweep_done = false;
             let mut ancestry: HashMap<(String, String), bool> = HashMap::new();
             let mut last_sweep: Option<tokio::time::Instant> = None;
-            loop {
+            while !stopping.is_stopping() {
                 if held.as_ref().is_some_and(Held::is_lost) {
                     held = None;
                 }
@@ -233,13 +235,21 @@ impl Recorder {
                 if held.is_none() {
                     // Another replica records; claim changes are its business. Taking over
                     // starts with a full sweep, so nothing seen meanwhile is lost.
-                    tokio::time::sleep(self.lease.standby()).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(self.lease.standby()) => {}
+                        () = stopping.wait() => {}
+                    }
                     continue;
                 }
                 tokio::select! {
                     () = self.watch.dirty.wake.notified() => {}
                     () = tokio::time::sleep(self.settings.sweep.min(self.lease.standby())) => {}
+                    () = stopping.wait() => {}
                 }
+            }
+            if let Some(lease) = held.take() {
+                lease.release().await;
+                tracing::info!("stopping: status recorder lease released");
             }
         })
     }

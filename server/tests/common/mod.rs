@@ -41,13 +41,18 @@ pub struct TestDb {
 impl TestDb {
     /// A migrated, empty database on the backend under test.
     pub async fn new() -> Self {
-        record_database_use();
-        let test = match std::env::var("SLIPWAY_TEST_DATABASE_URL") {
-            Ok(admin_url) if !admin_url.is_empty() => Self::postgres(&admin_url).await,
-            _ => Self::sqlite().await,
-        };
+        let test = Self::unmigrated().await;
         test.db.migrate().await.expect("migrations apply");
         test
+    }
+
+    /// A database without any table, on the backend under test.
+    pub async fn unmigrated() -> Self {
+        record_database_use();
+        match std::env::var("SLIPWAY_TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => Self::postgres(&admin_url).await,
+            _ => Self::sqlite().await,
+        }
     }
 
     async fn sqlite() -> Self {

@@ -79,6 +79,32 @@ impl Replica {
         }
     }
 
+    /// SIGTERM, as Kubernetes stops a pod: the orderly shutdown. Returns at once.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "SIGTERM delivered");
+    }
+
+    /// Waits up to `within` for the process to exit; its status, `None` when still running.
+    pub async fn exited(
+        &mut self,
+        within: std::time::Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// `kill -9`: no shutdown, no lease released, nothing flushed.
     pub fn kill(&mut self) {
         self.child.kill().expect("SIGKILL delivered");
