@@ -451,8 +451,11 @@ async fn a_context_missing_from_the_kubeconfig_stops_startup_with_the_contexts_n
 
 #[test]
 fn the_deployed_rbac_grants_read_only_access_to_every_kind_the_catalog_and_status_watch() {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/rbac.yaml")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/kubernetes/base/rbac.yaml"
+    ))
+    .unwrap();
     let documents: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
     let rules: Vec<&Value> = documents
         .iter()
