@@ -1,6 +1,7 @@
 # Slipway — two commands on a fresh machine:
 #   make run    install what is missing, build, prepare ./data, serve http://127.0.0.1:3000
-#   make test   install what is missing, lint, test on SQLite and PostgreSQL, e2e in Chromium
+#   make test   install what is missing, lint, test on SQLite and PostgreSQL, e2e in Chromium,
+#               the image smoke test
 # Every step installs or builds only what is missing; see .ci/bootstrap.sh for the tools.
 
 SHELL := /bin/bash
@@ -17,7 +18,7 @@ export CARGO_TERM_COLOR ?= always
 LOGS := target/test-logs
 BIN := target/debug/slipway
 
-.PHONY: help tools build release run lint test test-sqlite test-postgres e2e clean-data bench-pages bench-streams
+.PHONY: help tools build release image image-test run lint test test-sqlite test-postgres e2e clean-data bench-pages bench-streams
 
 help:
 	@echo "make run   - build and serve Slipway on http://127.0.0.1:3000 (dev login, ./data)"
@@ -35,6 +36,21 @@ build: tools
 release: tools
 	cargo leptos build --release --precompress
 	@python3 .ci/front-size.py target/site/pkg
+
+# The OCI image: the release build on a root filesystem of Debian packages, committed by
+# buildah as target/image/slipway.oci.tar (docs/deploying.md). Prints its size.
+IMAGE := target/image/slipway.oci.tar
+image: release
+	bash deploy/image/build.sh target/release/slipway target/release/hash.txt target/site $(IMAGE)
+
+# The smoke test of the image recipe, on an image built from the debug build (`make build`,
+# which the browser tests need anyway): the portal run in the image's root filesystem as a
+# container runtime would. `make image` then `deploy/image/smoke.sh $(IMAGE)` tests the release one.
+image-test: build
+	@mkdir -p $(LOGS)
+	@echo "==> image smoke test"
+	bash deploy/image/build.sh $(BIN) target/debug/hash.txt target/site target/image/smoke.oci.tar
+	bash deploy/image/smoke.sh target/image/smoke.oci.tar 2>&1 | tee $(LOGS)/image.log
 
 run: build
 	@echo "==> preparing ./data (SQLite database, GitOps repository, sample catalog)"
@@ -80,6 +96,7 @@ test: tools
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory image-test
 	@bash .ci/summary.sh
 
 # Pages under load (release build, 50,000 requests, wrk): prints the table of docs/performance.md.

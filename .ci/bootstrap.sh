@@ -3,7 +3,8 @@
 # machine reaches (Debian, crates.io, npm). Each step checks for its result first and is
 # skipped when it is already there, so a warm machine passes through in seconds.
 #
-#   apt (rustc-web 1.96 + std source, lld, chromium, postgresql, openssh-server for Git over SSH)
+#   apt (rustc-web 1.96 + std source, lld, chromium, postgresql, openssh-server for Git over SSH,
+#        buildah for the image)
 #     └─ rustup link "debian-web" → /usr          (rust-toolchain.toml pins it)
 #         └─ wasm32 std built once into Debian's sysroot (stamped with rustc's commit)
 #             ├─ wasm-bindgen-cli  (= the wasm-bindgen version in Cargo.lock)
@@ -22,7 +23,8 @@ skip() { printf '    %s (already there)\n' "$*"; }
 
 # --- 1. Debian packages -------------------------------------------------------------------
 APT_PACKAGES=(rustc-web cargo-web rust-web-src rust-web-llvm lld-22 rust-web-clippy rustfmt-web
-              chromium postgresql git pkg-config openssh-server openssh-client)
+              chromium postgresql git pkg-config openssh-server openssh-client
+              buildah jq curl binutils)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prints what `make test` ran: per suite, the tests passed/failed/skipped, read from the
-# logs the test steps wrote (cargo's "test result:" lines, Playwright's JSON report).
+# logs the test steps wrote (cargo's "test result:" lines, Playwright's JSON report, the image
+# smoke test's checks).
 # Exits non-zero if any log is missing or reports a failure or a skip.
 set -euo pipefail
 logs=target/test-logs
@@ -29,6 +30,11 @@ if [ -f "$logs/e2e.json" ]; then
   total_pass=$((total_pass + p)) total_fail=$((total_fail + f)) total_skip=$((total_skip + s))
 else
   echo "  End-to-end in Chromium: no report (step did not run)"; status=1
+fi
+if [ -f "$logs/image.log" ] && grep -q '^==> image smoke test passed' "$logs/image.log"; then
+  line "Image smoke test (checks)" "$(grep -c '^    ok ' "$logs/image.log")" 0 0
+else
+  echo "  Image smoke test: did not pass (see $logs/image.log)"; status=1
 fi
 [ "$total_fail" -eq 0 ] && [ "$total_skip" -eq 0 ] || status=1
 echo "make test: $total_pass passed, $total_fail failed, $total_skip skipped"

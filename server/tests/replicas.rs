@@ -391,8 +391,55 @@ async fn two_replicas_on_one_database_survive_the_kill_of_either_lease_holder() 
     assert_eq!(event, "reset");
 }
 
+/// The timings the `ha` overlay of `deploy/kubernetes` gives the portal, as rendered by
+/// `kubectl kustomize`: the lease lifetime and the shutdown delay and grace, as flags.
+fn ha_timings() -> Vec<String> {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/kubernetes/overlays/ha"
+    );
+    let output = std::process::Command::new("kubectl")
+        .args(["kustomize", dir])
+        .output()
+        .expect("kubectl renders the ha overlay");
+    assert!(output.status.success(), "kubectl kustomize {dir}");
+    let objects: Vec<Value> =
+        serde_saphyr::from_multiple(&String::from_utf8(output.stdout).unwrap()).unwrap();
+    let mut settings: HashMap<String, String> = HashMap::new();
+    for object in &objects {
+        if object["kind"] == "ConfigMap" {
+            for (k, v) in object["data"].as_object().unwrap() {
+                settings.insert(k.clone(), v.as_str().unwrap().to_owned());
+            }
+        }
+        if object["kind"] == "Deployment" {
+            for entry in object["spec"]["template"]["spec"]["containers"][0]["env"]
+                .as_array()
+                .unwrap()
+            {
+                if let Some(value) = entry["value"].as_str() {
+                    settings.insert(entry["name"].as_str().unwrap().to_owned(), value.to_owned());
+                }
+            }
+        }
+    }
+    [
+        ("SLIPWAY_LEASE_TTL_SECS", "--lease-ttl-secs"),
+        ("SLIPWAY_SHUTDOWN_DELAY_SECS", "--shutdown-delay-secs"),
+        ("SLIPWAY_SHUTDOWN_GRACE_SECS", "--shutdown-grace-secs"),
+    ]
+    .into_iter()
+    .flat_map(|(variable, flag)| {
+        let value = settings
+            .get(variable)
+            .unwrap_or_else(|| panic!("the ha overlay sets {variable}"));
+        [flag.to_owned(), value.clone()]
+    })
+    .collect()
+}
+
 /// SIGTERM — how Kubernetes stops a pod — to the replica holding both leases, with the `ha`
-/// overlay's lease lifetime (30 s) and a shutdown delay: `/readyz` answers 503 at once while
+/// overlay's timings (a 30 s lease, a 5 s shutdown delay): `/readyz` answers 503 at once while
 /// the replica still serves; the other replica holds the Git writer's and the recorder's
 /// leases before the old ones could have expired (they were released, not waited out); the
 /// push in hand completes, the stopping replica exits 0, every request is committed once and
@@ -420,14 +467,11 @@ async fn sigterm_to_the_lease_holder_hands_the_writer_and_the_recorder_over_at_o
         ),
     );
     let url = format!("file://{}", repo.bare.display());
-    let args = [
+    let timings = ha_timings();
+    let mut args = vec![
         "--dev-login",
         "--git-url",
         &url,
-        "--lease-ttl-secs",
-        "30",
-        "--shutdown-delay-secs",
-        "2",
         "--clusters",
         "cp=cp",
         "--kubeconfig",
@@ -435,6 +479,7 @@ async fn sigterm_to_the_lease_holder_hands_the_writer_and_the_recorder_over_at_o
         "--kube-rediscover-secs",
         "1",
     ];
+    args.extend(timings.iter().map(String::as_str));
     let dir = repo.dir.path();
     let database = &app.test_db.url;
     let writer_lease = format!("git-writer:{url}#main");
