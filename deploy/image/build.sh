@@ -37,8 +37,11 @@ mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u)
 echo "==> image packages: ${packages[*]}"
 mkdir -p "$debs"
 # Debian's current version of each (a security update since this machine's install included).
+# Package lists older than the archive name files it no longer has: refresh them once, then.
+download() { apt-get -o APT::Sandbox::User=root download -q "$1"; }
 (cd "$debs" && for p in "${packages[@]}"; do
-   ls "${p}_"*.deb >/dev/null 2>&1 || apt-get -o APT::Sandbox::User=root download -q "$p"
+   ls "${p}_"*.deb >/dev/null 2>&1 && continue
+   download "$p" || { apt-get -o DPkg::Lock::Timeout=900 update -q && download "$p"; }
  done)
 
 # --- 2. The root filesystem.
