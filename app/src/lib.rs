@@ -71,7 +71,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HydrationScripts options />
                 <MetaTags />
             </head>
-            <body class="min-h-screen bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">
+            <body class="min-h-screen bg-canvas text-slate-900 antialiased dark:text-slate-100">
                 <App />
             </body>
         </html>

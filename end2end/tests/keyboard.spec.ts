@@ -1,17 +1,8 @@
 // A request completed with the keyboard alone: no click, no mouse. Every step moves the focus
 // with Tab and acts with Enter or typing, as someone who cannot use a pointer does, and the
 // test asserts where the focus lands after the page changes under it.
-import { test, expect, type Locator, type Page } from '@playwright/test';
-
-/** Presses Tab (Shift+Tab with `back`) until `target` has the focus; fails after `limit`. */
-async function tabTo(page: Page, target: Locator, { back = false, limit = 60 } = {}) {
-  const handle = await target.elementHandle();
-  for (let i = 0; i < limit; i++) {
-    if (await page.evaluate((el) => document.activeElement === el, handle)) return;
-    await page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
-  }
-  throw new Error(`could not reach ${target} with the keyboard`);
-}
+import { test, expect } from '@playwright/test';
+import { tabTo } from './tab';
 
 test('a request is completed with the keyboard only, list items added and removed, focus after a refusal', async ({ page }) => {
   await page.goto('/login');
@@ -62,4 +53,73 @@ test('a request is completed with the keyboard only, list items added and remove
   await expect(page.getByRole('heading', { level: 1 })).toContainText('keyboard-web');
   await expect(page.locator('#main')).toBeFocused();
   await expect(page.getByTestId('stage').first()).toHaveAttribute('data-stage', 'committed');
+});
+
+test('list items reordered, map entries added and removed, a preview and the metrics filtered with the keyboard only', async ({ page }) => {
+  await page.goto('/login');
+  await tabTo(page, page.getByRole('button', { name: 'Continue as Alice Archer' }));
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/\/catalog$/);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const announcer = page.getByTestId('announcer');
+
+  // Reorder: the moved item keeps the focus at its new place, and the move is said.
+  await tabTo(page, page.getByRole('link', { name: /Web service/ }));
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#main')).toBeFocused();
+  const add = page.getByRole('button', { name: 'Add to Ports' });
+  for (const port of ['http', 'metrics']) {
+    await tabTo(page, add);
+    await page.keyboard.press('Enter');
+    await page.keyboard.type(port);
+  }
+  const portName = (i: number) => page.locator(`[data-path="/ports/${i}/name"] input`);
+  await tabTo(page, page.getByRole('button', { name: /^Move .* 1 down$/ }), { back: true });
+  await page.keyboard.press('Enter');
+  await expect(portName(0)).toHaveValue('metrics');
+  await expect(portName(1)).toHaveValue('http');
+  // At the end of the list "down" is disabled: the focus is on the moved item's "up".
+  await expect(page.getByRole('button', { name: /^Move .* 2 up$/ })).toBeFocused();
+  await expect(announcer).toHaveText(/1 moved to position 2 of 2/);
+  await page.keyboard.press('Enter');
+  await expect(portName(0)).toHaveValue('http');
+  await expect(page.getByRole('button', { name: /^Move .* 1 down$/ })).toBeFocused();
+
+  // A preview: the focus goes to it.
+  await tabTo(page, page.locator('#request-name'), { back: true });
+  await page.keyboard.type('kb-preview');
+  await tabTo(page, page.getByRole('button', { name: 'Preview' }));
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('preview')).toBeFocused();
+  await expect(page.getByTestId('preview-path').first()).toContainText('kb-preview');
+
+  // A map: a new entry's value takes the focus; a removed one hands it to the key box.
+  await page.goto('/catalog');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await tabTo(page, page.getByRole('link', { name: /Object storage bucket/ }));
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#main')).toBeFocused();
+  const newKey = page.getByRole('textbox', { name: /^New key for/ });
+  await tabTo(page, newKey);
+  await page.keyboard.type('cost-center');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await expect(page.locator('[data-path="/labels/cost-center"] input')).toBeFocused();
+  await page.keyboard.type('ops');
+  await tabTo(page, page.getByRole('button', { name: 'Remove cost-center' }));
+  await page.keyboard.press('Enter');
+  await expect(page.locator('[data-path="/labels/cost-center"]')).toHaveCount(0);
+  await expect(newKey).toBeFocused();
+
+  // The metrics filtered: the focus stays on the filter, the update is said.
+  await page.goto('/metrics');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await tabTo(page, page.getByRole('combobox', { name: 'Period' }));
+  await page.keyboard.type('last 9');
+  const show = page.getByRole('button', { name: 'Show' });
+  await tabTo(page, show);
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/days=90/);
+  await expect(show).toBeFocused();
+  await expect(announcer).toHaveText('Results updated');
 });

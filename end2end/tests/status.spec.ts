@@ -3,6 +3,7 @@
 // patched through the real API reaches the open request page over Server-Sent Events — the
 // badge changes without a reload, within a second — and the ledger records it.
 import { test, expect } from '@playwright/test';
+import { tabTo } from './tab';
 
 const kube = process.env.SLIPWAY_E2E_KUBE_URL!;
 const auth = { Authorization: 'Bearer kube-double-token' };
@@ -73,12 +74,18 @@ test('a claim status patched in the cluster changes the badge on the open reques
   await expect(page.getByTestId('timeline').locator('[data-kind="failed"]')).toContainText('subnet group not found');
   expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
 
-  // Once Ready, the requester can rate the offering; the rating is there after a reload.
+  // Once Ready, the requester can rate the offering, with the keyboard alone; the rating is
+  // there after a reload.
   const feedback = page.getByTestId('feedback');
   await expect(feedback).toBeVisible();
-  await feedback.getByLabel('4', { exact: true }).check();
-  await feedback.getByLabel('Comment (optional)').fill('Ready in minutes');
-  await feedback.getByTestId('rate').click();
+  // A radio group is one stop for Tab (its first button); the arrows choose within it.
+  await tabTo(page, feedback.getByLabel('1', { exact: true }));
+  for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
+  await expect(feedback.getByLabel('4', { exact: true })).toBeChecked();
+  await tabTo(page, feedback.getByLabel('Comment (optional)'));
+  await page.keyboard.type('Ready in minutes');
+  await tabTo(page, feedback.getByTestId('rate'));
+  await page.keyboard.press('Enter');
   await expect(feedback.getByTestId('rated')).toBeVisible();
   await page.reload();
   await expect(page.getByTestId('feedback').getByLabel('4', { exact: true })).toBeChecked();

@@ -8,36 +8,73 @@
 /// `<details>` is unfolded first, a disabled one is passed over. Does nothing when none can
 /// (and on the server).
 pub fn focus_after_render(selector: String) {
+    focus_first_after_render(vec![selector]);
+}
+
+/// [`focus_after_render`] with fallbacks: the first of `selectors` (in that order) that
+/// matches an element able to take the focus.
+pub fn focus_first_after_render(selectors: Vec<String>) {
     #[cfg(feature = "hydrate")]
     leptos::prelude::request_animation_frame(move || {
-        use wasm_bindgen::JsCast as _;
         let Some(document) = web_sys::window().and_then(|w| w.document()) else {
             return;
         };
-        let Ok(found) = document.query_selector_all(&selector) else {
-            return;
-        };
-        for i in 0..found.length() {
-            let Some(element) = found
-                .item(i)
-                .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
-            else {
-                continue;
-            };
-            if element.has_attribute("disabled") {
-                continue;
-            }
-            while let Ok(Some(closed)) = element.closest("details:not([open])") {
-                let _ = closed.set_attribute("open", "");
-            }
-            let _ = element.focus();
-            if document.active_element().is_some_and(|a| a == *element) {
+        for selector in &selectors {
+            if focus_first_match(&document, selector) {
                 return;
             }
         }
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = selector;
+    let _ = selectors;
+}
+
+#[cfg(feature = "hydrate")]
+fn focus_first_match(document: &web_sys::Document, selector: &str) -> bool {
+    use wasm_bindgen::JsCast as _;
+    let Ok(found) = document.query_selector_all(selector) else {
+        return false;
+    };
+    for i in 0..found.length() {
+        let Some(element) = found
+            .item(i)
+            .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+        else {
+            continue;
+        };
+        if element.has_attribute("disabled") {
+            continue;
+        }
+        while let Ok(Some(closed)) = element.closest("details:not([open])") {
+            let _ = closed.set_attribute("open", "");
+        }
+        let _ = element.focus();
+        if document.active_element().is_some_and(|a| a == *element) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether the focus is inside a form (a filter's control or its button).
+pub fn focus_is_in_form() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.active_element())
+            .and_then(|a| a.closest("form").ok().flatten())
+            .is_some()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    false
+}
+
+/// The element whose `id` is `id`, as a selector: quoted as a CSS string, since ids made
+/// from the schema's keys may hold characters a `#id` selector cannot.
+pub fn with_id(id: &str) -> String {
+    let id = id.replace('\\', "\\\\").replace('"', "\\\"");
+    format!(r#"[id="{id}"]"#)
 }
 
 /// The first control (input, select or text area) inside the element with `data-path`.
@@ -52,6 +89,12 @@ pub fn first_control_of(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::first_control_of;
+
+    #[test]
+    fn ids_are_quoted_as_css_strings() {
+        assert_eq!(super::with_id("add-a.b c"), r#"[id="add-a.b c"]"#);
+        assert_eq!(super::with_id(r#"x"y\z"#), r#"[id="x\"y\\z"]"#);
+    }
 
     #[test]
     fn paths_are_quoted_as_css_strings() {

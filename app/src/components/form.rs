@@ -11,10 +11,13 @@ use leptos::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::catalog::{Field, FieldKind, FormModel, client_errors, pointer_child};
-use crate::components::focus::{first_control_of, focus_after_render};
+use crate::components::announce::use_announcer;
+use crate::components::focus::{
+    first_control_of, focus_after_render, focus_first_after_render, with_id,
+};
 
-const INPUT: &str = "w-full rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900 aria-[invalid=true]:border-red-500";
-const SMALL_BUTTON: &str = "rounded border border-slate-300 px-2 py-0.5 text-xs hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800";
+const INPUT: &str = "w-full rounded-md border border-control bg-surface px-2 py-1.5 text-sm aria-[invalid=true]:border-red-500";
+const SMALL_BUTTON: &str = "rounded border border-control px-2 py-0.5 text-xs hover:bg-subtle";
 
 /// What every field of one form shares.
 #[derive(Clone, Copy)]
@@ -176,7 +179,7 @@ pub fn fields_view(state: FormState, fields: &[Field], parent: &str) -> AnyView 
             .map(|f| field_view(state, f.clone(), pointer_child(parent, &f.key)))
             .collect_view();
         view! {
-            <details class="rounded-md border border-dashed border-slate-300 p-3 dark:border-slate-700">
+            <details class="rounded-md border border-dashed border-control p-3">
                 <summary class="cursor-pointer text-sm font-medium text-secondary">"Advanced"</summary>
                 <div class="mt-3 space-y-4">{inner}</div>
             </details>
@@ -226,7 +229,7 @@ pub fn field_view(state: FormState, field: Field, path: String) -> AnyView {
     };
     if let Some(body) = body {
         return view! {
-            <fieldset class="rounded-md border border-slate-200 p-3 dark:border-slate-800" data-path=path.clone()>
+            <fieldset class="rounded-md border border-line p-3" data-path=path.clone()>
                 <legend class="px-1 text-sm font-medium">{field.label.clone()}{required_mark}</legend>
                 {help}
                 {body}
@@ -419,6 +422,26 @@ fn list_body(state: FormState, label: &str, item: Field, path: String) -> impl I
             )));
         }
     };
+    // A moved item keeps the focus: on its button for the same direction at its new place
+    // (the other one at either end), and the move is announced.
+    let announcer = use_announcer();
+    let moved = {
+        let add_id = add_id.clone();
+        let label = item.label.clone();
+        move |from: usize, to: usize, direction: &str| {
+            let other = if direction == "up" { "down" } else { "up" };
+            focus_first_after_render(vec![
+                with_id(&format!("{add_id}-{to}-{direction}")),
+                with_id(&format!("{add_id}-{to}-{other}")),
+            ]);
+            announcer.say(format!(
+                "{label} {} moved to position {} of {}",
+                from + 1,
+                to + 1,
+                len.get_untracked()
+            ));
+        }
+    };
     let rows = {
         let path = path.clone();
         let add_id = add_id.clone();
@@ -428,23 +451,30 @@ fn list_body(state: FormState, label: &str, item: Field, path: String) -> impl I
                     let name = format!("{} {}", item.label, i + 1);
                     let item_view = field_view(state, Field { label: name.clone(), ..item.clone() }, format!("{path}/{i}"));
                     let (e1, e2, e3) = (edit.clone(), edit.clone(), edit.clone());
+                    let (moved, moved2) = (moved.clone(), moved.clone());
                     let last = i + 1 >= len.get_untracked();
                     let after_remove = if last {
-                        if i == 0 { format!("#{add_id}") } else { first_control_of(&format!("{path}/{}", i - 1)) }
+                        if i == 0 { with_id(&add_id) } else { first_control_of(&format!("{path}/{}", i - 1)) }
                     } else {
                         first_control_of(&format!("{path}/{i}"))
                     };
                     // Server rendering emits no event handlers, so these go unused there.
                     #[cfg(not(feature = "hydrate"))]
-                    let _ = (&e1, &e2, &e3, &after_remove);
+                    let _ = (&e1, &e2, &e3, &after_remove, &moved, &moved2);
                     view! {
                         <li class="flex items-start gap-2">
                             <div class="grow">{item_view}</div>
                             <div class="flex shrink-0 gap-1 pt-6">
-                                <button type="button" class=SMALL_BUTTON aria-label=format!("Move {name} up") disabled=i == 0
-                                    on:click=move |_| e1(&|items: &mut Vec<Value>| items.swap(i, i - 1))>"↑"</button>
-                                <button type="button" class=SMALL_BUTTON aria-label=format!("Move {name} down") disabled=last
-                                    on:click=move |_| e2(&|items: &mut Vec<Value>| items.swap(i, i + 1))>"↓"</button>
+                                <button type="button" id=format!("{add_id}-{i}-up") class=SMALL_BUTTON aria-label=format!("Move {name} up") disabled=i == 0
+                                    on:click=move |_| {
+                                        e1(&|items: &mut Vec<Value>| items.swap(i, i - 1));
+                                        moved(i, i - 1, "up");
+                                    }>"↑"</button>
+                                <button type="button" id=format!("{add_id}-{i}-down") class=SMALL_BUTTON aria-label=format!("Move {name} down") disabled=last
+                                    on:click=move |_| {
+                                        e2(&|items: &mut Vec<Value>| items.swap(i, i + 1));
+                                        moved2(i, i + 1, "down");
+                                    }>"↓"</button>
                                 <button type="button" class=SMALL_BUTTON aria-label=format!("Remove {name}")
                                     on:click=move |_| {
                                         e3(&|items: &mut Vec<Value>| { items.remove(i); });
@@ -476,6 +506,7 @@ fn map_body(state: FormState, label: &str, value_field: Field, path: String) -> 
         })
     });
     let new_key = RwSignal::new(String::new());
+    let new_key_id = format!("new-key{}", path.replace(['/', '~'], "-"));
     let add = {
         let path = path.clone();
         let blank = blank_value(&value_field);
@@ -488,13 +519,17 @@ fn map_body(state: FormState, label: &str, value_field: Field, path: String) -> 
                 .get(&path)
                 .and_then(|v| v.as_object().cloned())
                 .unwrap_or_default();
+            let entry = pointer_child(&path, &key);
             map.entry(key).or_insert(blank.clone());
             state.set(&path, Some(Value::Object(map)));
             new_key.set(String::new());
+            // The new (or existing) entry's value takes the focus, as a new list item does.
+            focus_after_render(first_control_of(&entry));
         }
     };
     let rows = {
         let path = path.clone();
+        let new_key_id = new_key_id.clone();
         move || {
             keys.get()
                 .into_iter()
@@ -506,7 +541,14 @@ fn map_body(state: FormState, label: &str, value_field: Field, path: String) -> 
                         <li class="flex items-start gap-2">
                             <div class="grow">{view}</div>
                             <button type="button" class=format!("{SMALL_BUTTON} mt-6") aria-label=format!("Remove {key}")
-                                on:click=move |_| state.set(&remove_path, None)>"Remove"</button>
+                                on:click={
+                                    let new_key_id = new_key_id.clone();
+                                    move |_| {
+                                        state.set(&remove_path, None);
+                                        // Not left on a button that is gone: to the box that adds one.
+                                        focus_after_render(with_id(&new_key_id));
+                                    }
+                                }>"Remove"</button>
                         </li>
                     }
                 })
@@ -516,7 +558,7 @@ fn map_body(state: FormState, label: &str, value_field: Field, path: String) -> 
     view! {
         <ul class="mt-2 space-y-3">{rows}</ul>
         <div class="mt-2 flex gap-2">
-            <input type="text" class=INPUT placeholder="New key" aria-label=new_key_label
+            <input type="text" id=new_key_id class=INPUT placeholder="New key" aria-label=new_key_label
                     prop:value=move || new_key.get() on:input=move |ev| new_key.set(event_target_value(&ev)) />
             <button type="button" class=SMALL_BUTTON on:click=add>"Add"</button>
         </div>

@@ -6,7 +6,8 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_location;
 
 use crate::api::get_session_info;
-use crate::components::focus::focus_after_render;
+use crate::components::announce::{Announcer, AnnouncerRegion};
+use crate::components::focus::{focus_after_render, focus_is_in_form};
 use crate::components::live::ClusterBanner;
 use crate::components::theme::ThemeToggle;
 use crate::domain::{CurrentUser, SessionInfo};
@@ -21,10 +22,9 @@ const NAV: [(&str, &str, bool); 6] = [
     ("/admin", "Admin", true),
 ];
 
-const NAV_LINK: &str = "rounded-md px-3 py-2 text-sm font-medium text-slate-600 hover:bg-slate-100 hover:text-slate-900 \
-    aria-[current=page]:bg-slate-900 aria-[current=page]:text-white \
-    dark:text-slate-300 dark:hover:bg-slate-800 dark:hover:text-white \
-    dark:aria-[current=page]:bg-white dark:aria-[current=page]:text-slate-900";
+const NAV_LINK: &str = "rounded-md px-3 py-2 text-sm font-medium text-secondary hover:bg-subtle \
+    hover:text-slate-900 dark:hover:text-white \
+    aria-[current=page]:bg-action aria-[current=page]:text-on-action";
 
 /// Wraps a page with the portal's chrome.
 #[component]
@@ -33,14 +33,23 @@ pub fn Layout(children: Children) -> impl IntoView {
     let (mobile_open, set_mobile_open) = signal(false);
     // After a link changes the page in place, the focus goes to the new page's content (a
     // screen reader announces it) instead of staying on a link of the page that was left.
+    // A link that changes only the query (the next page of a list) does the same. A filter's
+    // form keeps the focus where it is, on its controls, and the change is announced instead.
+    let announcer = Announcer::provide();
     let location = use_location();
-    Effect::new(move |before: Option<String>| {
-        let path = location.pathname.get();
-        if before.is_some_and(|before| before != path) {
+    Effect::new(move |before: Option<(String, String)>| {
+        let now = (location.pathname.get(), location.search.get());
+        if let Some(before) = before
+            && before != now
+        {
             set_mobile_open.set(false);
-            focus_after_render("#main".to_owned());
+            if before.0 == now.0 && focus_is_in_form() {
+                announcer.say("Results updated");
+            } else {
+                focus_after_render("#main".to_owned());
+            }
         }
-        path
+        now
     });
 
     let session_view = move |render: fn(SessionInfo) -> AnyView| {
@@ -57,12 +66,13 @@ pub fn Layout(children: Children) -> impl IntoView {
             <section aria-label="Notices">
                 <Suspense fallback=|| ()>{session_view(dev_banner)}</Suspense>
                 <ClusterBanner />
+                <AnnouncerRegion announcer />
             </section>
-            <header class="sticky top-0 z-20 border-b border-slate-200 bg-white/90 backdrop-blur dark:border-slate-800 dark:bg-slate-900/90">
+            <header class="sticky top-0 z-20 border-b border-line bg-surface/90 backdrop-blur">
                 <div class="mx-auto flex h-14 max-w-7xl items-center gap-4 px-4 sm:px-6">
                     <button
                         type="button"
-                        class="rounded-md p-2 text-slate-600 hover:bg-slate-100 md:hidden dark:text-slate-300 dark:hover:bg-slate-800"
+                        class="rounded-md p-2 text-secondary hover:bg-subtle md:hidden"
                         aria-controls="mobile-nav"
                         aria-expanded=move || mobile_open.get().to_string()
                         on:click=move |_| set_mobile_open.update(|open| *open = !*open)
@@ -85,7 +95,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     </div>
                 </div>
                 <Show when=move || mobile_open.get()>
-                    <nav id="mobile-nav" aria-label="Main (mobile)" class="flex flex-col gap-1 border-t border-slate-200 px-4 py-2 md:hidden dark:border-slate-800">
+                    <nav id="mobile-nav" aria-label="Main (mobile)" class="flex flex-col gap-1 border-t border-line px-4 py-2 md:hidden">
                         <Suspense fallback=|| ()>{session_view(nav_links)}</Suspense>
                     </nav>
                 </Show>
@@ -93,7 +103,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             <main id="main" tabindex="-1" class="mx-auto w-full max-w-7xl flex-1 px-4 py-8 outline-none sm:px-6">
                 <ErrorBoundary fallback=error_panel>{children()}</ErrorBoundary>
             </main>
-            <footer class="border-t border-slate-200 py-4 text-center text-xs text-muted dark:border-slate-800">
+            <footer class="border-t border-line py-4 text-center text-xs text-muted">
                 "Slipway — self-service for the platform, GitOps underneath."
             </footer>
         </div>
@@ -125,7 +135,7 @@ fn user_menu(info: SessionInfo) -> AnyView {
     match info.user {
         Some(user) => view! { <UserMenu user /> }.into_any(),
         None => view! {
-            <a href="/login" class="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white dark:bg-white dark:text-slate-900">
+            <a href="/login" class="rounded-md bg-action text-on-action px-3 py-1.5 text-sm font-medium">
                 "Sign in"
             </a>
         }
@@ -147,7 +157,7 @@ fn UserMenu(user: CurrentUser) -> impl IntoView {
                 data-testid="user-menu-button"
                 aria-haspopup="menu"
                 aria-expanded=move || open.get().to_string()
-                class="flex items-center gap-2 rounded-full py-1 pl-1 pr-3 text-sm hover:bg-slate-100 dark:hover:bg-slate-800"
+                class="flex items-center gap-2 rounded-full py-1 pl-1 pr-3 text-sm hover:bg-subtle"
                 on:click=move |_| set_open.update(|o| *o = !*o)
             >
                 <span class="grid h-7 w-7 place-items-center rounded-full bg-indigo-600 text-xs font-semibold text-white">{initials}</span>
@@ -157,7 +167,7 @@ fn UserMenu(user: CurrentUser) -> impl IntoView {
                 <div
                     role="menu"
                     aria-label="User menu"
-                    class="absolute right-0 mt-2 w-64 rounded-lg border border-slate-200 bg-white p-2 shadow-lg dark:border-slate-700 dark:bg-slate-900"
+                    class="absolute right-0 mt-2 w-64 rounded-lg border border-line bg-surface p-2 shadow-lg"
                 >
                     {move || user.with_value(|u| view! {
                         <div class="px-2 py-1.5">
@@ -168,17 +178,17 @@ fn UserMenu(user: CurrentUser) -> impl IntoView {
                             <p class="font-medium uppercase tracking-wide">"Teams"</p>
                             <ul data-testid="user-teams" class="mt-1 flex flex-wrap gap-1">
                                 {u.teams.iter().map(|t| view! {
-                                    <li class="rounded bg-slate-100 px-1.5 py-0.5 dark:bg-slate-800">{t.clone()}</li>
+                                    <li class="rounded bg-subtle px-1.5 py-0.5">{t.clone()}</li>
                                 }).collect_view()}
                             </ul>
                             {u.is_admin.then(|| view! { <p class="mt-1 text-indigo-600 dark:text-indigo-400">"Platform administrator"</p> })}
                         </div>
                     })}
-                    <a href="/tokens" role="menuitem" class="block rounded-md px-2 py-1.5 text-sm hover:bg-slate-100 dark:hover:bg-slate-800">
+                    <a href="/tokens" role="menuitem" class="block rounded-md px-2 py-1.5 text-sm hover:bg-subtle">
                         "API tokens"
                     </a>
-                    <form method="post" action="/auth/logout" class="border-t border-slate-200 pt-1 dark:border-slate-700">
-                        <button type="submit" role="menuitem" class="w-full rounded-md px-2 py-1.5 text-left text-sm hover:bg-slate-100 dark:hover:bg-slate-800">
+                    <form method="post" action="/auth/logout" class="border-t border-line pt-1">
+                        <button type="submit" role="menuitem" class="w-full rounded-md px-2 py-1.5 text-left text-sm hover:bg-subtle">
                             "Sign out"
                         </button>
                     </form>

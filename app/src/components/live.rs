@@ -132,7 +132,7 @@ pub fn health_classes(state: HealthState) -> &'static str {
         HealthState::Deleting => {
             "bg-violet-100 text-violet-900 dark:bg-violet-950 dark:text-violet-200"
         }
-        HealthState::Unknown => "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-200",
+        HealthState::Unknown => "bg-subtle text-slate-700 dark:text-slate-200",
         HealthState::Stale => "bg-amber-100 text-amber-900 dark:bg-amber-950 dark:text-amber-200",
     }
 }

@@ -1,5 +1,6 @@
 //! Building blocks shared by the pages.
 
+pub mod announce;
 pub mod chart;
 pub mod focus;
 pub mod form;

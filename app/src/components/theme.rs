@@ -22,7 +22,7 @@ pub fn ThemeToggle() -> impl IntoView {
             data-testid="theme-toggle"
             aria-pressed=move || dark.get().to_string()
             title=move || if dark.get() { "Switch to light mode" } else { "Switch to dark mode" }
-            class="rounded-md p-2 text-slate-600 hover:bg-slate-100 hover:text-slate-900 dark:text-slate-300 dark:hover:bg-slate-800 dark:hover:text-white"
+            class="rounded-md p-2 text-secondary hover:bg-subtle hover:text-slate-900 dark:hover:text-white"
             on:click=toggle
         >
             <span class="sr-only">"Toggle dark mode"</span>

@@ -44,7 +44,7 @@ fn system_table(info: SystemInfo) -> impl IntoView {
         ),
     ];
     view! {
-        <dl data-testid="system-info" class="divide-y divide-slate-200 rounded-xl border border-slate-200 bg-white dark:divide-slate-800 dark:border-slate-800 dark:bg-slate-900">
+        <dl data-testid="system-info" class="divide-y divide-line rounded-xl border border-line bg-surface">
             {rows.into_iter().map(|(k, v)| view! {
                 <div class="grid grid-cols-3 gap-4 px-4 py-3 text-sm">
                     <dt class="font-medium text-secondary">{k}</dt>
@@ -95,10 +95,10 @@ fn jobs_table(
         .into_any();
     }
     view! {
-        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+        <div class="overflow-x-auto rounded-xl border border-line bg-surface">
             <table data-testid="git-jobs" class="min-w-full text-left text-sm">
                 <caption class="sr-only">"Failed and retried Git jobs, newest first"</caption>
-                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-muted dark:border-slate-800">
+                <thead class="border-b border-line text-xs uppercase tracking-wide text-muted">
                     <tr>
                         <th scope="col" class="px-4 py-2">"Request"</th>
                         <th scope="col" class="px-4 py-2">"Repository and file"</th>
@@ -107,7 +107,7 @@ fn jobs_table(
                         <th scope="col" class="px-4 py-2">"Action"</th>
                     </tr>
                 </thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                <tbody class="divide-y divide-line">
                     {jobs.into_iter().map(|job| {
                         let id = job.request.id.clone();
                         let state = if job.failed {
@@ -120,7 +120,7 @@ fn jobs_table(
                             view! {
                                 <ActionForm action=retry>
                                     <input type="hidden" name="id" value=id.clone() />
-                                    <button type="submit" data-testid="retry-job" class="rounded-md border border-slate-300 px-3 py-1 text-sm dark:border-slate-700">"Retry"</button>
+                                    <button type="submit" data-testid="retry-job" class="rounded-md border border-control px-3 py-1 text-sm">"Retry"</button>
                                 </ActionForm>
                             }.into_any()
                         } else {
@@ -128,7 +128,7 @@ fn jobs_table(
                                 <ActionForm action=abandon>
                                     <input type="hidden" name="id" value=id.clone() />
                                     <label class="sr-only" for=format!("reason-{id}")>"Reason"</label>
-                                    <input id=format!("reason-{id}") name="reason" required placeholder="reason" class="mr-2 rounded-md border border-slate-300 px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-900" />
+                                    <input id=format!("reason-{id}") name="reason" required placeholder="reason" class="mr-2 rounded-md border border-control bg-surface px-2 py-1 text-sm" />
                                     <button type="submit" data-testid="abandon-job" class="rounded-md border border-red-300 px-3 py-1 text-sm text-red-800 dark:border-red-800 dark:text-red-300">"Abandon"</button>
                                 </ActionForm>
                             }.into_any()
@@ -187,10 +187,10 @@ fn users_table(
     reactivate: ServerAction<ReactivateUser>,
 ) -> impl IntoView {
     view! {
-        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+        <div class="overflow-x-auto rounded-xl border border-line bg-surface">
             <table data-testid="users" class="min-w-full text-left text-sm">
                 <caption class="sr-only">"Users, most recently signed in first"</caption>
-                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-muted dark:border-slate-800">
+                <thead class="border-b border-line text-xs uppercase tracking-wide text-muted">
                     <tr>
                         <th scope="col" class="px-4 py-2">"User"</th>
                         <th scope="col" class="px-4 py-2">"Teams"</th>
@@ -200,7 +200,7 @@ fn users_table(
                         <th scope="col" class="px-4 py-2">"State"</th>
                     </tr>
                 </thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                <tbody class="divide-y divide-line">
                     {users.into_iter().map(|user| {
                         let id = user.id.clone();
                         let label = format!("{} ({})", user.name, if user.email.is_empty() { &user.id } else { &user.email });
@@ -215,7 +215,7 @@ fn users_table(
                                 <span class="mr-2 text-xs">{format!("deactivated {at}")}</span>
                                 <ActionForm action=reactivate>
                                     <input type="hidden" name="id" value=id.clone() />
-                                    <button type="submit" data-testid="reactivate-user" aria-label=format!("Reactivate {label}") class="rounded-md border border-slate-300 px-3 py-1 text-sm dark:border-slate-700">"Reactivate"</button>
+                                    <button type="submit" data-testid="reactivate-user" aria-label=format!("Reactivate {label}") class="rounded-md border border-control px-3 py-1 text-sm">"Reactivate"</button>
                                 </ActionForm>
                             }.into_any(),
                         };

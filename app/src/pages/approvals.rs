@@ -62,7 +62,7 @@ fn approval(item: ApprovalItem, decide: ServerAction<DecideApproval>) -> impl In
     let s = &item.summary;
     view! {
         <li data-testid="approval" data-request=s.id.clone() aria-labelledby=heading_id.clone()
-            class="rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+            class="rounded-xl border border-line bg-surface p-4">
             <h2 id=heading_id.clone() class="font-medium">
                 {
                     let title = format!("{} {} {}/{} in {}", s.action.verb(), s.kind, s.team, s.name, s.environment);
@@ -83,7 +83,7 @@ fn approval(item: ApprovalItem, decide: ServerAction<DecideApproval>) -> impl In
                 </ul>
             })}
             <p class="mt-3 font-mono text-xs text-strong">{item.path}</p>
-            <pre data-testid="approval-diff" class="mt-1 max-h-96 overflow-auto rounded bg-slate-50 p-2 font-mono text-xs dark:bg-slate-950">
+            <pre data-testid="approval-diff" class="mt-1 max-h-96 overflow-auto rounded bg-canvas p-2 font-mono text-xs">
                 {item.diff.into_iter().map(|line| {
                     let class = match line.sign {
                         '+' => "block text-emerald-800 dark:text-emerald-300",
@@ -98,7 +98,7 @@ fn approval(item: ApprovalItem, decide: ServerAction<DecideApproval>) -> impl In
                     <div class="mt-3 space-y-2">
                         <label for=comment_id.clone() class="block text-sm font-medium">"Comment"</label>
                         <textarea id=comment_id data-testid="approval-comment" rows="2" maxlength="1000"
-                            class="w-full rounded-md border border-slate-300 px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-900"
+                            class="w-full rounded-md border border-control bg-surface px-2 py-1 text-sm"
                             prop:value=move || comment.get()
                             on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
                         <div class="flex gap-2">

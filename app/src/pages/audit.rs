@@ -8,7 +8,7 @@ use crate::api::get_audit_page;
 use crate::components::page::PageHeader;
 use crate::domain::{AuditFilter, AuditPage};
 
-const INPUT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900";
+const INPUT: &str = "rounded-md border border-control bg-surface px-2 py-1.5 text-sm";
 
 /// `/admin/audit`.
 #[component]
@@ -55,8 +55,8 @@ pub fn AuditPage() -> impl IntoView {
                         <option value="error">"error"</option>
                     </select>
                 </label>
-                <button type="submit" class="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white dark:bg-white dark:text-slate-900">"Filter"</button>
-                <a href=csv_href rel="external" download="slipway-audit.csv" class="ml-auto rounded-md border border-slate-300 px-3 py-1.5 text-sm dark:border-slate-700">"Download CSV"</a>
+                <button type="submit" class="rounded-md bg-action text-on-action px-3 py-1.5 text-sm font-medium">"Filter"</button>
+                <a href=csv_href rel="external" download="slipway-audit.csv" class="ml-auto rounded-md border border-control px-3 py-1.5 text-sm">"Download CSV"</a>
             </div>
         </Form>
         <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
@@ -73,10 +73,10 @@ fn audit_table(page: AuditPage, filter: AuditFilter) -> impl IntoView {
     });
     let empty = page.entries.is_empty();
     view! {
-        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+        <div class="overflow-x-auto rounded-xl border border-line bg-surface">
             <table data-testid="audit-table" class="min-w-full text-left text-sm">
                 <caption class="sr-only">"Audit entries, newest first"</caption>
-                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-muted dark:border-slate-800">
+                <thead class="border-b border-line text-xs uppercase tracking-wide text-muted">
                     <tr>
                         <th scope="col" class="px-4 py-2">"Time (UTC)"</th>
                         <th scope="col" class="px-4 py-2">"Actor"</th>
@@ -86,7 +86,7 @@ fn audit_table(page: AuditPage, filter: AuditFilter) -> impl IntoView {
                         <th scope="col" class="px-4 py-2">"Detail"</th>
                     </tr>
                 </thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                <tbody class="divide-y divide-line">
                     {page.entries.into_iter().map(|e| {
                         let outcome_class = match e.outcome.as_str() {
                             "ok" => "text-emerald-700 dark:text-emerald-400",

@@ -9,7 +9,7 @@ use crate::api::list_offerings;
 use crate::catalog::{CatalogFilter, CatalogPage as Page, OfferingSource, OfferingSummary};
 use crate::components::page::{EmptyState, PageHeader};
 
-const INPUT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900";
+const INPUT: &str = "rounded-md border border-control bg-surface px-2 py-1.5 text-sm";
 
 /// `/catalog`.
 #[component]
@@ -91,7 +91,7 @@ fn Filters(filter: CatalogFilter, page: Page) -> impl IntoView {
                         {page.environments.iter().map(|e| option(e.clone(), e.clone(), *e == filter.environment)).collect_view()}
                     </select>
                 </label>
-                <button type="submit" class="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white dark:bg-white dark:text-slate-900">"Filter"</button>
+                <button type="submit" class="rounded-md bg-action text-on-action px-3 py-1.5 text-sm font-medium">"Filter"</button>
             </div>
         </Form>
     }
@@ -157,11 +157,11 @@ fn Results(page: Page, filter: CatalogFilter) -> impl IntoView {
 fn card(offering: OfferingSummary) -> impl IntoView {
     let href = format!("/catalog/{}", offering.id);
     view! {
-        <li class="rounded-xl border border-slate-200 bg-white p-4 shadow-sm hover:border-slate-400 dark:border-slate-800 dark:bg-slate-900">
+        <li class="rounded-xl border border-line bg-surface p-4 shadow-sm hover:border-slate-400">
             <A href=href attr:class="block" attr:data-testid="offering-card">
                 <div class="flex items-start justify-between gap-2">
                     <h2 class="font-medium">{offering.title.clone()}</h2>
-                    <span class="shrink-0 rounded bg-slate-100 px-1.5 py-0.5 text-xs text-slate-600 dark:bg-slate-800 dark:text-slate-300">{offering.source.label()}</span>
+                    <span class="shrink-0 rounded bg-subtle px-1.5 py-0.5 text-xs text-slate-600 dark:text-slate-300">{offering.source.label()}</span>
                 </div>
                 <p class="mt-1 line-clamp-3 text-sm text-secondary">{offering.description.clone()}</p>
                 <p class="mt-3 font-mono text-xs text-muted">{format!("{} · {}", offering.kind, offering.version)}</p>

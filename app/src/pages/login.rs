@@ -24,7 +24,7 @@ pub fn LoginPage() -> impl IntoView {
     view! {
         <Title text="Sign in" />
         <main class="grid min-h-screen place-items-center px-4">
-            <div class="w-full max-w-md rounded-2xl border border-slate-200 bg-white p-8 shadow-sm dark:border-slate-800 dark:bg-slate-900">
+            <div class="w-full max-w-md rounded-2xl border border-line bg-surface p-8 shadow-sm">
                 <div class="flex items-center gap-2">
                     <img src="/favicon.svg" alt="" class="h-8 w-8" />
                     <h1 class="text-xl font-semibold tracking-tight">"Sign in to Slipway"</h1>
@@ -72,7 +72,7 @@ fn dev_login_form(personas: Vec<DevPersona>, next: Option<String>) -> impl IntoV
                 {next.map(|next| view! { <input type="hidden" name="next" value=next /> })}
                 {personas.into_iter().map(|p| view! {
                     <button type="submit" name="handle" value=p.handle.clone()
-                        class="flex items-center justify-between rounded-md border border-slate-200 px-3 py-2 text-left text-sm hover:bg-slate-50 dark:border-slate-700 dark:hover:bg-slate-800">
+                        class="flex items-center justify-between rounded-md border border-line px-3 py-2 text-left text-sm hover:bg-subtle">
                         <span>{format!("Continue as {}", p.name)}</span>
                         <span class="text-xs text-muted">
                             {p.teams.join(", ")}{if p.is_admin { " · admin" } else { "" }}

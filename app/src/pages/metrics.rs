@@ -13,9 +13,8 @@ use crate::components::page::EmptyState;
 use crate::metrics::{Dashboard, GroupRow, MetricsQuery, PERIODS, human_duration, percent};
 use crate::pages::login::encode_component;
 
-const INPUT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900";
-const CARD: &str =
-    "rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900";
+const INPUT: &str = "rounded-md border border-control bg-surface px-2 py-1.5 text-sm";
+const CARD: &str = "rounded-xl border border-line bg-surface p-4";
 const TH: &str = "px-3 py-2 text-left text-xs font-medium uppercase tracking-wide text-muted";
 const TD: &str = "px-3 py-2 text-sm tabular-nums";
 
@@ -132,7 +131,7 @@ fn Filters(dashboard: Dashboard, focus: Focus) -> impl IntoView {
                     </select>
                 </label>
                 {team_filter}
-                <button type="submit" class="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white dark:bg-white dark:text-slate-900">"Show"</button>
+                <button type="submit" class="rounded-md bg-action text-on-action px-3 py-1.5 text-sm font-medium">"Show"</button>
                 <p class="text-xs text-muted">
                     {format!("{} to {} (UTC)", date(dashboard.from), date(dashboard.to - 1))}
                 </p>
@@ -194,12 +193,14 @@ fn Panel(
 ) -> impl IntoView {
     let href = format!("/api/metrics/export/{table}?{query}");
     view! {
-        <section class=format!("{CARD} mb-6") data-testid=format!("panel-{table}")>
+        // `min-w-0`: in a grid a card would otherwise grow to its widest table. The content
+        // scrolls inside the card when it is wider (a table at 400 % zoom), never the page.
+        <section class=format!("{CARD} mb-6 min-w-0") data-testid=format!("panel-{table}")>
             <div class="mb-3 flex items-center justify-between gap-2">
                 <h2 class="text-base font-semibold">{title}</h2>
                 <a href=href download="" rel="external" data-testid=format!("csv-{table}") class="text-xs font-medium text-sky-700 hover:underline dark:text-sky-400">"Download CSV"</a>
             </div>
-            {children()}
+            <div class="overflow-x-auto">{children()}</div>
         </section>
     }
 }
@@ -303,7 +304,7 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
                     </tr></thead>
                     <tbody>
                         {weeks.into_iter().map(|w| view! {
-                            <tr class="border-t border-slate-100 dark:border-slate-800">
+                            <tr class="border-t border-line">
                                 <td class=TD>{date(w.start)}</td><td class=TD>{w.requests}</td><td class=TD>{w.active_users}</td>
                                 <td class=TD>{w.active_teams}</td><td class=TD>{w.deployments}</td><td class=TD>{w.failures}</td>
                             </tr>
@@ -334,7 +335,7 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
                 <thead><tr><th class=TH>"Stage"</th><th class=TH>"Share"</th><th class=TH>"Median"</th><th class=TH>"Total"</th></tr></thead>
                 <tbody>
                     {stages.into_iter().map(|st| view! {
-                        <tr class="border-t border-slate-100 dark:border-slate-800">
+                        <tr class="border-t border-line">
                             <td class=TD>{st.stage}</td><td class=TD>{share(st.share)}</td><td class=TD>{ms(st.p50_ms)}</td><td class=TD>{human_duration(st.total_ms)}</td>
                         </tr>
                     }).collect_view()}
@@ -343,7 +344,6 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
         </Panel>
 
         <Panel title="DORA by team and environment" table="dora" query=query.clone()>
-            <div class="overflow-x-auto">
             <table class="w-full" data-testid="table-dora">
                 <thead><tr>
                     <th class=TH>"Team"</th><th class=TH>"Environment"</th><th class=TH>"Deployments"</th><th class=TH>"Per week"</th>
@@ -353,7 +353,7 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
                     {dora.into_iter().map(|d| {
                         let (team, environment) = (d.team.clone(), d.environment.clone());
                         view! {
-                        <tr class="border-t border-slate-100 dark:border-slate-800" data-testid="dora-row" data-team=team data-environment=environment>
+                        <tr class="border-t border-line" data-testid="dora-row" data-team=team data-environment=environment>
                             <td class=TD>{d.team}</td><td class=TD>{d.environment}</td><td class=TD>{d.deployments}</td>
                             <td class=TD>{format!("{:.2}", d.per_week)}</td><td class=TD>{ms(d.lead_time_p50_ms)}</td>
                             <td class=TD>{format!("{} ({} of {})", share(d.change_failure_rate), d.change_failures, d.deployments)}</td>
@@ -362,7 +362,6 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
                     }}).collect_view()}
                 </tbody>
             </table>
-            </div>
         </Panel>
 
         <div class="grid gap-6 lg:grid-cols-2">
@@ -371,7 +370,7 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
                     <thead><tr><th class=TH>"Reason"</th><th class=TH>"Failures"</th><th class=TH>"Latest"</th></tr></thead>
                     <tbody>
                         {failures.into_iter().map(|f| view! {
-                            <tr class="border-t border-slate-100 dark:border-slate-800">
+                            <tr class="border-t border-line">
                                 <td class=TD>{f.reason}</td><td class=TD>{f.count}</td>
                                 <td class="px-3 py-2 text-xs text-secondary">
                                     <A href=format!("/requests/{}", f.request_id) attr:class="hover:underline">{f.example}</A>
@@ -387,7 +386,7 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
                         <li class="text-sm">
                             <span class="font-medium" aria-label=format!("rated {} of 5", f.rating)>{"★".repeat(usize::from(f.rating))}{"☆".repeat(5 - usize::from(f.rating.min(5)))}</span>
                             " "<span class="text-xs text-muted">{format!("{} · {} · {}", f.offering, f.team, date(f.at))}</span>
-                            <p class="text-strong">{f.comment}</p>
+                            <p class="break-words text-strong">{f.comment}</p>
                         </li>
                     }).collect_view()}
                 </ul>
@@ -419,7 +418,7 @@ fn group_table(
                     };
                     let settled = g.succeeded + g.failed;
                     view! {
-                        <tr class="border-t border-slate-100 dark:border-slate-800" data-testid="group-row" data-key=row_key>
+                        <tr class="border-t border-line" data-testid="group-row" data-key=row_key>
                             <td class=TD>{key}</td><td class=TD>{g.requests}</td>
                             <td class=TD>{share((settled > 0).then(|| g.succeeded as f64 / settled as f64))}</td>
                             <td class=TD>{ms(g.ready_p50_ms)}</td><td class=TD>{ms(g.ready_p90_ms)}</td>

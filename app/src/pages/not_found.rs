@@ -16,7 +16,7 @@ pub fn NotFound() -> impl IntoView {
             <p class="text-sm font-semibold text-indigo-600 dark:text-indigo-400">"404"</p>
             <h1 class="mt-2 text-2xl font-semibold tracking-tight">"This page does not exist"</h1>
             <p class="mt-2 text-sm text-secondary">"The link may be old, or the page may have moved."</p>
-            <a href="/catalog" class="mt-6 inline-block rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white dark:bg-white dark:text-slate-900">
+            <a href="/catalog" class="mt-6 inline-block rounded-md bg-action text-on-action px-4 py-2 text-sm font-medium">
                 "Back to the catalog"
             </a>
         </section>

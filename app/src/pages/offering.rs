@@ -20,9 +20,11 @@ use crate::components::form::{FormState, fields_view};
 use crate::error::AppError;
 use crate::requests::{Action as RequestAction, ChangeSource};
 
-const INPUT: &str = "w-full rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900 aria-[invalid=true]:border-red-500";
-const BUTTON: &str = "rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white disabled:opacity-50 dark:bg-white dark:text-slate-900";
-const SECONDARY: &str = "rounded-md border border-slate-300 px-3 py-1.5 text-sm font-medium hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800";
+const INPUT: &str = "w-full rounded-md border border-control bg-surface px-2 py-1.5 text-sm aria-[invalid=true]:border-red-500";
+const BUTTON: &str =
+    "rounded-md bg-action text-on-action px-3 py-1.5 text-sm font-medium disabled:opacity-50";
+const SECONDARY: &str =
+    "rounded-md border border-control px-3 py-1.5 text-sm font-medium hover:bg-subtle";
 
 /// `/catalog/:id`.
 #[component]
@@ -117,6 +119,8 @@ fn OfferingView(
             state.server_errors.set(errors_by_path(&errors));
         } else if let Some(Ok(_)) = preview.value().get() {
             state.server_errors.set(BTreeMap::new());
+            // The keyboard goes to what was asked for: the preview, read from its heading.
+            focus_after_render(r#"[data-testid="preview"]"#.to_owned());
         }
     });
     Effect::new(move |_| {
@@ -254,7 +258,7 @@ fn OfferingView(
             <aside class="space-y-6">
                 {move || preview.value().get().and_then(|r| r.ok()).map(preview_view)}
                 {(!notes.is_empty()).then(|| view! {
-                    <section class="rounded-xl border border-slate-200 bg-white p-4 text-sm dark:border-slate-800 dark:bg-slate-900">
+                    <section class="rounded-xl border border-line bg-surface p-4 text-sm">
                         <h2 class="mb-2 font-medium">"Checked by the cluster"</h2>
                         <ul class="list-disc space-y-1 pl-5 text-secondary">
                             {notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}
@@ -262,7 +266,7 @@ fn OfferingView(
                     </section>
                 })}
                 {(!policies.is_empty()).then(|| view! {
-                    <section data-testid="policies" class="rounded-xl border border-slate-200 bg-white p-4 text-sm dark:border-slate-800 dark:bg-slate-900">
+                    <section data-testid="policies" class="rounded-xl border border-line bg-surface p-4 text-sm">
                         <h2 class="mb-2 font-medium">"Platform policies"</h2>
                         <ul class="space-y-2">
                             {policies.into_iter().map(|p| {
@@ -348,15 +352,15 @@ fn preview_view(preview: Preview) -> impl IntoView {
         }
     });
     view! {
-        <section data-testid="preview" class="rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
-            <h2 class="font-medium">"Preview"</h2>
+        <section data-testid="preview" tabindex="-1" aria-labelledby="preview-title" class="rounded-xl border border-line bg-surface p-4 outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">
+            <h2 id="preview-title" class="font-medium">"Preview"</h2>
             <p class="text-xs text-muted">{format!("Compared with the repository at {}", if preview.base.is_empty() { "(empty)".to_owned() } else { preview.base.clone() })}</p>
             {fills}
             {preview.files.into_iter().map(|file| {
                 let (badge, class) = match file.change {
                     FileChange::New => ("New file", "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-200"),
                     FileChange::Changed => ("Changed", "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-200"),
-                    FileChange::Unchanged => ("Unchanged", "bg-slate-100 text-strong dark:bg-slate-800"),
+                    FileChange::Unchanged => ("Unchanged", "bg-subtle text-strong"),
                 };
                 view! {
                     <div class="mt-3">
@@ -364,7 +368,7 @@ fn preview_view(preview: Preview) -> impl IntoView {
                             <span data-testid="preview-change" class=format!("rounded px-1.5 py-0.5 font-sans {class}")>{badge}</span>
                             <span data-testid="preview-path">{file.path.clone()}</span>
                         </p>
-                        <pre data-testid="preview-diff" class="mt-2 max-h-96 overflow-auto rounded bg-slate-50 p-2 font-mono text-xs dark:bg-slate-950">
+                        <pre data-testid="preview-diff" class="mt-2 max-h-96 overflow-auto rounded bg-canvas p-2 font-mono text-xs">
                             {file.diff.into_iter().map(|line| {
                                 let class = match line.sign {
                                     '+' => "block text-emerald-700 dark:text-emerald-300",
@@ -376,7 +380,7 @@ fn preview_view(preview: Preview) -> impl IntoView {
                         </pre>
                         <details class="mt-2 text-xs">
                             <summary class="cursor-pointer">"Full file"</summary>
-                            <pre class="mt-1 overflow-auto rounded bg-slate-50 p-2 font-mono dark:bg-slate-950">{file.content.clone()}</pre>
+                            <pre class="mt-1 overflow-auto rounded bg-canvas p-2 font-mono">{file.content.clone()}</pre>
                         </details>
                     </div>
                 }
@@ -442,7 +446,7 @@ fn schema_docs(offering: &OfferingDetail) -> impl IntoView + use<> {
     let mut out = Vec::new();
     rows(&offering.form.fields, "", &mut out);
     view! {
-        <section class="rounded-xl border border-slate-200 bg-white p-4 text-sm dark:border-slate-800 dark:bg-slate-900" data-testid="schema-docs">
+        <section class="rounded-xl border border-line bg-surface p-4 text-sm" data-testid="schema-docs">
             <h2 class="mb-2 font-medium">"Fields"</h2>
             <dl class="space-y-2">
                 {out.into_iter().map(|(path, kind, help)| view! {

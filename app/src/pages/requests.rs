@@ -6,6 +6,7 @@ use leptos_router::components::{A, Form};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{RateOffering, SubmitChange, get_request, get_request_status, list_requests};
+use crate::components::announce::use_announcer;
 use crate::components::live::{HealthBadge, on_live_message};
 use crate::components::page::{EmptyState, PageHeader};
 use crate::requests::{
@@ -13,7 +14,7 @@ use crate::requests::{
 };
 use crate::status::{LiveStatus, RequestStatus, ResourceNode, StatusMessage, state_label};
 
-const INPUT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900";
+const INPUT: &str = "rounded-md border border-control bg-surface px-2 py-1.5 text-sm";
 
 /// `/requests`.
 #[component]
@@ -49,7 +50,7 @@ pub fn RequestsPage() -> impl IntoView {
                         {Stage::ALL.into_iter().map(|s| view! { <option value=s.as_str()>{s.label()}</option> }).collect_view()}
                     </select>
                 </label>
-                <button type="submit" class="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white dark:bg-white dark:text-slate-900">"Filter"</button>
+                <button type="submit" class="rounded-md bg-action text-on-action px-3 py-1.5 text-sm font-medium">"Filter"</button>
             </div>
         </Form>
         <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
@@ -62,7 +63,7 @@ pub fn RequestsPage() -> impl IntoView {
 #[component]
 pub fn StageBadge(stage: Stage) -> impl IntoView {
     let class = match stage {
-        Stage::Submitted => "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-200",
+        Stage::Submitted => "bg-subtle text-slate-700 dark:text-slate-200",
         Stage::AwaitingApproval => {
             "bg-amber-100 text-amber-900 dark:bg-amber-950 dark:text-amber-200"
         }
@@ -80,7 +81,7 @@ pub fn StageBadge(stage: Stage) -> impl IntoView {
         }
         Stage::ApplyFailed => "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-200",
         Stage::Ready => "bg-emerald-100 text-emerald-900 dark:bg-emerald-950 dark:text-emerald-200",
-        Stage::Deleted => "bg-slate-200 text-strong dark:bg-slate-800",
+        Stage::Deleted => "bg-subtle text-strong",
     };
     view! {
         <span data-testid="stage" data-stage=stage.as_str() class=format!("inline-block rounded px-1.5 py-0.5 text-xs font-medium {class}")>
@@ -117,10 +118,10 @@ fn requests_table(page: RequestPage, filter: RequestFilter) -> impl IntoView {
     });
     let empty = page.requests.is_empty();
     view! {
-        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+        <div class="overflow-x-auto rounded-xl border border-line bg-surface">
             <table data-testid="requests-table" class="min-w-full text-left text-sm">
                 <caption class="sr-only">"Requests, newest first"</caption>
-                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-muted dark:border-slate-800">
+                <thead class="border-b border-line text-xs uppercase tracking-wide text-muted">
                     <tr>
                         <th scope="col" class="px-4 py-2">"Submitted (UTC)"</th>
                         <th scope="col" class="px-4 py-2">"Request"</th>
@@ -130,7 +131,7 @@ fn requests_table(page: RequestPage, filter: RequestFilter) -> impl IntoView {
                         <th scope="col" class="px-4 py-2">"Stage"</th>
                     </tr>
                 </thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                <tbody class="divide-y divide-line">
                     {page.requests.into_iter().map(|r| view! {
                         <tr>
                             <td class="whitespace-nowrap px-4 py-2 font-mono text-xs">{r.created_at}</td>
@@ -169,7 +170,7 @@ pub fn RequestPage() -> impl IntoView {
     let (live_now, set_live_now) = signal(None::<LiveStatus>);
     // Said to a screen reader once, politely, without moving the focus: the request's stage
     // and the claim's health when they change while the page is open.
-    let (announcement, set_announcement) = signal(String::new());
+    let announcer = use_announcer();
     Effect::new(move |before: Option<Option<(String, Stage)>>| {
         let before = before.flatten();
         let now = data.with(|d| {
@@ -182,7 +183,7 @@ pub fn RequestPage() -> impl IntoView {
             && was == is
             && before != now
         {
-            set_announcement.set(format!("Stage: {}", now.label()));
+            announcer.say(format!("Stage: {}", now.label()));
         }
         now.or(before)
     });
@@ -198,7 +199,7 @@ pub fn RequestPage() -> impl IntoView {
                     .as_deref()
                     .map(|r| format!(" ({r})"))
                     .unwrap_or_default();
-                set_announcement.set(format!(
+                announcer.say(format!(
                     "In the cluster: {}{reason}",
                     state_label(live.health.state)
                 ));
@@ -218,7 +219,6 @@ pub fn RequestPage() -> impl IntoView {
         }
     });
     view! {
-        <p class="sr-only" aria-live="polite" aria-atomic="true" data-testid="announcer">{move || announcement.get()}</p>
         <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move { data.await.map(request_view) })}
         </Transition>
@@ -249,7 +249,7 @@ fn live_section(status: RequestStatus, live_now: ReadSignal<Option<LiveStatus>>)
         })
     };
     view! {
-        <section aria-labelledby="live-heading" data-testid="live-status" class="mt-8 rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+        <section aria-labelledby="live-heading" data-testid="live-status" class="mt-8 rounded-xl border border-line bg-surface p-4">
             <h2 id="live-heading" class="flex flex-wrap items-center gap-3 font-medium">
                 <span>"In the cluster"</span>{badge}
                 {status.cluster.map(|c| view! { <span class="text-xs font-normal text-muted">{format!("cluster {c}")}</span> })}
@@ -293,7 +293,7 @@ fn tree_view(node: ResourceNode) -> AnyView {
         .then(|| view! { <span class="text-xs text-muted">" (not seen)"</span> });
     let children = (!node.children.is_empty()).then(|| {
         let items = node.children.into_iter().map(tree_view).collect_view();
-        view! { <ul class="mt-2 space-y-2 border-l border-slate-200 pl-4 dark:border-slate-800">{items}</ul> }
+        view! { <ul class="mt-2 space-y-2 border-l border-line pl-4">{items}</ul> }
     });
     view! {
         <li data-testid="resource" data-kind=node.kind.clone() data-name=node.name.clone()>
@@ -336,14 +336,14 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
         let edit_href = format!("/catalog/{}?edit={}", s.offering.split('@').next().unwrap_or_default(), s.id);
         view! {
             <div class="mt-3 flex flex-wrap items-center gap-2">
-                <a data-testid="edit-claim" href=edit_href class="rounded-md border border-slate-300 px-3 py-1.5 text-sm font-medium hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800">"Edit"</a>
+                <a data-testid="edit-claim" href=edit_href class="rounded-md border border-control px-3 py-1.5 text-sm font-medium hover:bg-subtle">"Edit"</a>
                 {move || if confirming.get() {
                     let of = of.clone();
                     view! {
                         <span class="text-sm">"Delete this claim from Git?"</span>
                         <button type="button" data-testid="confirm-delete" class="rounded-md bg-red-700 px-3 py-1.5 text-sm font-medium text-white"
                             on:click=move |_| { delete.dispatch(SubmitChange { of: of.clone(), action: RequestAction::Delete, draft: None }); }>"Delete"</button>
-                        <button type="button" class="rounded-md border border-slate-300 px-3 py-1.5 text-sm dark:border-slate-700" on:click=move |_| confirming.set(false)>"Keep"</button>
+                        <button type="button" class="rounded-md border border-control px-3 py-1.5 text-sm" on:click=move |_| confirming.set(false)>"Keep"</button>
                     }.into_any()
                 } else {
                     view! {
@@ -382,7 +382,7 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
         <div class="grid gap-8 lg:grid-cols-[minmax(0,2fr)_minmax(0,3fr)]">
             <section aria-labelledby="timeline-heading">
                 <h2 id="timeline-heading" class="mb-3 font-medium">"Timeline"</h2>
-                <ol data-testid="timeline" class="space-y-3 border-l border-slate-200 pl-4 dark:border-slate-800">
+                <ol data-testid="timeline" class="space-y-3 border-l border-line pl-4">
                     {detail.events.into_iter().map(|e| {
                         let sha = e.sha.clone().map(|sha| {
                             let short = sha[..sha.len().min(12)].to_owned();
@@ -412,7 +412,7 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
                         <p class="mt-1 text-xs">"Pull request: "<span data-testid="pull-request" class="font-mono">{url.clone()}</span></p>
                     }.into_any(),
                 })}
-                <pre class="mt-2 max-h-[32rem] overflow-auto rounded bg-white p-3 font-mono text-xs dark:bg-slate-900">{detail.content}</pre>
+                <pre class="mt-2 max-h-[32rem] overflow-auto rounded bg-surface p-3 font-mono text-xs">{detail.content}</pre>
             </section>
         </div>
     }
@@ -428,7 +428,7 @@ fn feedback_section(
     let current = given.as_ref().map_or(0, |g| g.rating);
     let comment = given.map(|g| g.comment).unwrap_or_default();
     view! {
-        <section data-testid="feedback" aria-labelledby="feedback-heading" class="mb-6 rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+        <section data-testid="feedback" aria-labelledby="feedback-heading" class="mb-6 rounded-xl border border-line bg-surface p-4">
             <h2 id="feedback-heading" class="font-medium">{format!("How was {offering}?")}</h2>
             <ActionForm action=rate>
                 <input type="hidden" name="feedback[request_id]" value=request_id />
@@ -445,7 +445,7 @@ fn feedback_section(
                 <label class="mt-2 flex flex-col gap-1 text-xs font-medium">"Comment (optional)"
                     <textarea name="feedback[comment]" maxlength=crate::metrics::MAX_COMMENT_CHARS.to_string() rows="2" class=INPUT>{comment}</textarea>
                 </label>
-                <button type="submit" data-testid="rate" class="mt-2 rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white dark:bg-white dark:text-slate-900">"Send rating"</button>
+                <button type="submit" data-testid="rate" class="mt-2 rounded-md bg-action text-on-action px-3 py-1.5 text-sm font-medium">"Send rating"</button>
             </ActionForm>
             {move || rate.value().get().map(|r| match r {
                 Ok(()) => view! { <p role="status" data-testid="rated" class="mt-2 text-sm text-emerald-700 dark:text-emerald-400">"Thank you: your rating is recorded."</p> }.into_any(),

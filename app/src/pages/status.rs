@@ -4,9 +4,10 @@
 use leptos::prelude::*;
 
 use crate::api::{list_claims, list_clusters};
+use crate::components::announce::use_announcer;
 use crate::components::live::{HealthBadge, on_live_message};
 use crate::components::page::{EmptyState, PageHeader};
-use crate::status::{ClaimRow, ClusterView, StatusMessage};
+use crate::status::{ClaimRow, ClusterView, StatusMessage, state_label};
 
 /// `/status`: my teams' claims with live status.
 #[component]
@@ -15,10 +16,30 @@ pub fn StatusPage() -> impl IntoView {
     // A claim message carries the new status: patch the row at once. Anything else (a new
     // claim, a cluster coming back, a reset) reloads the list.
     let (patched, set_patched) = signal(Vec::<(String, crate::status::LiveStatus)>::new());
+    // Said once to screen readers: which claim changed, and to what.
+    let announcer = use_announcer();
     on_live_message(move |message| match message {
         StatusMessage::Claim {
             request_id, live, ..
         } => {
+            let name = claims.with_untracked(|rows| {
+                rows.as_ref()
+                    .and_then(|r| r.as_ref().ok())
+                    .and_then(|rows| rows.iter().find(|row| row.request_id == *request_id))
+                    .map(|row| row.name.clone())
+            });
+            if let Some(name) = name {
+                let reason = live
+                    .health
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                announcer.say(format!(
+                    "{name}: {}{reason}",
+                    state_label(live.health.state)
+                ));
+            }
             set_patched.update(|p| {
                 p.retain(|(id, _)| id != request_id);
                 p.push((request_id.clone(), live.clone()));
@@ -51,9 +72,9 @@ fn claims_table(
         .into_any();
     }
     view! {
-        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+        <div class="overflow-x-auto rounded-xl border border-line bg-surface">
             <table data-testid="claims" class="min-w-full text-sm">
-                <thead class="border-b border-slate-200 text-left text-xs uppercase tracking-wide text-muted dark:border-slate-800">
+                <thead class="border-b border-line text-left text-xs uppercase tracking-wide text-muted">
                     <tr>
                         <th class="px-4 py-2">"Claim"</th>
                         <th class="px-4 py-2">"Team"</th>
@@ -63,7 +84,7 @@ fn claims_table(
                         <th class="px-4 py-2">"Root cause"</th>
                     </tr>
                 </thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                <tbody class="divide-y divide-line">
                     {rows.into_iter().map(|row| {
                         let id = row.request_id.clone();
                         let initial = row.live.clone();
@@ -137,17 +158,18 @@ fn clusters_view(clusters: Vec<ClusterView>) -> AnyView {
                 view! { <span data-testid="cluster-state" data-state="unreachable" class="rounded-full bg-amber-100 px-2 py-0.5 text-xs text-amber-900 dark:bg-amber-950 dark:text-amber-200">"Unreachable"</span> }.into_any()
             };
             view! {
-                <section data-testid="cluster" data-cluster=c.name.clone() class="mb-8 rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+                <section data-testid="cluster" data-cluster=c.name.clone() class="mb-8 rounded-xl border border-line bg-surface p-4">
                     <h2 class="flex flex-wrap items-center gap-3 font-medium">
                         <span>{c.name.clone()}</span>{reach}
                         <span class="text-xs font-normal text-muted">{format!("environments: {} · since {} · lag {}", c.environments.join(", "), c.since, c.lag_ms.map(|l| format!("{l} ms")).unwrap_or_else(|| "—".into()))}</span>
                     </h2>
                     {c.error.map(|e| view! { <p class="mt-1 text-xs text-amber-800 dark:text-amber-300">{e}</p> })}
-                    <table class="mt-3 min-w-full text-sm">
+                    <div class="mt-3 overflow-x-auto">
+                    <table class="min-w-full text-sm">
                         <thead class="text-left text-xs uppercase tracking-wide text-muted">
                             <tr><th class="py-1 pr-4">"Kind"</th><th class="py-1 pr-4">"API version"</th><th class="py-1 pr-4">"Role"</th><th class="py-1 pr-4">"Objects"</th><th class="py-1 pr-4">"State"</th><th class="py-1 pr-4">"Last event"</th></tr>
                         </thead>
-                        <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                        <tbody class="divide-y divide-line">
                             {c.kinds.into_iter().map(|k| { let (kind, state) = (k.kind.clone(), k.state.as_str()); view! {
                                 <tr data-testid="watched-kind" data-kind=kind data-state=state>
                                     <td class="py-1 pr-4">{k.kind}</td>
@@ -160,6 +182,7 @@ fn clusters_view(clusters: Vec<ClusterView>) -> AnyView {
                             }}).collect_view()}
                         </tbody>
                     </table>
+                    </div>
                 </section>
             }
         })

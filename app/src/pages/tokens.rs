@@ -6,7 +6,7 @@ use crate::api::{CreateApiToken, RevokeApiToken, list_api_tokens};
 use crate::components::page::PageHeader;
 use crate::domain::ApiToken;
 
-const INPUT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900";
+const INPUT: &str = "rounded-md border border-control bg-surface px-2 py-1.5 text-sm";
 
 /// `/tokens`.
 #[component]
@@ -20,7 +20,7 @@ pub fn TokensPage() -> impl IntoView {
 
     view! {
         <PageHeader title="API tokens" lead="Personal tokens for scripts and CI. They act as you on the REST API (/api/v1), within the access you give them." />
-        <section class="mb-8 rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+        <section class="mb-8 rounded-xl border border-line bg-surface p-4">
             <h2 class="mb-3 text-base font-medium">"New token"</h2>
             <ActionForm action=create>
                 <div class="flex flex-wrap items-end gap-3">
@@ -41,7 +41,7 @@ pub fn TokensPage() -> impl IntoView {
                             <option value="365">"365 days"</option>
                         </select>
                     </label>
-                    <button type="submit" class="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white dark:bg-white dark:text-slate-900">
+                    <button type="submit" class="rounded-md bg-action text-on-action px-3 py-1.5 text-sm font-medium">
                         "Create token"
                     </button>
                 </div>
@@ -50,7 +50,7 @@ pub fn TokensPage() -> impl IntoView {
                 Ok(created) => view! {
                     <div role="status" data-testid="new-token" class="mt-4 rounded-md border border-emerald-300 bg-emerald-50 p-3 text-sm dark:border-emerald-800 dark:bg-emerald-950">
                         <p class="font-medium">"Copy this token now. It will not be shown again."</p>
-                        <code data-testid="new-token-secret" class="mt-2 block break-all rounded bg-white p-2 font-mono text-xs dark:bg-slate-900">{created.token}</code>
+                        <code data-testid="new-token-secret" class="mt-2 block break-all rounded bg-surface p-2 font-mono text-xs">{created.token}</code>
                     </div>
                 }.into_any(),
                 Err(error) => view! {
@@ -69,9 +69,9 @@ fn token_table(tokens: Vec<ApiToken>, revoke: ServerAction<RevokeApiToken>) -> i
         return view! { <p class="text-sm text-muted">"You have no API tokens."</p> }.into_any();
     }
     view! {
-        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+        <div class="overflow-x-auto rounded-xl border border-line bg-surface">
             <table data-testid="token-table" class="min-w-full text-left text-sm">
-                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-muted dark:border-slate-800">
+                <thead class="border-b border-line text-xs uppercase tracking-wide text-muted">
                     <tr>
                         <th scope="col" class="px-4 py-2">"Name"</th>
                         <th scope="col" class="px-4 py-2">"Token"</th>
@@ -81,7 +81,7 @@ fn token_table(tokens: Vec<ApiToken>, revoke: ServerAction<RevokeApiToken>) -> i
                         <th scope="col" class="px-4 py-2"><span class="sr-only">"Actions"</span></th>
                     </tr>
                 </thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                <tbody class="divide-y divide-line">
                     {tokens.into_iter().map(|t| {
                         let scopes = t.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
                         let action = if t.active {

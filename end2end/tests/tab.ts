@@ -1,0 +1,12 @@
+// Keyboard-only steps shared by the browser tests.
+import type { Locator, Page } from '@playwright/test';
+
+/** Presses Tab (Shift+Tab with `back`) until `target` has the focus; fails after `limit`. */
+export async function tabTo(page: Page, target: Locator, { back = false, limit = 60 } = {}) {
+  const handle = await target.elementHandle();
+  for (let i = 0; i < limit; i++) {
+    if (await page.evaluate((el) => document.activeElement === el, handle)) return;
+    await page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
+  }
+  throw new Error(`could not reach ${target} with the keyboard`);
+}
