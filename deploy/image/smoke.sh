@@ -73,6 +73,8 @@ unshare --mount --fork env ROOT="$root" USERSPEC="$user" PORT="$port" \
   env -i "${image_env[@]}" "$chroot" --userspec="$USERSPEC" "$ROOT" "${entry[@]}" \
     serve --dev-login --listen "127.0.0.1:$PORT" >"$log" 2>&1 &
   server=$!
+  # A failed check stops the server too, not only a passing run.
+  trap "kill -9 $server 2>/dev/null || true" EXIT
   origin="http://127.0.0.1:$PORT"
   for _ in $(seq 1 300); do
     curl -fsS "$origin/readyz" >/dev/null 2>&1 && break

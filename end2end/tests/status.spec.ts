@@ -95,6 +95,18 @@ test('a claim status patched in the cluster changes the badge on the open reques
   await page.goto('/status');
   const row = page.getByTestId('claim-row').filter({ hasText: 'ledger-db' });
   await expect(row.getByTestId('health-badge')).toHaveAttribute('data-state', 'ready');
+  // A change while the list is open is patched in and said, naming the claim.
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.getByTestId('live-indicator')).toHaveAttribute('data-live', 'open');
+  await patchStatus('ledger-db', [
+    condition('Synced', 'True', 'ReconcileSuccess'),
+    condition('Ready', 'False', 'Unavailable', 'instance is restarting'),
+  ]);
+  await expect(row.getByTestId('health-badge')).not.toHaveAttribute('data-state', 'ready');
+  await expect(page.getByTestId('announcer')).toHaveText(/^ledger-db: /);
+  await patchStatus('ledger-db', [condition('Synced', 'True', 'ReconcileSuccess'), condition('Ready', 'True', 'Available')]);
+  await expect(row.getByTestId('health-badge')).toHaveAttribute('data-state', 'ready');
+  await expect(page.getByTestId('announcer')).toHaveText(/^ledger-db: Ready/);
   await page.goto('/status/clusters');
   const cluster = page.locator('[data-testid="cluster"][data-cluster="e2e"]');
   await expect(cluster.getByTestId('cluster-state')).toHaveAttribute('data-state', 'reachable');
