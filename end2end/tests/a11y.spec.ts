@@ -1,7 +1,7 @@
 // Accessibility of every page type, checked by axe-core (the rule set most audits start
 // from) in both themes, signed in: no violation of WCAG 2.x level A or AA, and none that axe
 // rates serious or critical whatever its tags (landmarks among them). A new one fails here.
-import { test, expect, type Browser, type Page } from '@playwright/test';
+import { test, expect, type Browser, type Page } from './fixtures';
 import AxeBuilder from '@axe-core/playwright';
 
 const WCAG = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a', 'wcag22aa'];

@@ -1,5 +1,5 @@
 // Administration in a real browser: the audit log with filters and its CSV export.
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { readFileSync } from 'node:fs';
 
 test('admins filter the audit log and download the filtered entries as CSV', async ({ page }) => {

@@ -2,7 +2,7 @@
 // every prod request for an approval from team B. Alice submits to prod and sees it wait;
 // Bob approves it from /approvals with the file it will write in front of him; Alice's
 // request page moves on to Committed without a reload.
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 
 test('a prod request waits for an approver, who approves it from the queue', async ({ browser }) => {
   const alice = await (await browser.newContext()).newPage();

@@ -1,7 +1,7 @@
 // The catalog in a real browser: find an offering, see a field error appear while typing and
 // go away when fixed, preview the rendered claim with its diff against the GitOps repository,
 // save a draft, reload, and find the values back.
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 
 test('a developer fills an offering form, previews the diff and gets the draft back after a reload', async ({ page }) => {
   await page.goto('/login');

@@ -1,7 +1,7 @@
 // A request completed with the keyboard alone: no click, no mouse. Every step moves the focus
 // with Tab and acts with Enter or typing, as someone who cannot use a pointer does, and the
 // test asserts where the focus lands after the page changes under it.
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { tabTo } from './tab';
 
 test('a request is completed with the keyboard only, list items added and removed, focus after a refusal', async ({ page }) => {

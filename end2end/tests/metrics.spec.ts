@@ -7,7 +7,7 @@
 //   lead time 2, 4, 2 min → p50 2.0 min; change failures c-billing, c-logs = 2 of 3 = 66.7 %
 //   time to restore: c-billing failed 5d ago, Ready 60 min later → 60.0 min
 //   ratings 5 and 3 → 4.0 / 5
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { readFileSync } from 'node:fs';
 
 test('the dashboard shows the seeded ledger as figures, SVG charts and tables, and exports CSV', async ({ page }) => {

@@ -2,7 +2,7 @@
 // 1.4.10 Reflow). Every page type must then fit the width: nothing wider than the window
 // that would make a person scroll sideways to read a line. Tables may scroll inside their
 // own card (data tables are exempt), never the page.
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 
 test('every page type reflows at 200 % and 400 % zoom without scrolling sideways', async ({ browser }) => {
   test.setTimeout(120_000);

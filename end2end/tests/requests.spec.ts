@@ -2,7 +2,7 @@
 // request page, watch it go from Submitted to Committed (the Git writer commits to the
 // portal's bare repository in the background), see the commit in the timeline and the
 // request in the team's list; then day-2: edit the claim from its values in Git, and delete it.
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 
 test('a developer submits a form and follows the request until it is committed to Git', async ({ page }) => {
   await page.goto('/login');

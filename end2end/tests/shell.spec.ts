@@ -1,5 +1,5 @@
 // The app shell in a real browser: sign-in, hydration, navigation, theme, 404, sign-out.
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect, type Page } from './fixtures';
 
 async function signIn(page: Page, persona: string) {
   await page.goto('/login');

@@ -1,6 +1,6 @@
 // Single sign-on in a real browser against a real OpenID Provider (npm oidc-provider,
 // started by playwright.config.ts): its own login form, PKCE, teams from the groups claim.
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect, type Page } from './fixtures';
 
 async function signInAtProvider(page: Page, username: string, password: string) {
   await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();

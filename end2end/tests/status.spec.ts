@@ -2,7 +2,7 @@
 // in the cluster (the Kubernetes API test double, as Argo CD would create it), and a status
 // patched through the real API reaches the open request page over Server-Sent Events — the
 // badge changes without a reload, within a second — and the ledger records it.
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { tabTo } from './tab';
 
 const kube = process.env.SLIPWAY_E2E_KUBE_URL!;

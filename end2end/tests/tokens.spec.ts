@@ -1,6 +1,6 @@
 // Personal API tokens in a real browser: created from the user menu, shown once, used on
 // the REST API, revoked.
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 
 test('a user creates a token, uses it on the REST API, and revokes it', async ({ page, request }) => {
   await page.goto('/login');
