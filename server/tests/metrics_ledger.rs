@@ -767,3 +767,46 @@ async fn a_dashboard_is_computed_again_after_any_write_it_depends_on() {
     assert_eq!(fourth.summary.known_teams, third.summary.known_teams + 1);
     other.close().await;
 }
+
+/// Eight readers of a dashboard not computed yet, forced to arrive while a computation is in
+/// hand: one computation serves them all, with the same figures.
+#[tokio::test]
+async fn readers_arriving_together_wait_for_one_computation_of_a_dashboard() {
+    use slipway::services::metrics::MetricsService;
+    let l = ledger().await;
+    let service = std::sync::Arc::new(MetricsService::new(
+        l.db.db.clone(),
+        common::environments(&l.db.db),
+    ));
+    let admin = l.users[4].clone();
+    let query = MetricsQuery {
+        days: Some(30),
+        team: None,
+        offering: None,
+    };
+    let held = service.hold_computing().await;
+    let readers: Vec<_> = (0..8)
+        .map(|_| {
+            let (service, admin, query) = (service.clone(), admin.clone(), query.clone());
+            tokio::spawn(async move { service.dashboard_until(&admin, &query, TO).await })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while service.readers_waiting() < 8 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "eight readers waiting"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    drop(held);
+    let mut dashboards = Vec::new();
+    for reader in readers {
+        dashboards.push(reader.await.unwrap().unwrap());
+    }
+    assert!(
+        dashboards.windows(2).all(|w| w[0] == w[1]),
+        "the same figures"
+    );
+    assert_eq!(service.computations(), 1, "one computation for the eight");
+}

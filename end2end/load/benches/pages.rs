@@ -5,7 +5,8 @@
 //!
 //! Run: `make bench-pages` (builds the release binary and front end, installs `wrk`).
 //! `SLIPWAY_BENCH_BIN` names another binary, `SLIPWAY_BENCH_REQUESTS` another ledger size,
-//! `SLIPWAY_BENCH_SECS` the load's length per page (default 10).
+//! `SLIPWAY_BENCH_SECS` the load's length per page (default 10); `SLIPWAY_BENCH_IMPORT_ONLY`
+//! stops after timing the import.
 //!
 //! The ledger is written as JSON Lines and imported with `slipway import-ledger`, so the
 //! import of a year of history is timed here too.
@@ -209,6 +210,14 @@ async fn main() {
         "slipway import-ledger failed"
     );
     let import = started.elapsed();
+    if std::env::var_os("SLIPWAY_BENCH_IMPORT_ONLY").is_some() {
+        println!(
+            "import-ledger, {requests} requests ({:.1} MB of JSON Lines): {:.1} s",
+            size as f64 / 1e6,
+            import.as_secs_f64()
+        );
+        return;
+    }
 
     let server = Served::start(slipway(&bin, dir.path()), dir.path()).await;
     let origin = server.origin.clone();

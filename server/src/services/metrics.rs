@@ -1,5 +1,6 @@
 //! The metrics service: dashboards scoped to the actor's teams, feedback, CSV export.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,10 @@ pub struct MetricsService {
     /// Held while computing, so that readers arriving together for a dashboard not yet
     /// computed wait for one computation instead of each making their own.
     computing: tokio::sync::Mutex<()>,
+    /// Dashboards computed from the database since start.
+    computations: AtomicU64,
+    /// Readers waiting for a computation in hand.
+    waiting: AtomicUsize,
 }
 
 impl MetricsService {
@@ -55,7 +60,27 @@ impl MetricsService {
             history: Mutex::new(None),
             computed: Mutex::default(),
             computing: tokio::sync::Mutex::new(()),
+            computations: AtomicU64::new(0),
+            waiting: AtomicUsize::new(0),
         }
+    }
+
+    /// Dashboards computed from the database since start (the rest were served as kept).
+    pub fn computations(&self) -> u64 {
+        self.computations.load(Ordering::SeqCst)
+    }
+
+    /// Readers waiting now for a computation another reader has in hand.
+    pub fn readers_waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// Holds the computation slot as a reader computing would: readers of a dashboard not
+    /// yet computed wait until the guard is dropped. For tests that force readers to arrive
+    /// together.
+    #[doc(hidden)]
+    pub async fn hold_computing(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.computing.lock().await
     }
 
     /// The scope `query` asks for, within what `actor` may see.
@@ -126,12 +151,15 @@ impl MetricsService {
         if let Some(dashboard) = kept(version) {
             return Ok(dashboard);
         }
+        self.waiting.fetch_add(1, Ordering::SeqCst);
         let _computing = self.computing.lock().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
         // Another reader may have computed it meanwhile, for data as new or newer.
         let version = store::data_version(&self.db).await?;
         if let Some(dashboard) = kept(version) {
             return Ok(dashboard);
         }
+        self.computations.fetch_add(1, Ordering::SeqCst);
         let inputs = store::inputs(&self.db, scope, from, to).await?;
         let mut dashboard = measures::compute(&inputs, from, to);
         store::fill_examples(&self.db, scope, &mut dashboard.failures).await?;
