@@ -10,7 +10,7 @@
 # target/site). OUT: the OCI archive to write. Needs root (buildah, dpkg-deb, ldconfig -r).
 set -euo pipefail
 
-bin=$1 hash=$2 site=$3 out=$4
+bin=$(realpath "$1") hash=$(realpath "$2") site=$(realpath "$3") out=$(realpath -m "$4")
 cd "$(dirname "$0")/../.."
 work=target/image
 rootfs=$work/rootfs
@@ -39,8 +39,12 @@ mkdir -p "$debs"
 # Debian's current version of each (a security update since this machine's install included).
 # Package lists older than the archive name files it no longer has: refresh them once, then.
 download() { apt-get -o APT::Sandbox::User=root download -q "$1"; }
+# A cached file is reused only while it is the candidate version (its epoch's colon is
+# written %3a in the file name).
 (cd "$debs" && for p in "${packages[@]}"; do
-   ls "${p}_"*.deb >/dev/null 2>&1 && continue
+   candidate=$(apt-cache policy "$p" | awk '/Candidate:/ {print $2}')
+   ls "${p}_${candidate//:/%3a}_"*.deb >/dev/null 2>&1 && continue
+   rm -f "${p}_"*.deb
    download "$p" || { apt-get -o DPkg::Lock::Timeout=900 update -q && download "$p"; }
  done)
 

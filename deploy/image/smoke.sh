@@ -13,12 +13,13 @@ fail() { printf '\033[1;31mimage smoke test: %s\033[0m\n' "$*" >&2; exit 1; }
 pass() { printf '    ok  %s\n' "$*"; }
 
 ctr=$(buildah from --quiet "oci-archive:$archive")
-image=$(buildah inspect --type container "$ctr" | jq -r '.FromImageID')
+image=
 cleanup() {
   buildah rm "$ctr" >/dev/null 2>&1 || true
-  buildah rmi -f "$image" >/dev/null 2>&1 || true
+  [ -z "$image" ] || buildah rmi -f "$image" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+image=$(buildah inspect --type container "$ctr" | jq -r '.FromImageID')
 root=$(buildah mount "$ctr")
 config=$(buildah inspect --type container "$ctr" | jq '.OCIv1.config')
 user=$(jq -r '.User' <<<"$config")
@@ -100,7 +101,10 @@ unshare --mount --fork env ROOT="$root" USERSPEC="$user" PORT="$port" \
   done
   pass "the front end it hydrates with: $(tr "\n" " " <<<"$assets")"
   kill -TERM "$server"
+  for _ in $(seq 1 300); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$server" 2>/dev/null && { cat "$log" >&2; fail "slipway serve still running 30 s after SIGTERM"; }
   wait "$server" || { cat "$log" >&2; fail "slipway serve did not stop in order on SIGTERM"; }
+  trap - EXIT
   pass "SIGTERM: stopped in order"
 ' smoke "${image_env[@]}" "${entrypoint[@]}"
 echo "==> image smoke test passed: $archive"

@@ -220,6 +220,10 @@ impl Recorder {
                         }
                     }
                 }
+                if stopping.is_stopping() {
+                    // Stopping while the lease was being taken: no round, release it below.
+                    break;
+                }
                 if let Some(lease) = &held {
                     let sweep = self.watch.dirty.take_applied()
                         || last_sweep.is_none_or(|at| at.elapsed() >= self.settings.sweep);
