@@ -94,10 +94,17 @@ async fn releasing_a_lease_hands_it_over_at_once() {
     let a = Lease::new(test.db.clone(), "status-ledger", "replica-a", ttl);
     let b = Lease::new(test.db.clone(), "status-ledger", "replica-b", ttl);
     let held = a.hold().await.unwrap().expect("free");
+    let first = held.fence().generation;
     assert!(b.hold().await.unwrap().is_none());
     held.release().await;
-    assert!(
-        b.hold().await.unwrap().is_some(),
-        "no wait for the 30 s expiry"
-    );
+    let taken = b
+        .hold()
+        .await
+        .unwrap()
+        .expect("no wait for the 30 s expiry");
+    // The generation keeps growing across a release, as fencing expects.
+    assert_eq!(taken.fence().generation, first + 1);
+    taken.release().await;
+    let again = a.hold().await.unwrap().expect("released again");
+    assert_eq!(again.fence().generation, first + 2);
 }

@@ -65,14 +65,17 @@ pub async fn renew(db: &Db, fence: &Fence, ttl_ms: i64) -> Result<bool> {
 }
 
 /// Gives the lease up (orderly shutdown, a lost run), so another replica need not wait for
-/// its expiry. Only the holder's own generation is removed.
+/// its expiry: the holder's own generation is marked expired. The row stays, so the next
+/// holder's generation is still one more (a deleted row would start again at 1).
 pub async fn release(db: &Db, fence: &Fence) -> Result<()> {
-    sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2 AND generation = $3")
-        .bind(&fence.name)
-        .bind(&fence.holder)
-        .bind(fence.generation)
-        .execute(db.pool())
-        .await?;
+    sqlx::query(
+        "UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2 AND generation = $3",
+    )
+    .bind(&fence.name)
+    .bind(&fence.holder)
+    .bind(fence.generation)
+    .execute(db.pool())
+    .await?;
     Ok(())
 }
 
