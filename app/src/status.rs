@@ -219,6 +219,14 @@ impl StatusMessage {
     }
 }
 
+/// A health in words, its reason after the state: "Failed (ReconcileError)".
+pub fn health_words(health: &Health) -> String {
+    match &health.reason {
+        Some(reason) => format!("{} ({reason})", state_label(health.state)),
+        None => state_label(health.state).to_owned(),
+    }
+}
+
 /// Words for a health state.
 pub fn state_label(state: HealthState) -> &'static str {
     match state {

@@ -2,14 +2,10 @@
 // with Tab and acts with Enter or typing, as someone who cannot use a pointer does, and the
 // test asserts where the focus lands after the page changes under it.
 import { test, expect } from './fixtures';
-import { tabTo } from './tab';
+import { signInByKeyboard, tabTo } from './tab';
 
 test('a request is completed with the keyboard only, list items added and removed, focus after a refusal', async ({ page }) => {
-  await page.goto('/login');
-  await tabTo(page, page.getByRole('button', { name: 'Continue as Alice Archer' }));
-  await page.keyboard.press('Enter');
-  await expect(page).toHaveURL(/\/catalog$/);
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await signInByKeyboard(page, 'Alice Archer');
 
   // Into the offering through its card; the new page takes the focus.
   await tabTo(page, page.getByRole('link', { name: /Web service/ }));
@@ -56,11 +52,7 @@ test('a request is completed with the keyboard only, list items added and remove
 });
 
 test('list items reordered, map entries added and removed, a preview and the metrics filtered with the keyboard only', async ({ page }) => {
-  await page.goto('/login');
-  await tabTo(page, page.getByRole('button', { name: 'Continue as Alice Archer' }));
-  await page.keyboard.press('Enter');
-  await expect(page).toHaveURL(/\/catalog$/);
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await signInByKeyboard(page, 'Alice Archer');
   const announcer = page.getByTestId('announcer');
 
   // Reorder: the moved item keeps the focus at its new place, and the move is said.

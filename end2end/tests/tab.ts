@@ -1,5 +1,5 @@
 // Keyboard-only steps shared by the browser tests.
-import type { Locator, Page } from '@playwright/test';
+import { expect, type Locator, type Page } from '@playwright/test';
 
 /** Presses Tab (Shift+Tab with `back`) until `target` has the focus; fails after `limit`. */
 export async function tabTo(page: Page, target: Locator, { back = false, limit = 60 } = {}) {
@@ -9,4 +9,14 @@ export async function tabTo(page: Page, target: Locator, { back = false, limit =
     await page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
   }
   throw new Error(`could not reach ${target} with the keyboard`);
+}
+
+/** Signs in as `persona` through the development login with the keyboard: on the catalog,
+ *  hydrated. */
+export async function signInByKeyboard(page: Page, persona: string) {
+  await page.goto('/login');
+  await tabTo(page, page.getByRole('button', { name: `Continue as ${persona}` }));
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/\/catalog$/);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 }

@@ -103,6 +103,19 @@ impl Stream {
             .expect("an event within the deadline")
     }
 
+    /// Reads until the server ends the stream; `false` when it is still open after `wait`.
+    async fn ends_within(&mut self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.response.chunk()).await {
+                Err(_) => return false,
+                Ok(Ok(None) | Err(_)) => return true,
+                Ok(Ok(Some(_))) => {}
+            }
+        }
+    }
+
     /// The next event within `wait`, or `None`.
     async fn next_within(&mut self, wait: Duration) -> Option<(Option<String>, String, String)> {
         let deadline = Instant::now() + wait;
@@ -153,11 +166,8 @@ async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) ->
     }
 }
 
-#[tokio::test]
-async fn two_replicas_on_one_database_survive_the_kill_of_either_lease_holder() {
-    let repo = Repo::new();
-    let app = repo.app().await;
-    let alice = app.login_as("alice").await;
+/// The cluster double with the sample claim kind, and a kubeconfig naming it `cp`.
+async fn cluster(repo: &Repo) -> (KubeDouble, std::path::PathBuf) {
     let double = KubeDouble::start().await.unwrap();
     double.register(Kind::new(
         "database.example.org",
@@ -167,6 +177,77 @@ async fn two_replicas_on_one_database_survive_the_kill_of_either_lease_holder() 
     ));
     let kubeconfig = repo.dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, double.kubeconfig("cp")).unwrap();
+    (double, kubeconfig)
+}
+
+/// The applier creates claim `db-NN` of each request, stamped with its id.
+fn claims_appear(double: &KubeDouble, ids: &[String]) {
+    for (i, id) in ids.iter().enumerate() {
+        double
+            .apply(json!({
+                "apiVersion": CLAIM_API, "kind": "PostgreSQLInstance",
+                "metadata": {"name": format!("db-{i:02}"), "namespace": "team-a",
+                    "labels": {"slipway.dev/team": "team-a", "slipway.dev/environment": "dev"},
+                    "annotations": {"slipway.dev/request-id": id}},
+                "spec": {"parameters": {"storageGB": 20}},
+            }))
+            .unwrap();
+    }
+}
+
+/// Claims `db-00` … turn Synced and Ready.
+fn claims_turn_ready(double: &KubeDouble, count: usize) {
+    let ready = json!({"conditions": [
+        {"type": "Synced", "status": "True", "reason": "ReconcileSuccess", "lastTransitionTime": "2026-11-30T10:00:00Z"},
+        {"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": "2026-11-30T10:00:00Z"}]});
+    for i in 0..count {
+        double
+            .patch_status(
+                CLAIM_API,
+                "PostgreSQLInstance",
+                "team-a",
+                &format!("db-{i:02}"),
+                ready.clone(),
+            )
+            .unwrap();
+    }
+}
+
+/// Every request's ledger ends `ready`, starts with `first`, and (two seconds later, when a
+/// second recorder's copy would have come) holds no event twice in a row.
+async fn each_ready_with_no_event_twice(
+    app: &TestApp,
+    cookie: &str,
+    ids: &[String],
+    first: &[&str],
+) {
+    for id in ids {
+        eventually(&format!("request {id} ready"), async || {
+            let (_, detail) = request(app, cookie, id).await;
+            (event_kinds(&detail).last().map(String::as_str) == Some("ready")).then_some(())
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for id in ids {
+        let (_, detail) = request(app, cookie, id).await;
+        let kinds = event_kinds(&detail);
+        let mut unique = kinds.clone();
+        unique.dedup();
+        assert_eq!(unique, kinds, "request {id}: no event twice");
+        assert!(
+            kinds.starts_with(&first.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>()),
+            "request {id}: {kinds:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_replicas_on_one_database_survive_the_kill_of_either_lease_holder() {
+    let repo = Repo::new();
+    let app = repo.app().await;
+    let alice = app.login_as("alice").await;
+    let (double, kubeconfig) = cluster(&repo).await;
     // Every push is held a moment by the remote, so a drain takes several pushes and time.
     let pushes = repo.dir.path().join("pushes");
     repo.hook(
@@ -339,50 +420,12 @@ async fn two_replicas_on_one_database_survive_the_kill_of_either_lease_holder() 
         .unwrap();
     // A browser follows the status on the recorder's replica.
     let watcher = Browser::sign_in(&replicas[recorder], "alice").await;
-    for (i, id) in ids.iter().enumerate() {
-        double
-            .apply(json!({
-                "apiVersion": CLAIM_API, "kind": "PostgreSQLInstance",
-                "metadata": {"name": format!("db-{i:02}"), "namespace": "team-a",
-                    "labels": {"slipway.dev/team": "team-a", "slipway.dev/environment": "dev"},
-                    "annotations": {"slipway.dev/request-id": id}},
-                "spec": {"parameters": {"storageGB": 20}},
-            }))
-            .unwrap();
-    }
+    claims_appear(&double, &ids);
     let (seen, _) = watcher.first_event(None).await;
     let seen = seen.expect("a numbered event");
     replicas.get_mut(recorder).unwrap().kill();
-    let ready = json!({"conditions": [
-        {"type": "Synced", "status": "True", "reason": "ReconcileSuccess", "lastTransitionTime": "2026-11-30T10:00:00Z"},
-        {"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": "2026-11-30T10:00:00Z"}]});
-    for i in 0..ids.len() {
-        double
-            .patch_status(
-                CLAIM_API,
-                "PostgreSQLInstance",
-                "team-a",
-                &format!("db-{i:02}"),
-                ready.clone(),
-            )
-            .unwrap();
-    }
-    for id in &ids {
-        eventually(&format!("request {id} ready"), async || {
-            let (_, detail) = request(&app, &alice, id).await;
-            (event_kinds(&detail).last().map(String::as_str) == Some("ready")).then_some(())
-        })
-        .await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    for id in &ids {
-        let (_, detail) = request(&app, &alice, id).await;
-        let kinds = event_kinds(&detail);
-        let mut unique = kinds.clone();
-        unique.dedup();
-        assert_eq!(unique, kinds, "request {id}: no event twice");
-        assert!(kinds.starts_with(&["submitted".into(), "committed".into(), "synced".into()]));
-    }
+    claims_turn_ready(&double, ids.len());
+    each_ready_with_no_event_twice(&app, &alice, &ids, &["submitted", "committed", "synced"]).await;
 
     // The browser reconnects to the surviving replica with the dead one's last event id:
     // that replica cannot replay another's history, and says so.
@@ -449,15 +492,7 @@ async fn sigterm_to_the_lease_holder_hands_the_writer_and_the_recorder_over_at_o
     let repo = Repo::new();
     let app = repo.app().await;
     let alice = app.login_as("alice").await;
-    let double = KubeDouble::start().await.unwrap();
-    double.register(Kind::new(
-        "database.example.org",
-        "v1alpha1",
-        "PostgreSQLInstance",
-        true,
-    ));
-    let kubeconfig = repo.dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, double.kubeconfig("cp")).unwrap();
+    let (double, kubeconfig) = cluster(&repo).await;
     let pushes = repo.dir.path().join("pushes");
     repo.hook(
         "pre-receive",
@@ -517,6 +552,9 @@ async fn sigterm_to_the_lease_holder_hands_the_writer_and_the_recorder_over_at_o
     let writer_expiry = expiry(&writer_lease).await;
     let recorder_expiry = expiry("status-ledger").await;
 
+    // A browser following the status on the replica about to stop.
+    let mut open_stream = Browser::sign_in(&first, "alice").await.stream(None).await;
+
     let signalled = Instant::now();
     first.terminate();
     let client = reqwest::Client::new();
@@ -535,6 +573,12 @@ async fn sigterm_to_the_lease_holder_hands_the_writer_and_the_recorder_over_at_o
         .await
         .expect("still accepting connections during the shutdown delay");
     assert_eq!(alive.status(), 200);
+    // Its stream ends at once, not at the end of the grace period: the browser reconnects
+    // to a replica that serves.
+    assert!(
+        open_stream.ends_within(Duration::from_secs(3)).await,
+        "the stopping replica ends its status streams"
+    );
 
     for (lease, old_expiry) in [
         (writer_lease.as_str(), writer_expiry),
@@ -581,45 +625,9 @@ async fn sigterm_to_the_lease_holder_hands_the_writer_and_the_recorder_over_at_o
         assert_eq!(commits, 1, "request {id}: exactly one commit");
     }
     // The claims turn Ready: replica-b records it, once per request.
-    let ready = json!({"conditions": [
-        {"type": "Synced", "status": "True", "reason": "ReconcileSuccess", "lastTransitionTime": "2026-11-30T10:00:00Z"},
-        {"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": "2026-11-30T10:00:00Z"}]});
-    for (i, id) in ids.iter().enumerate() {
-        double
-            .apply(json!({
-                "apiVersion": CLAIM_API, "kind": "PostgreSQLInstance",
-                "metadata": {"name": format!("db-{i:02}"), "namespace": "team-a",
-                    "labels": {"slipway.dev/team": "team-a", "slipway.dev/environment": "dev"},
-                    "annotations": {"slipway.dev/request-id": id}},
-                "spec": {"parameters": {"storageGB": 20}},
-            }))
-            .unwrap();
-        double
-            .patch_status(
-                CLAIM_API,
-                "PostgreSQLInstance",
-                "team-a",
-                &format!("db-{i:02}"),
-                ready.clone(),
-            )
-            .unwrap();
-    }
-    for id in &ids {
-        eventually(&format!("request {id} ready"), async || {
-            let (_, detail) = request(&app, &alice, id).await;
-            (event_kinds(&detail).last().map(String::as_str) == Some("ready")).then_some(())
-        })
-        .await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    for id in &ids {
-        let (_, detail) = request(&app, &alice, id).await;
-        let kinds = event_kinds(&detail);
-        let mut unique = kinds.clone();
-        unique.dedup();
-        assert_eq!(unique, kinds, "request {id}: no event twice");
-        assert!(kinds.starts_with(&["submitted".into(), "committed".into()]));
-    }
+    claims_appear(&double, &ids);
+    claims_turn_ready(&double, ids.len());
+    each_ready_with_no_event_twice(&app, &alice, &ids, &["submitted", "committed"]).await;
 }
 
 /// Four replicas started at the same moment on an empty database: every one becomes ready

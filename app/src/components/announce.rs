@@ -10,6 +10,14 @@ use leptos::prelude::*;
 pub struct Announcer(RwSignal<String>);
 
 impl Announcer {
+    /// A new announcer, provided to everything rendered after this in the same owner (the
+    /// layout calls it before its page).
+    pub fn provide() -> Self {
+        let announcer = Announcer(RwSignal::new(String::new()));
+        provide_context(announcer);
+        announcer
+    }
+
     /// Says `text` politely. The same words again are said again (a region announces changes
     /// only, so a repeat alternates a trailing no-break space).
     pub fn say(&self, text: impl Into<String>) {
@@ -27,16 +35,6 @@ impl Announcer {
 /// The announcer the layout provides (one that says nothing outside it, e.g. on sign-in).
 pub fn use_announcer() -> Announcer {
     use_context::<Announcer>().unwrap_or_else(|| Announcer(RwSignal::new(String::new())))
-}
-
-impl Announcer {
-    /// A new announcer, provided to everything rendered after this in the same owner (the
-    /// layout calls it before its page).
-    pub fn provide() -> Self {
-        let announcer = Announcer(RwSignal::new(String::new()));
-        provide_context(announcer);
-        announcer
-    }
 }
 
 /// The live region of `announcer`; placed once, by the layout.

@@ -179,7 +179,7 @@ pub fn fields_view(state: FormState, fields: &[Field], parent: &str) -> AnyView 
             .map(|f| field_view(state, f.clone(), pointer_child(parent, &f.key)))
             .collect_view();
         view! {
-            <details class="rounded-md border border-dashed border-control p-3">
+            <details class="rounded-md border border-dashed border-line p-3">
                 <summary class="cursor-pointer text-sm font-medium text-secondary">"Advanced"</summary>
                 <div class="mt-3 space-y-4">{inner}</div>
             </details>

@@ -32,7 +32,7 @@ pub fn EmptyState(
     view! {
         <section
             data-testid="empty-state"
-            class="rounded-xl border border-dashed border-control bg-surface p-10 text-center"
+            class="rounded-xl border border-dashed border-line bg-surface p-10 text-center"
         >
             <h2 class="text-base font-medium">{title}</h2>
             <div class="mx-auto mt-2 max-w-prose text-sm text-secondary">

@@ -12,7 +12,7 @@ use crate::components::page::{EmptyState, PageHeader};
 use crate::requests::{
     Action as RequestAction, EventKind, RequestDetail, RequestFilter, RequestPage, Stage,
 };
-use crate::status::{LiveStatus, RequestStatus, ResourceNode, StatusMessage, state_label};
+use crate::status::{LiveStatus, RequestStatus, ResourceNode, StatusMessage, health_words};
 
 const INPUT: &str = "rounded-md border border-control bg-surface px-2 py-1.5 text-sm";
 
@@ -193,16 +193,7 @@ pub fn RequestPage() -> impl IntoView {
             StatusMessage::Claim {
                 request_id, live, ..
             } if *request_id == current => {
-                let reason = live
-                    .health
-                    .reason
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default();
-                announcer.say(format!(
-                    "In the cluster: {}{reason}",
-                    state_label(live.health.state)
-                ));
+                announcer.say(format!("In the cluster: {}", health_words(&live.health)));
                 set_live_now.set(Some(live.clone()));
                 status.refetch();
             }

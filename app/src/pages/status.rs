@@ -7,7 +7,7 @@ use crate::api::{list_claims, list_clusters};
 use crate::components::announce::use_announcer;
 use crate::components::live::{HealthBadge, on_live_message};
 use crate::components::page::{EmptyState, PageHeader};
-use crate::status::{ClaimRow, ClusterView, StatusMessage, state_label};
+use crate::status::{ClaimRow, ClusterView, StatusMessage, health_words};
 
 /// `/status`: my teams' claims with live status.
 #[component]
@@ -29,16 +29,7 @@ pub fn StatusPage() -> impl IntoView {
                     .map(|row| row.name.clone())
             });
             if let Some(name) = name {
-                let reason = live
-                    .health
-                    .reason
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default();
-                announcer.say(format!(
-                    "{name}: {}{reason}",
-                    state_label(live.health.state)
-                ));
+                announcer.say(format!("{name}: {}", health_words(&live.health)));
             }
             set_patched.update(|p| {
                 p.retain(|(id, _)| id != request_id);

@@ -115,9 +115,9 @@ impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
-        let url = match backend {
+        let (url, sqlite_file) = match backend {
             Backend::Sqlite => prepare_sqlite(url)?,
-            Backend::Postgres => url.to_owned(),
+            Backend::Postgres => (url.to_owned(), None),
         };
         // Statements are logged at debug level only: at info they would flood the log and
         // could carry request values.
@@ -139,9 +139,7 @@ impl Db {
         Ok(Db {
             pool,
             backend,
-            sqlite_file: (backend == Backend::Sqlite)
-                .then(|| sqlite_path(&url))
-                .flatten(),
+            sqlite_file,
             facts: std::sync::Arc::default(),
         })
     }
@@ -216,39 +214,33 @@ impl Db {
     }
 }
 
-/// Adds `mode=rwc` (create if missing) and creates the file's folder.
-fn prepare_sqlite(url: &str) -> Result<String> {
+/// Adds `mode=rwc` (create if missing) and creates the file's folder. The URL to connect
+/// with, and the database's file (`None` in memory).
+fn prepare_sqlite(url: &str) -> Result<(String, Option<std::path::PathBuf>)> {
     let rest = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
-    let path = rest.split('?').next().unwrap_or_default();
-    if path != ":memory:"
-        && let Some(folder) = Path::new(path)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let file = (path != ":memory:" && !path.is_empty() && !query.contains("mode=memory"))
+        .then(|| std::path::PathBuf::from(path));
+    if let Some(folder) = file
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
     {
         std::fs::create_dir_all(folder).map_err(|source| Error::Folder {
             path: folder.display().to_string(),
             source,
         })?;
     }
-    Ok(if url.contains("mode=") {
+    let url = if url.contains("mode=") {
         url.to_owned()
     } else if url.contains('?') {
         format!("{url}&mode=rwc")
     } else {
         format!("{url}?mode=rwc")
-    })
-}
-
-/// The file of a SQLite URL; `None` for an in-memory database.
-fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
-    let rest = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    (path != ":memory:" && !path.is_empty() && !query.contains("mode=memory"))
-        .then(|| std::path::PathBuf::from(path))
+    };
+    Ok((url, file))
 }
 
 /// An exclusive lock on `<file>.migrate-lock`, held until the returned file is dropped;
@@ -316,11 +308,19 @@ mod tests {
     fn sqlite_urls_get_create_mode_unless_they_choose_one() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/nested/x.db", dir.path().display());
-        assert_eq!(prepare_sqlite(&url).unwrap(), format!("{url}?mode=rwc"));
+        let (prepared, file) = prepare_sqlite(&url).unwrap();
+        assert_eq!(prepared, format!("{url}?mode=rwc"));
+        assert_eq!(
+            file,
+            Some(dir.path().join("nested/x.db")),
+            "its file, for the lock"
+        );
         assert!(dir.path().join("nested").is_dir(), "the folder is created");
         assert_eq!(
-            prepare_sqlite("sqlite://x.db?mode=ro").unwrap(),
+            prepare_sqlite("sqlite://x.db?mode=ro").unwrap().0,
             "sqlite://x.db?mode=ro"
         );
+        assert_eq!(prepare_sqlite("sqlite::memory:").unwrap().1, None);
+        assert_eq!(prepare_sqlite("sqlite://db?mode=memory").unwrap().1, None);
     }
 }

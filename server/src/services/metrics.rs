@@ -151,9 +151,12 @@ impl MetricsService {
         if let Some(dashboard) = kept(version) {
             return Ok(dashboard);
         }
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        let _computing = self.computing.lock().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let _computing = {
+            // Counted while queued, and uncounted even when the reader gives up (a browser
+            // that left drops the future while it waits).
+            let _queued = Queued::on(&self.waiting);
+            self.computing.lock().await
+        };
         // Another reader may have computed it meanwhile, for data as new or newer.
         let version = store::data_version(&self.db).await?;
         if let Some(dashboard) = kept(version) {
@@ -434,4 +437,20 @@ pub fn to_csv(dashboard: &Dashboard, table: &str) -> Option<Result<Vec<u8>, csv:
         Ok(())
     })();
     Some(written.map(|()| out))
+}
+
+/// One reader counted in a waiting count for as long as it lives.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn on(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Queued(count)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
