@@ -45,6 +45,10 @@ pub struct Environment {
     pub mode: WriteMode,
     /// The writer committing to its branch.
     pub writer: Arc<Writer>,
+    /// The environment its claims are promoted from (its stage's predecessor), if any.
+    pub promote_from: Option<String>,
+    /// What a promotion into it must show of the source first.
+    pub gates: crate::config::Gates,
 }
 
 impl Environment {
@@ -181,6 +185,8 @@ impl Environments {
                 prefix: environment.prefix.clone(),
                 mode: environment.mode,
                 writer,
+                promote_from: environment.promote_from.clone(),
+                gates: environment.gates,
             }));
         }
         Environments {
@@ -205,6 +211,15 @@ impl Environments {
     /// Their names, in display order.
     pub fn names(&self) -> Vec<String> {
         self.list.iter().map(|e| e.name.clone()).collect()
+    }
+
+    /// The environments claims of `name` are promoted to (those promoted from it), in
+    /// display order.
+    pub fn promotes_to(&self, name: &str) -> Vec<&Arc<Environment>> {
+        self.list
+            .iter()
+            .filter(|e| e.promote_from.as_deref() == Some(name))
+            .collect()
     }
 
     /// The environments reconciling in `cluster`, in display order.

@@ -25,6 +25,19 @@ struct EnvironmentEntry {
     mode: Option<String>,
     forge_project: Option<String>,
     credentials: Option<CredentialsEntry>,
+    /// The environment claims are promoted from; `""`: none (default: the one before).
+    promote_from: Option<String>,
+    promotion: Option<GatesEntry>,
+}
+
+/// `promotion:` of an environment entry: the gates of promotions into it.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct GatesEntry {
+    require_ready: Option<bool>,
+    /// `30m`, `1h 30m`, `2d` (humantime's units).
+    soak: Option<String>,
+    require_same_version: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -254,9 +267,40 @@ impl ServeArgs {
             }
         }
         let fail = |problem: String| invalid("SLIPWAY_ENVIRONMENTS_FILE", problem);
-        let mut out = Vec::with_capacity(named.len());
-        for (name, cluster) in named {
+        let mut out: Vec<EnvironmentSettings> = Vec::with_capacity(named.len());
+        for (index, (name, cluster)) in named.iter().cloned().enumerate() {
             let entry = file.get(&name).cloned().unwrap_or_default();
+            let promote_from = match entry.promote_from.as_deref().map(str::trim) {
+                None => index.checked_sub(1).map(|before| named[before].0.clone()),
+                Some("") => None,
+                Some(source) if source == name => {
+                    return Err(fail(format!(
+                        "{name}: promoteFrom names the environment itself"
+                    )));
+                }
+                Some(source) if named.iter().any(|(n, _)| n == source) => Some(source.to_owned()),
+                Some(source) => {
+                    return Err(fail(format!(
+                        "{name}: promoteFrom {source:?} is not one of SLIPWAY_ENVIRONMENTS"
+                    )));
+                }
+            };
+            let gates = {
+                let given = entry.promotion.clone().unwrap_or_default();
+                let soak = match given.soak.as_deref() {
+                    None => Duration::ZERO,
+                    Some(text) => humantime::parse_duration(text.trim()).map_err(|e| {
+                        fail(format!(
+                            "{name}: promotion.soak {text:?}: {e} (e.g. 30m, 1h 30m, 2d)"
+                        ))
+                    })?,
+                };
+                super::settings::Gates {
+                    ready: given.require_ready.unwrap_or(true),
+                    soak,
+                    same_version: given.require_same_version.unwrap_or(true),
+                }
+            };
             let mode = match entry.mode.as_deref() {
                 None if pull_request_list.contains(&name.as_str()) => WriteMode::PullRequest,
                 None | Some("direct") => WriteMode::Direct,
@@ -309,7 +353,28 @@ impl ServeArgs {
                 forge_project: entry.forge_project,
                 cluster,
                 name,
+                promote_from,
+                gates,
             });
+        }
+        // A promotion path runs from a first environment onwards: no environment may be
+        // promoted from one that is (through others) promoted from it.
+        for environment in &out {
+            let mut seen = vec![environment.name.as_str()];
+            let mut at = environment.promote_from.as_deref();
+            while let Some(source) = at {
+                if seen.contains(&source) {
+                    return Err(fail(format!(
+                        "promoteFrom makes a cycle: {} ← {source}",
+                        seen.join(" ← ")
+                    )));
+                }
+                seen.push(source);
+                at = out
+                    .iter()
+                    .find(|e| e.name == source)
+                    .and_then(|e| e.promote_from.as_deref());
+            }
         }
         Ok(out)
     }

@@ -89,6 +89,32 @@ pub struct EnvironmentSettings {
     pub mode: WriteMode,
     /// The forge project of its repository, when it is not the forge settings' own.
     pub forge_project: Option<String>,
+    /// The environment its claims are promoted from: the one before it in the display order
+    /// unless its entry names another (or none).
+    pub promote_from: Option<String>,
+    /// What a promotion into it must show of the source first.
+    pub gates: Gates,
+}
+
+/// The gates of promotions into one environment (its `promotion` entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gates {
+    /// The source's claim is Ready now.
+    pub ready: bool,
+    /// … and has been Ready, with no failure or reconciling since, for at least this long.
+    pub soak: Duration,
+    /// The source runs the offering version the catalog offers now (the one the target gets).
+    pub same_version: bool,
+}
+
+impl Default for Gates {
+    fn default() -> Self {
+        Gates {
+            ready: true,
+            soak: Duration::ZERO,
+            same_version: true,
+        }
+    }
 }
 
 /// Rate limits per client address.

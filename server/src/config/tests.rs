@@ -94,6 +94,78 @@ fn an_environments_file_gives_environments_their_own_repository_prefix_and_mode(
 }
 
 #[test]
+fn stages_follow_the_display_order_unless_an_environment_names_its_source_and_gates_are_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("environments.yaml");
+    let path = file.to_str().unwrap();
+    let stages = |text: &str| {
+        std::fs::write(&file, text).unwrap();
+        serve(&[
+            "--environments",
+            "dev,staging,prod-eu,prod-us,sandbox",
+            "--environments-file",
+            path,
+        ])
+        .settings()
+    };
+    let settings = stages(
+        "prod-us: {promoteFrom: staging}
+sandbox: {promoteFrom: \"\"}
+prod-eu:
+  promotion: {soak: 1h 30m, requireSameVersion: false}
+",
+    )
+    .unwrap();
+    let sources: Vec<(&str, Option<&str>)> = settings
+        .environments
+        .iter()
+        .map(|e| (e.name.as_str(), e.promote_from.as_deref()))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("dev", None),
+            ("staging", Some("dev")),
+            ("prod-eu", Some("staging")),
+            ("prod-us", Some("staging")),
+            ("sandbox", None)
+        ]
+    );
+    let gates = |name: &str| {
+        settings
+            .environments
+            .iter()
+            .find(|e| e.name == name)
+            .unwrap()
+            .gates
+    };
+    assert_eq!(
+        gates("prod-eu"),
+        Gates {
+            ready: true,
+            soak: std::time::Duration::from_secs(5400),
+            same_version: false
+        }
+    );
+    assert_eq!(gates("staging"), Gates::default());
+
+    for (text, problem) in [
+        ("dev: {promoteFrom: dev}\n", "names the environment itself"),
+        (
+            "dev: {promoteFrom: qa}\n",
+            "\"qa\" is not one of SLIPWAY_ENVIRONMENTS",
+        ),
+        ("dev: {promoteFrom: staging}\n", "cycle"),
+        ("prod-eu: {promotion: {soak: soon}}\n", "promotion.soak"),
+        ("prod-eu: {promotion: {gate: x}}\n", "unknown field"),
+    ] {
+        let err = stages(text).unwrap_err();
+        assert_eq!(err.variable, "SLIPWAY_ENVIRONMENTS_FILE");
+        assert!(err.problem.contains(problem), "{text}: {}", err.problem);
+    }
+}
+
+#[test]
 fn environments_reconcile_in_the_cluster_they_name_or_the_only_one() {
     let clusters_of = |settings: &Settings| -> Vec<(String, Option<String>)> {
         settings
