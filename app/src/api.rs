@@ -15,6 +15,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::metrics::{Dashboard, MetricsQuery, NewFeedback};
+use crate::promotions::{ClaimAcross, PromotionPlan};
 use crate::requests::{
     Action, ApprovalItem, ChangeSource, GitJob, RequestDetail, RequestFilter, RequestPage,
     Submitted,
@@ -194,6 +195,27 @@ pub async fn submit_change(
             .await
     })
     .await
+}
+
+/// What promoting the claim of request `of` to `target` would write, and its gates now.
+#[server(endpoint = "promotions/plan")]
+pub async fn get_promotion_plan(of: String, target: String) -> Result<PromotionPlan, AppError> {
+    use crate::ports::as_user;
+    as_user(|p, user| async move { p.promotions.plan(&user, &of, &target).await }).await
+}
+
+/// Promotes the claim of request `of` to `target` (gates checked again on the server).
+#[server(endpoint = "promotions/promote")]
+pub async fn promote(of: String, target: String) -> Result<Submitted, AppError> {
+    use crate::ports::as_user;
+    as_user(|p, user| async move { p.promotions.promote(&user, &of, &target).await }).await
+}
+
+/// The claim of request `of` in every environment, and the request's promotion chain.
+#[server(endpoint = "promotions/across")]
+pub async fn get_claim_across(of: String) -> Result<ClaimAcross, AppError> {
+    use crate::ports::as_user;
+    as_user(|p, user| async move { p.promotions.across(&user, &of).await }).await
 }
 
 /// A request's live status and resource tree.

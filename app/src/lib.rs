@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;
+pub mod promotions;
 pub mod requests;
 pub mod status;
 pub mod structure;

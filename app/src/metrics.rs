@@ -32,7 +32,7 @@ impl MetricsQuery {
 }
 
 /// The tables a dashboard has, each exported as CSV at `/api/metrics/export/<name>`.
-pub const TABLES: [&str; 8] = [
+pub const TABLES: [&str; 10] = [
     "weeks",
     "offerings",
     "teams",
@@ -41,6 +41,8 @@ pub const TABLES: [&str; 8] = [
     "failures",
     "dora",
     "feedback",
+    "promotions",
+    "refusals",
 ];
 
 /// A whole dashboard.
@@ -76,6 +78,49 @@ pub struct Dashboard {
     pub dora: Vec<DoraRow>,
     /// Ratings and comments given in the period, newest first.
     pub feedback: Vec<FeedbackRow>,
+    /// Promotions per team and offering.
+    #[serde(default)]
+    pub promotions: Vec<PromotionRow>,
+    /// Promotions refused in the period, per gate.
+    #[serde(default)]
+    pub refusals: Vec<RefusalRow>,
+    /// Offering titles by id, for every offering the dashboard names.
+    #[serde(default)]
+    pub titles: std::collections::BTreeMap<String, String>,
+}
+
+impl Dashboard {
+    /// The offering's title, or its id when the catalog no longer has it.
+    pub fn title<'a>(&'a self, offering: &'a str) -> &'a str {
+        self.titles.get(offering).map_or(offering, String::as_str)
+    }
+}
+
+/// Promotions of one team's claims of one offering.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PromotionRow {
+    /// Team.
+    pub team: String,
+    /// Offering id.
+    pub offering: String,
+    /// Promotions submitted in the period.
+    pub promotions: u64,
+    /// Of those, Ready in their environment.
+    pub ready: u64,
+    /// Promotion lead time (first Ready in the path's first environment → Ready in its last),
+    /// median over the period's promotions into a last environment (ms).
+    pub lead_time_p50_ms: Option<i64>,
+    /// Promotions a gate refused in the period.
+    pub refusals: u64,
+}
+
+/// Promotions a gate refused.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RefusalRow {
+    /// The gate (`ready`, `soak`, `version`).
+    pub gate: String,
+    /// Refusals in the period.
+    pub count: u64,
 }
 
 /// Headline figures of a period.
@@ -128,6 +173,15 @@ pub struct Summary {
     /// Median time from submission to the approval that sent a request on.
     #[serde(default)]
     pub approval_p50_ms: Option<i64>,
+    /// Promotions submitted in the period.
+    #[serde(default)]
+    pub promotions: u64,
+    /// Promotion lead time, median (see [`PromotionRow::lead_time_p50_ms`]).
+    #[serde(default)]
+    pub promotion_lead_p50_ms: Option<i64>,
+    /// Promotions a gate refused in the period.
+    #[serde(default)]
+    pub promotion_refusals: u64,
 }
 
 /// Commits to the environments' paths, by whether Slipway made them.

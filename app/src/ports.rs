@@ -16,6 +16,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::metrics::{Dashboard, MetricsQuery, NewFeedback};
+use crate::promotions::{ClaimAcross, PromotionPlan};
 use crate::requests::{
     Action, ApprovalItem, ChangeSource, GitJob, RequestDetail, RequestFilter, RequestPage,
     Submitted,
@@ -178,6 +179,31 @@ pub trait StatusPort: Send + Sync + 'static {
     async fn clusters(&self, actor: &CurrentUser) -> Result<Vec<ClusterView>, AppError>;
 }
 
+/// Promotions: a claim carried to the next environment of its path, gated by its source.
+/// Members promote their own teams' claims; administrators any.
+#[async_trait]
+pub trait PromotionPort: Send + Sync + 'static {
+    /// What promoting the claim of request `of` to `target` would write, and every gate's
+    /// verdict on its source now.
+    async fn plan(
+        &self,
+        actor: &CurrentUser,
+        of: &str,
+        target: &str,
+    ) -> Result<PromotionPlan, AppError>;
+    /// Promotes the claim of request `of` to `target`: an ordinary request there (create or
+    /// update) naming its source, after the gates pass; a refused gate is
+    /// [`AppError::Invalid`] naming it and what the source shows, and is counted.
+    async fn promote(
+        &self,
+        actor: &CurrentUser,
+        of: &str,
+        target: &str,
+    ) -> Result<Submitted, AppError>;
+    /// The claim of request `of` in every environment, and the request's promotion chain.
+    async fn across(&self, actor: &CurrentUser, of: &str) -> Result<ClaimAcross, AppError>;
+}
+
 /// Adoption metrics from the ledger, and feedback. Members see their teams' figures;
 /// administrators everyone's.
 #[async_trait]
@@ -211,6 +237,8 @@ pub struct Ports {
     pub status: Arc<dyn StatusPort>,
     /// See [`MetricsPort`].
     pub metrics: Arc<dyn MetricsPort>,
+    /// See [`PromotionPort`].
+    pub promotions: Arc<dyn PromotionPort>,
 }
 
 /// The signed-in user of the request being served, if any.

@@ -415,6 +415,15 @@ pub struct RequestDetail {
     /// The rating given for this request, if any.
     #[serde(default)]
     pub feedback: Option<crate::metrics::GivenFeedback>,
+    /// The offering's title, as people read it.
+    #[serde(default)]
+    pub offering_title: String,
+    /// The request this one promotes (the same claim in the environment before).
+    #[serde(default)]
+    pub promoted_from: Option<String>,
+    /// Environments the claim may be promoted to from here (the request is in the branch).
+    #[serde(default)]
+    pub promotes_to: Vec<String>,
 }
 
 /// A Git job an administrator should look at: failed, or tried and not through yet.

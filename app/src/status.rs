@@ -89,6 +89,9 @@ pub struct ClaimRow {
     pub name: String,
     /// Live status.
     pub live: LiveStatus,
+    /// Environments the claim may be promoted to.
+    #[serde(default)]
+    pub promotes_to: Vec<String>,
 }
 
 /// Where following one kind in one cluster stands.

@@ -14,6 +14,7 @@
 pub mod cel;
 pub mod cel_kubernetes;
 pub mod offering;
+pub mod promotion;
 pub mod render;
 pub mod schema;
 pub mod secrets;

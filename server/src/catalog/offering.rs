@@ -382,6 +382,16 @@ pub struct FileFieldHints {
     pub placeholder: Option<String>,
     /// Help text (replaces the description).
     pub help: Option<String>,
+    /// `keep`: the field is the environment's own; promotions leave it as the target has it.
+    pub promotion: Option<PromotionHint>,
+}
+
+/// What a promotion does with a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromotionHint {
+    /// Keep the target's value (or the default on a new claim).
+    Keep,
 }
 
 /// `spec.output` of an offering file.
@@ -529,6 +539,9 @@ fn apply_hints(schema: &mut Value, ui: &FileUi) {
         }
         if let Some(h) = &hints.help {
             set("description", Value::from(h.as_str()));
+        }
+        if hints.promotion == Some(PromotionHint::Keep) {
+            set(app::promotions::KEEP_HINT, Value::from("keep"));
         }
     }
 }

@@ -126,6 +126,20 @@ pub fn from_object(object: &Value, environments: &[String]) -> Result<Offering> 
         );
     }
 
+    // Environment-specific fields, named by annotation: an XRD's schema keeps to the API
+    // server's keywords. A path the schema lacks is logged, not refused.
+    if let Some(list) = object
+        .pointer(&format!(
+            "/metadata/annotations/{}",
+            super::promotion::KEEP_ANNOTATION.replace('/', "~1")
+        ))
+        .and_then(Value::as_str)
+    {
+        for missing in super::promotion::mark(&mut values_schema, list.split(',')) {
+            tracing::warn!(xrd = %name, field = %missing, "{} names a field the schema does not have", super::promotion::KEEP_ANNOTATION);
+        }
+    }
+
     // A claim takes no reference, so nothing here is refused at load.
     let secrets = super::secrets::mark(&mut values_schema, false).unwrap_or_default();
     let form = schema::form_model(&values_schema);

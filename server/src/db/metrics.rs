@@ -519,6 +519,59 @@ pub async fn inputs(db: &Db, scope: &Scope, from: i64, to: i64) -> Result<Inputs
         },
     )
     .await?;
+    // Promotions of the period, each with its chain's first Ready: the chain is walked up
+    // through `promoted_from` to the request with none (the path's first environment).
+    let promotions = period_rows(
+        db,
+        format!(
+            "WITH RECURSIVE chain(start, id) AS (
+                SELECT id, promoted_from FROM requests
+                WHERE promoted_from IS NOT NULL AND created_at >= $1 AND created_at < $2{filter}
+                UNION ALL
+                SELECT c.start, s.promoted_from FROM chain c JOIN requests s ON s.id = c.id
+                WHERE s.promoted_from IS NOT NULL
+            )
+            SELECT p.id, p.team, p.offering, p.environment, pf.ready_at,
+                (SELECT f.ready_at FROM chain c JOIN requests s ON s.id = c.id
+                    JOIN request_facts f ON f.request_id = s.id
+                 WHERE c.start = p.id AND s.promoted_from IS NULL)
+            FROM (SELECT id, team, offering, environment FROM requests
+                  WHERE promoted_from IS NOT NULL AND created_at >= $1 AND created_at < $2{filter}) p
+            LEFT JOIN request_facts pf ON pf.request_id = p.id"
+        ),
+        period,
+        &[],
+        &binds,
+        |row| {
+            Ok(crate::metrics::measures::Promoted {
+                team: row.try_get(1)?,
+                offering: row.try_get(2)?,
+                environment: row.try_get(3)?,
+                ready_at: row.try_get(4)?,
+                root_ready_at: row.try_get(5)?,
+            })
+        },
+    )
+    .await?;
+    let refusals = period_rows(
+        db,
+        format!(
+            "SELECT team, offering, gate, COUNT(*) FROM promotion_refusals
+             WHERE at >= $1 AND at < $2{filter} GROUP BY team, offering, gate"
+        ),
+        period,
+        &[],
+        &binds,
+        |row| {
+            Ok((
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                u64::try_from(row.try_get::<i64, _>(3)?).unwrap_or(0),
+            ))
+        },
+    )
+    .await?;
     Ok(Inputs {
         facts,
         reasons,
@@ -528,6 +581,9 @@ pub async fn inputs(db: &Db, scope: &Scope, from: i64, to: i64) -> Result<Inputs
         feedback,
         known_teams,
         approvals,
+        promotions,
+        refusals,
+        last_stages: Vec::new(),
     })
 }
 

@@ -55,6 +55,8 @@ pub struct NewRequest<'a> {
     /// The approvals a policy requires (JSON, see [`crate::policy::Approval`]) and how they
     /// read; `None`: straight to the Git writer.
     pub approvals: Option<(&'a str, &'a str)>,
+    /// The request this one promotes (the same claim in the environment before).
+    pub promoted_from: Option<&'a str>,
 }
 
 /// The key of a cluster-scoped object: its cluster (see
@@ -123,6 +125,8 @@ pub struct RequestRow {
     pub created_at: i64,
     /// Unix ms.
     pub updated_at: i64,
+    /// The request this one promotes.
+    pub promoted_from: Option<String>,
 }
 
 impl RequestRow {
@@ -135,7 +139,7 @@ impl RequestRow {
     }
 }
 
-pub(super) const REQUEST_COLUMNS: &str = "r.id, r.action, r.offering, r.offering_version, r.api_version, r.kind, r.name, r.team, r.environment, r.requested_by, r.requester_name, r.requester_email, r.body, r.repository, r.path, r.content, r.write_mode, r.state, r.commit_sha, r.pr_number, r.pr_url, r.created_at, r.updated_at";
+pub(super) const REQUEST_COLUMNS: &str = "r.id, r.action, r.offering, r.offering_version, r.api_version, r.kind, r.name, r.team, r.environment, r.requested_by, r.requester_name, r.requester_email, r.body, r.repository, r.path, r.content, r.write_mode, r.state, r.commit_sha, r.pr_number, r.pr_url, r.created_at, r.updated_at, r.promoted_from";
 
 /// Stages after which a request's change is in the branch (or was already there).
 const IN_BRANCH: &str = "('committed', 'merged', 'unchanged', 'synced', 'apply_failed', 'reconciling', 'ready', 'failing', 'deleted')";
@@ -168,9 +172,9 @@ pub async fn submit(
     sqlx::query(
         "INSERT INTO requests (id, action, offering, offering_version, api_version, kind, name, team, environment,
             requested_by, requester_name, requester_email, body, repository, path, content, write_mode, state,
-            commit_sha, pr_number, pr_url, created_at, updated_at, approvals, cluster_name)
+            commit_sha, pr_number, pr_url, created_at, updated_at, approvals, cluster_name, promoted_from)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $19,
-            NULL, NULL, NULL, $18, $18, $20, $21)",
+            NULL, NULL, NULL, $18, $18, $20, $21, $22)",
     )
     .bind(new.id)
     .bind(new.action.as_str())
@@ -198,6 +202,7 @@ pub async fn submit(
             .transpose()
             .map_err(|e| Error::Refused(e.to_string()))?,
     )
+    .bind(new.promoted_from)
     .execute(&mut *tx)
     .await?;
     let mut appended: Vec<Appended> = ledger::append(
@@ -288,7 +293,13 @@ pub async fn submit(
             target: Some(&target),
             request_id: Some(new.id),
             outcome: AuditOutcome::Ok,
-            detail: Some(&format!("{} in {}", new.offering, new.environment)),
+            detail: Some(&match new.promoted_from {
+                Some(source) => format!(
+                    "{} in {}, promoted from request {source}",
+                    new.offering, new.environment
+                ),
+                None => format!("{} in {}", new.offering, new.environment),
+            }),
         },
     )
     .await?;
@@ -386,6 +397,105 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<RequestRow>> {
     .bind(id)
     .fetch_optional(db.pool())
     .await?)
+}
+
+/// A team's requests for the claim `name` of `offering` in every environment, newest first
+/// (at most `limit`): the same resource along its promotion path.
+pub async fn claim_everywhere(
+    db: &Db,
+    team: &str,
+    offering: &str,
+    name: &str,
+    limit: i64,
+) -> Result<Vec<RequestRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {REQUEST_COLUMNS} FROM requests r
+         WHERE r.team = $1 AND r.name = $2 AND r.offering = $3
+         ORDER BY r.id DESC LIMIT $4"
+    )))
+    .bind(team)
+    .bind(name)
+    .bind(offering)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// The requests promoted from request `id`, oldest first.
+pub async fn promoted_from(db: &Db, id: &str) -> Result<Vec<RequestRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {REQUEST_COLUMNS} FROM requests r WHERE r.promoted_from = $1 ORDER BY r.id"
+    )))
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// Whether the request is in the branch (or was already there): committed, merged or later.
+pub fn in_branch(stage: Stage) -> bool {
+    IN_BRANCH.contains(&format!("'{}'", stage.as_str()))
+}
+
+/// A promotion a gate refused, as stored for the dashboards.
+#[derive(Clone, Debug)]
+pub struct NewRefusal<'a> {
+    /// The source request.
+    pub source: &'a RequestRow,
+    /// Where it was to go.
+    pub target_environment: &'a str,
+    /// The gate (`ready`, `soak`, `version`).
+    pub gate: &'a str,
+    /// What the source showed, in words.
+    pub detail: &'a str,
+}
+
+/// Stores a refused promotion (and its audit entry).
+pub async fn refuse_promotion(
+    db: &Db,
+    refusal: &NewRefusal<'_>,
+    actor: &app::domain::CurrentUser,
+) -> Result<()> {
+    let mut tx = db.pool().begin().await?;
+    // Dashboards computed before this refusal no longer count every one.
+    sqlx::query("UPDATE metrics_revision SET n = n + 1")
+        .execute(&mut *tx)
+        .await?;
+    let source = refusal.source;
+    sqlx::query(
+        "INSERT INTO promotion_refusals (id, at, source_request, team, offering, source_environment,
+            target_environment, gate, detail, actor)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(super::new_id())
+    .bind(now_ms())
+    .bind(&source.id)
+    .bind(&source.team)
+    .bind(&source.offering)
+    .bind(&source.environment)
+    .bind(refusal.target_environment)
+    .bind(refusal.gate)
+    .bind(refusal.detail)
+    .bind(&actor.id)
+    .execute(&mut *tx)
+    .await?;
+    let target = format!("{}/{}/{}", source.team, source.kind, source.name);
+    insert_entry(
+        &mut *tx,
+        NewAuditEntry {
+            actor: Some(actor),
+            action: "request.promote",
+            target: Some(&target),
+            request_id: Some(&source.id),
+            outcome: AuditOutcome::Denied,
+            detail: Some(&format!(
+                "to {}: the {} gate: {}",
+                refusal.target_environment, refusal.gate, refusal.detail
+            )),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// What a list may filter on; `teams: None` means every team.

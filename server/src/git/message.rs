@@ -24,6 +24,9 @@ use serde_json::Value;
 /// The trailer that makes a commit findable by request.
 pub const REQUEST_TRAILER: &str = "Slipway-Request-Id";
 
+/// The trailer naming the request a promoted request promotes.
+pub const PROMOTED_TRAILER: &str = "Slipway-Promoted-From";
+
 /// Values listed in a message, at most.
 const MAX_VALUE_LINES: usize = 40;
 
@@ -52,6 +55,8 @@ pub struct Subject<'a> {
     pub requester_name: &'a str,
     /// Requester's e-mail.
     pub requester_email: &'a str,
+    /// The request it promotes, when it is a promotion.
+    pub promoted_from: Option<&'a str>,
 }
 
 /// The commit message of a request: imperative subject, what was asked, trailers.
@@ -84,6 +89,9 @@ pub fn commit_message(s: &Subject<'_>) -> String {
         one_line(s.requester_name),
         one_line(s.requester_email)
     ));
+    if let Some(source) = s.promoted_from {
+        message.push_str(&format!("{PROMOTED_TRAILER}: {}\n", one_line(source)));
+    }
     message
 }
 
@@ -169,6 +177,7 @@ mod tests {
             values,
             requester_name: "Alice <Archer>\nX",
             requester_email: "alice@example.com",
+            promoted_from: None,
         }
     }
 
@@ -200,6 +209,23 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn a_promotion_names_its_source_in_a_fourth_trailer() {
+        let values = json!({"storageGB": 20});
+        let mut s = subject(&values);
+        s.environment = "staging";
+        s.promoted_from = Some("0190-dev\nSlipway-Request-Id: forged");
+        let message = commit_message(&s);
+        assert_eq!(
+            trailers(&message).last().unwrap(),
+            &(
+                "Slipway-Promoted-From".to_owned(),
+                "0190-dev Slipway-Request-Id: forged".to_owned()
+            )
+        );
+        assert_eq!(request_ids(&message), ["0190-aaaa"]);
     }
 
     #[test]

@@ -569,6 +569,7 @@ fn job_of(row: &JobRow) -> Job {
         values: &values,
         requester_name: &r.requester_name,
         requester_email: &r.requester_email,
+        promoted_from: r.promoted_from.as_deref(),
     });
     Job {
         id: r.id.clone(),

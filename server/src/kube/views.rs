@@ -159,6 +159,7 @@ impl StatusWatch {
                     namespace: (!key.namespace.is_empty()).then(|| key.namespace.clone()),
                     name: key.name.clone(),
                     live: view(&state, live),
+                    promotes_to: Vec::new(),
                 });
             }
         }

@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use app::metrics::{
-    Dashboard, DoraRow, FailureRow, FeedbackRow, GroupRow, StageRow, Summary, Week,
+    Dashboard, DoraRow, FailureRow, FeedbackRow, GroupRow, PromotionRow, RefusalRow, StageRow,
+    Summary, Week,
 };
 
 use super::ledger::{Facts, Outcome};
@@ -75,6 +76,27 @@ pub struct Inputs {
     pub known_teams: u64,
     /// Requests submitted in `[from, to)` that a policy held for approval.
     pub approvals: Vec<Held>,
+    /// Promotions submitted in `[from, to)`.
+    pub promotions: Vec<Promoted>,
+    /// Refused promotions in `[from, to)`: (team, offering, gate, count).
+    pub refusals: Vec<(String, String, String, u64)>,
+    /// Environments at the end of a promotion path (none is promoted from them).
+    pub last_stages: Vec<String>,
+}
+
+/// A promoted request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Promoted {
+    /// Team.
+    pub team: String,
+    /// Offering id.
+    pub offering: String,
+    /// The environment promoted to.
+    pub environment: String,
+    /// Its first Ready.
+    pub ready_at: Option<i64>,
+    /// The first Ready of its chain's first request (in the path's first environment).
+    pub root_ready_at: Option<i64>,
 }
 
 /// A request held for approval.
@@ -155,6 +177,60 @@ struct Dora {
     lead: Vec<i64>,
     change_failures: u64,
     restores: Restores,
+}
+
+/// Promotions per team and offering, refusals per gate, and their headline figures.
+fn promotions(inputs: &Inputs, summary: &mut Summary) -> (Vec<PromotionRow>, Vec<RefusalRow>) {
+    #[derive(Default)]
+    struct Tally {
+        promotions: u64,
+        ready: u64,
+        lead: Vec<i64>,
+        refusals: u64,
+    }
+    let mut by: BTreeMap<(&str, &str), Tally> = BTreeMap::new();
+    let mut lead_all = Vec::new();
+    for p in &inputs.promotions {
+        let tally = by.entry((&p.team, &p.offering)).or_default();
+        tally.promotions += 1;
+        if let Some(ready) = p.ready_at {
+            tally.ready += 1;
+            if let Some(root) = p.root_ready_at
+                && inputs.last_stages.contains(&p.environment)
+            {
+                tally.lead.push((ready - root).max(0));
+                lead_all.push((ready - root).max(0));
+            }
+        }
+    }
+    let mut gates: BTreeMap<&str, u64> = BTreeMap::new();
+    for (team, offering, gate, count) in &inputs.refusals {
+        by.entry((team, offering)).or_default().refusals += count;
+        *gates.entry(gate).or_default() += count;
+    }
+    summary.promotions = inputs.promotions.len() as u64;
+    summary.promotion_lead_p50_ms = percentile(&mut lead_all, 50);
+    summary.promotion_refusals = gates.values().sum();
+    let rows = by
+        .into_iter()
+        .map(|((team, offering), mut t)| PromotionRow {
+            team: team.to_owned(),
+            offering: offering.to_owned(),
+            promotions: t.promotions,
+            ready: t.ready,
+            lead_time_p50_ms: percentile(&mut t.lead, 50),
+            refusals: t.refusals,
+        })
+        .collect();
+    let mut refusals: Vec<RefusalRow> = gates
+        .into_iter()
+        .map(|(gate, count)| RefusalRow {
+            gate: gate.to_owned(),
+            count,
+        })
+        .collect();
+    refusals.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.gate.cmp(&b.gate)));
+    (rows, refusals)
 }
 
 /// Computes every measure of `[from, to)` (Unix ms) from `inputs`.
@@ -354,11 +430,15 @@ pub fn compute(inputs: &Inputs, from: i64, to: i64) -> Dashboard {
     feedback.sort_by_key(|f| std::cmp::Reverse(f.at));
     feedback.truncate(100);
 
+    let (promotions, refusals) = promotions(inputs, &mut summary);
+
     Dashboard {
         from,
         to,
         days: u32::try_from((to - from) / 86_400_000).unwrap_or(0),
         summary,
+        promotions,
+        refusals,
         weeks: weeks
             .into_values()
             .map(|(mut week, users, teams)| {
@@ -399,5 +479,68 @@ mod tests {
         assert_eq!(percentile(&mut [30, 10, 20], 50), Some(20));
         assert_eq!(percentile(&mut [30, 10, 20], 90), Some(30));
         assert_eq!(percentile(&mut [], 50), None);
+    }
+
+    #[test]
+    fn promotion_lead_time_runs_from_the_chains_first_ready_to_the_last_stage() {
+        // Team a, offering pg: dev → staging → prod. The chain's dev request was Ready at
+        // 1,000; staging's promotion Ready at 5,000 (not a last stage: no lead time); two
+        // prod promotions Ready at 11,000 and 31,000 (leads 10,000 and 30,000; p50 of two
+        // is rank 1 → 10,000); one prod promotion not Ready yet. Team b's staging promotion
+        // is not Ready. Refusals: 2 ready and 1 soak for a/pg, 1 version for b/pg.
+        let promoted = |team: &str, environment: &str, ready_at: Option<i64>| Promoted {
+            team: team.into(),
+            offering: "pg".into(),
+            environment: environment.into(),
+            ready_at,
+            root_ready_at: Some(1_000),
+        };
+        let inputs = Inputs {
+            promotions: vec![
+                promoted("a", "staging", Some(5_000)),
+                promoted("a", "prod", Some(11_000)),
+                promoted("a", "prod", Some(31_000)),
+                promoted("a", "prod", None),
+                promoted("b", "staging", None),
+            ],
+            refusals: vec![
+                ("a".into(), "pg".into(), "ready".into(), 2),
+                ("a".into(), "pg".into(), "soak".into(), 1),
+                ("b".into(), "pg".into(), "version".into(), 1),
+            ],
+            last_stages: vec!["prod".into()],
+            ..Inputs::default()
+        };
+        let d = compute(&inputs, 0, 7 * 86_400_000);
+        assert_eq!(d.summary.promotions, 5);
+        assert_eq!(d.summary.promotion_lead_p50_ms, Some(10_000));
+        assert_eq!(d.summary.promotion_refusals, 4);
+        assert_eq!(
+            d.promotions,
+            [
+                PromotionRow {
+                    team: "a".into(),
+                    offering: "pg".into(),
+                    promotions: 4,
+                    ready: 3,
+                    lead_time_p50_ms: Some(10_000),
+                    refusals: 3,
+                },
+                PromotionRow {
+                    team: "b".into(),
+                    offering: "pg".into(),
+                    promotions: 1,
+                    ready: 0,
+                    lead_time_p50_ms: None,
+                    refusals: 1,
+                }
+            ]
+        );
+        let gates: Vec<(&str, u64)> = d
+            .refusals
+            .iter()
+            .map(|r| (r.gate.as_str(), r.count))
+            .collect();
+        assert_eq!(gates, [("ready", 2), ("soak", 1), ("version", 1)]);
     }
 }

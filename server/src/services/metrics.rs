@@ -48,6 +48,8 @@ pub struct MetricsService {
     computations: AtomicU64,
     /// Readers waiting for a computation in hand.
     waiting: AtomicUsize,
+    /// Where offering titles come from (ids are shown without it).
+    catalog: Option<Arc<crate::services::catalog::CatalogService>>,
 }
 
 impl MetricsService {
@@ -62,7 +64,14 @@ impl MetricsService {
             computing: tokio::sync::Mutex::new(()),
             computations: AtomicU64::new(0),
             waiting: AtomicUsize::new(0),
+            catalog: None,
         }
+    }
+
+    /// The same service, naming offerings by their titles in `catalog`.
+    pub fn with_titles(mut self, catalog: Arc<crate::services::catalog::CatalogService>) -> Self {
+        self.catalog = Some(catalog);
+        self
     }
 
     /// Dashboards computed from the database since start (the rest were served as kept).
@@ -124,6 +133,21 @@ impl MetricsService {
         } else {
             actor.teams.clone()
         };
+        if let Some(catalog) = &self.catalog {
+            let named = dashboard
+                .offerings
+                .iter()
+                .map(|g| &g.key)
+                .chain(dashboard.promotions.iter().map(|p| &p.offering))
+                .chain(dashboard.feedback.iter().map(|f| &f.offering))
+                .chain(dashboard.offering.iter())
+                .cloned()
+                .collect::<std::collections::BTreeSet<String>>();
+            dashboard.titles = named
+                .into_iter()
+                .filter_map(|id| Some((id.clone(), catalog.find(actor, &id).ok()?.summary.title)))
+                .collect();
+        }
         // Platform-wide: shown to administrators on the unfiltered dashboard only.
         if actor.is_admin && scope.teams.is_none() && scope.offering.is_none() {
             dashboard.summary.self_service = Some(self.self_service(days, from, to).await);
@@ -163,7 +187,13 @@ impl MetricsService {
             return Ok(dashboard);
         }
         self.computations.fetch_add(1, Ordering::SeqCst);
-        let inputs = store::inputs(&self.db, scope, from, to).await?;
+        let mut inputs = store::inputs(&self.db, scope, from, to).await?;
+        inputs.last_stages = self
+            .environments
+            .iter()
+            .filter(|e| self.environments.promotes_to(&e.name).is_empty())
+            .map(|e| e.name.clone())
+            .collect();
         let mut dashboard = measures::compute(&inputs, from, to);
         store::fill_examples(&self.db, scope, &mut dashboard.failures).await?;
         let dashboard = Arc::new(dashboard);
@@ -423,6 +453,36 @@ pub fn to_csv(dashboard: &Dashboard, table: &str) -> Option<Result<Vec<u8>, csv:
                     f.comment.clone(),
                     f.request_id.clone(),
                 ]);
+            }
+        }
+        "promotions" => {
+            rows.push(
+                [
+                    "team",
+                    "offering",
+                    "promotions",
+                    "ready",
+                    "lead_time_p50_ms",
+                    "refusals",
+                ]
+                .map(String::from)
+                .to_vec(),
+            );
+            for p in &dashboard.promotions {
+                rows.push(vec![
+                    p.team.clone(),
+                    p.offering.clone(),
+                    p.promotions.to_string(),
+                    p.ready.to_string(),
+                    opt(p.lead_time_p50_ms),
+                    p.refusals.to_string(),
+                ]);
+            }
+        }
+        "refusals" => {
+            rows.push(["gate", "count"].map(String::from).to_vec());
+            for r in &dashboard.refusals {
+                rows.push(vec![r.gate.clone(), r.count.to_string()]);
             }
         }
         _ => return None,

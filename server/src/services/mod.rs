@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod metrics;
+pub mod promotions;
 pub mod requests;
 pub mod status;
 pub mod system;
@@ -39,19 +40,31 @@ pub struct Parts<'a> {
 /// Builds every port from the shared parts.
 pub fn ports(parts: Parts<'_>) -> Ports {
     let db = parts.db.clone();
+    let requests = Arc::new(requests::RequestService::new(
+        db.clone(),
+        parts.catalog.clone(),
+        parts.environments.clone(),
+        parts.ledger.clone(),
+        parts.settings.git.commit_url.clone(),
+    ));
     Ports {
-        requests: Arc::new(requests::RequestService::new(
+        promotions: Arc::new(promotions::PromotionService::new(
             db.clone(),
+            requests.clone(),
             parts.catalog.clone(),
             parts.environments.clone(),
-            parts.ledger.clone(),
-            parts.settings.git.commit_url.clone(),
+            parts.status.clone(),
         )),
-        status: Arc::new(status::StatusService::new(db.clone(), parts.status.clone())),
-        metrics: Arc::new(metrics::MetricsService::new(
+        requests,
+        status: Arc::new(status::StatusService::new(
             db.clone(),
+            parts.status.clone(),
             parts.environments.clone(),
         )),
+        metrics: Arc::new(
+            metrics::MetricsService::new(db.clone(), parts.environments.clone())
+                .with_titles(parts.catalog.clone()),
+        ),
         catalog: parts.catalog.clone(),
         system: Arc::new(system::SystemService::new(
             db.clone(),

@@ -43,6 +43,8 @@ const PAGE_SIZE: i64 = 50;
 struct Guard<'a> {
     cluster_name: Option<&'a store::ClusterName>,
     verdict: &'a Verdict,
+    /// The request a promotion promotes.
+    promoted_from: Option<&'a str>,
 }
 
 /// "1 approval from platform (prod-databases)".
@@ -153,6 +155,7 @@ impl RequestService {
                 approvals: needs_json
                     .as_deref()
                     .map(|json| (json, needs_text.as_str())),
+                promoted_from: guard.promoted_from,
             },
             actor,
         )
@@ -192,7 +195,11 @@ impl RequestService {
     }
 
     /// The request `id` if the actor may see it.
-    async fn visible(&self, actor: &CurrentUser, id: &str) -> Result<RequestRow, AppError> {
+    pub(crate) async fn visible(
+        &self,
+        actor: &CurrentUser,
+        id: &str,
+    ) -> Result<RequestRow, AppError> {
         store::get(&self.db, id)
             .await?
             .filter(|row| Self::may_see(actor, row))
@@ -332,7 +339,8 @@ fn without_stamp(manifest: &Value) -> Value {
     copy
 }
 
-fn summary(row: &RequestRow) -> RequestSummary {
+/// A request as lists show it.
+pub(crate) fn summary(row: &RequestRow) -> RequestSummary {
     RequestSummary {
         id: row.id.clone(),
         action: row.action,
@@ -359,12 +367,13 @@ fn blank_is_none(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-#[async_trait]
-impl RequestPort for RequestService {
-    async fn submit(
+impl RequestService {
+    /// A new claim from `draft` (a promotion names its source in `promoted_from`).
+    pub(crate) async fn create(
         &self,
         actor: &CurrentUser,
         draft: &RequestDraft,
+        promoted_from: Option<&str>,
     ) -> Result<Submitted, AppError> {
         let id = db::new_id();
         let prepared = self.catalog.prepare(actor, draft, &id)?;
@@ -448,14 +457,142 @@ impl RequestPort for RequestService {
             Guard {
                 cluster_name: cluster_name.as_ref(),
                 verdict: &verdict,
+                promoted_from,
             },
         )
         .await?;
-        // The form did its job; a later visit starts fresh.
-        if let Err(error) = db::drafts::delete(&self.db, &actor.id, &draft.offering).await {
+        // The form did its job; a later visit starts fresh. (A promotion used no form.)
+        if promoted_from.is_none()
+            && let Err(error) = db::drafts::delete(&self.db, &actor.id, &draft.offering).await
+        {
             tracing::warn!(%error, "the draft of a submitted form was not discarded");
         }
         Ok(Submitted { id })
+    }
+
+    /// A change of request `of`'s claim (a promotion names its source in `promoted_from`).
+    pub(crate) async fn change(
+        &self,
+        actor: &CurrentUser,
+        of: &str,
+        action: Action,
+        draft: Option<&RequestDraft>,
+        promoted_from: Option<&str>,
+    ) -> Result<Submitted, AppError> {
+        let row = self.visible(actor, of).await?;
+        self.refuse_if_pending(&row).await?;
+        let offering = self.catalog.find(actor, &row.offering)?;
+        let current = self.current_manifests(&row).await?;
+        self.refuse_unless_owned(&row, &current).await?;
+        let id = db::new_id();
+        match action {
+            Action::Create => Err(AppError::Invalid(
+                "A new claim is requested from the catalog, not as a change.".into(),
+            )),
+            Action::Delete => {
+                let same = RequestDraft {
+                    offering: row.offering.clone(),
+                    environment: row.environment.clone(),
+                    team: row.team.clone(),
+                    name: row.name.clone(),
+                    values: row.values(),
+                };
+                let verdict = self.catalog.policies().check(&Subject {
+                    environment: &row.environment,
+                    offering: &row.offering,
+                    team: &row.team,
+                    name: &row.name,
+                    values: None,
+                    user: actor,
+                });
+                if !verdict.errors.is_empty() {
+                    return Err(AppError::Validation(verdict.errors));
+                }
+                self.store(
+                    actor,
+                    &id,
+                    Action::Delete,
+                    &offering,
+                    &same,
+                    &row.path,
+                    "",
+                    Guard {
+                        cluster_name: None,
+                        verdict: &verdict,
+                        promoted_from,
+                    },
+                )
+                .await?;
+                Ok(Submitted { id })
+            }
+            Action::Update => {
+                let draft = draft
+                    .ok_or_else(|| AppError::Invalid("An update needs the edited form.".into()))?;
+                if (
+                    &draft.offering,
+                    &draft.environment,
+                    &draft.team,
+                    &draft.name,
+                ) != (&row.offering, &row.environment, &row.team, &row.name)
+                {
+                    return Err(AppError::Invalid(
+                        "An edit keeps the offering, environment, team and name; request a new claim to change them.".into(),
+                    ));
+                }
+                let prepared = self.catalog.prepare(actor, draft, &id)?;
+                let (mut rendered, verdict) = (prepared.rendered, prepared.verdict);
+                if rendered.path != row.path {
+                    return Err(AppError::Invalid(format!(
+                        "The offering now places this claim at {} instead of {}; ask the platform team to move it.",
+                        rendered.path, row.path
+                    )));
+                }
+                if let (Some(new), Some(old)) = (rendered.manifests.first_mut(), current.first()) {
+                    preserve(new, old, known_keys(&offering).as_deref());
+                }
+                let unchanged = rendered.manifests.len() == current.len()
+                    && rendered
+                        .manifests
+                        .iter()
+                        .zip(&current)
+                        .all(|(a, b)| without_stamp(a) == without_stamp(b));
+                if unchanged {
+                    return Err(AppError::Invalid(
+                        "Nothing to change: these are the values the repository already holds."
+                            .into(),
+                    ));
+                }
+                let content = crate::catalog::render::to_yaml(&rendered.manifests)
+                    .map_err(|e| AppError::Invalid(e.to_string()))?;
+                self.store(
+                    actor,
+                    &id,
+                    Action::Update,
+                    &offering,
+                    draft,
+                    &row.path,
+                    &content,
+                    Guard {
+                        cluster_name: None,
+                        verdict: &verdict,
+                        promoted_from,
+                    },
+                )
+                .await?;
+                Ok(Submitted { id })
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl RequestPort for RequestService {
+    async fn submit(
+        &self,
+        actor: &CurrentUser,
+        draft: &RequestDraft,
+    ) -> Result<Submitted, AppError> {
+        self.create(actor, draft, None).await
     }
 
     async fn get(&self, actor: &CurrentUser, id: &str) -> Result<RequestDetail, AppError> {
@@ -484,9 +621,25 @@ impl RequestPort for RequestService {
         let feedback = db::metrics::feedback_of(&self.db, id)
             .await?
             .map(|(rating, comment)| app::metrics::GivenFeedback { rating, comment });
+        let offering_title = self
+            .catalog
+            .find(actor, &row.offering)
+            .map_or_else(|_| row.offering.clone(), |o| o.summary.title);
+        let promotes_to = if store::in_branch(row.state) {
+            self.environments
+                .promotes_to(&row.environment)
+                .iter()
+                .map(|e| e.name.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(RequestDetail {
             can_rate,
             feedback,
+            offering_title,
+            promoted_from: row.promoted_from.clone(),
+            promotes_to,
             summary: summary(&row),
             path: row.path.clone(),
             content: row.content.clone(),
@@ -546,107 +699,7 @@ impl RequestPort for RequestService {
         action: Action,
         draft: Option<&RequestDraft>,
     ) -> Result<Submitted, AppError> {
-        let row = self.visible(actor, of).await?;
-        self.refuse_if_pending(&row).await?;
-        let offering = self.catalog.find(actor, &row.offering)?;
-        let current = self.current_manifests(&row).await?;
-        self.refuse_unless_owned(&row, &current).await?;
-        let id = db::new_id();
-        match action {
-            Action::Create => Err(AppError::Invalid(
-                "A new claim is requested from the catalog, not as a change.".into(),
-            )),
-            Action::Delete => {
-                let same = RequestDraft {
-                    offering: row.offering.clone(),
-                    environment: row.environment.clone(),
-                    team: row.team.clone(),
-                    name: row.name.clone(),
-                    values: row.values(),
-                };
-                let verdict = self.catalog.policies().check(&Subject {
-                    environment: &row.environment,
-                    offering: &row.offering,
-                    team: &row.team,
-                    name: &row.name,
-                    values: None,
-                    user: actor,
-                });
-                if !verdict.errors.is_empty() {
-                    return Err(AppError::Validation(verdict.errors));
-                }
-                self.store(
-                    actor,
-                    &id,
-                    Action::Delete,
-                    &offering,
-                    &same,
-                    &row.path,
-                    "",
-                    Guard {
-                        cluster_name: None,
-                        verdict: &verdict,
-                    },
-                )
-                .await?;
-                Ok(Submitted { id })
-            }
-            Action::Update => {
-                let draft = draft
-                    .ok_or_else(|| AppError::Invalid("An update needs the edited form.".into()))?;
-                if (
-                    &draft.offering,
-                    &draft.environment,
-                    &draft.team,
-                    &draft.name,
-                ) != (&row.offering, &row.environment, &row.team, &row.name)
-                {
-                    return Err(AppError::Invalid(
-                        "An edit keeps the offering, environment, team and name; request a new claim to change them.".into(),
-                    ));
-                }
-                let prepared = self.catalog.prepare(actor, draft, &id)?;
-                let (mut rendered, verdict) = (prepared.rendered, prepared.verdict);
-                if rendered.path != row.path {
-                    return Err(AppError::Invalid(format!(
-                        "The offering now places this claim at {} instead of {}; ask the platform team to move it.",
-                        rendered.path, row.path
-                    )));
-                }
-                if let (Some(new), Some(old)) = (rendered.manifests.first_mut(), current.first()) {
-                    preserve(new, old, known_keys(&offering).as_deref());
-                }
-                let unchanged = rendered.manifests.len() == current.len()
-                    && rendered
-                        .manifests
-                        .iter()
-                        .zip(&current)
-                        .all(|(a, b)| without_stamp(a) == without_stamp(b));
-                if unchanged {
-                    return Err(AppError::Invalid(
-                        "Nothing to change: these are the values the repository already holds."
-                            .into(),
-                    ));
-                }
-                let content = crate::catalog::render::to_yaml(&rendered.manifests)
-                    .map_err(|e| AppError::Invalid(e.to_string()))?;
-                self.store(
-                    actor,
-                    &id,
-                    Action::Update,
-                    &offering,
-                    draft,
-                    &row.path,
-                    &content,
-                    Guard {
-                        cluster_name: None,
-                        verdict: &verdict,
-                    },
-                )
-                .await?;
-                Ok(Submitted { id })
-            }
-        }
+        self.change(actor, of, action, draft, None).await
     }
 
     async fn list(

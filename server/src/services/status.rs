@@ -10,18 +10,24 @@ use async_trait::async_trait;
 
 use crate::db::Db;
 use crate::db::requests as store;
+use crate::environment::Environments;
 use crate::kube::watch::StatusWatch;
 
 /// Implements [`StatusPort`].
 pub struct StatusService {
     db: Db,
     watch: Arc<StatusWatch>,
+    environments: Arc<Environments>,
 }
 
 impl StatusService {
-    /// A service reading `watch`.
-    pub fn new(db: Db, watch: Arc<StatusWatch>) -> Self {
-        StatusService { db, watch }
+    /// A service reading `watch`; claims are offered for promotion along `environments`' paths.
+    pub fn new(db: Db, watch: Arc<StatusWatch>, environments: Arc<Environments>) -> Self {
+        StatusService {
+            db,
+            watch,
+            environments,
+        }
     }
 }
 
@@ -40,11 +46,20 @@ impl StatusPort for StatusService {
     }
 
     async fn claims(&self, actor: &CurrentUser) -> Result<Vec<ClaimRow>, AppError> {
-        Ok(if actor.is_admin {
+        let mut rows = if actor.is_admin {
             self.watch.claims(None)
         } else {
             self.watch.claims(Some(&actor.teams))
-        })
+        };
+        for row in &mut rows {
+            row.promotes_to = self
+                .environments
+                .promotes_to(&row.environment)
+                .iter()
+                .map(|e| e.name.clone())
+                .collect();
+        }
+        Ok(rows)
     }
 
     async fn clusters(&self, _actor: &CurrentUser) -> Result<Vec<ClusterView>, AppError> {
