@@ -82,6 +82,11 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 5]> {
         ("POST", "/api/requests/get") => team_a_api,
         ("POST", "/api/requests/submit") => [401, 200, 422, 200, 200],
         ("POST", "/api/requests/change" | "/api/requests/change-source") => team_a_api,
+        // Promotions: team A's claim is its members' and the admins' to plan, view across
+        // environments and promote; promoting it (committed, never Ready) is refused by the
+        // Ready gate for them, and team B's member is told "not found".
+        ("POST", "/api/promotions/plan" | "/api/promotions/across") => team_a_api,
+        ("POST", "/api/promotions/promote") => [401, 422, 404, 422, 422],
         // Approvals: everyone has a queue (filtered to what they may approve); team A's
         // request held in prod is approved by team B's members and admins, never by its
         // requester, and not by team A's members who are no approvers.
@@ -341,7 +346,12 @@ fn probe(
             "offering=team-a-only&id=team-a-only".to_owned()
         }
         "/api/requests/get" | "/api/status/request" => format!("id={}", objects.committed),
-        "/api/requests/change-source" => format!("of={}", objects.committed),
+        "/api/requests/change-source" | "/api/promotions/across" => {
+            format!("of={}", objects.committed)
+        }
+        "/api/promotions/plan" | "/api/promotions/promote" => {
+            format!("of={}&target=staging", objects.committed)
+        }
         "/api/requests/change" => {
             return json(
                 req,

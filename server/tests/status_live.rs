@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use axum::http::{Request, StatusCode};
 use common::TestApp;
+use common::kube::{kubeconfig, register_kinds};
 use common::repo::Repo;
 use common::requests::{draft_in, event_kinds, request, submit};
 use common::sse::{SseEvent, SseStream};
@@ -56,29 +57,6 @@ async fn world() -> World {
     world_of(false).await
 }
 
-/// Serves the claim, composite, managed resource and Argo CD kinds.
-fn register_kinds(double: &KubeDouble) {
-    double.register(Kind::new(
-        "database.example.org",
-        "v1alpha1",
-        "PostgreSQLInstance",
-        true,
-    ));
-    double.register(Kind::new(
-        "database.example.org",
-        "v1alpha1",
-        "XPostgreSQLInstance",
-        false,
-    ));
-    double.register(Kind::new(
-        "rds.aws.crossplane.io",
-        "v1alpha1",
-        "DBInstance",
-        false,
-    ));
-    double.register(Kind::new("argoproj.io", "v1alpha1", "Application", true));
-}
-
 /// `dev` reconciles in `dev-cp`; with `two_clusters`, `prod` in `prod-cp`, a second double.
 async fn world_of(two_clusters: bool) -> World {
     let repo = Repo::new();
@@ -96,23 +74,7 @@ async fn world_of(two_clusters: bool) -> World {
     if let Some(prod) = &prod {
         contexts.push(("prod", prod.url()));
     }
-    let mut kubeconfig_text =
-        String::from("apiVersion: v1\nkind: Config\ncurrent-context: dev\nclusters:\n");
-    for (name, url) in &contexts {
-        kubeconfig_text.push_str(&format!("- name: {name}\n  cluster:\n    server: {url}\n"));
-    }
-    kubeconfig_text.push_str("contexts:\n");
-    for (name, _) in &contexts {
-        kubeconfig_text.push_str(&format!(
-            "- name: {name}\n  context:\n    cluster: {name}\n    user: double\n"
-        ));
-    }
-    kubeconfig_text.push_str(&format!(
-        "users:\n- name: double\n  user:\n    token: {}\n",
-        kube_double::TOKEN
-    ));
-    let kubeconfig = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(kubeconfig.path(), kubeconfig_text).unwrap();
+    let kubeconfig = kubeconfig(&contexts);
     let (clusters, environments) = if prod.is_some() {
         ("dev-cp=dev,prod-cp=prod", "dev@dev-cp,staging,prod@prod-cp")
     } else {

@@ -13,6 +13,7 @@
 pub mod forge;
 pub mod git_http;
 pub mod git_ssh;
+pub mod kube;
 pub mod replica;
 pub mod repo;
 pub mod requests;
