@@ -84,6 +84,7 @@ e2e: build
 	cargo build -p kube-double --bin kube-double
 	SLIPWAY_E2E_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
 	  SLIPWAY_E2E_KUBE_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
+	  SLIPWAY_E2E_STAGING_KUBE_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
 	  SLIPWAY_E2E_IDP_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
 	  SLIPWAY_E2E_METRICS_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
 	  PLAYWRIGHT_JSON_OUTPUT_NAME=$(CURDIR)/$(LOGS)/e2e.json \

@@ -10,8 +10,9 @@ import { fileURLToPath } from 'node:url';
 const port = process.env.SLIPWAY_E2E_PORT;
 const idpPort = process.env.SLIPWAY_E2E_IDP_PORT;
 const kubePort = process.env.SLIPWAY_E2E_KUBE_PORT;
+const stagingKubePort = process.env.SLIPWAY_E2E_STAGING_KUBE_PORT;
 const metricsPort = process.env.SLIPWAY_E2E_METRICS_PORT;
-if (!port || !idpPort || !kubePort || !metricsPort) throw new Error('SLIPWAY_E2E_PORT/SLIPWAY_E2E_IDP_PORT/SLIPWAY_E2E_KUBE_PORT/SLIPWAY_E2E_METRICS_PORT are not set: run the e2e tests through `make e2e`');
+if (!port || !idpPort || !kubePort || !stagingKubePort || !metricsPort) throw new Error('SLIPWAY_E2E_PORT/SLIPWAY_E2E_IDP_PORT/SLIPWAY_E2E_KUBE_PORT/SLIPWAY_E2E_STAGING_KUBE_PORT/SLIPWAY_E2E_METRICS_PORT are not set: run the e2e tests through `make e2e`');
 const issuer = `http://127.0.0.1:${idpPort}`;
 const baseURL = `http://127.0.0.1:${port}`;
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -20,16 +21,23 @@ const data = mkdtempSync(join(tmpdir(), 'slipway-e2e-'));
 // The client secret reaches the portal through a file, as a mounted Secret would.
 const secretFile = join(data, 'oidc-client-secret');
 writeFileSync(secretFile, 'slipway-e2e-secret\n');
-// The cluster: the Kubernetes API test double (no kube-apiserver can run here), reached with
-// the bearer token it accepts, as a kubeconfig context would.
+// The clusters: Kubernetes API test doubles (no kube-apiserver can run here), reached with
+// the bearer token they accept, as kubeconfig contexts would. `e2e` runs dev and prod,
+// `e2e-staging` runs staging: a claim promoted from dev to staging keeps its name and
+// namespace, so the two environments need clusters of their own, as they have in real life.
 const kubeconfig = join(data, 'kubeconfig');
 writeFileSync(kubeconfig, [
   'apiVersion: v1', 'kind: Config', 'current-context: e2e',
-  'clusters:', '- name: e2e', '  cluster:', `    server: http://127.0.0.1:${kubePort}`,
-  'contexts:', '- name: e2e', '  context:', '    cluster: e2e', '    user: e2e',
+  'clusters:',
+  '- name: e2e', '  cluster:', `    server: http://127.0.0.1:${kubePort}`,
+  '- name: e2e-staging', '  cluster:', `    server: http://127.0.0.1:${stagingKubePort}`,
+  'contexts:',
+  '- name: e2e', '  context:', '    cluster: e2e', '    user: e2e',
+  '- name: e2e-staging', '  context:', '    cluster: e2e-staging', '    user: e2e',
   'users:', '- name: e2e', '  user:', '    token: kube-double-token', '',
 ].join('\n'));
 process.env.SLIPWAY_E2E_KUBE_URL = `http://127.0.0.1:${kubePort}`;
+process.env.SLIPWAY_E2E_STAGING_KUBE_URL = `http://127.0.0.1:${stagingKubePort}`;
 process.env.SLIPWAY_E2E_METRICS_URL = `http://127.0.0.1:${metricsPort}/metrics`;
 
 export default defineConfig({
@@ -64,6 +72,15 @@ export default defineConfig({
       command: `${root}/target/debug/kube-double --listen 127.0.0.1:${kubePort} --seed ${root}/end2end/kube/seed.yaml`,
       // Answers 401 without the token: reachable is all this waits for.
       url: `http://127.0.0.1:${kubePort}/version`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+    },
+    {
+      // Staging's cluster: a second double with the same kinds.
+      command: `${root}/target/debug/kube-double --listen 127.0.0.1:${stagingKubePort} --seed ${root}/end2end/kube/seed.yaml`,
+      url: `http://127.0.0.1:${stagingKubePort}/version`,
       reuseExistingServer: false,
       timeout: 30_000,
       stdout: 'ignore',
@@ -114,7 +131,8 @@ export default defineConfig({
       SLIPWAY_OIDC_SCOPES: 'openid profile email groups',
       SLIPWAY_TEAM_REGEX: '^team-[a-z0-9-]+$',
       SLIPWAY_ADMIN_GROUP: 'platform-admins',
-      SLIPWAY_CLUSTERS: 'e2e',
+      SLIPWAY_CLUSTERS: 'e2e,e2e-staging',
+      SLIPWAY_ENVIRONMENTS: 'dev@e2e,staging@e2e-staging,prod@e2e',
       SLIPWAY_KUBECONFIG: kubeconfig,
       SLIPWAY_KUBE_REDISCOVER_SECS: '1',
       // One browser signs in dozens of times a minute here; the limits have their own test.

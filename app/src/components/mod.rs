@@ -2,6 +2,7 @@
 
 pub mod announce;
 pub mod chart;
+pub mod diff;
 pub mod focus;
 pub mod form;
 pub mod layout;

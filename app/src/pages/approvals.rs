@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use crate::api::{DecideApproval, list_approvals};
+use crate::components::diff::Diff;
 use crate::components::page::{EmptyState, PageHeader};
 use crate::requests::ApprovalItem;
 
@@ -83,16 +84,7 @@ fn approval(item: ApprovalItem, decide: ServerAction<DecideApproval>) -> impl In
                 </ul>
             })}
             <p class="mt-3 font-mono text-xs text-strong">{item.path}</p>
-            <pre data-testid="approval-diff" class="mt-1 max-h-96 overflow-auto rounded bg-canvas p-2 font-mono text-xs">
-                {item.diff.into_iter().map(|line| {
-                    let class = match line.sign {
-                        '+' => "block text-emerald-800 dark:text-emerald-300",
-                        '-' => "block text-red-800 dark:text-red-300",
-                        _ => "block text-strong",
-                    };
-                    view! { <span class=class>{format!("{} {}", line.sign, line.text)}</span> }
-                }).collect_view()}
-            </pre>
+            <Diff lines=item.diff testid="approval-diff" />
             {if item.can_decide {
                 view! {
                     <div class="mt-3 space-y-2">

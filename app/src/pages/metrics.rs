@@ -74,7 +74,15 @@ fn MetricsDashboard(focus: Focus) -> impl IntoView {
     let dashboard = Resource::new(move || query.get(), get_dashboard);
     let title = move || match focus {
         Focus::Platform => "Metrics".to_owned(),
-        Focus::Offering => format!("Metrics · {}", query.get().offering.unwrap_or_default()),
+        Focus::Offering => format!(
+            "Metrics · {}",
+            dashboard
+                .get()
+                .and_then(|d| d.ok())
+                .and_then(|d| d.offering.as_ref().map(|o| d.title(o).to_owned()))
+                .or_else(|| query.get().offering)
+                .unwrap_or_default()
+        ),
         Focus::Team => format!("Metrics · team {}", query.get().team.unwrap_or_default()),
     };
     let lead = match focus {
@@ -241,7 +249,7 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
         .iter()
         .filter_map(|g| {
             g.ready_p50_ms.map(|p50| Mark {
-                label: g.key.clone(),
+                label: dashboard.title(&g.key).to_owned(),
                 value: p50 as f64,
                 shown: human_duration(p50),
             })
@@ -270,6 +278,11 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
     let failures = dashboard.failures.clone();
     let dora = dashboard.dora.clone();
     let feedback = dashboard.feedback.clone();
+    let promotions = dashboard.promotions.clone();
+    let refusals = dashboard.refusals.clone();
+    let titles = dashboard.titles.clone();
+    let promotion_titles = titles.clone();
+    let offering_titles = titles.clone();
     let offerings = dashboard.offerings.clone();
     let teams = dashboard.teams.clone();
     let environments = dashboard.environments.clone();
@@ -286,6 +299,10 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
             <Figure label="Change failure rate" value=share(s.change_failure_rate) note=format!("{} of {} deployments", s.change_failures, s.deployments) />
             <Figure label="Time to restore (p50)" value=ms(s.restore_p50_ms) note=count(s.restores, "restore") />
             <Figure label="Rating" value=rating(s.rating) note=count(s.ratings, "rating") />
+            {(s.promotions > 0 || s.promotion_refusals > 0).then(|| view! {
+                <Figure label="Promotion lead time (p50)" value=ms(s.promotion_lead_p50_ms)
+                    note=format!("{} promoted; {} refused by a gate", count(s.promotions, "claim"), s.promotion_refusals) />
+            })}
             {(s.held_for_approval > 0).then(|| view! {
                 <Figure label="Approval rate" value=share(s.approval_rate)
                     note=format!("{} held for approval; waited {} (p50)", s.held_for_approval, ms(s.approval_p50_ms)) />
@@ -317,16 +334,16 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
         <div class="grid gap-6 lg:grid-cols-2">
             <Panel title="Time to ready by offering (p50)" table="offerings" query=query.clone()>
                 <BarChart id="chart-offerings" title="Median time to ready per offering".to_owned() marks=ready_marks />
-                {group_table("Offering", "table-offerings", offerings, |key| Some(format!("/metrics/offerings/{key}")))}
+                {group_table("Offering", "table-offerings", offerings, offering_titles, |key| Some(format!("/metrics/offerings/{key}")))}
             </Panel>
             <Panel title="Requests by team" table="teams" query=query.clone()>
                 <BarChart id="chart-teams" title="Requests per team".to_owned() marks=team_marks />
-                {group_table("Team", "table-teams", teams, |key| Some(format!("/metrics/teams/{key}")))}
+                {group_table("Team", "table-teams", teams, Default::default(), |key| Some(format!("/metrics/teams/{key}")))}
             </Panel>
         </div>
 
         <Panel title="Requests by environment" table="environments" query=query.clone()>
-            {group_table("Environment", "table-environments", environments, |_| None)}
+            {group_table("Environment", "table-environments", environments, Default::default(), |_| None)}
         </Panel>
 
         <Panel title="Where the time to ready goes" table="stages" query=query.clone()>
@@ -365,6 +382,43 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
         </Panel>
 
         <div class="grid gap-6 lg:grid-cols-2">
+            <Panel title="Promotions by team and offering" table="promotions" query=query.clone()>
+                <table class="w-full" data-testid="table-promotions">
+                    <thead><tr>
+                        <th class=TH>"Team"</th><th class=TH>"Offering"</th><th class=TH>"Promoted"</th>
+                        <th class=TH>"Ready"</th><th class=TH>"Lead time (p50)"</th><th class=TH>"Refused"</th>
+                    </tr></thead>
+                    <tbody>
+                        {promotions.into_iter().map(|p| {
+                            let title = promotion_titles.get(&p.offering).cloned().unwrap_or_else(|| p.offering.clone());
+                            let (team, offering) = (p.team.clone(), p.offering.clone());
+                            view! {
+                            <tr class="border-t border-line" data-testid="promotion-row" data-team=team data-offering=offering>
+                                <td class=TD>{p.team}</td><td class=format!("{TD} [overflow-wrap:anywhere]")>{title}</td><td class=TD>{p.promotions}</td>
+                                <td class=TD>{p.ready}</td><td class=TD>{ms(p.lead_time_p50_ms)}</td><td class=TD>{p.refusals}</td>
+                            </tr>
+                        }}).collect_view()}
+                    </tbody>
+                </table>
+            </Panel>
+            <Panel title="Promotions refused, by gate" table="refusals" query=query.clone()>
+                <table class="w-full" data-testid="table-refusals">
+                    <thead><tr><th class=TH>"Gate"</th><th class=TH>"Refusals"</th></tr></thead>
+                    <tbody>
+                        {refusals.into_iter().map(|r| {
+                            let gate = r.gate.clone();
+                            view! {
+                                <tr class="border-t border-line" data-testid="refusal-row" data-gate=gate>
+                                    <td class=TD>{r.gate}</td><td class=TD>{r.count}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </Panel>
+        </div>
+
+        <div class="grid gap-6 lg:grid-cols-2">
             <Panel title="Top failure reasons" table="failures" query=query.clone()>
                 <table class="w-full" data-testid="table-failures">
                     <thead><tr><th class=TH>"Reason"</th><th class=TH>"Failures"</th><th class=TH>"Latest"</th></tr></thead>
@@ -385,7 +439,7 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
                     {feedback.into_iter().map(|f| view! {
                         <li class="text-sm">
                             <span class="font-medium" aria-label=format!("rated {} of 5", f.rating)>{"★".repeat(usize::from(f.rating))}{"☆".repeat(5 - usize::from(f.rating.min(5)))}</span>
-                            " "<span class="text-xs text-muted">{format!("{} · {} · {}", f.offering, f.team, date(f.at))}</span>
+                            " "<span class="text-xs text-muted">{format!("{} · {} · {}", titles.get(&f.offering).unwrap_or(&f.offering), f.team, date(f.at))}</span>
                             <p class="break-words text-strong">{f.comment}</p>
                         </li>
                     }).collect_view()}
@@ -400,6 +454,7 @@ fn group_table(
     name: &'static str,
     testid: &'static str,
     rows: Vec<GroupRow>,
+    titles: std::collections::BTreeMap<String, String>,
     link: fn(&str) -> Option<String>,
 ) -> impl IntoView {
     view! {
@@ -411,7 +466,7 @@ fn group_table(
             <tbody>
                 {rows.into_iter().map(|g| {
                     let row_key = g.key.clone();
-                    let text = g.key.clone();
+                    let text = titles.get(&g.key).cloned().unwrap_or_else(|| g.key.clone());
                     let key = match link(&g.key) {
                         Some(href) => view! { <A href=href attr:class="text-sky-700 hover:underline dark:text-sky-400">{text}</A> }.into_any(),
                         None => text.into_any(),
@@ -419,7 +474,7 @@ fn group_table(
                     let settled = g.succeeded + g.failed;
                     view! {
                         <tr class="border-t border-line" data-testid="group-row" data-key=row_key>
-                            <td class=TD>{key}</td><td class=TD>{g.requests}</td>
+                            <td class=format!("{TD} [overflow-wrap:anywhere]")>{key}</td><td class=TD>{g.requests}</td>
                             <td class=TD>{share((settled > 0).then(|| g.succeeded as f64 / settled as f64))}</td>
                             <td class=TD>{ms(g.ready_p50_ms)}</td><td class=TD>{ms(g.ready_p90_ms)}</td>
                             <td class=TD>{rating(g.rating)}</td>

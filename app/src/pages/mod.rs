@@ -8,6 +8,7 @@ pub mod login;
 pub mod metrics;
 pub mod not_found;
 pub mod offering;
+pub mod promotion;
 pub mod requests;
 pub mod status;
 pub mod tokens;

@@ -15,6 +15,7 @@ use crate::catalog::{
     ENVIRONMENT_PATH, FieldKind, FileChange, NAME_PATH, OfferingDetail, Preview, RequestDraft,
     SavedDraft, TEAM_PATH, check_name, errors_by_path, initial_values,
 };
+use crate::components::diff::Diff;
 use crate::components::focus::focus_after_render;
 use crate::components::form::{FormState, fields_view};
 use crate::error::AppError;
@@ -368,16 +369,7 @@ fn preview_view(preview: Preview) -> impl IntoView {
                             <span data-testid="preview-change" class=format!("rounded px-1.5 py-0.5 font-sans {class}")>{badge}</span>
                             <span data-testid="preview-path">{file.path.clone()}</span>
                         </p>
-                        <pre data-testid="preview-diff" class="mt-2 max-h-96 overflow-auto rounded bg-canvas p-2 font-mono text-xs">
-                            {file.diff.into_iter().map(|line| {
-                                let class = match line.sign {
-                                    '+' => "block text-emerald-700 dark:text-emerald-300",
-                                    '-' => "block text-red-700 dark:text-red-300",
-                                    _ => "block text-muted",
-                                };
-                                view! { <span class=class>{format!("{} {}", line.sign, line.text)}</span> }
-                            }).collect_view()}
-                        </pre>
+                        <Diff lines=file.diff testid="preview-diff" />
                         <details class="mt-2 text-xs">
                             <summary class="cursor-pointer">"Full file"</summary>
                             <pre class="mt-1 overflow-auto rounded bg-canvas p-2 font-mono">{file.content.clone()}</pre>

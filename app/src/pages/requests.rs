@@ -9,8 +9,11 @@ use crate::api::{RateOffering, SubmitChange, get_request, get_request_status, li
 use crate::components::announce::use_announcer;
 use crate::components::live::{HealthBadge, on_live_message};
 use crate::components::page::{EmptyState, PageHeader};
+use crate::pages::promotion::{AcrossSection, PromotePanel};
+use crate::promotions::{TimelineEntry, fold_flapping};
 use crate::requests::{
-    Action as RequestAction, EventKind, RequestDetail, RequestFilter, RequestPage, Stage,
+    Action as RequestAction, EventKind, RequestDetail, RequestEvent, RequestFilter, RequestPage,
+    Stage,
 };
 use crate::status::{LiveStatus, RequestStatus, ResourceNode, StatusMessage, health_words};
 
@@ -161,6 +164,14 @@ pub fn RequestPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let data = Resource::new(id, get_request);
+    // The promotion panel, open for one target (`?promote=staging` opens it from a link).
+    let query = use_query_map();
+    let promoting = RwSignal::new(query.with_untracked(|q| q.get("promote")));
+    // Another request (the one a promotion made, say) starts closed unless its link asks.
+    Effect::new(move |_| {
+        params.track();
+        promoting.set(query.with(|q| q.get("promote")));
+    });
     let status = Resource::new(id, get_request_status);
     // Pushed changes, the whole timeline over one stream: a claim message carries the new
     // status (shown at once, the tree is re-read); a ledger message (the Git writer's stages
@@ -209,14 +220,23 @@ pub fn RequestPage() -> impl IntoView {
             _ => {}
         }
     });
+    // The live status and the resource tree first, then the claim across environments,
+    // then how the request got here (timeline) and what it wrote (file).
     view! {
         <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
-            {move || Suspend::new(async move { data.await.map(request_view) })}
+            {move || Suspend::new(async move { data.await.map(|d| request_header(d, promoting)) })}
         </Transition>
+        {move || promoting.get().map(|target| view! {
+            <PromotePanel of=id() target=target close=Callback::new(move |()| promoting.set(None)) />
+        })}
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 status.await.map(|s| live_section(s, live_now))
             })}
+        </Transition>
+        <AcrossSection of=Signal::derive(id) />
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move { data.await.map(request_history) })}
         </Transition>
     }
 }
@@ -300,7 +320,7 @@ fn tree_view(node: ResourceNode) -> AnyView {
     .into_any()
 }
 
-fn request_view(detail: RequestDetail) -> impl IntoView {
+fn request_header(detail: RequestDetail, promoting: RwSignal<Option<String>>) -> impl IntoView {
     let s = detail.summary.clone();
     // Day-2 actions on a claim that is in the branch.
     let in_branch = matches!(
@@ -323,11 +343,20 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
     });
     let confirming = RwSignal::new(false);
     let of = s.id.clone();
+    let promote_buttons = detail.promotes_to.clone().into_iter().map(|target| {
+        let label = format!("Promote to {target}…");
+        view! {
+            <button type="button" data-testid="promote" data-target=target.clone()
+                class="rounded-md border border-control px-3 py-1.5 text-sm font-medium hover:bg-subtle"
+                on:click=move |_| promoting.set(Some(target.clone()))>{label}</button>
+        }
+    }).collect_view();
     let actions = in_branch.then(|| {
         let edit_href = format!("/catalog/{}?edit={}", s.offering.split('@').next().unwrap_or_default(), s.id);
         view! {
             <div class="mt-3 flex flex-wrap items-center gap-2">
                 <a data-testid="edit-claim" href=edit_href class="rounded-md border border-control px-3 py-1.5 text-sm font-medium hover:bg-subtle">"Edit"</a>
+                {promote_buttons}
                 {move || if confirming.get() {
                     let of = of.clone();
                     view! {
@@ -346,9 +375,18 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
             </div>
         }
     });
-    let rate = detail
-        .can_rate
-        .then(|| feedback_section(s.id.clone(), s.offering.clone(), detail.feedback.clone()));
+    let rate = detail.can_rate.then(|| {
+        feedback_section(
+            s.id.clone(),
+            detail.offering_title.clone(),
+            detail.feedback.clone(),
+        )
+    });
+    let promoted_from = detail.promoted_from.clone().map(|source| view! {
+        <p data-testid="promoted-from" class="mt-1 text-sm">"Promoted from "
+            <A href=format!("/requests/{source}") attr:class="text-indigo-700 hover:underline dark:text-indigo-300">{format!("request {source}")}</A>
+        </p>
+    });
     let title = format!("{} {} {}/{}", s.action.verb(), s.kind, s.team, s.name);
     let waiting = detail.git.clone().filter(|g| g.attempts > 0).map(|g| view! {
         <section role="status" data-testid="git-waiting" class="mb-6 rounded-xl border border-amber-300 bg-amber-50 p-4 text-sm text-amber-950 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-100">
@@ -365,32 +403,63 @@ fn request_view(detail: RequestDetail) -> impl IntoView {
                 <span>{title}</span>
                 <StageBadge stage=s.stage />
             </h1>
-            <p class="mt-1 font-mono text-xs text-muted">{format!("{} · {} · {} · request {}", s.offering, s.environment, s.requested_by, s.id)}</p>
+            <p class="mt-1 text-sm text-secondary">{detail.offering_title.clone()}
+                <span class="font-mono text-xs text-muted">{format!(" · {} · {} · {} · request {}", s.offering, s.environment, s.requested_by, s.id)}</span>
+            </p>
+            {promoted_from}
             {actions}
         </header>
         {waiting}
         {rate}
-        <div class="grid gap-8 lg:grid-cols-[minmax(0,2fr)_minmax(0,3fr)]">
+    }
+}
+
+fn event_item(e: RequestEvent) -> impl IntoView {
+    let sha = e.sha.clone().map(|sha| {
+        let short = sha[..sha.len().min(12)].to_owned();
+        match e.url.as_deref().and_then(crate::domain::external_link) {
+            Some(url) => view! { <a class="font-mono text-indigo-700 hover:underline dark:text-indigo-300" href=url.to_owned() rel="external noopener noreferrer">{short}</a> }.into_any(),
+            None => view! { <span class="font-mono" title=sha>{short}</span> }.into_any(),
+        }
+    });
+    view! {
+        <li data-testid="event" data-kind=e.kind.as_str()>
+            <p class="text-sm font-medium">{event_label(e.kind)}" "{sha}</p>
+            <p class="text-xs text-muted">{format!("{} · {}", e.at, e.actor)}</p>
+            {e.message.map(|m| view! { <p class="mt-1 text-xs text-strong">{m}</p> })}
+        </li>
+    }
+}
+
+/// How the request got here (its timeline, a flapping claim folded into one entry) and what
+/// it wrote.
+fn request_history(detail: RequestDetail) -> impl IntoView {
+    let entries = fold_flapping(&detail.events).into_iter().map(|entry| match entry {
+        TimelineEntry::Event(e) => event_item(e).into_any(),
+        TimelineEntry::Flapping { events } => {
+            let summary = format!(
+                "Flapped {} times between {} and {}",
+                events.len(),
+                events.first().map(|e| e.at.clone()).unwrap_or_default(),
+                events.last().map(|e| e.at.clone()).unwrap_or_default()
+            );
+            let count = events.len().to_string();
+            view! {
+                <li data-testid="flapping" data-count=count>
+                    <details>
+                        <summary class="cursor-pointer text-sm font-medium">{summary}</summary>
+                        <ol class="mt-2 space-y-2">{events.into_iter().map(event_item).collect_view()}</ol>
+                    </details>
+                </li>
+            }
+            .into_any()
+        }
+    }).collect_view();
+    view! {
+        <div class="mt-8 grid gap-8 lg:grid-cols-[minmax(0,2fr)_minmax(0,3fr)]">
             <section aria-labelledby="timeline-heading">
                 <h2 id="timeline-heading" class="mb-3 font-medium">"Timeline"</h2>
-                <ol data-testid="timeline" class="space-y-3 border-l border-line pl-4">
-                    {detail.events.into_iter().map(|e| {
-                        let sha = e.sha.clone().map(|sha| {
-                            let short = sha[..sha.len().min(12)].to_owned();
-                            match e.url.as_deref().and_then(crate::domain::external_link) {
-                                Some(url) => view! { <a class="font-mono text-indigo-700 hover:underline dark:text-indigo-300" href=url.to_owned() rel="external noopener noreferrer">{short}</a> }.into_any(),
-                                None => view! { <span class="font-mono" title=sha>{short}</span> }.into_any(),
-                            }
-                        });
-                        view! {
-                            <li data-testid="event" data-kind=e.kind.as_str()>
-                                <p class="text-sm font-medium">{event_label(e.kind)}" "{sha}</p>
-                                <p class="text-xs text-muted">{format!("{} · {}", e.at, e.actor)}</p>
-                                {e.message.map(|m| view! { <p class="mt-1 text-xs text-strong">{m}</p> })}
-                            </li>
-                        }
-                    }).collect_view()}
-                </ol>
+                <ol data-testid="timeline" class="space-y-3 border-l border-line pl-4">{entries}</ol>
             </section>
             <section aria-labelledby="file-heading">
                 <h2 id="file-heading" class="mb-3 font-medium">"File"</h2>

@@ -63,7 +63,9 @@ fn claims_table(
         .into_any();
     }
     view! {
-        <div class="overflow-x-auto rounded-xl border border-line bg-surface">
+        // `relative`: the header's visually hidden text is positioned inside the scrolling
+        // box, not at the page's edge (it would widen the page at 200 % zoom).
+        <div class="relative overflow-x-auto rounded-xl border border-line bg-surface">
             <table data-testid="claims" class="min-w-full text-sm">
                 <thead class="border-b border-line text-left text-xs uppercase tracking-wide text-muted">
                     <tr>
@@ -73,6 +75,7 @@ fn claims_table(
                         <th class="px-4 py-2">"Cluster"</th>
                         <th class="px-4 py-2">"Status"</th>
                         <th class="px-4 py-2">"Root cause"</th>
+                        <th class="px-4 py-2"><span class="sr-only">"Promote"</span></th>
                     </tr>
                 </thead>
                 <tbody class="divide-y divide-line">
@@ -89,6 +92,11 @@ fn claims_table(
                                 [l.cause_in, l.health.reason, l.health.message].into_iter().flatten().collect::<Vec<_>>().join(": ")
                             }
                         };
+                        let request = row.request_id.clone();
+                        let promote = row.promotes_to.into_iter().map(|target| view! {
+                            <a data-testid="claim-promote" data-target=target.clone() class="block whitespace-nowrap text-xs text-indigo-700 hover:underline dark:text-indigo-300"
+                                href=format!("/requests/{request}?promote={target}")>{format!("Promote to {target}")}</a>
+                        }).collect_view();
                         view! {
                             <tr data-testid="claim-row" data-request=row.request_id.clone()>
                                 <td class="px-4 py-2">
@@ -101,6 +109,7 @@ fn claims_table(
                                 <td class="px-4 py-2">{row.cluster}</td>
                                 <td class="px-4 py-2">{move || { let l = live(); view! { <HealthBadge health=l.health last_known=l.last_known /> } }}</td>
                                 <td class="max-w-md px-4 py-2 text-xs text-secondary">{cause}</td>
+                                <td class="px-4 py-2">{promote}</td>
                             </tr>
                         }
                     }).collect_view()}
