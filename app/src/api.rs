@@ -204,11 +204,21 @@ pub async fn get_promotion_plan(of: String, target: String) -> Result<PromotionP
     as_user(|p, user| async move { p.promotions.plan(&user, &of, &target).await }).await
 }
 
-/// Promotes the claim of request `of` to `target` (gates checked again on the server).
+/// Promotes the claim of request `of` to `target` (gates checked again on the server); with
+/// the `token` of the plan shown, only if the plan is still that one.
 #[server(endpoint = "promotions/promote")]
-pub async fn promote(of: String, target: String) -> Result<Submitted, AppError> {
+pub async fn promote(
+    of: String,
+    target: String,
+    #[server(default)] token: Option<String>,
+) -> Result<Submitted, AppError> {
     use crate::ports::as_user;
-    as_user(|p, user| async move { p.promotions.promote(&user, &of, &target).await }).await
+    as_user(|p, user| async move {
+        p.promotions
+            .promote(&user, &of, &target, token.as_deref())
+            .await
+    })
+    .await
 }
 
 /// The claim of request `of` in every environment, and the request's promotion chain.

@@ -193,12 +193,14 @@ pub trait PromotionPort: Send + Sync + 'static {
     ) -> Result<PromotionPlan, AppError>;
     /// Promotes the claim of request `of` to `target`: an ordinary request there (create or
     /// update) naming its source, after the gates pass; a refused gate is
-    /// [`AppError::Invalid`] naming it and what the source shows, and is counted.
+    /// [`AppError::Invalid`] naming it and what the source shows, and is counted. With the
+    /// `token` of the plan shown, refused when the plan would now be another.
     async fn promote(
         &self,
         actor: &CurrentUser,
         of: &str,
         target: &str,
+        token: Option<&str>,
     ) -> Result<Submitted, AppError>;
     /// The claim of request `of` in every environment, and the request's promotion chain.
     async fn across(&self, actor: &CurrentUser, of: &str) -> Result<ClaimAcross, AppError>;

@@ -103,6 +103,9 @@ pub struct PromotionPlan {
     pub problems: Vec<String>,
     /// How the target's changes reach its branch.
     pub write_mode: WriteMode,
+    /// What this plan was made of (source, target claim, file); sent back on confirmation, so
+    /// that what is written is what was shown.
+    pub token: String,
 }
 
 /// One value that is not the same in every environment.

@@ -8,10 +8,12 @@ CREATE INDEX requests_promoted_from ON requests (promoted_from) WHERE promoted_f
 -- The same claim across environments: a team's requests for one name, newest first.
 CREATE INDEX requests_claim ON requests (team, name, id);
 
--- Promotions a gate refused: which gate, what the source showed, who asked. Counted by the
--- dashboards (refusals by gate); the request page shows the live reason, not these rows.
+-- Promotions a gate refused: one row per refusing gate of an attempt (rows of one attempt share
+-- its id), what the source showed, who asked. Counted by the dashboards (attempts, and
+-- refusals by gate); the request page shows the live reason, not these rows.
 CREATE TABLE promotion_refusals (
     id                 TEXT PRIMARY KEY,
+    attempt            TEXT NOT NULL,
     at                 BIGINT NOT NULL,
     source_request     TEXT NOT NULL REFERENCES requests (id),
     team               TEXT NOT NULL,

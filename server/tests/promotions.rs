@@ -209,6 +209,40 @@ impl World {
         body["id"].as_str().unwrap().to_owned()
     }
 
+    /// Promotes with the token of the plan shown: (status, body).
+    async fn promote_shown(&self, of: &str, target: &str, token: &str) -> (StatusCode, Value) {
+        let res = self
+            .app
+            .server_fn(
+                "promotions/promote",
+                Some(&self.alice),
+                &format!("of={of}&target={target}&token={token}"),
+            )
+            .await;
+        (
+            res.status,
+            serde_json::from_str(&res.body).unwrap_or(Value::String(res.body)),
+        )
+    }
+
+    /// Edits the claim of request `of` (the team's form, with these values); the new request.
+    async fn edit(&self, of: &str, environment: &str, name: &str, values: Value) -> String {
+        let res = self
+            .app
+            .server_fn_json(
+                "requests/change",
+                Some(&self.alice),
+                &json!({"of": of, "action": "update",
+                        "draft": form(environment, name, values)["draft"]}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        serde_json::from_str::<Value>(&res.body).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// A refused promotion's message.
     async fn refused(&self, of: &str, target: &str) -> String {
         let (status, body) = self
@@ -575,6 +609,28 @@ async fn prod_waits_for_its_approval_and_main_is_untouched_until_then() {
     );
     assert_eq!(dashboard["summary"]["promotion_lead_p50_ms"], lead);
     assert_eq!(dashboard["promotions"][0]["ready"], 2);
+
+    // Staging grows; its promotion to prod is rejected. The claim in prod is still the one
+    // approved before: the next plan updates it, it does not create it again.
+    let grown = w
+        .edit(&staging, "staging", "orders-db", json!({"storageGB": 30, "version": "16"}))
+        .await;
+    w.applied(&w.staging, &grown, ready(), "ready").await;
+    let second = w.promote(&staging, "prod").await;
+    w.until(&second, "held", |d| d["summary"]["stage"] == "awaiting_approval")
+        .await;
+    let res = w
+        .app
+        .server_fn(
+            "approvals/decide",
+            Some(&bob),
+            &format!("id={second}&approve=false&comment=not+now"),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let plan = w.plan(&staging, "prod").await;
+    assert_eq!(plan["action"], "update", "{plan}");
+    assert_eq!(plan["target_request"], prod.as_str());
 }
 
 #[tokio::test]
@@ -604,4 +660,83 @@ async fn another_team_cannot_plan_promote_or_see_a_claim_across_environments() {
     assert!(w.file("staging", "orders-db").is_none());
     // Alice, whose team it is, may.
     assert_eq!(w.plan(&dev, "staging").await["allowed"], true);
+}
+
+#[tokio::test]
+async fn a_promotion_confirmed_on_a_plan_that_is_no_longer_true_is_refused() {
+    let w = world().await;
+    let dev = w
+        .submit(&form("dev", "ledger-db", json!({"storageGB": 20, "version": "16"})))
+        .await;
+    w.applied(&w.dev, &dev, ready(), "ready").await;
+    let shown = w.plan(&dev, "staging").await;
+    assert_eq!(shown["allowed"], true, "{shown}");
+
+    // Dev moves on while the plan is open: a newer request, Ready, with other values.
+    let newer = w
+        .edit(&dev, "dev", "ledger-db", json!({"storageGB": 60, "version": "16"}))
+        .await;
+    w.applied(&w.dev, &newer, ready(), "ready").await;
+    let (status, body) = w
+        .promote_shown(&dev, "staging", shown["token"].as_str().unwrap())
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.to_string().contains("changed since this plan was shown"),
+        "{body}"
+    );
+    assert!(w.file("staging", "ledger-db").is_none());
+
+    // Confirmed on the plan as it is now, it goes through with the newer values.
+    let now = w.plan(&dev, "staging").await;
+    assert_ne!(now["token"], shown["token"]);
+    let (status, body) = w
+        .promote_shown(&dev, "staging", now["token"].as_str().unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    w.committed(body["id"].as_str().unwrap()).await;
+    assert_eq!(
+        w.file("staging", "ledger-db").unwrap()["spec"]["parameters"]["storageGB"],
+        60
+    );
+}
+
+#[tokio::test]
+async fn the_soak_gate_passes_after_the_soak_time_and_an_incident_starts_it_again() {
+    let soak = Duration::from_secs(3);
+    let w = world_with(|gates| gates.soak = soak).await;
+    let dev = w
+        .submit(&form("dev", "queue-db", json!({"storageGB": 20, "version": "16"})))
+        .await;
+    w.applied(&w.dev, &dev, ready(), "ready").await;
+    assert_eq!(gate(&w.plan(&dev, "staging").await, "soak")["passed"], false);
+    tokio::time::sleep(soak).await;
+    let plan = w.plan(&dev, "staging").await;
+    assert_eq!(gate(&plan, "soak")["passed"], true, "{plan}");
+
+    // An incident, then Ready again: the soak time counts from the new Ready.
+    let patch = |conditions: Vec<Value>| {
+        w.dev
+            .patch_status(
+                CLAIM_API,
+                "PostgreSQLInstance",
+                "team-a",
+                "queue-db",
+                json!({"conditions": conditions}),
+            )
+            .unwrap();
+    };
+    patch(creating());
+    w.until(&dev, "reconciling", |d| {
+        event_kinds(d).last().map(String::as_str) == Some("reconciling")
+    })
+    .await;
+    patch(ready());
+    w.until(&dev, "ready again", |d| {
+        event_kinds(d).last().map(String::as_str) == Some("ready")
+    })
+    .await;
+    let plan = w.plan(&dev, "staging").await;
+    assert_eq!(gate(&plan, "ready")["passed"], true, "{plan}");
+    assert_eq!(gate(&plan, "soak")["passed"], false, "{plan}");
 }

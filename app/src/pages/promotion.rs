@@ -25,7 +25,12 @@ pub fn PromotePanel(of: String, target: String, close: Callback<()>) -> impl Int
         move || key.clone(),
         |(of, target)| get_promotion_plan(of, target),
     );
+    let promote = ServerAction::<Promote>::new();
     on_live_message(move |message| {
+        // Not while a promotion is on its way: the button stays under the pointer.
+        if promote.pending().get_untracked() {
+            return;
+        }
         let source = plan
             .get_untracked()
             .and_then(|p| p.ok())
@@ -40,7 +45,6 @@ pub fn PromotePanel(of: String, target: String, close: Callback<()>) -> impl Int
             _ => {}
         }
     });
-    let promote = ServerAction::<Promote>::new();
     let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(submitted)) = promote.value().get() {
@@ -136,6 +140,7 @@ fn plan_view(
         <Diff lines=file.diff testid="promote-diff" />
     });
     let source = plan.source.id.clone();
+    let token = plan.token.clone();
     view! {
         <p class="mt-1 text-sm text-secondary">{what}</p>
         <h3 class="mt-4 text-sm font-medium">"Gates"</h3>
@@ -144,9 +149,12 @@ fn plan_view(
         {problems}
         {diff}
         <div class="mt-4 flex flex-wrap items-center gap-2">
-            <button type="button" data-testid="confirm-promote" disabled=!ready
+            <button type="button" data-testid="confirm-promote" disabled=move || !ready || promote.pending().get()
+                aria-busy=move || promote.pending().get().to_string()
                 class="rounded-md bg-action px-3 py-1.5 text-sm font-medium text-on-action disabled:opacity-50"
-                on:click=move |_| { promote.dispatch(Promote { of: of.clone(), target: target.clone() }); }>
+                on:click=move |_| {
+                    promote.dispatch(Promote { of: of.clone(), target: target.clone(), token: Some(token.clone()) });
+                }>
                 {format!("Promote to {}", plan.target)}
             </button>
             <button type="button" class="rounded-md border border-control px-3 py-1.5 text-sm" on:click=move |_| close.run(())>"Cancel"</button>

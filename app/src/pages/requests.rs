@@ -7,6 +7,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{RateOffering, SubmitChange, get_request, get_request_status, list_requests};
 use crate::components::announce::use_announcer;
+use crate::components::focus::focus_after_render;
 use crate::components::live::{HealthBadge, on_live_message};
 use crate::components::page::{EmptyState, PageHeader};
 use crate::pages::promotion::{AcrossSection, PromotePanel};
@@ -226,8 +227,15 @@ pub fn RequestPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move { data.await.map(|d| request_header(d, promoting)) })}
         </Transition>
-        {move || promoting.get().map(|target| view! {
-            <PromotePanel of=id() target=target close=Callback::new(move |()| promoting.set(None)) />
+        // The panel belongs to the request it was opened on (its id read once, not followed).
+        {move || promoting.get().map(|target| {
+            let opener = format!(r#"[data-testid="promote"][data-target="{target}"]"#);
+            let close = Callback::new(move |()| {
+                promoting.set(None);
+                focus_after_render(opener.clone());
+            });
+            let of = params.with_untracked(|p| p.get("id").unwrap_or_default());
+            view! { <PromotePanel of=of target=target close=close /> }
         })}
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {

@@ -3,6 +3,8 @@
 //! `x-slipway-promotion: keep` — written there directly in an offering file's parameters, by
 //! its `ui.fields.<path>.promotion: keep`, or, for an XRD (whose schema the API server holds
 //! to its own keywords), by the annotation `slipway.dev/promotion-keep: "replicas,region"`.
+//! Secret fields are always the environment's own (see [`super::secrets`]): a reference to
+//! dev's credentials never reaches prod.
 
 use app::promotions::KEEP_HINT;
 use serde_json::{Map, Value};
@@ -59,37 +61,57 @@ pub fn get<'a>(values: &'a Value, path: &[String]) -> Option<&'a Value> {
     path.iter().try_fold(values, |v, key| v.get(key))
 }
 
-/// Sets (`Some`) or removes (`None`) the value at `path`, making parent objects as needed.
+/// Sets (`Some`) or removes (`None`) the value at `path`, making parent objects as needed
+/// (list items are reached by their index, never made).
 pub fn set(values: &mut Value, path: &[String], value: Option<Value>) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
-    if !values.is_object() {
+    if !values.is_object() && !values.is_array() {
         *values = Value::Object(Map::new());
     }
     let mut at = values;
     for key in parents {
-        let Some(object) = at.as_object_mut() else {
-            return;
+        at = match at {
+            Value::Object(object) => {
+                let next = object
+                    .entry(key.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if value.is_none() && !(next.is_object() || next.is_array()) {
+                    return;
+                }
+                next
+            }
+            Value::Array(items) => match key.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                Some(next) => next,
+                None => return,
+            },
+            _ => return,
         };
-        let next = object
-            .entry(key.clone())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if value.is_none() && !next.is_object() {
-            return;
-        }
-        at = next;
     }
-    if let Some(object) = at.as_object_mut() {
-        match value {
-            Some(value) => {
-                object.insert(last.clone(), value);
-            }
-            None => {
-                object.shift_remove(last);
+    match (at, value) {
+        (Value::Object(object), Some(value)) => {
+            object.insert(last.clone(), value);
+        }
+        (Value::Object(object), None) => {
+            object.shift_remove(last);
+        }
+        (Value::Array(items), value) => {
+            if let Some(slot) = last.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                *slot = value.unwrap_or(Value::Null);
             }
         }
+        _ => {}
     }
+}
+
+/// A JSON Pointer's keys (`/backup/window` → `backup`, `window`).
+pub fn path_of(pointer: &str) -> Vec<String> {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|k| k.replace("~1", "/").replace("~0", "~"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -126,5 +148,21 @@ mod tests {
             json!({"size": "large", "backup": {"window": "02:00"}})
         );
         assert_eq!(get(&values, &kept[1].0), Some(&json!("02:00")));
+    }
+
+    #[test]
+    fn values_in_lists_are_reached_by_index_and_a_secret_reference_keeps_the_hint() {
+        let mut values = json!({"users": [{"name": "a", "password": "a-secret/pw"}]});
+        set(&mut values, &path_of("/users/0/password"), None);
+        assert_eq!(values, json!({"users": [{"name": "a"}]}));
+        set(&mut values, &path_of("/users/3/password"), Some(json!("x")));
+        assert_eq!(values, json!({"users": [{"name": "a"}]}), "no item is made");
+
+        // A secret field marked keep stays marked once it becomes a reference.
+        let mut schema = json!({"type": "object", "properties": {
+            "password": {"type": "string", "x-ui-widget": "password", "x-slipway-promotion": "keep"}}});
+        let secrets = crate::catalog::secrets::mark(&mut schema, true).unwrap();
+        assert_eq!(secrets.pointers, ["/password"]);
+        assert_eq!(kept(&schema).len(), 1, "{schema}");
     }
 }

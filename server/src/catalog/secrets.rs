@@ -138,7 +138,7 @@ fn walk(schema: &mut Value, path: &str, fields: &mut SecretFields) -> Result<(),
 }
 
 /// The pointers of the values present at `pattern` (`*` standing for any item or key).
-fn present(values: &Value, pattern: &str) -> Vec<String> {
+pub(crate) fn present(values: &Value, pattern: &str) -> Vec<String> {
     fn go(value: &Value, segments: &[&str], at: String, out: &mut Vec<String>) {
         let Some((first, rest)) = segments.split_first() else {
             if !value.is_null() {
@@ -192,7 +192,13 @@ fn store_key_schema(node: &Value, store: &Store) -> Value {
 /// The schema of a reference, keeping the field's place and words in the form.
 fn reference_schema(node: &Value) -> Value {
     let mut out = Map::new();
-    for key in ["x-ui-order", "x-ui-advanced", "x-ui-hidden", "title"] {
+    for key in [
+        "x-ui-order",
+        "x-ui-advanced",
+        "x-ui-hidden",
+        "title",
+        app::promotions::KEEP_HINT,
+    ] {
         if let Some(v) = node.get(key) {
             out.insert(key.into(), v.clone());
         }
@@ -216,6 +222,14 @@ fn reference_schema(node: &Value) -> Value {
 }
 
 impl SecretFields {
+    /// The pointers of the secret values present in `values`.
+    pub fn present_in(&self, values: &Value) -> Vec<String> {
+        self.pointers
+            .iter()
+            .flat_map(|p| present(values, p))
+            .collect()
+    }
+
     /// Refuses a value of a secret field a claim would carry in plaintext. The message never
     /// repeats the value.
     pub fn check(&self, values: &Value, errors: &mut Vec<FieldError>) {

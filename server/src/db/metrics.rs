@@ -553,6 +553,24 @@ pub async fn inputs(db: &Db, scope: &Scope, from: i64, to: i64) -> Result<Inputs
         },
     )
     .await?;
+    let refused_attempts = period_rows(
+        db,
+        format!(
+            "SELECT team, offering, COUNT(DISTINCT attempt) FROM promotion_refusals
+             WHERE at >= $1 AND at < $2{filter} GROUP BY team, offering"
+        ),
+        period,
+        &[],
+        &binds,
+        |row| {
+            Ok((
+                row.try_get(0)?,
+                row.try_get(1)?,
+                u64::try_from(row.try_get::<i64, _>(2)?).unwrap_or(0),
+            ))
+        },
+    )
+    .await?;
     let refusals = period_rows(
         db,
         format!(
@@ -583,6 +601,7 @@ pub async fn inputs(db: &Db, scope: &Scope, from: i64, to: i64) -> Result<Inputs
         approvals,
         promotions,
         refusals,
+        refused_attempts,
         last_stages: Vec::new(),
     })
 }

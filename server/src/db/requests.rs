@@ -436,61 +436,70 @@ pub fn in_branch(stage: Stage) -> bool {
     IN_BRANCH.contains(&format!("'{}'", stage.as_str()))
 }
 
-/// A promotion a gate refused, as stored for the dashboards.
-#[derive(Clone, Debug)]
-pub struct NewRefusal<'a> {
-    /// The source request.
-    pub source: &'a RequestRow,
-    /// Where it was to go.
-    pub target_environment: &'a str,
-    /// The gate (`ready`, `soak`, `version`).
-    pub gate: &'a str,
-    /// What the source showed, in words.
-    pub detail: &'a str,
-}
-
-/// Stores a refused promotion (and its audit entry).
+/// Stores a refused promotion of `source` to `target` (one row per refusing gate, all with
+/// the attempt's id) and its audit entry. The same refusal again within a minute is not
+/// stored twice: a client that keeps trying does not fill the table or the audit log.
 pub async fn refuse_promotion(
     db: &Db,
-    refusal: &NewRefusal<'_>,
+    source: &RequestRow,
+    target: &str,
+    gates: &[(&str, &str)],
     actor: &app::domain::CurrentUser,
 ) -> Result<()> {
+    let now = now_ms();
     let mut tx = db.pool().begin().await?;
+    let recent: Option<(String,)> = sqlx::query_as(
+        "SELECT attempt FROM promotion_refusals
+         WHERE source_request = $1 AND target_environment = $2 AND actor = $3 AND at > $4 LIMIT 1",
+    )
+    .bind(&source.id)
+    .bind(target)
+    .bind(&actor.id)
+    .bind(now - 60_000)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if recent.is_some() {
+        return Ok(());
+    }
     // Dashboards computed before this refusal no longer count every one.
     sqlx::query("UPDATE metrics_revision SET n = n + 1")
         .execute(&mut *tx)
         .await?;
-    let source = refusal.source;
-    sqlx::query(
-        "INSERT INTO promotion_refusals (id, at, source_request, team, offering, source_environment,
-            target_environment, gate, detail, actor)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(super::new_id())
-    .bind(now_ms())
-    .bind(&source.id)
-    .bind(&source.team)
-    .bind(&source.offering)
-    .bind(&source.environment)
-    .bind(refusal.target_environment)
-    .bind(refusal.gate)
-    .bind(refusal.detail)
-    .bind(&actor.id)
-    .execute(&mut *tx)
-    .await?;
-    let target = format!("{}/{}/{}", source.team, source.kind, source.name);
+    let attempt = super::new_id();
+    for (gate, detail) in gates {
+        sqlx::query(
+            "INSERT INTO promotion_refusals (id, attempt, at, source_request, team, offering,
+                source_environment, target_environment, gate, detail, actor)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(super::new_id())
+        .bind(&attempt)
+        .bind(now)
+        .bind(&source.id)
+        .bind(&source.team)
+        .bind(&source.offering)
+        .bind(&source.environment)
+        .bind(target)
+        .bind(gate)
+        .bind(detail)
+        .bind(&actor.id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let subject = format!("{}/{}/{}", source.team, source.kind, source.name);
+    let reasons: Vec<String> = gates
+        .iter()
+        .map(|(gate, detail)| format!("the {gate} gate: {detail}"))
+        .collect();
     insert_entry(
         &mut *tx,
         NewAuditEntry {
             actor: Some(actor),
             action: "request.promote",
-            target: Some(&target),
+            target: Some(&subject),
             request_id: Some(&source.id),
             outcome: AuditOutcome::Denied,
-            detail: Some(&format!(
-                "to {}: the {} gate: {}",
-                refusal.target_environment, refusal.gate, refusal.detail
-            )),
+            detail: Some(&format!("to {target}: {}", reasons.join("; "))),
         },
     )
     .await?;

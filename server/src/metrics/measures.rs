@@ -78,8 +78,10 @@ pub struct Inputs {
     pub approvals: Vec<Held>,
     /// Promotions submitted in `[from, to)`.
     pub promotions: Vec<Promoted>,
-    /// Refused promotions in `[from, to)`: (team, offering, gate, count).
+    /// Refusals of promotions in `[from, to)` by gate: (team, offering, gate, count).
     pub refusals: Vec<(String, String, String, u64)>,
+    /// Refused promotions (attempts) in `[from, to)`: (team, offering, count).
+    pub refused_attempts: Vec<(String, String, u64)>,
     /// Environments at the end of a promotion path (none is promoted from them).
     pub last_stages: Vec<String>,
 }
@@ -204,13 +206,15 @@ fn promotions(inputs: &Inputs, summary: &mut Summary) -> (Vec<PromotionRow>, Vec
         }
     }
     let mut gates: BTreeMap<&str, u64> = BTreeMap::new();
-    for (team, offering, gate, count) in &inputs.refusals {
-        by.entry((team, offering)).or_default().refusals += count;
+    for (_, _, gate, count) in &inputs.refusals {
         *gates.entry(gate).or_default() += count;
+    }
+    for (team, offering, attempts) in &inputs.refused_attempts {
+        by.entry((team, offering)).or_default().refusals += attempts;
+        summary.promotion_refusals += attempts;
     }
     summary.promotions = inputs.promotions.len() as u64;
     summary.promotion_lead_p50_ms = percentile(&mut lead_all, 50);
-    summary.promotion_refusals = gates.values().sum();
     let rows = by
         .into_iter()
         .map(|((team, offering), mut t)| PromotionRow {
@@ -487,7 +491,8 @@ mod tests {
         // 1,000; staging's promotion Ready at 5,000 (not a last stage: no lead time); two
         // prod promotions Ready at 11,000 and 31,000 (leads 10,000 and 30,000; p50 of two
         // is rank 1 → 10,000); one prod promotion not Ready yet. Team b's staging promotion
-        // is not Ready. Refusals: 2 ready and 1 soak for a/pg, 1 version for b/pg.
+        // is not Ready. Refusals: 2 attempts of a/pg (2 by the ready gate, 1 of them by the
+        // soak gate too), 1 of b/pg by the version gate.
         let promoted = |team: &str, environment: &str, ready_at: Option<i64>| Promoted {
             team: team.into(),
             offering: "pg".into(),
@@ -508,13 +513,14 @@ mod tests {
                 ("a".into(), "pg".into(), "soak".into(), 1),
                 ("b".into(), "pg".into(), "version".into(), 1),
             ],
+            refused_attempts: vec![("a".into(), "pg".into(), 2), ("b".into(), "pg".into(), 1)],
             last_stages: vec!["prod".into()],
             ..Inputs::default()
         };
         let d = compute(&inputs, 0, 7 * 86_400_000);
         assert_eq!(d.summary.promotions, 5);
         assert_eq!(d.summary.promotion_lead_p50_ms, Some(10_000));
-        assert_eq!(d.summary.promotion_refusals, 4);
+        assert_eq!(d.summary.promotion_refusals, 3);
         assert_eq!(
             d.promotions,
             [
@@ -524,7 +530,7 @@ mod tests {
                     promotions: 4,
                     ready: 3,
                     lead_time_p50_ms: Some(10_000),
-                    refusals: 3,
+                    refusals: 2,
                 },
                 PromotionRow {
                     team: "b".into(),

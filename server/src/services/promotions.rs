@@ -29,7 +29,7 @@ use app::status::{LiveStatus, health_words};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::catalog::{Offering, promotion};
+use crate::catalog::{Offering, promotion, secrets};
 use crate::db::requests::{self as store, RequestRow};
 use crate::db::{self, Db};
 use crate::environment::{Environment, Environments};
@@ -97,6 +97,32 @@ impl PromotionService {
         }
     }
 
+    /// Refuses unless the environment's clone shows request `row`'s change in its file: a
+    /// clone that has not caught up (a fetch that failed, another replica's commit) would
+    /// otherwise promote an older file than the one the gates judged.
+    async fn shows(&self, row: &RequestRow) -> Result<(), AppError> {
+        if row.state == Stage::Unchanged {
+            return Ok(());
+        }
+        let (_, text) = self.catalog.current_file(&row.environment, &row.path).await?;
+        let stamp = text
+            .as_deref()
+            .and_then(|t| serde_saphyr::from_multiple::<Value>(t).ok())
+            .and_then(|docs| {
+                docs.first()?
+                    .pointer("/metadata/annotations/slipway.dev~1request-id")?
+                    .as_str()
+                    .map(str::to_owned)
+            });
+        if stamp.as_deref() == Some(row.id.as_str()) {
+            return Ok(());
+        }
+        Err(AppError::Unavailable(format!(
+            "The copy of {}'s repository (it does not show request {}'s change to {} yet)",
+            row.environment, row.id, row.path
+        )))
+    }
+
     /// The environment `target`, if claims of `source` are promoted to it.
     fn target(&self, source: &str, target: &str) -> Result<&Arc<Environment>, AppError> {
         let next = self.environments.promotes_to(source);
@@ -155,7 +181,17 @@ impl PromotionService {
                 },
             });
         }
-        if !gates.soak.is_zero() {
+        let current = live.is_some_and(|l| l.health.state != HealthState::Stale);
+        if !gates.soak.is_zero() && !current {
+            checks.push(GateCheck {
+                gate: Gate::Soak,
+                passed: false,
+                detail: format!(
+                    "the claim's status in {} is not known now (its cluster is unreachable or not followed), so its time Ready cannot be judged",
+                    source.environment
+                ),
+            });
+        } else if !gates.soak.is_zero() {
             let events = db::ledger::events(&self.db, &source.id).await?;
             let last = events.iter().rev().find(|e| {
                 matches!(
@@ -237,13 +273,9 @@ impl PromotionService {
             .gates(&source, &target_env, &offering, live.as_ref())
             .await?;
         // The source's values as its file in Git holds them (the same reading an edit starts
-        // from: owned by the team, no change on its way).
-        let mut values = self
-            .requests
-            .change_source(actor, &source.id)
-            .await?
-            .draft
-            .values;
+        // from: owned by the team, no change on its way), from a clone that shows its change.
+        let mut values = self.requests.change_source(actor, &source.id).await?.draft.values;
+        self.shows(&source).await?;
         let history = store::claim_everywhere(
             &self.db,
             &source.team,
@@ -252,25 +284,29 @@ impl PromotionService {
             CLAIM_HISTORY,
         )
         .await?;
-        let latest_there = history.iter().find(|r| r.environment == target_env.name);
-        let target_request = match latest_there {
-            Some(r) if store::in_branch(r.state) && r.action != Action::Delete => Some(r.clone()),
-            Some(r) if !ended(r.state) && !store::in_branch(r.state) => {
+        // The claim there: its newest request that reached the branch (past ones withdrawn,
+        // rejected or failed are passed over); a newer one still on its way refuses.
+        let mut target_request = None;
+        for r in history.iter().filter(|r| r.environment == target_env.name) {
+            if store::in_branch(r.state) {
+                if r.action != Action::Delete {
+                    target_request = Some(r.clone());
+                }
+                break;
+            }
+            if !ended(r.state) {
                 return Err(AppError::Invalid(format!(
                     "A request for {} in {} (request {}) is still on its way to Git; promote once it is committed.",
                     source.name, target_env.name, r.id
                 )));
             }
-            _ => None,
-        };
+        }
         let current = match &target_request {
-            Some(r) => Some(
-                self.requests
-                    .change_source(actor, &r.id)
-                    .await?
-                    .draft
-                    .values,
-            ),
+            Some(r) => {
+                let values = self.requests.change_source(actor, &r.id).await?.draft.values;
+                self.shows(r).await?;
+                Some(values)
+            }
             None => None,
         };
         let mut kept = Vec::new();
@@ -286,6 +322,36 @@ impl PromotionService {
                 from,
             });
         }
+        // Secrets are every environment's own: the source's references never travel; the
+        // target's stay.
+        for pattern in &offering.secrets.pointers {
+            let dotted = promotion::path_of(pattern).join(".");
+            for pointer in secrets::present(&values, pattern) {
+                promotion::set(&mut values, &promotion::path_of(&pointer), None);
+            }
+            let theirs = current
+                .as_ref()
+                .map(|c| secrets::present(c, pattern))
+                .unwrap_or_default();
+            for pointer in &theirs {
+                let path = promotion::path_of(pointer);
+                let value = current
+                    .as_ref()
+                    .and_then(|c| promotion::get(c, &path))
+                    .cloned();
+                promotion::set(&mut values, &path, value);
+            }
+            if !kept.iter().any(|k| k.path == dotted) {
+                kept.push(KeptField {
+                    path: dotted,
+                    from: if theirs.is_empty() {
+                        KeptFrom::Unset
+                    } else {
+                        KeptFrom::Target
+                    },
+                });
+            }
+        }
         let draft = RequestDraft {
             offering: source.offering.clone(),
             environment: target_env.name.clone(),
@@ -293,7 +359,13 @@ impl PromotionService {
             name: source.name.clone(),
             values,
         };
-        let (preview, problems) = match self.catalog.preview(actor, &draft).await {
+        // The file exactly as the promotion would write it: an update keeps what the form
+        // does not manage, as an edit does.
+        let previewed = match &target_request {
+            Some(r) => self.requests.change_preview(actor, &r.id, &draft).await,
+            None => self.catalog.preview(actor, &draft).await,
+        };
+        let (preview, problems) = match previewed {
             Ok(preview) => (Some(preview), Vec::new()),
             Err(AppError::Validation(errors)) => (
                 None,
@@ -308,8 +380,14 @@ impl PromotionService {
                     })
                     .collect(),
             ),
+            Err(AppError::Invalid(message)) => (None, vec![message]),
             Err(other) => return Err(other),
         };
+        let token = plan_token(
+            &source.id,
+            target_request.as_ref().map(|r| r.id.as_str()),
+            preview.as_ref(),
+        );
         let allowed = gates.iter().all(|g| g.passed);
         Ok(Planned {
             plan: PromotionPlan {
@@ -329,11 +407,30 @@ impl PromotionService {
                 preview,
                 problems,
                 write_mode: target_env.mode,
+                token,
             },
             source,
             target_request,
         })
     }
+}
+
+/// What the plan shown was made of: the source, the claim it updates in the target, and the
+/// file it would write. A promotion confirmed with another plan's token is refused.
+fn plan_token(source: &str, target: Option<&str>, preview: Option<&app::catalog::Preview>) -> String {
+    use sha2::{Digest as _, Sha256};
+    let mut hash = Sha256::new();
+    for part in [source, target.unwrap_or("-")] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    for file in preview.iter().flat_map(|p| &p.files) {
+        hash.update(file.path.as_bytes());
+        hash.update([0]);
+        hash.update(file.content.as_bytes());
+        hash.update([0]);
+    }
+    format!("{:x}", hash.finalize())
 }
 
 /// Whether a request is over without reaching the branch (or was withdrawn).
@@ -402,6 +499,7 @@ impl PromotionPort for PromotionService {
         actor: &CurrentUser,
         of: &str,
         target: &str,
+        token: Option<&str>,
     ) -> Result<Submitted, AppError> {
         let Planned {
             plan,
@@ -410,19 +508,11 @@ impl PromotionPort for PromotionService {
         } = self.planned(actor, of, target).await?;
         let refused: Vec<&GateCheck> = plan.gates.iter().filter(|g| !g.passed).collect();
         if !refused.is_empty() {
-            for check in &refused {
-                store::refuse_promotion(
-                    &self.db,
-                    &store::NewRefusal {
-                        source: &source,
-                        target_environment: &plan.target,
-                        gate: check.gate.as_str(),
-                        detail: &check.detail,
-                    },
-                    actor,
-                )
-                .await?;
-            }
+            let gates: Vec<(&str, &str)> = refused
+                .iter()
+                .map(|g| (g.gate.as_str(), g.detail.as_str()))
+                .collect();
+            store::refuse_promotion(&self.db, &source, &plan.target, &gates, actor).await?;
             return Err(AppError::Invalid(format!(
                 "Promotion of {} from {} to {} refused: {}.",
                 source.name,
@@ -433,6 +523,12 @@ impl PromotionPort for PromotionService {
                     .map(|g| format!("{} gate: {}", g.gate.as_str(), g.detail))
                     .collect::<Vec<_>>()
                     .join("; ")
+            )));
+        }
+        if token.is_some_and(|t| t != plan.token) {
+            return Err(AppError::Invalid(format!(
+                "{} changed since this plan was shown (a newer request in {}, new values in {}, or a new offering); review the new plan and confirm again.",
+                source.name, source.environment, plan.target
             )));
         }
         match &target_request {
@@ -533,6 +629,9 @@ impl PromotionPort for PromotionService {
                 break;
             }
             for child in store::promoted_from(&self.db, &id).await? {
+                if child.team != row.team {
+                    continue;
+                }
                 next.push(child.id.clone());
                 lineage.push(summary(&child));
             }

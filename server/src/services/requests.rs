@@ -528,42 +528,8 @@ impl RequestService {
             Action::Update => {
                 let draft = draft
                     .ok_or_else(|| AppError::Invalid("An update needs the edited form.".into()))?;
-                if (
-                    &draft.offering,
-                    &draft.environment,
-                    &draft.team,
-                    &draft.name,
-                ) != (&row.offering, &row.environment, &row.team, &row.name)
-                {
-                    return Err(AppError::Invalid(
-                        "An edit keeps the offering, environment, team and name; request a new claim to change them.".into(),
-                    ));
-                }
-                let prepared = self.catalog.prepare(actor, draft, &id)?;
-                let (mut rendered, verdict) = (prepared.rendered, prepared.verdict);
-                if rendered.path != row.path {
-                    return Err(AppError::Invalid(format!(
-                        "The offering now places this claim at {} instead of {}; ask the platform team to move it.",
-                        rendered.path, row.path
-                    )));
-                }
-                if let (Some(new), Some(old)) = (rendered.manifests.first_mut(), current.first()) {
-                    preserve(new, old, known_keys(&offering).as_deref());
-                }
-                let unchanged = rendered.manifests.len() == current.len()
-                    && rendered
-                        .manifests
-                        .iter()
-                        .zip(&current)
-                        .all(|(a, b)| without_stamp(a) == without_stamp(b));
-                if unchanged {
-                    return Err(AppError::Invalid(
-                        "Nothing to change: these are the values the repository already holds."
-                            .into(),
-                    ));
-                }
-                let content = crate::catalog::render::to_yaml(&rendered.manifests)
-                    .map_err(|e| AppError::Invalid(e.to_string()))?;
+                let (content, verdict) =
+                    self.render_update(actor, &row, &offering, &current, draft, &id)?;
                 self.store(
                     actor,
                     &id,
@@ -582,6 +548,93 @@ impl RequestService {
                 Ok(Submitted { id })
             }
         }
+    }
+}
+
+impl RequestService {
+    /// The file an update of `row`'s claim with `draft` writes (stamped with `id`) and the
+    /// policies' verdict on it: the same checks, rendering and kept keys for an edit, a
+    /// promotion and their previews. Refused when nothing would change.
+    fn render_update(
+        &self,
+        actor: &CurrentUser,
+        row: &RequestRow,
+        offering: &crate::catalog::Offering,
+        current: &[Value],
+        draft: &RequestDraft,
+        id: &str,
+    ) -> Result<(String, Verdict), AppError> {
+        if (
+            &draft.offering,
+            &draft.environment,
+            &draft.team,
+            &draft.name,
+        ) != (&row.offering, &row.environment, &row.team, &row.name)
+        {
+            return Err(AppError::Invalid(
+                "An edit keeps the offering, environment, team and name; request a new claim to change them.".into(),
+            ));
+        }
+        let prepared = self.catalog.prepare(actor, draft, id)?;
+        let (mut rendered, verdict) = (prepared.rendered, prepared.verdict);
+        if rendered.path != row.path {
+            return Err(AppError::Invalid(format!(
+                "The offering now places this claim at {} instead of {}; ask the platform team to move it.",
+                rendered.path, row.path
+            )));
+        }
+        if let (Some(new), Some(old)) = (rendered.manifests.first_mut(), current.first()) {
+            preserve(new, old, known_keys(offering).as_deref());
+        }
+        let unchanged = rendered.manifests.len() == current.len()
+            && rendered
+                .manifests
+                .iter()
+                .zip(current)
+                .all(|(a, b)| without_stamp(a) == without_stamp(b));
+        if unchanged {
+            return Err(AppError::Invalid(
+                "Nothing to change: these are the values the repository already holds.".into(),
+            ));
+        }
+        let content = crate::catalog::render::to_yaml(&rendered.manifests)
+            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        Ok((content, verdict))
+    }
+
+    /// What an update of request `of`'s claim with `draft` would commit, against the file in
+    /// the branch: the file exactly as [`RequestPort::submit_change`] would write it (with
+    /// the keys the form does not manage kept), stamped `assigned-on-submit`.
+    pub(crate) async fn change_preview(
+        &self,
+        actor: &CurrentUser,
+        of: &str,
+        draft: &RequestDraft,
+    ) -> Result<app::catalog::Preview, AppError> {
+        let row = self.visible(actor, of).await?;
+        self.refuse_if_pending(&row).await?;
+        let offering = self.catalog.find(actor, &row.offering)?;
+        let current = self.current_manifests(&row).await?;
+        self.refuse_unless_owned(&row, &current).await?;
+        let (content, _) =
+            self.render_update(actor, &row, &offering, &current, draft, "assigned-on-submit")?;
+        let (base, text) = self
+            .catalog
+            .current_file(&row.environment, &row.path)
+            .await?;
+        let old = text.unwrap_or_default();
+        Ok(app::catalog::Preview {
+            files: vec![app::catalog::PreviewFile {
+                diff: diff_lines(&old, &content),
+                change: app::catalog::FileChange::Changed,
+                path: row.path.clone(),
+                content,
+            }],
+            base: base
+                .map(|b| b[..b.len().min(12)].to_owned())
+                .unwrap_or_default(),
+            cluster_fills: offering.as_stored(&draft.values).1,
+        })
     }
 }
 
