@@ -74,6 +74,14 @@ test('a claim Ready in dev is promoted to staging after its diff is shown, and f
   await expect(panel.getByTestId('promote-diff')).toContainText('+     storageGB: 42');
   await expect(panel.getByTestId('promote-diff')).toContainText('slipway.dev/environment: staging');
 
+  // Cancel gives the focus back to the button that opened the panel; the keyboard opens it again.
+  await panel.getByRole('button', { name: 'Cancel' }).click();
+  const opener = page.getByTestId('promote').filter({ hasText: 'staging' });
+  await expect(opener).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(panel.getByRole('heading', { name: 'Promote to staging' })).toBeFocused();
+  await expect(panel.getByTestId('confirm-promote')).toBeEnabled();
+
   await panel.getByTestId('confirm-promote').click();
   await expect(page).not.toHaveURL(new RegExp(devId));
   await expect(page).toHaveURL(/\/requests\/[0-9a-f-]{36}$/);

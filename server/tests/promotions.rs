@@ -613,12 +613,19 @@ async fn prod_waits_for_its_approval_and_main_is_untouched_until_then() {
     // Staging grows; its promotion to prod is rejected. The claim in prod is still the one
     // approved before: the next plan updates it, it does not create it again.
     let grown = w
-        .edit(&staging, "staging", "orders-db", json!({"storageGB": 30, "version": "16"}))
+        .edit(
+            &staging,
+            "staging",
+            "orders-db",
+            json!({"storageGB": 30, "version": "16"}),
+        )
         .await;
     w.applied(&w.staging, &grown, ready(), "ready").await;
     let second = w.promote(&staging, "prod").await;
-    w.until(&second, "held", |d| d["summary"]["stage"] == "awaiting_approval")
-        .await;
+    w.until(&second, "held", |d| {
+        d["summary"]["stage"] == "awaiting_approval"
+    })
+    .await;
     let res = w
         .app
         .server_fn(
@@ -666,7 +673,11 @@ async fn another_team_cannot_plan_promote_or_see_a_claim_across_environments() {
 async fn a_promotion_confirmed_on_a_plan_that_is_no_longer_true_is_refused() {
     let w = world().await;
     let dev = w
-        .submit(&form("dev", "ledger-db", json!({"storageGB": 20, "version": "16"})))
+        .submit(&form(
+            "dev",
+            "ledger-db",
+            json!({"storageGB": 20, "version": "16"}),
+        ))
         .await;
     w.applied(&w.dev, &dev, ready(), "ready").await;
     let shown = w.plan(&dev, "staging").await;
@@ -674,7 +685,12 @@ async fn a_promotion_confirmed_on_a_plan_that_is_no_longer_true_is_refused() {
 
     // Dev moves on while the plan is open: a newer request, Ready, with other values.
     let newer = w
-        .edit(&dev, "dev", "ledger-db", json!({"storageGB": 60, "version": "16"}))
+        .edit(
+            &dev,
+            "dev",
+            "ledger-db",
+            json!({"storageGB": 60, "version": "16"}),
+        )
         .await;
     w.applied(&w.dev, &newer, ready(), "ready").await;
     let (status, body) = w
@@ -682,7 +698,8 @@ async fn a_promotion_confirmed_on_a_plan_that_is_no_longer_true_is_refused() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
-        body.to_string().contains("changed since this plan was shown"),
+        body.to_string()
+            .contains("changed since this plan was shown"),
         "{body}"
     );
     assert!(w.file("staging", "ledger-db").is_none());
@@ -706,10 +723,17 @@ async fn the_soak_gate_passes_after_the_soak_time_and_an_incident_starts_it_agai
     let soak = Duration::from_secs(3);
     let w = world_with(|gates| gates.soak = soak).await;
     let dev = w
-        .submit(&form("dev", "queue-db", json!({"storageGB": 20, "version": "16"})))
+        .submit(&form(
+            "dev",
+            "queue-db",
+            json!({"storageGB": 20, "version": "16"}),
+        ))
         .await;
     w.applied(&w.dev, &dev, ready(), "ready").await;
-    assert_eq!(gate(&w.plan(&dev, "staging").await, "soak")["passed"], false);
+    assert_eq!(
+        gate(&w.plan(&dev, "staging").await, "soak")["passed"],
+        false
+    );
     tokio::time::sleep(soak).await;
     let plan = w.plan(&dev, "staging").await;
     assert_eq!(gate(&plan, "soak")["passed"], true, "{plan}");

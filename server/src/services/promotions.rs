@@ -104,7 +104,10 @@ impl PromotionService {
         if row.state == Stage::Unchanged {
             return Ok(());
         }
-        let (_, text) = self.catalog.current_file(&row.environment, &row.path).await?;
+        let (_, text) = self
+            .catalog
+            .current_file(&row.environment, &row.path)
+            .await?;
         let stamp = text
             .as_deref()
             .and_then(|t| serde_saphyr::from_multiple::<Value>(t).ok())
@@ -274,7 +277,12 @@ impl PromotionService {
             .await?;
         // The source's values as its file in Git holds them (the same reading an edit starts
         // from: owned by the team, no change on its way), from a clone that shows its change.
-        let mut values = self.requests.change_source(actor, &source.id).await?.draft.values;
+        let mut values = self
+            .requests
+            .change_source(actor, &source.id)
+            .await?
+            .draft
+            .values;
         self.shows(&source).await?;
         let history = store::claim_everywhere(
             &self.db,
@@ -303,7 +311,12 @@ impl PromotionService {
         }
         let current = match &target_request {
             Some(r) => {
-                let values = self.requests.change_source(actor, &r.id).await?.draft.values;
+                let values = self
+                    .requests
+                    .change_source(actor, &r.id)
+                    .await?
+                    .draft
+                    .values;
                 self.shows(r).await?;
                 Some(values)
             }
@@ -417,7 +430,11 @@ impl PromotionService {
 
 /// What the plan shown was made of: the source, the claim it updates in the target, and the
 /// file it would write. A promotion confirmed with another plan's token is refused.
-fn plan_token(source: &str, target: Option<&str>, preview: Option<&app::catalog::Preview>) -> String {
+fn plan_token(
+    source: &str,
+    target: Option<&str>,
+    preview: Option<&app::catalog::Preview>,
+) -> String {
     use sha2::{Digest as _, Sha256};
     let mut hash = Sha256::new();
     for part in [source, target.unwrap_or("-")] {

@@ -616,8 +616,14 @@ impl RequestService {
         let offering = self.catalog.find(actor, &row.offering)?;
         let current = self.current_manifests(&row).await?;
         self.refuse_unless_owned(&row, &current).await?;
-        let (content, _) =
-            self.render_update(actor, &row, &offering, &current, draft, "assigned-on-submit")?;
+        let (content, _) = self.render_update(
+            actor,
+            &row,
+            &offering,
+            &current,
+            draft,
+            "assigned-on-submit",
+        )?;
         let (base, text) = self
             .catalog
             .current_file(&row.environment, &row.path)
