@@ -18,7 +18,7 @@ export CARGO_TERM_COLOR ?= always
 LOGS := target/test-logs
 BIN := target/debug/slipway
 
-.PHONY: help tools build release image image-test run lint test test-sqlite test-postgres e2e clean-data bench-pages bench-streams
+.PHONY: help tools build release image image-test run lint test test-sqlite test-postgres e2e api-fuzz clean-data bench-pages bench-streams
 
 help:
 	@echo "make run   - build and serve Slipway on http://127.0.0.1:3000 (dev login, ./data)"
@@ -90,6 +90,13 @@ e2e: build
 	  PLAYWRIGHT_JSON_OUTPUT_NAME=$(CURDIR)/$(LOGS)/e2e.json \
 	  playwright test --config end2end/playwright.config.ts
 
+# The REST API fuzzed against its own OpenAPI document (schemathesis from PyPI, in a venv under
+# target/): no 5xx, no answer contradicting the document.
+api-fuzz: build
+	@mkdir -p $(LOGS)
+	@echo "==> REST API fuzzed against its OpenAPI document (schemathesis)"
+	bash .ci/api-fuzz.sh $(BIN) 2>&1 | tee $(LOGS)/api-fuzz.log
+
 test: tools
 	@rm -rf $(LOGS)
 	$(MAKE) --no-print-directory lint
@@ -97,6 +104,7 @@ test: tools
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory api-fuzz
 	$(MAKE) --no-print-directory image-test
 	@bash .ci/summary.sh
 

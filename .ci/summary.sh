@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints what `make test` ran: per suite, the tests passed/failed/skipped, read from the
-# logs the test steps wrote (cargo's "test result:" lines, Playwright's JSON report, the image
-# smoke test's checks).
+# logs the test steps wrote (cargo's "test result:" lines, Playwright's JSON report,
+# schemathesis's JUnit report, the image smoke test's checks).
 # Exits non-zero if any log is missing or reports a failure or a skip.
 set -euo pipefail
 logs=target/test-logs
@@ -30,6 +30,24 @@ if [ -f "$logs/e2e.json" ]; then
   total_pass=$((total_pass + p)) total_fail=$((total_fail + f)) total_skip=$((total_skip + s))
 else
   echo "  End-to-end in Chromium: no report (step did not run)"; status=1
+fi
+# schemathesis: one line per operation tested, from its JUnit report; the cases it generated
+# are printed beside it.
+if [ -f "$logs/api-fuzz.xml" ] && [ -f "$logs/api-fuzz.log" ]; then
+  read -r p f < <(python3 -c '
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+cases = root.iter("testcase")
+p = f = 0
+for c in cases:
+    if c.find("failure") is not None or c.find("error") is not None: f += 1
+    else: p += 1
+print(p, f)' "$logs/api-fuzz.xml")
+  line "API fuzzed (operations)" "$p" "$f" 0
+  grep -E '^ *[0-9]+ generated' "$logs/api-fuzz.log" | sed 's/^ */    schemathesis: /' || true
+  total_pass=$((total_pass + p)) total_fail=$((total_fail + f))
+else
+  echo "  API fuzzing: no report (step did not run)"; status=1
 fi
 if [ -f "$logs/image.log" ] && grep -q '^==> image smoke test passed' "$logs/image.log"; then
   line "Image smoke test (checks)" "$(grep -c '^    ok ' "$logs/image.log")" 0 0

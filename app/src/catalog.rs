@@ -18,6 +18,7 @@ use serde_json::Value;
 
 /// Where an offering comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum OfferingSource {
     /// An offering file in the catalog directory.
@@ -60,6 +61,7 @@ impl OfferingSource {
 
 /// One catalog entry, as listed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OfferingSummary {
     /// Unique id in the catalog (the offering's name, or the XRD's name).
     pub id: String,
@@ -87,6 +89,7 @@ pub struct OfferingSummary {
 
 /// The catalog page's query. Every field may be empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct CatalogFilter {
     /// Free text, matched against id, title, description, kind and tags.
@@ -103,6 +106,7 @@ pub struct CatalogFilter {
 
 /// A page of the catalog.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CatalogPage {
     /// The offerings on this page.
     pub items: Vec<OfferingSummary>,
@@ -131,6 +135,7 @@ impl CatalogPage {
 
 /// One offering with everything its form and documentation need.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OfferingDetail {
     /// The listing facts.
     pub summary: OfferingSummary,
@@ -151,6 +156,7 @@ pub struct OfferingDetail {
 
 /// A policy as a requester reads it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PolicyNote {
     /// Its name.
     pub name: String,
@@ -166,6 +172,7 @@ pub struct PolicyNote {
 
 /// The form of an offering: its fields, in display order.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FormModel {
     /// Top-level fields.
     pub fields: Vec<Field>,
@@ -178,6 +185,8 @@ pub struct FormModel {
 
 /// One field of a form.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(no_recursion))]
 pub struct Field {
     /// Property name in its parent object.
     pub key: String,
@@ -205,6 +214,7 @@ pub struct Field {
 
 /// Presentation hints from `x-ui-*` schema keywords (or an offering file's `ui` section).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UiHints {
     /// Position among siblings (lower first); fields without come after, in schema order.
     pub order: Option<i64>,
@@ -220,6 +230,7 @@ pub struct UiHints {
 
 /// A CEL rule attached to a schema node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Rule {
     /// The CEL expression.
     pub rule: String,
@@ -231,6 +242,8 @@ pub struct Rule {
 
 /// The type of a field and its constraints.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(no_recursion))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FieldKind {
     /// A string.
@@ -311,6 +324,7 @@ pub enum FieldKind {
 
 /// A problem with one value, at its JSON Pointer (`/storageGB`, `/tags/2`; `` for the whole).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// JSON Pointer into the values, or `@name` / `@team` / `@environment`.
     pub path: String,
@@ -328,6 +342,7 @@ pub const ENVIRONMENT_PATH: &str = "@environment";
 
 /// What a person asks for: an offering, where, for whom, and the values.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct RequestDraft {
     /// Offering id.
@@ -344,6 +359,7 @@ pub struct RequestDraft {
 
 /// A saved draft.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SavedDraft {
     /// The draft.
     pub draft: RequestDraft,
@@ -353,6 +369,7 @@ pub struct SavedDraft {
 
 /// How a file of the preview compares to the repository.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FileChange {
     /// No file at that path yet.
@@ -365,8 +382,10 @@ pub enum FileChange {
 
 /// One line of a diff.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DiffLine {
     /// `+`, `-` or ` `.
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
     pub sign: char,
     /// The line, without its newline.
     pub text: String,
@@ -374,6 +393,7 @@ pub struct DiffLine {
 
 /// One file the request would write.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PreviewFile {
     /// Path in the repository.
     pub path: String,
@@ -387,6 +407,7 @@ pub struct PreviewFile {
 
 /// What a request would commit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Preview {
     /// The files.
     pub files: Vec<PreviewFile>,

@@ -8,6 +8,7 @@ pub type TeamName = String;
 
 /// The signed-in person, as the UI and the services see them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CurrentUser {
     /// Stable internal id (UUID v7).
     pub id: String,
@@ -41,6 +42,7 @@ impl CurrentUser {
 
 /// What every page needs to know about the visitor and the portal's mode.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     /// `None` for an anonymous visitor.
     pub user: Option<CurrentUser>,
@@ -50,6 +52,7 @@ pub struct SessionInfo {
 
 /// A person offered by the development login (only in `--dev-login` mode).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DevPersona {
     /// Login handle submitted by the form.
     pub handle: String,
@@ -63,6 +66,7 @@ pub struct DevPersona {
 
 /// How the login page should present itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LoginOptions {
     /// Personas of the development login; empty unless dev login is on.
     pub dev_personas: Vec<DevPersona>,
@@ -72,6 +76,7 @@ pub struct LoginOptions {
 
 /// Facts about the running portal, for administrators.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SystemInfo {
     /// Crate version of the server.
     pub version: String,
@@ -87,6 +92,7 @@ pub struct SystemInfo {
 
 /// One audit log entry, as administrators see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     /// Entry id (time-ordered).
     pub id: String,
@@ -108,6 +114,7 @@ pub struct AuditEntry {
 
 /// Which audit entries to show. Empty fields do not filter.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditFilter {
     /// Part of the actor's name (case-insensitive).
     pub actor: Option<String>,
@@ -121,6 +128,7 @@ pub struct AuditFilter {
 
 /// One page of audit entries, newest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     /// The entries.
     pub entries: Vec<AuditEntry>,
@@ -130,6 +138,7 @@ pub struct AuditPage {
 
 /// The health of one control-plane object, as Slipway reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum HealthState {
     /// Reconciled and reporting Ready.
@@ -148,6 +157,7 @@ pub enum HealthState {
 
 /// A health state with its root cause.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Health {
     /// The state.
     pub state: HealthState,
@@ -159,6 +169,7 @@ pub struct Health {
 
 /// What an API token may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TokenScope {
     /// Read-only calls (GET).
@@ -197,6 +208,7 @@ impl TokenScope {
 
 /// A personal API token as listed (never the secret itself).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiToken {
     /// Token id.
     pub id: String,
@@ -218,6 +230,7 @@ pub struct ApiToken {
 
 /// A user as administrators see them on `/admin/users`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserSummary {
     /// User id.
     pub id: String,
@@ -243,6 +256,7 @@ pub struct UserSummary {
 
 /// A request for a new token, checked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewApiToken {
     /// Label, 1–64 characters.
     pub name: String,
@@ -273,6 +287,7 @@ impl NewApiToken {
 
 /// A token just created: the secret, shown this once, and its listing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedApiToken {
     /// The secret to copy now; it cannot be shown again.
     pub token: String,

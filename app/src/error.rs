@@ -21,6 +21,10 @@ pub enum AppError {
     /// The input was refused; the message says why.
     #[error("{0}")]
     Invalid(String),
+    /// The thing changed, or is being changed, since the caller last saw it (a plan confirmed
+    /// after it changed, an idempotency key still in flight); the message says what.
+    #[error("{0}")]
+    Conflict(String),
     /// Values were refused; each error names its field (JSON Pointer).
     #[error("{} value(s) need attention.", .0.len())]
     Validation(Vec<crate::catalog::FieldError>),
@@ -43,6 +47,7 @@ impl AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Invalid(_) | AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::ServerFn(ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_)) => {

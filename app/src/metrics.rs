@@ -12,6 +12,7 @@ pub const DEFAULT_DAYS: u32 = 90;
 
 /// What a dashboard shows: a period and optional team and offering filters.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MetricsQuery {
     /// Period length in days (one of [`PERIODS`]; default [`DEFAULT_DAYS`]).
     #[serde(default)]
@@ -47,6 +48,7 @@ pub const TABLES: [&str; 10] = [
 
 /// A whole dashboard.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Dashboard {
     /// The period, as Unix ms `[from, to)`.
     pub from: i64,
@@ -98,6 +100,7 @@ impl Dashboard {
 
 /// Promotions of one team's claims of one offering.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PromotionRow {
     /// Team.
     pub team: String,
@@ -116,6 +119,7 @@ pub struct PromotionRow {
 
 /// Promotions a gate refused.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RefusalRow {
     /// The gate (`ready`, `soak`, `version`).
     pub gate: String,
@@ -125,6 +129,7 @@ pub struct RefusalRow {
 
 /// Headline figures of a period.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Summary {
     /// Requests submitted in the period.
     pub requests: u64,
@@ -186,6 +191,7 @@ pub struct Summary {
 
 /// Commits to the environments' paths, by whether Slipway made them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SelfService {
     /// Commits carrying Slipway's request trailer.
     pub through_slipway: u64,
@@ -199,6 +205,7 @@ pub struct SelfService {
 
 /// One week of the period.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Week {
     /// Monday 00:00 UTC, Unix ms.
     pub start: i64,
@@ -216,6 +223,7 @@ pub struct Week {
 
 /// Requests of one offering, team or environment.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GroupRow {
     /// The offering id, team or environment.
     pub key: String,
@@ -237,6 +245,7 @@ pub struct GroupRow {
 
 /// One stage of the way to Ready.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StageRow {
     /// `submit → commit`, `commit → merge`, `merge → synced`, `synced → ready`.
     pub stage: String,
@@ -250,6 +259,7 @@ pub struct StageRow {
 
 /// A root cause and how often it struck.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FailureRow {
     /// The grouping key: where and why (`DBInstance: ReconcileError`, `Git: …`).
     pub reason: String,
@@ -265,6 +275,7 @@ pub struct FailureRow {
 
 /// DORA measures of one team in one environment.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DoraRow {
     /// Team.
     pub team: String,
@@ -288,6 +299,7 @@ pub struct DoraRow {
 
 /// A rating.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FeedbackRow {
     /// Offering.
     pub offering: String,
@@ -305,6 +317,7 @@ pub struct FeedbackRow {
 
 /// What a requester sends to rate an offering.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewFeedback {
     /// The request (must be theirs and have been Ready).
     pub request_id: String,
@@ -320,6 +333,7 @@ pub const MAX_COMMENT_CHARS: usize = 2000;
 
 /// The viewer's own rating of a request's offering, shown on the request page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GivenFeedback {
     /// 1–5.
     pub rating: u8,

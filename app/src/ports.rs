@@ -90,6 +90,9 @@ pub trait CatalogPort: Send + Sync + 'static {
     ) -> Result<CatalogPage, AppError>;
     /// One offering with its form.
     async fn get(&self, actor: &CurrentUser, id: &str) -> Result<OfferingDetail, AppError>;
+    /// The JSON Schema of one offering's values (the Kubernetes structural dialect, with the
+    /// `x-ui-*` and `x-slipway-*` hints the form reads).
+    async fn schema(&self, actor: &CurrentUser, id: &str) -> Result<serde_json::Value, AppError>;
     /// Validates a draft with the offering's schema and rules ([`AppError::Validation`] with
     /// every problem), renders it and compares it with the repository.
     async fn preview(&self, actor: &CurrentUser, draft: &RequestDraft)
@@ -120,6 +123,15 @@ pub trait RequestPort: Send + Sync + 'static {
         &self,
         actor: &CurrentUser,
         draft: &RequestDraft,
+    ) -> Result<Submitted, AppError>;
+    /// [`RequestPort::submit`] under an idempotency key of the actor: the same key and draft
+    /// again answer the request the first made; the key with another draft is refused, and a
+    /// submission with the key still under way is a [`AppError::Conflict`].
+    async fn submit_once(
+        &self,
+        actor: &CurrentUser,
+        draft: &RequestDraft,
+        key: &str,
     ) -> Result<Submitted, AppError>;
     /// One request with its timeline.
     async fn get(&self, actor: &CurrentUser, id: &str) -> Result<RequestDetail, AppError>;

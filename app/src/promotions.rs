@@ -14,6 +14,7 @@ pub const KEEP_HINT: &str = "x-slipway-promotion";
 
 /// A check the source must pass before its claim is promoted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Gate {
     /// The source's claim is Ready in its cluster now.
@@ -46,6 +47,7 @@ impl Gate {
 
 /// One gate as the source stands now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GateCheck {
     /// Which gate.
     pub gate: Gate,
@@ -57,6 +59,7 @@ pub struct GateCheck {
 
 /// Where a kept (environment-specific) field's value comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeptFrom {
     /// The target claim's current value.
@@ -69,6 +72,7 @@ pub enum KeptFrom {
 
 /// A field the promotion does not carry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KeptField {
     /// Dotted path in the form (`replicas`, `backup.window`).
     pub path: String,
@@ -78,6 +82,7 @@ pub struct KeptField {
 
 /// What promoting a claim to one environment would do, and whether it may.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PromotionPlan {
     /// The source: the claim's latest request in its environment.
     pub source: RequestSummary,
@@ -110,6 +115,7 @@ pub struct PromotionPlan {
 
 /// One value that is not the same in every environment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Difference {
     /// Dotted path.
     pub path: String,
@@ -119,6 +125,7 @@ pub struct Difference {
 
 /// The claim in one environment of its path.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClaimStage {
     /// The environment.
     pub environment: String,
@@ -136,6 +143,7 @@ pub struct ClaimStage {
 
 /// One resource across every environment, and the request's promotion chain.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClaimAcross {
     /// Every environment, in display order.
     pub stages: Vec<ClaimStage>,

@@ -7,6 +7,7 @@ use crate::catalog::RequestDraft;
 
 /// What a request asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// A new claim.
@@ -49,6 +50,7 @@ impl Action {
 
 /// How an environment's changes reach its branch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum WriteMode {
     /// Committed and pushed to the branch.
@@ -105,6 +107,7 @@ impl TryFrom<String> for Action {
 
 /// The latest stage of a request. Later stages (synced, ready …) come from the control plane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Held by a policy until enough approvers agree; nothing goes to Git before.
@@ -234,6 +237,7 @@ impl TryFrom<String> for Stage {
 /// What a ledger event records. The ledger is append-only; a request's [`Stage`] is its
 /// latest event's consequence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// The request was stored.
@@ -341,6 +345,7 @@ impl TryFrom<String> for EventKind {
 
 /// One request in a list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RequestSummary {
     /// Request id (UUID v7).
     pub id: String,
@@ -366,6 +371,7 @@ pub struct RequestSummary {
 
 /// One ledger event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RequestEvent {
     /// What happened.
     pub kind: EventKind,
@@ -383,6 +389,7 @@ pub struct RequestEvent {
 
 /// What the Git writer is doing about a request that is not committed yet.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GitProgress {
     /// Attempts so far.
     pub attempts: i64,
@@ -394,6 +401,7 @@ pub struct GitProgress {
 
 /// One request with its timeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RequestDetail {
     /// The summary.
     pub summary: RequestSummary,
@@ -428,6 +436,7 @@ pub struct RequestDetail {
 
 /// A Git job an administrator should look at: failed, or tried and not through yet.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GitJob {
     /// Its request.
     pub request: RequestSummary,
@@ -449,6 +458,7 @@ pub struct GitJob {
 
 /// Filters of the requests list.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RequestFilter {
     /// Only this team's requests.
     #[serde(default)]
@@ -469,6 +479,7 @@ pub struct RequestFilter {
 
 /// A page of requests, newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RequestPage {
     /// The requests.
     pub requests: Vec<RequestSummary>,
@@ -478,6 +489,7 @@ pub struct RequestPage {
 
 /// The answer to a submission.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Submitted {
     /// The new request's id.
     pub id: String,
@@ -485,6 +497,7 @@ pub struct Submitted {
 
 /// What an edit starts from: the claim's current values, read from the file in Git.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ChangeSource {
     /// The request whose claim is changed (the latest one for its file).
     pub of: String,
@@ -498,6 +511,7 @@ pub struct ChangeSource {
 
 /// A request waiting for the actor's approval, as the approvals queue shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApprovalItem {
     /// The request.
     pub summary: RequestSummary,

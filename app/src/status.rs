@@ -8,6 +8,7 @@ use crate::domain::{Health, HealthState};
 
 /// A status condition of an object, as the control plane wrote it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Condition {
     /// `Ready`, `Synced`, `Reconciling` …
     pub kind: String,
@@ -24,6 +25,8 @@ pub struct Condition {
 /// One object of a request's resource tree: the claim, its composite resource, the managed
 /// resources that composes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(no_recursion))]
 pub struct ResourceNode {
     /// `group/version`.
     pub api_version: String,
@@ -45,6 +48,7 @@ pub struct ResourceNode {
 
 /// The status of a request's claim, live.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LiveStatus {
     /// The claim's health; when something in its tree failed, `Failed` with the deepest
     /// failing object's reason and message. `Stale` while the cluster is unreachable.
@@ -59,6 +63,7 @@ pub struct LiveStatus {
 
 /// A request's live status with its resource tree.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RequestStatus {
     /// The cluster the request's environment reconciles in, if one is configured.
     pub cluster: Option<String>,
@@ -72,6 +77,7 @@ pub struct RequestStatus {
 
 /// One claim in the "my claims" list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClaimRow {
     /// The request whose stamp the claim carries.
     pub request_id: String,
@@ -96,6 +102,7 @@ pub struct ClaimRow {
 
 /// Where following one kind in one cluster stands.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum KindState {
     /// Looking for it in the cluster's API.
     #[default]
@@ -130,6 +137,7 @@ impl KindState {
 
 /// One watched kind in a cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WatchedKind {
     /// `group/version` (the served version), or the group when not served.
     pub api_version: String,
@@ -149,6 +157,7 @@ pub struct WatchedKind {
 
 /// A cluster as the watchers see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClusterView {
     /// Configured name.
     pub name: String,
@@ -169,6 +178,7 @@ pub struct ClusterView {
 
 /// What the status stream pushes to browsers (`data:` of one Server-Sent Event).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StatusMessage {
     /// A claim's live status changed.

@@ -26,6 +26,7 @@ use crate::catalog::{Field, FieldError, FieldKind, FormModel, pointer_child};
 
 /// `x-kubernetes-list-type` of a list that forbids duplicates.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ListType {
     /// No two items equal.
@@ -39,6 +40,7 @@ pub enum ListType {
 
 /// The structural constraints of one field beyond its type and JSON Schema keywords.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Structure {
     /// A list that forbids duplicates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -299,6 +301,7 @@ fn embedded(map: &serde_json::Map<String, Value>, path: &str, errors: &mut Vec<F
 
 /// One change defaulting made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Defaulted {
     /// Where (JSON Pointer into the values).
     pub path: String,

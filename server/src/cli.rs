@@ -23,5 +23,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Init(args) => crate::devdata::init(args).await,
         Command::ImportLedger(args) => crate::devdata::ledger::import_file(args).await,
+        Command::Login(args) => crate::client::commands::login(args).await,
+        Command::Catalog(args) => crate::client::commands::catalog(args).await,
+        Command::Request(args) => crate::client::commands::request(args).await,
+        Command::Status(args) => crate::client::commands::status(args).await,
+        Command::Promote(args) => crate::client::commands::promote(args).await,
+        Command::Approve(args) => crate::client::commands::approve(args).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "slipway",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
     }
 }

@@ -50,7 +50,7 @@ pub fn joined<T>(result: Result<T, tokio::task::JoinError>) -> Result<T, AppErro
 }
 
 /// The JSON body of every error answered outside Leptos.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable, machine-readable (`not_found`, `invalid_token`, …).
     pub code: &'static str,
@@ -110,6 +110,7 @@ impl From<AppError> for ApiError {
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
             AppError::Invalid(_) => "invalid",
+            AppError::Conflict(_) => "conflict",
             AppError::Validation(_) => "validation_failed",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",

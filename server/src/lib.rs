@@ -17,6 +17,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod db;
 pub mod devdata;

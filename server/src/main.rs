@@ -30,6 +30,13 @@ fn main() -> ExitCode {
     };
     let code = match runtime.block_on(slipway::cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // A client command's chosen end (`--wait`: failed, timed out) with its own code.
+        Err(error) if error.downcast_ref::<slipway::client::Exit>().is_some() => {
+            let exit = error.downcast_ref::<slipway::client::Exit>();
+            let (code, message) = exit.map_or((1, String::new()), |e| (e.code, e.message.clone()));
+            eprintln!("{message}");
+            ExitCode::from(code)
+        }
         Err(error) => {
             tracing::error!("{error:#}");
             eprintln!("error: {error:#}");

@@ -68,7 +68,22 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 5]> {
         ("GET", "/tokens") => page,
         ("POST", "/api/tokens" | "/api/tokens/create") => api,
         ("POST", "/api/tokens/revoke") => [401, 200, 404, 404, 200],
-        ("GET", "/api/v1/me") => api,
+        // The REST API: the same rules as the pages' server functions, through the same ports
+        // (api_v1.rs has the tokens' side). Documents are public.
+        ("GET", "/api/v1/me" | "/api/v1/catalog" | "/api/v1/requests" | "/api/v1/claims") => api,
+        ("GET", "/api/v1/status/events" | "/api/v1/approvals" | "/api/v1/metrics") => api,
+        ("GET", "/api/v1/metrics/export/{table}") => api,
+        ("GET", "/api/v1/openapi.json" | "/api/v1/docs") => [200; 5],
+        ("GET", "/api/v1/catalog/{id}" | "/api/v1/catalog/{id}/schema") => team_a_api,
+        ("POST", "/api/v1/preview") => team_a_api,
+        ("POST", "/api/v1/requests") => [401, 201, 422, 201, 201],
+        ("GET", "/api/v1/requests/{id}" | "/api/v1/requests/{id}/status") => team_a_api,
+        ("GET", "/api/v1/requests/{id}/claim" | "/api/v1/requests/{id}/across") => team_a_api,
+        ("PUT" | "DELETE", "/api/v1/requests/{id}/claim") => [401, 201, 404, 201, 201],
+        ("GET", "/api/v1/requests/{id}/promotions/{target}") => team_a_api,
+        ("POST", "/api/v1/requests/{id}/promotions/{target}") => [401, 422, 404, 422, 422],
+        ("POST", "/api/v1/approvals/{id}") => [401, 403, 204, 204, 204],
+        ("GET", "/api/v1/audit") => [401, 403, 403, 403, 200],
         // The catalog: an offering for team A only is hidden from team B.
         ("GET", "/catalog/{id}") => team_a_page,
         ("POST", "/api/catalog") => api,
@@ -108,7 +123,11 @@ fn expected(method: &Method, path: &str) -> Option<[u16; 5]> {
 }
 
 /// Routes whose success changes the object probed: the next role gets fresh objects.
-const CHANGING: [&str; 9] = [
+const CHANGING: [&str; 13] = [
+    "POST /api/v1/requests",
+    "PUT /api/v1/requests/{id}/claim",
+    "DELETE /api/v1/requests/{id}/claim",
+    "POST /api/v1/approvals/{id}",
     "/api/admin/users/deactivate",
     "/api/admin/users/reactivate",
     "/api/approvals/decide",
@@ -308,8 +327,13 @@ fn probe(
     path: &str,
     cookie: Option<&str>,
 ) -> Request<Body> {
-    let uri = if path.starts_with("/catalog/") {
-        "/catalog/team-a-only".to_owned()
+    let uri = if path.starts_with("/catalog/") || path.starts_with("/api/v1/catalog/{id}") {
+        path.replace("{id}", "team-a-only")
+            .replace("/api/v1/catalog/{id}", "/api/v1/catalog/team-a-only")
+    } else if path == "/api/v1/approvals/{id}" {
+        format!("/api/v1/approvals/{}", objects.awaiting)
+    } else if path.contains("{target}") {
+        objects.uri(path).replace("{target}", "staging")
     } else if path == "/metrics/offerings/{id}" {
         "/metrics/offerings/postgresql".to_owned()
     } else {
@@ -328,6 +352,28 @@ fn probe(
             .unwrap()
     };
     // A valid body naming team A's object, so that only authorization decides the answer.
+    match (method.as_str(), path) {
+        ("POST", "/api/v1/preview") => return json(req, team_a_only_draft()["draft"].clone()),
+        ("POST", "/api/v1/requests") => {
+            return json(
+                req,
+                draft_in("dev", "team-a", &format!("rest-probe-{role}"), 20)["draft"].clone(),
+            );
+        }
+        ("PUT", "/api/v1/requests/{id}/claim") => {
+            return json(
+                req,
+                draft_in("dev", "team-a", "orders-db", 30)["draft"].clone(),
+            );
+        }
+        ("POST", "/api/v1/requests/{id}/promotions/{target}") => {
+            return json(req, serde_json::json!({}));
+        }
+        ("POST", "/api/v1/approvals/{id}") => {
+            return json(req, serde_json::json!({"approve": true, "comment": "ok"}));
+        }
+        _ => {}
+    }
     let body = match path {
         "/auth/dev-login" => "handle=alice".to_owned(),
         "/api/audit" => "filter[actor]=".to_owned(),
@@ -399,7 +445,7 @@ async fn every_route_allows_and_denies_exactly_as_the_matrix_says() {
             };
             let request = probe(&objects, role, method, path, cookie.as_deref());
             // An event stream never ends: its status is all there is to read.
-            let res = if path == "/api/status/events" {
+            let res = if path.ends_with("/status/events") {
                 let response = app.router.clone().oneshot(request).await.unwrap();
                 common::TestResponse {
                     status: response.status(),
@@ -416,7 +462,10 @@ async fn every_route_allows_and_denies_exactly_as_the_matrix_says() {
                     ROLES[role], want[role], res.status
                 ));
             }
-            if res.status.is_success() && CHANGING.contains(&path.as_str()) {
+            if res.status.is_success()
+                && (CHANGING.contains(&path.as_str())
+                    || CHANGING.contains(&format!("{method} {path}").as_str()))
+            {
                 objects = Objects::new().await;
             }
         }

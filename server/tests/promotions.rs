@@ -696,7 +696,7 @@ async fn a_promotion_confirmed_on_a_plan_that_is_no_longer_true_is_refused() {
     let (status, body) = w
         .promote_shown(&dev, "staging", shown["token"].as_str().unwrap())
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
         body.to_string()
             .contains("changed since this plan was shown"),

@@ -152,6 +152,9 @@ pub async fn load_user(
                 }
                 request.extensions_mut().insert(user);
                 request.extensions_mut().insert(TokenAuth(scopes));
+                request
+                    .extensions_mut()
+                    .insert(BearerToken(hash_token(&bearer)));
                 next.run(request).await
             }
             Ok(None) => api_auth_error(
@@ -190,6 +193,11 @@ pub async fn load_user(
 /// A request authenticated by an API token, with the token's scopes.
 #[derive(Clone, Debug)]
 pub struct TokenAuth(pub Vec<TokenScope>);
+
+/// The hash of the API token a request was authenticated with (a status stream re-reads it,
+/// as a browser's stream re-reads its session).
+#[derive(Clone, Debug)]
+pub struct BearerToken(pub String);
 
 /// The token of an `Authorization: Bearer …` header.
 fn bearer_token(headers: &HeaderMap) -> Option<String> {

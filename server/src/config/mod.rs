@@ -49,6 +49,25 @@ pub enum Command {
     /// size — history from another system, or a demo: times are given as "how long ago" (see
     /// docs/metrics.md, "Importing history").
     ImportLedger(ImportLedgerArgs),
+    /// Client: store the portal's address and an API token for the commands below (the token
+    /// is read from standard input or `--token-file`, checked, and kept readable by you only).
+    Login(crate::client::commands::LoginArgs),
+    /// Client: list and show the offerings you may request.
+    Catalog(crate::client::commands::CatalogArgs),
+    /// Client: create, edit, delete, show, list and watch requests; `--dry-run` shows the
+    /// diff, `--wait ready` follows the claim to Ready.
+    Request(crate::client::commands::RequestArgs),
+    /// Client: your teams' claims with their live status.
+    Status(crate::client::commands::StatusArgs),
+    /// Client: promote a claim to the next environment (shows the plan; `--yes` promotes).
+    Promote(crate::client::commands::PromoteArgs),
+    /// Client: approve (or `--reject`) a request held for approval.
+    Approve(crate::client::commands::ApproveArgs),
+    /// Print shell completions for `slipway` (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Options of `slipway import-ledger`.

@@ -9,6 +9,7 @@
 pub mod approvals;
 pub mod audit;
 pub mod drafts;
+pub mod idempotency;
 pub mod leases;
 pub mod ledger;
 pub mod metrics;

@@ -57,6 +57,8 @@ pub struct NewRequest<'a> {
     pub approvals: Option<(&'a str, &'a str)>,
     /// The request this one promotes (the same claim in the environment before).
     pub promoted_from: Option<&'a str>,
+    /// The idempotency key (its user's) this submission fills in, in its transaction.
+    pub idempotency_key: Option<&'a str>,
 }
 
 /// The key of a cluster-scoped object: its cluster (see
@@ -283,6 +285,9 @@ pub async fn submit(
                 new.environment
             )));
         }
+    }
+    if let Some(key) = new.idempotency_key {
+        super::idempotency::fill(&mut tx, new.requested_by.0, key, new.id).await?;
     }
     let target = format!("{}/{}/{}", new.team, new.kind, new.name);
     insert_entry(

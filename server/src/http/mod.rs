@@ -11,6 +11,8 @@
 pub mod api;
 pub mod exports;
 pub mod limits;
+pub mod reference;
+pub mod rest;
 pub mod serve;
 pub mod stream;
 
@@ -75,10 +77,12 @@ pub fn plain_routes() -> Vec<(&'static str, http::Method, MethodRouter<AppState>
             Method::GET,
             get(exports::metrics_csv),
         ),
-        ("/api/v1/me", Method::GET, get(api::me)),
         ("/api/status/events", Method::GET, get(stream::events)),
         ("/api/hooks/forge", Method::POST, post(api::forge_hook)),
     ]
+    .into_iter()
+    .chain(rest::routes())
+    .collect()
 }
 
 /// The page routes, generated once per process.

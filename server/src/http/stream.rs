@@ -29,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::auth::session::{SessionToken, hash_token};
+use crate::auth::session::{BearerToken, SessionToken, hash_token};
 use crate::db::{self, Db};
 use crate::error::ApiError;
 use crate::metrics::prom::Telemetry;
@@ -134,9 +134,15 @@ pub async fn events(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
     session: Option<Extension<SessionToken>>,
+    bearer: Option<Extension<BearerToken>>,
     headers: HeaderMap,
 ) -> Response {
-    let (Some(Extension(user)), Some(Extension(session))) = (user, session) else {
+    let credential = match (session, bearer) {
+        (_, Some(Extension(BearerToken(hash)))) => Credential::Token(hash),
+        (Some(Extension(session)), None) => Credential::Session(hash_token(&session.0)),
+        (None, None) => return ApiError::unauthenticated().into_response(),
+    };
+    let Some(Extension(user)) = user else {
         return ApiError::unauthenticated().into_response();
     };
     let slot = match state.streams.acquire(&user.id) {
@@ -151,7 +157,7 @@ pub async fn events(
     let subscription = hub.subscribe(last.as_deref());
     let check = Check {
         db: state.db.clone(),
-        session: hash_token(&session.0),
+        credential,
         idle: state.settings.session_idle,
         every: tokio::time::interval_at(
             tokio::time::Instant::now() + state.streams.check_every,
@@ -184,10 +190,18 @@ fn refused(cap: &'static str) -> Response {
         .into_response()
 }
 
-/// What a stream re-reads its session with, and its place under the caps.
+/// What a stream was opened with: a browser's session, or an API token (the CLI's).
+enum Credential {
+    /// The session token's hash.
+    Session(String),
+    /// The API token's hash.
+    Token(String),
+}
+
+/// What a stream re-reads its session (or token) with, and its place under the caps.
 struct Check {
     db: Db,
-    session: String,
+    credential: Credential,
     idle: Duration,
     every: tokio::time::Interval,
     _slot: Slot,
@@ -197,7 +211,15 @@ impl Check {
     /// The session's user now: `None` when the session ended. A database error keeps the
     /// stream as it is (the next check tries again) rather than closing every stream at once.
     async fn user(&self, current: &CurrentUser) -> Option<CurrentUser> {
-        match db::sessions::user_for(&self.db, &self.session, self.idle, false).await {
+        let now = match &self.credential {
+            Credential::Session(hash) => {
+                db::sessions::user_for(&self.db, hash, self.idle, false).await
+            }
+            Credential::Token(hash) => db::tokens::authenticate(&self.db, hash)
+                .await
+                .map(|found| found.map(|(user, _)| user)),
+        };
+        match now {
             Ok(user) => user,
             Err(error) => {
                 tracing::warn!(%error, "status stream: session check failed; kept open");

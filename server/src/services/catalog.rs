@@ -512,6 +512,10 @@ impl CatalogPort for CatalogService {
         })
     }
 
+    async fn schema(&self, actor: &CurrentUser, id: &str) -> Result<serde_json::Value, AppError> {
+        Ok(self.find(actor, id)?.structural.as_ref().clone())
+    }
+
     async fn preview(
         &self,
         actor: &CurrentUser,

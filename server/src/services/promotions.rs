@@ -543,7 +543,7 @@ impl PromotionPort for PromotionService {
             )));
         }
         if token.is_some_and(|t| t != plan.token) {
-            return Err(AppError::Invalid(format!(
+            return Err(AppError::Conflict(format!(
                 "{} changed since this plan was shown (a newer request in {}, new values in {}, or a new offering); review the new plan and confirm again.",
                 source.name, source.environment, plan.target
             )));
@@ -562,7 +562,7 @@ impl PromotionPort for PromotionService {
             }
             None => {
                 self.requests
-                    .create(actor, &plan.draft, Some(&source.id))
+                    .create(actor, &plan.draft, Some(&source.id), None)
                     .await
             }
         }

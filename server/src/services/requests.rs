@@ -45,6 +45,8 @@ struct Guard<'a> {
     verdict: &'a Verdict,
     /// The request a promotion promotes.
     promoted_from: Option<&'a str>,
+    /// The submitter's idempotency key, filled in with the request.
+    idempotency_key: Option<&'a str>,
 }
 
 /// "1 approval from platform (prod-databases)".
@@ -156,6 +158,7 @@ impl RequestService {
                     .as_deref()
                     .map(|json| (json, needs_text.as_str())),
                 promoted_from: guard.promoted_from,
+                idempotency_key: guard.idempotency_key,
             },
             actor,
         )
@@ -368,12 +371,14 @@ fn blank_is_none(value: &Option<String>) -> Option<&str> {
 }
 
 impl RequestService {
-    /// A new claim from `draft` (a promotion names its source in `promoted_from`).
+    /// A new claim from `draft` (a promotion names its source in `promoted_from`; a
+    /// submission under an idempotency key fills it in with the request).
     pub(crate) async fn create(
         &self,
         actor: &CurrentUser,
         draft: &RequestDraft,
         promoted_from: Option<&str>,
+        idempotency_key: Option<&str>,
     ) -> Result<Submitted, AppError> {
         let id = db::new_id();
         let prepared = self.catalog.prepare(actor, draft, &id)?;
@@ -458,6 +463,7 @@ impl RequestService {
                 cluster_name: cluster_name.as_ref(),
                 verdict: &verdict,
                 promoted_from,
+                idempotency_key,
             },
         )
         .await?;
@@ -520,6 +526,7 @@ impl RequestService {
                         cluster_name: None,
                         verdict: &verdict,
                         promoted_from,
+                        idempotency_key: None,
                     },
                 )
                 .await?;
@@ -542,6 +549,7 @@ impl RequestService {
                         cluster_name: None,
                         verdict: &verdict,
                         promoted_from,
+                        idempotency_key: None,
                     },
                 )
                 .await?;
@@ -651,7 +659,46 @@ impl RequestPort for RequestService {
         actor: &CurrentUser,
         draft: &RequestDraft,
     ) -> Result<Submitted, AppError> {
-        self.create(actor, draft, None).await
+        self.create(actor, draft, None, None).await
+    }
+
+    async fn submit_once(
+        &self,
+        actor: &CurrentUser,
+        draft: &RequestDraft,
+        key: &str,
+    ) -> Result<Submitted, AppError> {
+        use sha2::{Digest as _, Sha256};
+        let key = key.trim();
+        if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(AppError::Invalid(
+                "An Idempotency-Key is 1 to 255 visible ASCII characters.".into(),
+            ));
+        }
+        let body = serde_json::to_vec(draft)
+            .map_err(|e| crate::error::internal("encoding a request", &e))?;
+        let fingerprint = format!("{:x}", Sha256::digest(&body));
+        match db::idempotency::claim(&self.db, &actor.id, key, &fingerprint).await? {
+            db::idempotency::Claimed::Done(id) => return Ok(Submitted { id }),
+            db::idempotency::Claimed::Reused => {
+                return Err(AppError::Invalid(
+                    "This Idempotency-Key was already used for a different request; use a new key for new values.".into(),
+                ));
+            }
+            db::idempotency::Claimed::InFlight => {
+                return Err(AppError::Conflict(
+                    "A submission with this Idempotency-Key is under way; retry in a moment to get its request.".into(),
+                ));
+            }
+            db::idempotency::Claimed::New => {}
+        }
+        let submitted = self.create(actor, draft, None, Some(key)).await;
+        if submitted.is_err()
+            && let Err(error) = db::idempotency::release(&self.db, &actor.id, key).await
+        {
+            tracing::warn!(%error, "an idempotency key of a failed submission was not released");
+        }
+        submitted
     }
 
     async fn get(&self, actor: &CurrentUser, id: &str) -> Result<RequestDetail, AppError> {

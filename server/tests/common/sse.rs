@@ -40,8 +40,39 @@ impl SseStream {
         cookie: &str,
         last_event_id: Option<&str>,
     ) -> Result<Self, super::TestResponse> {
-        let mut request = Request::get("/api/status/events")
-            .header(header::COOKIE, cookie)
+        Self::try_open_at(
+            app,
+            "/api/status/events",
+            (header::COOKIE, cookie),
+            last_event_id,
+        )
+        .await
+    }
+
+    /// Opens the REST API's stream with an API token, as the `slipway` client does.
+    pub async fn open_with_token(app: &TestApp, token: &str) -> Self {
+        let bearer = format!("Bearer {token}");
+        match Self::try_open_at(
+            app,
+            "/api/v1/status/events",
+            (header::AUTHORIZATION, &bearer),
+            None,
+        )
+        .await
+        {
+            Ok(stream) => stream,
+            Err(refused) => panic!("stream refused: {} {}", refused.status, refused.body),
+        }
+    }
+
+    async fn try_open_at(
+        app: &TestApp,
+        path: &str,
+        (name, value): (header::HeaderName, &str),
+        last_event_id: Option<&str>,
+    ) -> Result<Self, super::TestResponse> {
+        let mut request = Request::get(path)
+            .header(name, value)
             .header(header::ACCEPT, "text/event-stream");
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
