@@ -20,9 +20,13 @@ fi
 data=$(mktemp -d /tmp/slipway-fuzz.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 origin="http://127.0.0.1:$port"
-export SLIPWAY_DATA_DIR=$data DATABASE_URL="sqlite://$data/slipway.db" RUST_LOG=warn
-# The fuzzer sends thousands of calls a minute from one address and one user.
-export SLIPWAY_API_PER_MINUTE=1000000 SLIPWAY_USER_PER_MINUTE=1000000 SLIPWAY_SIGN_IN_PER_MINUTE=1000
+# The portal runs with nothing from the caller's environment but these: a SLIPWAY_GIT_URL,
+# forge or cluster exported in the shell must never receive what the fuzzer submits. Its Git
+# remote is the bare repository `init` makes in the throwaway folder. The fuzzer sends thousands
+# of calls a minute from one address and one user: the rate limits are lifted.
+portal=(env -i PATH="$PATH" HOME="$data" RUST_LOG=warn
+  SLIPWAY_DATA_DIR="$data" DATABASE_URL="sqlite://$data/slipway.db"
+  SLIPWAY_API_PER_MINUTE=1000000 SLIPWAY_USER_PER_MINUTE=1000000 SLIPWAY_SIGN_IN_PER_MINUTE=1000)
 pid=
 stop() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
@@ -30,8 +34,8 @@ stop() {
 }
 trap stop EXIT
 
-"$bin" init >/dev/null
-"$bin" serve --dev-login --listen "127.0.0.1:$port" >"$logs/api-fuzz-server.log" 2>&1 &
+"${portal[@]}" "$bin" init >/dev/null
+"${portal[@]}" "$bin" serve --dev-login --listen "127.0.0.1:$port" >"$logs/api-fuzz-server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
   curl -fs "$origin/readyz" >/dev/null 2>&1 && break

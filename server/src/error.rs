@@ -32,6 +32,9 @@ impl From<crate::db::Error> for AppError {
                 "The name of this cluster-wide resource is taken by another request now; choose another name in a new request.".into(),
             ),
             crate::db::Error::Refused(message) => AppError::Invalid(message),
+            crate::db::Error::KeyTakenOver => AppError::Conflict(
+                "This submission's Idempotency-Key was taken over by a retry; the retry's request is the one made.".into(),
+            ),
             other => internal("database failure", &other),
         }
     }

@@ -9,8 +9,11 @@ use crate::config::LogFormat;
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("warn,slipway=info,tower_http=info"));
+    // Standard error: standard output is what the client's commands print for scripts (a
+    // container runtime collects both).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(std::io::stderr)
         .with_target(true);
     match format {
         LogFormat::Human => builder.init(),

@@ -313,7 +313,10 @@ async fn the_same_idempotency_key_makes_one_request() {
     };
     let first = submit("deploy-42", draft("team-a", "orders-db", 20)).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
-    let again = submit("deploy-42", draft("team-a", "orders-db", 20)).await;
+    // The same values with the keys in another order: the same submission.
+    let reordered = json!({"values": {"version": "16", "storageGB": 20}, "name": "orders-db",
+        "team": "team-a", "environment": "dev", "offering": "postgresql"});
+    let again = submit("deploy-42", reordered).await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
     assert_eq!(body(&again)["id"], body(&first)["id"]);
     assert_eq!(app.count("requests").await, 1);
@@ -340,26 +343,26 @@ async fn the_same_idempotency_key_makes_one_request() {
         .unwrap();
     let pending: app::catalog::RequestDraft =
         serde_json::from_value(draft("team-a", "cache-db", 20)).unwrap();
+    // The fingerprint of the body with its keys sorted, as the service takes it.
     let fingerprint = {
         use sha2::{Digest as _, Sha256};
-        format!(
-            "{:x}",
-            Sha256::digest(serde_json::to_vec(&pending).unwrap())
-        )
+        let sorted: std::collections::BTreeMap<String, Value> =
+            serde_json::from_value(serde_json::to_value(&pending).unwrap()).unwrap();
+        format!("{:x}", Sha256::digest(serde_json::to_vec(&sorted).unwrap()))
     };
-    assert_eq!(
+    assert!(matches!(
         slipway::db::idempotency::claim(app.db(), &alice_id, "deploy-43", &fingerprint)
             .await
             .unwrap(),
-        slipway::db::idempotency::Claimed::New
-    );
+        slipway::db::idempotency::Claimed::New(_)
+    ));
     let busy = submit("deploy-43", draft("team-a", "cache-db", 20)).await;
     assert_eq!(busy.status, StatusCode::CONFLICT, "{}", busy.body);
     assert_eq!(body(&busy)["code"], "conflict");
     assert_eq!(app.count("requests").await, 1);
-    // Its process died before committing: a minute later the retry takes the key over.
+    // Its process died before committing: ten minutes later the retry takes the key over.
     sqlx::query("UPDATE idempotency_keys SET created_at = $1 WHERE key = 'deploy-43'")
-        .bind(slipway::db::now_ms() - 120_000)
+        .bind(slipway::db::now_ms() - 11 * 60_000)
         .execute(app.db().pool())
         .await
         .unwrap();
@@ -368,6 +371,30 @@ async fn the_same_idempotency_key_makes_one_request() {
     let retried = submit("deploy-43", draft("team-a", "cache-db", 20)).await;
     assert_eq!(body(&retried)["id"], body(&taken)["id"]);
     assert_eq!(app.count("requests").await, 2);
+
+    // A slow first submission whose claim a retry took over commits nothing: its key's claim
+    // is not its own any more.
+    let db = app.db();
+    let first = match slipway::db::idempotency::claim(db, &alice_id, "deploy-44", "f").await.unwrap() {
+        slipway::db::idempotency::Claimed::New(claim) => claim,
+        other => panic!("{other:?}"),
+    };
+    sqlx::query("UPDATE idempotency_keys SET created_at = $1 WHERE key = 'deploy-44'")
+        .bind(slipway::db::now_ms() - 11 * 60_000)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let second = match slipway::db::idempotency::claim(db, &alice_id, "deploy-44", "f").await.unwrap() {
+        slipway::db::idempotency::Claimed::New(claim) => claim,
+        other => panic!("{other:?}"),
+    };
+    assert_ne!(first, second);
+    slipway::db::idempotency::release(db, &alice_id, "deploy-44", &first).await.unwrap();
+    assert_eq!(
+        slipway::db::idempotency::claim(db, &alice_id, "deploy-44", "f").await.unwrap(),
+        slipway::db::idempotency::Claimed::InFlight,
+        "the late first submission's release leaves the retry's claim alone"
+    );
 }
 
 #[tokio::test]

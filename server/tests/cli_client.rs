@@ -1,7 +1,8 @@
 //! The `slipway` client, the real binary against a portal served on a real socket: its
 //! `--dry-run` prints the browser's preview byte for byte, `login` keeps the token readable by
-//! its owner only, `--wait ready` exits 0 once the claim is Ready in the Kubernetes API double
-//! and 2 with the root cause when it fails, and a read-only token is refused with its code.
+//! its owner only (and only ever sent to the address it was stored for), `--wait ready` exits 0
+//! once the claim is Ready in the Kubernetes API double and 4 with the root cause when it stays
+//! failed, and a read-only token is refused with its code.
 
 mod common;
 
@@ -160,6 +161,16 @@ async fn the_dry_run_prints_the_browsers_preview_byte_for_byte_and_login_keeps_t
     let mut listed = slipway(&url, "", &config);
     listed.env_remove("SLIPWAY_TOKEN").env_remove("SLIPWAY_URL");
     let listed = run(listed, &["catalog", "list", "-o", "json"]).await;
+    // The stored token goes to the address it was stored for, never to another.
+    let mut elsewhere = slipway("http://127.0.0.1:9", "", &config);
+    elsewhere.env_remove("SLIPWAY_TOKEN");
+    let elsewhere = run(elsewhere, &["catalog", "list"]).await;
+    assert_eq!(elsewhere.code, Some(1));
+    assert!(
+        elsewhere.stderr.contains("the stored token is for"),
+        "{}",
+        elsewhere.stderr
+    );
     assert_eq!(listed.code, Some(0), "{}", listed.stderr);
     let offerings: Value = serde_json::from_str(&listed.stdout).unwrap();
     assert!(
@@ -273,6 +284,8 @@ impl World {
                 "ready",
                 "--timeout",
                 "60s",
+                "--failure-grace",
+                "1s",
             ])
             .spawn()
             .unwrap()
@@ -321,7 +334,7 @@ fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {
 }
 
 #[tokio::test]
-async fn create_wait_ready_exits_0_once_ready_and_2_with_the_root_cause_when_the_claim_fails() {
+async fn create_wait_ready_exits_0_once_ready_and_4_with_the_root_cause_when_the_claim_stays_failed() {
     let w = world().await;
     let child = w.create_and_wait("orders-db");
     w.apply_committed(
@@ -367,6 +380,6 @@ async fn create_wait_ready_exits_0_once_ready_and_2_with_the_root_cause_when_the
         .expect("the client ends once failed")
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(stderr.contains("storage quota exceeded"), "{stderr}");
 }

@@ -173,7 +173,7 @@ pub async fn load_user(
         let idle = state.settings.session_idle;
         // A status stream's (re)connect is not the person's activity: it must not keep an
         // idle session alive.
-        let activity = request.uri().path() != "/api/status/events";
+        let activity = !request.uri().path().ends_with("/status/events");
         match db::sessions::user_for(&state.db, &hash_token(&token), idle, activity).await {
             Ok(Some(user)) => {
                 request.extensions_mut().insert(user);

@@ -1,6 +1,5 @@
 //! The client's subcommands: their options (clap) and what each does with the API.
 
-use std::io::Read as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,6 +14,22 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{Client, Exit, Login};
+
+/// An id or name as one URL path segment: refused unless it is one (request ids, offering ids
+/// and environment names are letters, digits, `-`, `_` and `.`).
+fn segment(value: &str) -> anyhow::Result<&str> {
+    let plain = !value.is_empty()
+        && value != "."
+        && value != ".."
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if plain {
+        Ok(value)
+    } else {
+        bail!("{value:?} is not an id or a name")
+    }
+}
 
 /// Output format.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -102,13 +117,17 @@ pub struct ValueArgs {
 /// Waiting for the claim.
 #[derive(Clone, Debug, Args)]
 pub struct WaitArgs {
-    /// Follow the request until its claim is Ready (exit 0); a failure exits 2 with its root
+    /// Follow the request until its claim is Ready (exit 0); a failure exits 4 with its root
     /// cause, the timeout 3.
     #[arg(long, value_parser = ["ready"])]
     pub wait: Option<String>,
     /// How long `--wait` waits (`90s`, `10m`).
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
+    /// How long a claim may stay Failed in its cluster before `--wait` gives up on it (a
+    /// transient error that recovers sooner does not fail the command).
+    #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
+    pub failure_grace: Duration,
 }
 
 /// `slipway request …`.
@@ -194,6 +213,9 @@ pub enum RequestCommand {
         /// How long to follow.
         #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
         timeout: Duration,
+        /// How long the claim may stay Failed before the watch gives up on it.
+        #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
+        failure_grace: Duration,
     },
 }
 
@@ -318,8 +340,11 @@ async fn wait_if(client: &Client, id: &str, wait: &WaitArgs) -> anyhow::Result<(
     if wait.wait.is_none() {
         return Ok(());
     }
+    let id = segment(id)?;
     client
-        .wait_ready(id, wait.timeout, |words| note(&format!("{id}: {words}")))
+        .wait_ready(id, wait.timeout, wait.failure_grace, |words| {
+            note(&format!("{id}: {words}"));
+        })
         .await?;
     note(&format!("{id}: Ready"));
     Ok(())
@@ -332,9 +357,9 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
         }
         None => {
-            note("Paste an API token (Tokens page of the portal), then Enter:");
+            note("Paste an API token (API tokens page of the portal), then Enter:");
             let mut line = String::new();
-            std::io::stdin().read_to_string(&mut line)?;
+            std::io::stdin().read_line(&mut line)?;
             line
         }
     };
@@ -412,7 +437,7 @@ pub async fn catalog(args: CatalogArgs) -> anyhow::Result<()> {
             })
         }
         CatalogCommand::Show { id } => {
-            let detail: OfferingDetail = client.get(&format!("/catalog/{id}"), &[]).await?;
+            let detail: OfferingDetail = client.get(&format!("/catalog/{}", segment(&id)?), &[]).await?;
             print(output, &detail, |d| {
                 let mut text = format!(
                     "{} ({}@{})\n{}\nKind: {} · teams: {}\n\nFields:",
@@ -513,7 +538,7 @@ pub async fn request(args: RequestArgs) -> anyhow::Result<()> {
             dry_run,
             wait,
         } => {
-            let source: ChangeSource = client.get(&format!("/requests/{id}/claim"), &[]).await?;
+            let source: ChangeSource = client.get(&format!("/requests/{}/claim", segment(&id)?), &[]).await?;
             let mut draft = source.draft;
             draft.values = values(draft.values, &value_args)?;
             if dry_run {
@@ -523,19 +548,24 @@ pub async fn request(args: RequestArgs) -> anyhow::Result<()> {
                 return print(output, &preview, diff_text);
             }
             let submitted: Submitted = client
-                .send_json(Method::PUT, &format!("/requests/{id}/claim"), &draft, &[])
+                .send_json(
+                    Method::PUT,
+                    &format!("/requests/{}/claim", segment(&id)?),
+                    &draft,
+                    &[],
+                )
                 .await?;
             print(output, &submitted, |s| s.id.clone())?;
             wait_if(&client, &submitted.id, &wait).await
         }
         RequestCommand::Delete { id } => {
-            let submitted: Submitted = client.delete(&format!("/requests/{id}/claim")).await?;
+            let submitted: Submitted = client.delete(&format!("/requests/{}/claim", segment(&id)?)).await?;
             print(output, &submitted, |s| s.id.clone())
         }
         RequestCommand::Show { id } => {
-            let detail: RequestDetail = client.get(&format!("/requests/{id}"), &[]).await?;
+            let detail: RequestDetail = client.get(&format!("/requests/{}", segment(&id)?), &[]).await?;
             let status: app::status::RequestStatus =
-                client.get(&format!("/requests/{id}/status"), &[]).await?;
+                client.get(&format!("/requests/{}/status", segment(&id)?), &[]).await?;
             let both = serde_json::json!({"request": detail, "status": status});
             print(output, &both, |_| {
                 let s = &detail.summary;
@@ -621,9 +651,16 @@ pub async fn request(args: RequestArgs) -> anyhow::Result<()> {
                 text
             })
         }
-        RequestCommand::Watch { id, timeout } => {
+        RequestCommand::Watch {
+            id,
+            timeout,
+            failure_grace,
+        } => {
+            let id = segment(&id)?;
             client
-                .wait_ready(&id, timeout, |words| say(&format!("{id}: {words}")))
+                .wait_ready(id, timeout, failure_grace, |words| {
+                    say(&format!("{id}: {words}"));
+                })
                 .await?;
             say(&format!("{id}: Ready"));
             Ok(())
@@ -676,7 +713,11 @@ pub async fn promote(args: PromoteArgs) -> anyhow::Result<()> {
     let client = args.common.client()?;
     let plan: PromotionPlan = client
         .get(
-            &format!("/requests/{}/promotions/{}", args.id, args.to),
+            &format!(
+            "/requests/{}/promotions/{}",
+            segment(&args.id)?,
+            segment(&args.to)?
+        ),
             &[],
         )
         .await?;
@@ -727,7 +768,11 @@ pub async fn promote(args: PromoteArgs) -> anyhow::Result<()> {
     let submitted: Submitted = client
         .send_json(
             Method::POST,
-            &format!("/requests/{}/promotions/{}", args.id, args.to),
+            &format!(
+            "/requests/{}/promotions/{}",
+            segment(&args.id)?,
+            segment(&args.to)?
+        ),
             &serde_json::json!({"token": plan.token}),
             &[],
         )
@@ -742,7 +787,7 @@ pub async fn approve(args: ApproveArgs) -> anyhow::Result<()> {
     let _: Value = client
         .send_json(
             Method::POST,
-            &format!("/approvals/{}", args.id),
+            &format!("/approvals/{}", segment(&args.id)?),
             &serde_json::json!({"approve": !args.reject, "comment": args.comment}),
             &[],
         )

@@ -13,7 +13,7 @@ pub mod commands;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::{Context as _, anyhow, bail};
 use futures_util::StreamExt as _;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -37,12 +37,13 @@ impl std::fmt::Display for Exit {
 
 impl std::error::Error for Exit {}
 
-/// Exit codes of `--wait`.
+/// Exit codes (1: the command failed; 2: clap's, the command line was wrong).
 pub mod code {
-    /// The request failed (in Git or in the cluster), was rejected or withdrawn.
-    pub const FAILED: u8 = 2;
-    /// Not there within `--timeout`.
+    /// `--wait`: not Ready within `--timeout`.
     pub const TIMEOUT: u8 = 3;
+    /// `--wait`: the request failed (in Git, or its claim Failed for longer than
+    /// `--failure-grace`), was rejected or its pull request closed.
+    pub const FAILED: u8 = 4;
 }
 
 /// Where the client's settings are kept.
@@ -84,6 +85,8 @@ impl Login {
             .mode(0o600)
             .open(&tmp)
             .with_context(|| format!("writing {}", tmp.display()))?;
+        // The mode above applies to a file it creates; a leftover one is narrowed too.
+        std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         file.write_all(&serde_json::to_vec_pretty(self)?)?;
         file.sync_all()?;
         std::fs::rename(&tmp, &path)?;
@@ -91,22 +94,43 @@ impl Login {
     }
 
     /// The login to use: `SLIPWAY_URL` / `SLIPWAY_TOKEN` (or the flags) over the stored one.
+    /// The stored token is only ever sent to the address it was stored for.
     pub fn resolve(url: Option<&str>, token: Option<String>) -> anyhow::Result<Login> {
         let stored: Option<Login> = config_path()
             .ok()
             .and_then(|path| std::fs::read(path).ok())
             .and_then(|bytes| serde_json::from_slice(&bytes).ok());
         let url = url
-            .map(str::to_owned)
+            .map(|u| u.trim_end_matches('/').to_owned())
             .or_else(|| stored.as_ref().map(|s| s.url.clone()))
             .ok_or_else(|| {
                 anyhow!("no portal address: run `slipway login --url …` or set SLIPWAY_URL")
             })?;
-        let token = token
-            .or_else(|| stored.map(|s| s.token))
-            .ok_or_else(|| anyhow!("no API token: run `slipway login` or set SLIPWAY_TOKEN"))?;
+        let token = match (token, stored) {
+            (Some(token), _) => token,
+            (None, Some(stored)) if stored.url == url => stored.token,
+            (None, Some(stored)) => bail!(
+                "the stored token is for {}, not {url}: run `slipway login --url {url}` or set SLIPWAY_TOKEN",
+                stored.url
+            ),
+            (None, None) => bail!("no API token: run `slipway login` or set SLIPWAY_TOKEN"),
+        };
+        let loopback = |host: &str| {
+            host == "localhost"
+                || host
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        };
+        if let Ok(parsed) = url::Url::parse(&url)
+            && parsed.scheme() == "http"
+            && !parsed.host_str().is_some_and(loopback)
+        {
+            eprintln!("warning: {url} is plain HTTP: the token crosses the network unencrypted");
+        }
         Ok(Login { url, token })
     }
+
 }
 
 /// An error the API answered, in its one JSON shape.
@@ -225,69 +249,110 @@ impl Client {
         self.send(self.request(Method::DELETE, path)).await
     }
 
-    /// Follows request `id` until it is Ready (Ok), failed (exit 2 with the root cause) or
-    /// `timeout` passes (exit 3). `on_change` is told each stage and status as it comes.
+    /// Follows request `id` until it is Ready (Ok), failed (exit 4 with the root cause) or
+    /// `timeout` passes (exit 3). A claim Failed in its cluster ends the wait only once it has
+    /// stayed Failed for `grace` (a transient error that recovers does not fail a job).
+    /// `on_change` is told each stage and status as it comes. The status stream is followed,
+    /// and reconnected after `Last-Event-ID` when it ends (a replica stopping); when it cannot
+    /// be opened (the cap of streams reached), the request is polled instead.
     pub async fn wait_ready(
         &self,
         id: &str,
         timeout: Duration,
+        grace: Duration,
         mut on_change: impl FnMut(&str),
     ) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + timeout;
-        // The stream first, then the state: nothing that happens in between is missed.
-        let response = self
-            .request(Method::GET, "/status/events")
-            .header(reqwest::header::ACCEPT, "text/event-stream")
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {}", self.base))?;
-        if !response.status().is_success() {
-            let status = response.status();
-            let bytes = response.bytes().await.unwrap_or_default();
-            let mut failure: ApiFailure = serde_json::from_slice(&bytes).unwrap_or(ApiFailure {
-                code: "http_error".into(),
-                message: String::from_utf8_lossy(&bytes).into_owned(),
-                fields: Vec::new(),
-                status: status.as_u16(),
-            });
-            failure.status = status.as_u16();
-            return Err(failure.into());
-        }
-        let mut events = eventsource_stream::Eventsource::eventsource(response.bytes_stream());
-        let mut last = String::new();
-        if let Some(done) = self.settled(id, &mut last, &mut on_change).await? {
-            return done;
-        }
+        let mut watch = Watch {
+            id,
+            last: String::new(),
+            failed_since: None,
+            grace,
+        };
+        let mut last_event_id: Option<String> = None;
+        let timed_out = |watch: &Watch<'_>| -> anyhow::Error {
+            Exit {
+                code: code::TIMEOUT,
+                message: format!(
+                    "request {id} is not Ready after {}: {}",
+                    humantime::format_duration(timeout),
+                    watch.last
+                ),
+            }
+            .into()
+        };
         loop {
-            let next = tokio::time::timeout_at(deadline, events.next()).await;
-            let event = match next {
-                Err(_) => {
-                    return Err(Exit {
-                        code: code::TIMEOUT,
-                        message: format!(
-                            "request {id} is not Ready after {}: {last}",
-                            humantime::format_duration(timeout)
-                        ),
+            // The stream first, then the state: nothing that happens in between is missed.
+            let mut request = self
+                .request(Method::GET, "/status/events")
+                .header(reqwest::header::ACCEPT, "text/event-stream");
+            if let Some(last) = &last_event_id {
+                request = request.header("last-event-id", last);
+            }
+            let opened = match tokio::time::timeout_at(deadline, request.send()).await {
+                Err(_) => return Err(timed_out(&watch)),
+                Ok(result) => result.ok().filter(|r| r.status().is_success()),
+            };
+            match tokio::time::timeout_at(deadline, self.settled(&mut watch, &mut on_change)).await
+            {
+                Err(_) => return Err(timed_out(&watch)),
+                Ok(result) => {
+                    if let Some(done) = result? {
+                        return done;
                     }
-                    .into());
                 }
-                Ok(None) => {
-                    return Err(anyhow!(
-                        "the portal closed the status stream (it may be restarting); run `slipway request watch {id}` to follow on"
-                    ));
+            }
+            let Some(response) = opened else {
+                // No stream (too many open, or the portal between replicas): poll.
+                let pause = tokio::time::Instant::now() + Duration::from_secs(2);
+                if tokio::time::timeout_at(deadline, tokio::time::sleep_until(pause))
+                    .await
+                    .is_err()
+                {
+                    return Err(timed_out(&watch));
                 }
-                Ok(Some(Err(error))) => return Err(anyhow!("the status stream broke: {error}")),
-                Ok(Some(Ok(event))) => event,
+                continue;
             };
-            let message: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
-            let ours = message["request_id"].as_str() == Some(id);
-            let look = match event.event.as_str() {
-                "claim" | "ledger" => ours,
-                "reset" | "cluster" => true,
-                _ => false,
-            };
-            if look && let Some(done) = self.settled(id, &mut last, &mut on_change).await? {
-                return done;
+            let mut events = eventsource_stream::Eventsource::eventsource(response.bytes_stream());
+            loop {
+                // Wake at the grace period's end too: a claim still Failed then ends the wait.
+                let wake = watch
+                    .failed_since
+                    .map_or(deadline, |since| deadline.min(since + grace));
+                let look = match tokio::time::timeout_at(wake, events.next()).await {
+                    Err(_) if wake < deadline => true,
+                    Err(_) => return Err(timed_out(&watch)),
+                    // The stream ended (a replica stopping) or broke: reconnect.
+                    Ok(None | Some(Err(_))) => break,
+                    Ok(Some(Ok(event))) => {
+                        if !event.id.is_empty() {
+                            last_event_id = Some(event.id.clone());
+                        }
+                        let message: Value =
+                            serde_json::from_str(&event.data).unwrap_or(Value::Null);
+                        let ours = message["request_id"].as_str() == Some(id);
+                        match event.event.as_str() {
+                            "claim" | "ledger" => ours,
+                            "reset" | "cluster" => true,
+                            _ => false,
+                        }
+                    }
+                };
+                if look {
+                    match tokio::time::timeout_at(
+                        deadline,
+                        self.settled(&mut watch, &mut on_change),
+                    )
+                    .await
+                    {
+                        Err(_) => return Err(timed_out(&watch)),
+                        Ok(result) => {
+                            if let Some(done) = result? {
+                                return done;
+                            }
+                        }
+                    }
+                }
             }
         }
     }
@@ -295,10 +360,12 @@ impl Client {
     /// Reads the request and its live status: `Some` when it is over either way.
     async fn settled(
         &self,
-        id: &str,
-        last: &mut String,
+        watch: &mut Watch<'_>,
         on_change: &mut impl FnMut(&str),
     ) -> anyhow::Result<Option<anyhow::Result<()>>> {
+        use app::domain::HealthState;
+        use app::requests::Stage;
+        let id = watch.id;
         let detail: app::requests::RequestDetail =
             self.get(&format!("/requests/{id}"), &[]).await?;
         let status: app::status::RequestStatus =
@@ -313,16 +380,14 @@ impl Client {
             ),
             None => stage.label().to_owned(),
         };
-        if words != *last {
+        if words != watch.last {
             on_change(&words);
-            *last = words;
+            watch.last = words;
         }
-        use app::domain::HealthState;
-        use app::requests::Stage;
         if live.is_some_and(|l| l.health.state == HealthState::Ready) || stage == Stage::Ready {
             return Ok(Some(Ok(())));
         }
-        let cause = |live: Option<&app::status::LiveStatus>| {
+        let cause = || {
             live.map(|l| {
                 [
                     l.cause_in.clone(),
@@ -338,26 +403,47 @@ impl Client {
             .or_else(|| detail.events.iter().rev().find_map(|e| e.message.clone()))
             .unwrap_or_else(|| "no reason given".to_owned())
         };
-        let failed = live.is_some_and(|l| l.health.state == HealthState::Failed)
-            || matches!(
-                stage,
-                Stage::Failed
-                    | Stage::Failing
-                    | Stage::ApplyFailed
-                    | Stage::Rejected
-                    | Stage::Closed
-            );
-        if failed {
-            return Ok(Some(Err(Exit {
+        let failed = |what: String| -> anyhow::Result<Option<anyhow::Result<()>>> {
+            Ok(Some(Err(Exit {
                 code: code::FAILED,
-                message: format!(
-                    "request {id} {}: {}",
-                    stage.label().to_lowercase(),
-                    cause(live)
-                ),
+                message: format!("request {id} {what}: {}", cause()),
             }
-            .into())));
+            .into())))
+        };
+        // Over for good: refused in Git, rejected, withdrawn.
+        if matches!(stage, Stage::Failed | Stage::Rejected | Stage::Closed) {
+            return failed(stage.label().to_lowercase());
+        }
+        // Nothing will ever report Ready where no cluster is followed.
+        if status.cluster.is_none()
+            && matches!(stage, Stage::Committed | Stage::Merged | Stage::Unchanged)
+        {
+            return Ok(Some(Err(anyhow!(
+                "request {id} is {}, but Slipway follows no cluster for {}: it cannot tell when the claim is Ready{}",
+                stage.label().to_lowercase(),
+                detail.summary.environment,
+                status.note.map(|n| format!(" ({n})")).unwrap_or_default()
+            ))));
+        }
+        // Failed in its cluster: over once it has stayed so for the grace period.
+        if live.is_some_and(|l| l.health.state == HealthState::Failed) {
+            let since = *watch
+                .failed_since
+                .get_or_insert_with(tokio::time::Instant::now);
+            if since.elapsed() >= watch.grace {
+                return failed("failed in its cluster".to_owned());
+            }
+        } else {
+            watch.failed_since = None;
         }
         Ok(None)
     }
+}
+
+/// What `--wait` has seen of one request.
+struct Watch<'a> {
+    id: &'a str,
+    last: String,
+    failed_since: Option<tokio::time::Instant>,
+    grace: Duration,
 }

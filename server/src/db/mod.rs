@@ -45,6 +45,9 @@ pub enum Error {
     /// The data cannot be stored as asked; the message says why.
     #[error("{0}")]
     Refused(String),
+    /// A submission's idempotency key is no longer its own (taken over as stale).
+    #[error("the idempotency key was taken over by another submission")]
+    KeyTakenOver,
     /// Another pending request (its id) already writes the same file.
     #[error("request {0} already changes this file and is still on its way to Git")]
     Conflict(String),

@@ -57,8 +57,9 @@ pub struct NewRequest<'a> {
     pub approvals: Option<(&'a str, &'a str)>,
     /// The request this one promotes (the same claim in the environment before).
     pub promoted_from: Option<&'a str>,
-    /// The idempotency key (its user's) this submission fills in, in its transaction.
-    pub idempotency_key: Option<&'a str>,
+    /// The idempotency key (its user's) and the claim under which this submission fills it
+    /// in, in its transaction.
+    pub idempotency_key: Option<(&'a str, &'a str)>,
 }
 
 /// The key of a cluster-scoped object: its cluster (see

@@ -66,7 +66,16 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> 
             .await
             .map(|axum::Json(value)| Body(value))
             .map_err(|rejection| {
-                ApiError::new(rejection.status(), "bad_request", rejection.body_text())
+                // A body too large keeps its own answer; any other unreadable body is a 400.
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "The request body is larger than the portal accepts.",
+                    )
+                } else {
+                    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", rejection.body_text())
+                }
             })
     }
 }

@@ -45,8 +45,8 @@ struct Guard<'a> {
     verdict: &'a Verdict,
     /// The request a promotion promotes.
     promoted_from: Option<&'a str>,
-    /// The submitter's idempotency key, filled in with the request.
-    idempotency_key: Option<&'a str>,
+    /// The submitter's idempotency key and claim, filled in with the request.
+    idempotency_key: Option<(&'a str, &'a str)>,
 }
 
 /// "1 approval from platform (prod-databases)".
@@ -280,6 +280,19 @@ impl RequestService {
     }
 }
 
+/// `value` with every object's keys in sorted order.
+fn canonical(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, canonical(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(canonical).collect()),
+        other => other,
+    }
+}
+
 /// Keys of the claim's `spec` the offering's form knows (claim offerings only).
 fn known_keys(offering: &crate::catalog::Offering) -> Option<Vec<String>> {
     matches!(offering.output, crate::catalog::offering::Output::Claim)
@@ -378,7 +391,7 @@ impl RequestService {
         actor: &CurrentUser,
         draft: &RequestDraft,
         promoted_from: Option<&str>,
-        idempotency_key: Option<&str>,
+        idempotency_key: Option<(&str, &str)>,
     ) -> Result<Submitted, AppError> {
         let id = db::new_id();
         let prepared = self.catalog.prepare(actor, draft, &id)?;
@@ -675,10 +688,15 @@ impl RequestPort for RequestService {
                 "An Idempotency-Key is 1 to 255 visible ASCII characters.".into(),
             ));
         }
-        let body = serde_json::to_vec(draft)
-            .map_err(|e| crate::error::internal("encoding a request", &e))?;
+        // The body as data, its keys sorted: the same values in another key order are the
+        // same submission.
+        let body = serde_json::to_vec(&canonical(
+            serde_json::to_value(draft)
+                .map_err(|e| crate::error::internal("encoding a request", &e))?,
+        ))
+        .map_err(|e| crate::error::internal("encoding a request", &e))?;
         let fingerprint = format!("{:x}", Sha256::digest(&body));
-        match db::idempotency::claim(&self.db, &actor.id, key, &fingerprint).await? {
+        let claim = match db::idempotency::claim(&self.db, &actor.id, key, &fingerprint).await? {
             db::idempotency::Claimed::Done(id) => return Ok(Submitted { id }),
             db::idempotency::Claimed::Reused => {
                 return Err(AppError::Invalid(
@@ -690,11 +708,11 @@ impl RequestPort for RequestService {
                     "A submission with this Idempotency-Key is under way; retry in a moment to get its request.".into(),
                 ));
             }
-            db::idempotency::Claimed::New => {}
-        }
-        let submitted = self.create(actor, draft, None, Some(key)).await;
+            db::idempotency::Claimed::New(claim) => claim,
+        };
+        let submitted = self.create(actor, draft, None, Some((key, &claim))).await;
         if submitted.is_err()
-            && let Err(error) = db::idempotency::release(&self.db, &actor.id, key).await
+            && let Err(error) = db::idempotency::release(&self.db, &actor.id, key, &claim).await
         {
             tracing::warn!(%error, "an idempotency key of a failed submission was not released");
         }
