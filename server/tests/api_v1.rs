@@ -375,7 +375,10 @@ async fn the_same_idempotency_key_makes_one_request() {
     // A slow first submission whose claim a retry took over commits nothing: its key's claim
     // is not its own any more.
     let db = app.db();
-    let first = match slipway::db::idempotency::claim(db, &alice_id, "deploy-44", "f").await.unwrap() {
+    let first = match slipway::db::idempotency::claim(db, &alice_id, "deploy-44", "f")
+        .await
+        .unwrap()
+    {
         slipway::db::idempotency::Claimed::New(claim) => claim,
         other => panic!("{other:?}"),
     };
@@ -384,14 +387,21 @@ async fn the_same_idempotency_key_makes_one_request() {
         .execute(db.pool())
         .await
         .unwrap();
-    let second = match slipway::db::idempotency::claim(db, &alice_id, "deploy-44", "f").await.unwrap() {
+    let second = match slipway::db::idempotency::claim(db, &alice_id, "deploy-44", "f")
+        .await
+        .unwrap()
+    {
         slipway::db::idempotency::Claimed::New(claim) => claim,
         other => panic!("{other:?}"),
     };
     assert_ne!(first, second);
-    slipway::db::idempotency::release(db, &alice_id, "deploy-44", &first).await.unwrap();
+    slipway::db::idempotency::release(db, &alice_id, "deploy-44", &first)
+        .await
+        .unwrap();
     assert_eq!(
-        slipway::db::idempotency::claim(db, &alice_id, "deploy-44", "f").await.unwrap(),
+        slipway::db::idempotency::claim(db, &alice_id, "deploy-44", "f")
+            .await
+            .unwrap(),
         slipway::db::idempotency::Claimed::InFlight,
         "the late first submission's release leaves the retry's claim alone"
     );

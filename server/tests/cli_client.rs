@@ -334,7 +334,8 @@ fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {
 }
 
 #[tokio::test]
-async fn create_wait_ready_exits_0_once_ready_and_4_with_the_root_cause_when_the_claim_stays_failed() {
+async fn create_wait_ready_exits_0_once_ready_and_4_with_the_root_cause_when_the_claim_stays_failed()
+ {
     let w = world().await;
     let child = w.create_and_wait("orders-db");
     w.apply_committed(

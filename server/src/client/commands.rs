@@ -437,7 +437,9 @@ pub async fn catalog(args: CatalogArgs) -> anyhow::Result<()> {
             })
         }
         CatalogCommand::Show { id } => {
-            let detail: OfferingDetail = client.get(&format!("/catalog/{}", segment(&id)?), &[]).await?;
+            let detail: OfferingDetail = client
+                .get(&format!("/catalog/{}", segment(&id)?), &[])
+                .await?;
             print(output, &detail, |d| {
                 let mut text = format!(
                     "{} ({}@{})\n{}\nKind: {} · teams: {}\n\nFields:",
@@ -538,7 +540,9 @@ pub async fn request(args: RequestArgs) -> anyhow::Result<()> {
             dry_run,
             wait,
         } => {
-            let source: ChangeSource = client.get(&format!("/requests/{}/claim", segment(&id)?), &[]).await?;
+            let source: ChangeSource = client
+                .get(&format!("/requests/{}/claim", segment(&id)?), &[])
+                .await?;
             let mut draft = source.draft;
             draft.values = values(draft.values, &value_args)?;
             if dry_run {
@@ -559,13 +563,18 @@ pub async fn request(args: RequestArgs) -> anyhow::Result<()> {
             wait_if(&client, &submitted.id, &wait).await
         }
         RequestCommand::Delete { id } => {
-            let submitted: Submitted = client.delete(&format!("/requests/{}/claim", segment(&id)?)).await?;
+            let submitted: Submitted = client
+                .delete(&format!("/requests/{}/claim", segment(&id)?))
+                .await?;
             print(output, &submitted, |s| s.id.clone())
         }
         RequestCommand::Show { id } => {
-            let detail: RequestDetail = client.get(&format!("/requests/{}", segment(&id)?), &[]).await?;
-            let status: app::status::RequestStatus =
-                client.get(&format!("/requests/{}/status", segment(&id)?), &[]).await?;
+            let detail: RequestDetail = client
+                .get(&format!("/requests/{}", segment(&id)?), &[])
+                .await?;
+            let status: app::status::RequestStatus = client
+                .get(&format!("/requests/{}/status", segment(&id)?), &[])
+                .await?;
             let both = serde_json::json!({"request": detail, "status": status});
             print(output, &both, |_| {
                 let s = &detail.summary;
@@ -714,10 +723,10 @@ pub async fn promote(args: PromoteArgs) -> anyhow::Result<()> {
     let plan: PromotionPlan = client
         .get(
             &format!(
-            "/requests/{}/promotions/{}",
-            segment(&args.id)?,
-            segment(&args.to)?
-        ),
+                "/requests/{}/promotions/{}",
+                segment(&args.id)?,
+                segment(&args.to)?
+            ),
             &[],
         )
         .await?;
@@ -769,10 +778,10 @@ pub async fn promote(args: PromoteArgs) -> anyhow::Result<()> {
         .send_json(
             Method::POST,
             &format!(
-            "/requests/{}/promotions/{}",
-            segment(&args.id)?,
-            segment(&args.to)?
-        ),
+                "/requests/{}/promotions/{}",
+                segment(&args.id)?,
+                segment(&args.to)?
+            ),
             &serde_json::json!({"token": plan.token}),
             &[],
         )

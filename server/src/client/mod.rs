@@ -130,7 +130,6 @@ impl Login {
         }
         Ok(Login { url, token })
     }
-
 }
 
 /// An error the API answered, in its one JSON shape.

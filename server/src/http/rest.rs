@@ -74,7 +74,11 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> 
                         "The request body is larger than the portal accepts.",
                     )
                 } else {
-                    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", rejection.body_text())
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad_request",
+                        rejection.body_text(),
+                    )
                 }
             })
     }
