@@ -116,6 +116,7 @@ impl AppState {
             environments: &environments,
             status: &status,
             ledger: &ledger,
+            telemetry: &telemetry,
         });
         let limits = Arc::new(crate::http::limits::Limits::new(
             &settings.limits,

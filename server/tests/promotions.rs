@@ -443,6 +443,17 @@ async fn a_claim_is_promoted_only_once_ready_with_its_values_and_the_targets_own
     );
     assert_eq!(dashboard["promotions"][0]["offering"], "postgresql");
     assert_eq!(dashboard["titles"]["postgresql"], "PostgreSQL database");
+
+    // And on Prometheus, counted by the process that took them.
+    let exported = w.app.state.telemetry.render(&[]);
+    assert!(
+        exported.contains("slipway_promotions_total{target=\"staging\"} 2"),
+        "{exported}"
+    );
+    assert!(
+        exported.contains("slipway_promotion_refusals_total{gate=\"ready\"} 1"),
+        "{exported}"
+    );
 }
 
 #[tokio::test]

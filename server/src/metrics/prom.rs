@@ -62,6 +62,16 @@ struct LimitLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabels {
+    target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GateLabels {
+    gate: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ClusterLabels {
     cluster: String,
 }
@@ -83,6 +93,8 @@ pub struct Telemetry {
     limited: Family<LimitLabels, Counter>,
     streams_open: Gauge,
     streams_refused: Family<LimitLabels, Counter>,
+    promotions: Family<TargetLabels, Counter>,
+    promotion_refusals: Family<GateLabels, Counter>,
     offerings: Mutex<HashSet<String>>,
 }
 
@@ -186,7 +198,21 @@ impl Telemetry {
             "Status stream connects refused because a cap (per_user, total) was reached",
             streams_refused.clone(),
         );
+        let promotions = Family::<TargetLabels, Counter>::default();
+        registry.register(
+            "promotions",
+            "Promotions submitted, by the environment promoted to (counted by the process that took them)",
+            promotions.clone(),
+        );
+        let promotion_refusals = Family::<GateLabels, Counter>::default();
+        registry.register(
+            "promotion_refusals",
+            "Refusals of promotions, by gate (ready, soak, version)",
+            promotion_refusals.clone(),
+        );
         Telemetry {
+            promotions,
+            promotion_refusals,
             limited,
             streams_open,
             streams_refused,
@@ -207,6 +233,22 @@ impl Telemetry {
     /// A request refused by the rate limit `limit` (`sign_in`, `api`, `user`).
     pub fn rate_limited(&self, limit: &'static str) {
         self.limited.get_or_create(&LimitLabels { limit }).inc();
+    }
+
+    /// A promotion submitted to `target` (a configured environment).
+    pub fn promoted(&self, target: &str) {
+        self.promotions
+            .get_or_create(&TargetLabels {
+                target: target.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A promotion refused by `gate`.
+    pub fn promotion_refused(&self, gate: &'static str) {
+        self.promotion_refusals
+            .get_or_create(&GateLabels { gate })
+            .inc();
     }
 
     /// A status stream opened (`+1`) or closed (`-1`).

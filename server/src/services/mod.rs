@@ -35,6 +35,8 @@ pub struct Parts<'a> {
     pub status: &'a Arc<StatusWatch>,
     /// Announces ledger appends.
     pub ledger: &'a Ledger,
+    /// Prometheus.
+    pub telemetry: &'a Arc<crate::metrics::prom::Telemetry>,
 }
 
 /// Builds every port from the shared parts.
@@ -54,6 +56,7 @@ pub fn ports(parts: Parts<'_>) -> Ports {
             parts.catalog.clone(),
             parts.environments.clone(),
             parts.status.clone(),
+            parts.telemetry.clone(),
         )),
         requests,
         status: Arc::new(status::StatusService::new(

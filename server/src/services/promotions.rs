@@ -48,6 +48,7 @@ pub struct PromotionService {
     catalog: Arc<CatalogService>,
     environments: Arc<Environments>,
     watch: Arc<StatusWatch>,
+    telemetry: Arc<crate::metrics::prom::Telemetry>,
 }
 
 /// A plan with what promoting needs besides what the page shows.
@@ -65,6 +66,7 @@ impl PromotionService {
         catalog: Arc<CatalogService>,
         environments: Arc<Environments>,
         watch: Arc<StatusWatch>,
+        telemetry: Arc<crate::metrics::prom::Telemetry>,
     ) -> Self {
         PromotionService {
             db,
@@ -72,6 +74,7 @@ impl PromotionService {
             catalog,
             environments,
             watch,
+            telemetry,
         }
     }
 
@@ -530,6 +533,9 @@ impl PromotionPort for PromotionService {
                 .map(|g| (g.gate.as_str(), g.detail.as_str()))
                 .collect();
             store::refuse_promotion(&self.db, &source, &plan.target, &gates, actor).await?;
+            for check in &refused {
+                self.telemetry.promotion_refused(check.gate.as_str());
+            }
             return Err(AppError::Invalid(format!(
                 "Promotion of {} from {} to {} refused: {}.",
                 source.name,
@@ -548,7 +554,7 @@ impl PromotionPort for PromotionService {
                 source.name, source.environment, plan.target
             )));
         }
-        match &target_request {
+        let submitted = match &target_request {
             Some(there) => {
                 self.requests
                     .change(
@@ -565,7 +571,11 @@ impl PromotionPort for PromotionService {
                     .create(actor, &plan.draft, Some(&source.id), None)
                     .await
             }
+        };
+        if submitted.is_ok() {
+            self.telemetry.promoted(&plan.target);
         }
+        submitted
     }
 
     async fn across(&self, actor: &CurrentUser, of: &str) -> Result<ClaimAcross, AppError> {
