@@ -72,17 +72,11 @@ fn MetricsDashboard(focus: Focus) -> impl IntoView {
         }
     });
     let dashboard = Resource::new(move || query.get(), get_dashboard);
-    let title = move || match focus {
+    // The page's title names an offering by its title once the dashboard (which carries it)
+    // is there; until then, and for the other focuses, by what the address says.
+    let plain = move || match focus {
         Focus::Platform => "Metrics".to_owned(),
-        Focus::Offering => format!(
-            "Metrics · {}",
-            dashboard
-                .get()
-                .and_then(|d| d.ok())
-                .and_then(|d| d.offering.as_ref().map(|o| d.title(o).to_owned()))
-                .or_else(|| query.get().offering)
-                .unwrap_or_default()
-        ),
+        Focus::Offering => format!("Metrics · {}", query.get().offering.unwrap_or_default()),
         Focus::Team => format!("Metrics · team {}", query.get().team.unwrap_or_default()),
     };
     let lead = match focus {
@@ -93,10 +87,24 @@ fn MetricsDashboard(focus: Focus) -> impl IntoView {
         Focus::Team => "This team's requests, speed and DORA measures.",
     };
     view! {
-        <Title text=title />
         <header class="mb-4">
             <p class="text-sm"><A href="/metrics" attr:class="text-sky-700 hover:underline dark:text-sky-400">"Metrics"</A></p>
-            <h1 class="text-2xl font-semibold tracking-tight">{title}</h1>
+            <Transition fallback=move || view! { <h1 class="text-2xl font-semibold tracking-tight">{plain}</h1> }>
+                {move || Suspend::new(async move {
+                    let named = dashboard
+                        .await
+                        .ok()
+                        .and_then(|d| d.offering.as_ref().map(|o| d.title(o).to_owned()));
+                    let text = match named {
+                        Some(name) if focus == Focus::Offering => format!("Metrics · {name}"),
+                        _ => plain(),
+                    };
+                    view! {
+                        <Title text=text.clone() />
+                        <h1 class="text-2xl font-semibold tracking-tight">{text}</h1>
+                    }
+                })}
+            </Transition>
             <p class="mt-1 text-sm text-secondary">{lead}</p>
         </header>
         <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
