@@ -147,6 +147,24 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Whether a request in this stage has its change in the branch (or found it there
+    /// already): committed, merged or later, deleted included. The same list as the server's
+    /// `IN_BRANCH` for queries.
+    pub fn in_branch(self) -> bool {
+        matches!(
+            self,
+            Stage::Committed
+                | Stage::Merged
+                | Stage::Unchanged
+                | Stage::Synced
+                | Stage::ApplyFailed
+                | Stage::Reconciling
+                | Stage::Ready
+                | Stage::Failing
+                | Stage::Deleted
+        )
+    }
+
     /// The stored word.
     pub fn as_str(self) -> &'static str {
         match self {

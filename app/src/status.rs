@@ -232,6 +232,22 @@ impl StatusMessage {
     }
 }
 
+impl LiveStatus {
+    /// The root cause in words: where, why, what it said (`DBInstance/x: ReconcileError: …`);
+    /// empty when the status says none.
+    pub fn root_cause(&self) -> String {
+        [
+            self.cause_in.clone(),
+            self.health.reason.clone(),
+            self.health.message.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(": ")
+    }
+}
+
 /// A health in words, its reason after the state: "Failed (ReconcileError)".
 pub fn health_words(health: &Health) -> String {
     match &health.reason {

@@ -16,20 +16,6 @@ use common::sse::SseStream;
 use common::{TestApp, TestResponse};
 use serde_json::{Value, json};
 
-/// Creates a token as the session's user; its secret.
-async fn token(app: &TestApp, cookie: &str, scopes: &str) -> String {
-    let form = format!(
-        "name=ci&scopes={}&expires_in_days=30",
-        scopes.replace(' ', "+")
-    );
-    let res = app.server_fn("tokens/create", Some(cookie), &form).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    serde_json::from_str::<Value>(&res.body).unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn call(
     app: &TestApp,
     method: Method,
@@ -142,8 +128,8 @@ async fn every_api_route_is_in_the_openapi_document_and_the_document_has_no_othe
 async fn a_read_only_token_is_refused_on_submit_with_its_code_and_nothing_is_stored() {
     let (_repo, app) = portal().await;
     let alice = app.login_as("alice").await;
-    let read = token(&app, &alice, "read").await;
-    let write = token(&app, &alice, "read write").await;
+    let read = app.api_token(&alice, "read").await;
+    let write = app.api_token(&alice, "read write").await;
     let refused = call(
         &app,
         Method::POST,
@@ -191,8 +177,8 @@ async fn another_teams_token_cannot_see_team_as_request_or_stream_its_events() {
     let (_repo, app) = portal().await;
     let alice = app.login_as("alice").await;
     let bob = app.login_as("bob").await;
-    let alice_token = token(&app, &alice, "read write").await;
-    let bob_token = token(&app, &bob, "read write").await;
+    let alice_token = app.api_token(&alice, "read write").await;
+    let bob_token = app.api_token(&bob, "read write").await;
     let made = call(
         &app,
         Method::POST,
@@ -296,7 +282,7 @@ async fn another_teams_token_cannot_see_team_as_request_or_stream_its_events() {
 async fn the_same_idempotency_key_makes_one_request() {
     let (_repo, app) = portal().await;
     let alice = app.login_as("alice").await;
-    let write = token(&app, &alice, "read write").await;
+    let write = app.api_token(&alice, "read write").await;
     let submit = |key: &'static str, payload: Value| {
         let (app, write) = (&app, write.clone());
         async move {
@@ -411,7 +397,7 @@ async fn the_same_idempotency_key_makes_one_request() {
 async fn polled_reads_answer_304_until_the_request_changes() {
     let (_repo, app) = portal().await;
     let alice = app.login_as("alice").await;
-    let write = token(&app, &alice, "read write").await;
+    let write = app.api_token(&alice, "read write").await;
     let made = call(
         &app,
         Method::POST,
@@ -454,7 +440,7 @@ async fn polled_reads_answer_304_until_the_request_changes() {
 async fn errors_come_in_one_json_shape_with_stable_codes() {
     let (_repo, app) = portal().await;
     let alice = app.login_as("alice").await;
-    let write = token(&app, &alice, "read write").await;
+    let write = app.api_token(&alice, "read write").await;
     let res = app
         .send(
             Request::post("/api/v1/requests")

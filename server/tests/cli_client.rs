@@ -37,21 +37,7 @@ async fn serve(app: &TestApp) -> String {
 
 async fn token(app: &TestApp, handle: &str, scopes: &str) -> String {
     let cookie = app.login_as(handle).await;
-    let res = app
-        .server_fn(
-            "tokens/create",
-            Some(&cookie),
-            &format!(
-                "name=cli&scopes={}&expires_in_days=7",
-                scopes.replace(' ', "+")
-            ),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    serde_json::from_str::<Value>(&res.body).unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    app.api_token(&cookie, scopes).await
 }
 
 /// The client binary with the portal's address and a token in its environment.

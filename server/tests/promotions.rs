@@ -252,6 +252,29 @@ impl World {
         body["Invalid"].as_str().unwrap_or_default().to_owned()
     }
 
+    /// Refreshes the catalog until it offers `version` of `offering` (a refresh may join a
+    /// fetch that began before the push that brought it).
+    async fn catalog_offers(&self, offering: &str, version: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            self.app.state.catalog.refresh_files().await.unwrap();
+            let res = self
+                .app
+                .get(&format!("/api/v1/catalog/{offering}"), Some(&self.alice))
+                .await;
+            let offered = serde_json::from_str::<Value>(&res.body).unwrap_or(Value::Null);
+            if offered["summary"]["version"] == version {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{offering}@{version} never offered: {}",
+                res.body
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     fn file(&self, environment: &str, name: &str) -> Option<Value> {
         self.repo
             .show(&format!(
@@ -347,35 +370,23 @@ async fn a_claim_is_promoted_only_once_ready_with_its_values_and_the_targets_own
     // Staging turns on its standby; dev grows. The next promotion updates staging with the
     // new size and keeps staging's own highAvailability.
     w.applied(&w.staging, &staging, ready(), "ready").await;
-    let res = w
-        .app
-        .server_fn_json(
-            "requests/change",
-            Some(&w.alice),
-            &json!({"of": staging, "action": "update", "draft": form("staging", "orders-db",
-                json!({"storageGB": 30, "version": "16", "highAvailability": true}))["draft"]}),
+    let staging_edit = w
+        .edit(
+            &staging,
+            "staging",
+            "orders-db",
+            json!({"storageGB": 30, "version": "16", "highAvailability": true}),
         )
         .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let staging_edit = serde_json::from_str::<Value>(&res.body).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     w.committed(&staging_edit).await;
-    let res = w
-        .app
-        .server_fn_json(
-            "requests/change",
-            Some(&w.alice),
-            &json!({"of": dev, "action": "update", "draft": form("dev", "orders-db",
-                json!({"storageGB": 40, "version": "16", "highAvailability": true}))["draft"]}),
+    let dev_edit = w
+        .edit(
+            &dev,
+            "dev",
+            "orders-db",
+            json!({"storageGB": 40, "version": "16", "highAvailability": true}),
         )
         .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let dev_edit = serde_json::from_str::<Value>(&res.body).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     w.applied(&w.dev, &dev_edit, ready(), "ready").await;
     // Promoting from the first request's page promotes the claim as it is now.
     let plan = w.plan(&dev, "staging").await;
@@ -522,7 +533,7 @@ async fn the_soak_and_version_gates_refuse_with_what_the_source_shows() {
         "catalog/postgresql.yaml",
         &offering.replace("version: 1.0.0", "version: 1.1.0"),
     );
-    w.app.state.catalog.refresh_files().await.unwrap();
+    w.catalog_offers("postgresql", "1.1.0").await;
     let version = gate(&w.plan(&dev, "staging").await, "version").clone();
     assert_eq!(version["passed"], false);
     assert!(
@@ -774,4 +785,81 @@ async fn the_soak_gate_passes_after_the_soak_time_and_an_incident_starts_it_agai
     let plan = w.plan(&dev, "staging").await;
     assert_eq!(gate(&plan, "ready")["passed"], true, "{plan}");
     assert_eq!(gate(&plan, "soak")["passed"], false, "{plan}");
+}
+
+/// An offering with a secret field (given as a reference to a Secret in the team's namespace).
+const WITH_SECRET: &str = r#"
+apiVersion: slipway.dev/v1alpha1
+kind: Offering
+metadata: {name: app-db, title: App database, version: 1.0.0}
+spec:
+  parameters:
+    type: object
+    required: [adminPassword]
+    properties:
+      adminPassword: {type: string, format: password, description: The admin password.}
+      size: {type: integer, default: 1}
+  output:
+    manifests:
+      - apiVersion: database.example.org/v1alpha1
+        kind: PostgreSQLInstance
+        metadata: {name: "{{ name }}", namespace: "{{ namespace }}"}
+        spec:
+          size: "{{ values.size }}"
+          adminPasswordSecretRef: "{{ values.adminPassword }}"
+"#;
+
+#[tokio::test]
+async fn a_secret_reference_never_travels_to_the_next_environment() {
+    let w = world().await;
+    w.repo.push("catalog/app-db.yaml", WITH_SECRET);
+    w.catalog_offers("app-db", "1.0.0").await;
+    let app_db = |environment: &str, secret: &str, size: i64| {
+        json!({"draft": {"offering": "app-db", "environment": environment, "team": "team-a",
+            "name": "orders", "values": {"adminPassword": secret, "size": size}}})
+    };
+    let file = |environment: &str| {
+        w.repo
+            .show(&format!(
+                "{environment}/team-a/postgresqlinstance/orders.yaml"
+            ))
+            .map(|text| serde_yaml::from_str::<Value>(&text).unwrap())
+    };
+    let dev = w.submit(&app_db("dev", "dev-admin/password", 2)).await;
+    w.applied(&w.dev, &dev, ready(), "ready").await;
+
+    // New in staging: dev's reference is not carried, and the required field is then missing.
+    let plan = w.plan(&dev, "staging").await;
+    assert_eq!(
+        plan["kept"],
+        json!([{"path": "adminPassword", "from": "unset"}])
+    );
+    assert!(
+        plan["draft"]["values"].get("adminPassword").is_none(),
+        "{plan}"
+    );
+    assert!(!plan["problems"].as_array().unwrap().is_empty(), "{plan}");
+    let (status, body) = w
+        .call("promotions/promote", &w.alice, &dev, "staging")
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(file("staging").is_none());
+
+    // Staging's own claim with its own Secret: a promotion keeps staging's reference.
+    let staging = w
+        .submit(&app_db("staging", "staging-admin/password", 1))
+        .await;
+    w.applied(&w.staging, &staging, ready(), "ready").await;
+    let promoted = w.promote(&dev, "staging").await;
+    w.committed(&promoted).await;
+    let promoted_file = file("staging").unwrap();
+    assert_eq!(promoted_file["spec"]["size"], 2, "dev's size travels");
+    assert_eq!(
+        promoted_file["spec"]["adminPasswordSecretRef"],
+        json!({"name": "staging-admin", "key": "password"})
+    );
+    assert_eq!(
+        file("dev").unwrap()["spec"]["adminPasswordSecretRef"],
+        json!({"name": "dev-admin", "key": "password"})
+    );
 }

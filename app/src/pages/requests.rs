@@ -263,8 +263,8 @@ fn live_section(status: RequestStatus, live_now: ReadSignal<Option<LiveStatus>>)
     };
     let cause = move || {
         live().and_then(|l| {
-            let parts: Vec<String> = [l.cause_in, l.health.reason, l.health.message].into_iter().flatten().collect();
-            (!parts.is_empty()).then(|| view! { <p data-testid="root-cause" class="mt-2 text-sm text-strong">{parts.join(": ")}</p> })
+            let cause = l.root_cause();
+            (!cause.is_empty()).then(|| view! { <p data-testid="root-cause" class="mt-2 text-sm text-strong">{cause}</p> })
         })
     };
     view! {
@@ -331,17 +331,8 @@ fn tree_view(node: ResourceNode) -> AnyView {
 fn request_header(detail: RequestDetail, promoting: RwSignal<Option<String>>) -> impl IntoView {
     let s = detail.summary.clone();
     // Day-2 actions on a claim that is in the branch.
-    let in_branch = matches!(
-        s.stage,
-        Stage::Committed
-            | Stage::Merged
-            | Stage::Unchanged
-            | Stage::Synced
-            | Stage::ApplyFailed
-            | Stage::Reconciling
-            | Stage::Ready
-            | Stage::Failing
-    ) && s.action != RequestAction::Delete;
+    let in_branch =
+        s.stage.in_branch() && s.stage != Stage::Deleted && s.action != RequestAction::Delete;
     let delete = ServerAction::<SubmitChange>::new();
     let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| {

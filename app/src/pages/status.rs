@@ -88,8 +88,7 @@ fn claims_table(
                         let cause = {
                             let live = live.clone();
                             move || {
-                                let l = live();
-                                [l.cause_in, l.health.reason, l.health.message].into_iter().flatten().collect::<Vec<_>>().join(": ")
+                                live().root_cause()
                             }
                         };
                         let request = row.request_id.clone();

@@ -704,11 +704,7 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                         c.name.clone(),
                         c.team.clone(),
                         app::status::health_words(&c.live.health),
-                        [c.live.cause_in.clone(), c.live.health.message.clone()]
-                            .into_iter()
-                            .flatten()
-                            .collect::<Vec<_>>()
-                            .join(": "),
+                        c.live.root_cause(),
                         c.request_id.clone(),
                     ]
                 })

@@ -387,20 +387,10 @@ impl Client {
             return Ok(Some(Ok(())));
         }
         let cause = || {
-            live.map(|l| {
-                [
-                    l.cause_in.clone(),
-                    l.health.reason.clone(),
-                    l.health.message.clone(),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(": ")
-            })
-            .filter(|c| !c.is_empty())
-            .or_else(|| detail.events.iter().rev().find_map(|e| e.message.clone()))
-            .unwrap_or_else(|| "no reason given".to_owned())
+            live.map(app::status::LiveStatus::root_cause)
+                .filter(|c| !c.is_empty())
+                .or_else(|| detail.events.iter().rev().find_map(|e| e.message.clone()))
+                .unwrap_or_else(|| "no reason given".to_owned())
         };
         let failed = |what: String| -> anyhow::Result<Option<anyhow::Result<()>>> {
             Ok(Some(Err(Exit {

@@ -144,7 +144,8 @@ impl RequestRow {
 
 pub(super) const REQUEST_COLUMNS: &str = "r.id, r.action, r.offering, r.offering_version, r.api_version, r.kind, r.name, r.team, r.environment, r.requested_by, r.requester_name, r.requester_email, r.body, r.repository, r.path, r.content, r.write_mode, r.state, r.commit_sha, r.pr_number, r.pr_url, r.created_at, r.updated_at, r.promoted_from";
 
-/// Stages after which a request's change is in the branch (or was already there).
+/// Stages after which a request's change is in the branch (or was already there); the same
+/// list as [`Stage::in_branch`], for queries.
 const IN_BRANCH: &str = "('committed', 'merged', 'unchanged', 'synced', 'apply_failed', 'reconciling', 'ready', 'failing', 'deleted')";
 
 /// The team of the newest request whose change to `path` in `repository` reached the branch:
@@ -437,11 +438,6 @@ pub async fn promoted_from(db: &Db, id: &str) -> Result<Vec<RequestRow>> {
     .await?)
 }
 
-/// Whether the request is in the branch (or was already there): committed, merged or later.
-pub fn in_branch(stage: Stage) -> bool {
-    IN_BRANCH.contains(&format!("'{}'", stage.as_str()))
-}
-
 /// Stores a refused promotion of `source` to `target` (one row per refusing gate, all with
 /// the attempt's id) and its audit entry. The same refusal again within a minute is not
 /// stored twice: a client that keeps trying does not fill the table or the audit log.
@@ -702,4 +698,22 @@ pub async fn claim_reached_cluster(db: &Db, claim: ClaimKey<'_>, except: &str) -
     .fetch_optional(db.pool())
     .await?;
     Ok(found.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use app::requests::Stage;
+
+    use super::IN_BRANCH;
+
+    #[test]
+    fn the_query_list_of_stages_in_the_branch_is_the_stage_method() {
+        for stage in Stage::ALL {
+            assert_eq!(
+                IN_BRANCH.contains(&format!("'{}'", stage.as_str())),
+                stage.in_branch(),
+                "{stage:?}"
+            );
+        }
+    }
 }

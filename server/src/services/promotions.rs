@@ -20,7 +20,7 @@ use app::catalog::RequestDraft;
 use app::domain::CurrentUser;
 use app::domain::HealthState;
 use app::error::AppError;
-use app::ports::{CatalogPort, PromotionPort, RequestPort};
+use app::ports::{CatalogPort, PromotionPort};
 use app::promotions::{
     ClaimAcross, ClaimStage, Difference, Gate, GateCheck, KeptField, KeptFrom, PromotionPlan,
 };
@@ -79,16 +79,22 @@ impl PromotionService {
     }
 
     /// The claim's latest request in the branch of its environment: the one its file and its
-    /// live object carry. Any request of the claim names it.
-    async fn source(&self, actor: &CurrentUser, of: &str) -> Result<RequestRow, AppError> {
+    /// live object carry. Any request of the claim names it. With the claim's requests in
+    /// every environment, newest first.
+    async fn source(
+        &self,
+        actor: &CurrentUser,
+        of: &str,
+    ) -> Result<(RequestRow, Vec<RequestRow>), AppError> {
         let row = self.requests.visible(actor, of).await?;
-        let latest =
+        let history =
             store::claim_everywhere(&self.db, &row.team, &row.offering, &row.name, CLAIM_HISTORY)
-                .await?
-                .into_iter()
-                .find(|r| r.environment == row.environment && store::in_branch(r.state));
+                .await?;
+        let latest = history
+            .iter()
+            .find(|r| r.environment == row.environment && r.state.in_branch());
         match latest {
-            Some(latest) if latest.action != Action::Delete => Ok(latest),
+            Some(latest) if latest.action != Action::Delete => Ok((latest.clone(), history)),
             Some(_) => Err(AppError::Invalid(format!(
                 "{} was deleted in {}; there is nothing to promote.",
                 row.name, row.environment
@@ -100,28 +106,18 @@ impl PromotionService {
         }
     }
 
-    /// Refuses unless the environment's clone shows request `row`'s change in its file: a
-    /// clone that has not caught up (a fetch that failed, another replica's commit) would
-    /// otherwise promote an older file than the one the gates judged.
-    async fn shows(&self, row: &RequestRow) -> Result<(), AppError> {
-        if row.state == Stage::Unchanged {
-            return Ok(());
-        }
-        let (_, text) = self
-            .catalog
-            .current_file(&row.environment, &row.path)
-            .await?;
-        let stamp = text
-            .as_deref()
-            .and_then(|t| serde_saphyr::from_multiple::<Value>(t).ok())
-            .and_then(|docs| {
-                docs.first()?
-                    .pointer("/metadata/annotations/slipway.dev~1request-id")?
-                    .as_str()
-                    .map(str::to_owned)
-            });
-        if stamp.as_deref() == Some(row.id.as_str()) {
-            return Ok(());
+    /// The values an edit of `row`'s claim starts from, refused unless the environment's
+    /// clone shows `row`'s change in its file: a clone that has not caught up (a fetch that
+    /// failed, another replica's commit) would otherwise promote an older file than the one
+    /// the gates judged.
+    async fn values_of(&self, actor: &CurrentUser, row: &RequestRow) -> Result<Value, AppError> {
+        let (form, manifests) = self.requests.edit_source(actor, &row.id).await?;
+        let stamp = manifests
+            .first()
+            .and_then(|m| m.pointer("/metadata/annotations/slipway.dev~1request-id"))
+            .and_then(Value::as_str);
+        if row.state == Stage::Unchanged || stamp == Some(row.id.as_str()) {
+            return Ok(form.draft.values);
         }
         Err(AppError::Unavailable(format!(
             "The copy of {}'s repository (it does not show request {}'s change to {} yet)",
@@ -271,7 +267,7 @@ impl PromotionService {
         of: &str,
         target: &str,
     ) -> Result<Planned, AppError> {
-        let source = self.source(actor, of).await?;
+        let (source, history) = self.source(actor, of).await?;
         let target_env = self.target(&source.environment, target)?.clone();
         let offering = self.catalog.find(actor, &source.offering)?;
         let live = self.watch.claim_status(&source.environment, &source.id);
@@ -280,26 +276,12 @@ impl PromotionService {
             .await?;
         // The source's values as its file in Git holds them (the same reading an edit starts
         // from: owned by the team, no change on its way), from a clone that shows its change.
-        let mut values = self
-            .requests
-            .change_source(actor, &source.id)
-            .await?
-            .draft
-            .values;
-        self.shows(&source).await?;
-        let history = store::claim_everywhere(
-            &self.db,
-            &source.team,
-            &source.offering,
-            &source.name,
-            CLAIM_HISTORY,
-        )
-        .await?;
+        let mut values = self.values_of(actor, &source).await?;
         // The claim there: its newest request that reached the branch (past ones withdrawn,
         // rejected or failed are passed over); a newer one still on its way refuses.
         let mut target_request = None;
         for r in history.iter().filter(|r| r.environment == target_env.name) {
-            if store::in_branch(r.state) {
+            if r.state.in_branch() {
                 if r.action != Action::Delete {
                     target_request = Some(r.clone());
                 }
@@ -313,16 +295,7 @@ impl PromotionService {
             }
         }
         let current = match &target_request {
-            Some(r) => {
-                let values = self
-                    .requests
-                    .change_source(actor, &r.id)
-                    .await?
-                    .draft
-                    .values;
-                self.shows(r).await?;
-                Some(values)
-            }
+            Some(r) => Some(self.values_of(actor, r).await?),
             None => None,
         };
         let mut kept = Vec::new();
@@ -589,7 +562,7 @@ impl PromotionPort for PromotionService {
             let latest = history.iter().find(|r| r.environment == environment.name);
             let in_branch = history
                 .iter()
-                .find(|r| r.environment == environment.name && store::in_branch(r.state));
+                .find(|r| r.environment == environment.name && r.state.in_branch());
             let live = in_branch.and_then(|r| self.watch.claim_status(&environment.name, &r.id));
             values_of.push(in_branch.filter(|r| r.action != Action::Delete).map(|r| {
                 let mut flat = BTreeMap::new();

@@ -628,6 +628,55 @@ impl RequestService {
         Ok((content, verdict))
     }
 
+    /// The form an edit of request `of`'s claim starts from (see
+    /// [`RequestPort::change_source`]), with the claim's file as the clone holds it.
+    pub(crate) async fn edit_source(
+        &self,
+        actor: &CurrentUser,
+        of: &str,
+    ) -> Result<(ChangeSource, Vec<Value>), AppError> {
+        let row = self.visible(actor, of).await?;
+        self.refuse_if_pending(&row).await?;
+        let offering = self.catalog.find(actor, &row.offering)?;
+        let manifests = self.current_manifests(&row).await?;
+        self.refuse_unless_owned(&row, &manifests).await?;
+        let main = manifests.first().cloned().unwrap_or(Value::Null);
+        let known = known_keys(&offering);
+        let values = match &known {
+            Some(known) => Value::Object(
+                main.get("spec")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| known.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            // A template's output cannot be read back into values: the last request's
+            // values are the form, and the file's own extras are kept at submission.
+            None => row.values(),
+        };
+        // What an edit would keep: the same rule submit_change applies, on the form's part.
+        let preserved = preserve(
+            &mut serde_json::json!({"metadata": {}, "spec": values.clone()}),
+            &main,
+            known.as_deref(),
+        );
+        let source = ChangeSource {
+            of: row.id.clone(),
+            draft: RequestDraft {
+                offering: row.offering.clone(),
+                environment: row.environment.clone(),
+                team: row.team.clone(),
+                name: row.name.clone(),
+                values,
+            },
+            path: row.path.clone(),
+            preserved,
+        };
+        Ok((source, manifests))
+    }
+
     /// What an update of request `of`'s claim with `draft` would commit, against the file in
     /// the branch: the file exactly as [`RequestPort::submit_change`] would write it (with
     /// the keys the form does not manage kept), stamped `assigned-on-submit`.
@@ -754,7 +803,7 @@ impl RequestPort for RequestService {
             .catalog
             .find(actor, &row.offering)
             .map_or_else(|_| row.offering.clone(), |o| o.summary.title);
-        let promotes_to = if store::in_branch(row.state) {
+        let promotes_to = if row.state.in_branch() && row.action != Action::Delete {
             self.environments
                 .promotes_to(&row.environment)
                 .iter()
@@ -780,45 +829,7 @@ impl RequestPort for RequestService {
     }
 
     async fn change_source(&self, actor: &CurrentUser, of: &str) -> Result<ChangeSource, AppError> {
-        let row = self.visible(actor, of).await?;
-        self.refuse_if_pending(&row).await?;
-        let offering = self.catalog.find(actor, &row.offering)?;
-        let manifests = self.current_manifests(&row).await?;
-        self.refuse_unless_owned(&row, &manifests).await?;
-        let main = manifests.first().cloned().unwrap_or(Value::Null);
-        let known = known_keys(&offering);
-        let values = match &known {
-            Some(known) => Value::Object(
-                main.get("spec")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
-                    .filter(|(k, _)| known.contains(k))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
-            // A template's output cannot be read back into values: the last request's
-            // values are the form, and the file's own extras are kept at submission.
-            None => row.values(),
-        };
-        // What an edit would keep: the same rule submit_change applies, on the form's part.
-        let preserved = preserve(
-            &mut serde_json::json!({"metadata": {}, "spec": values.clone()}),
-            &main,
-            known.as_deref(),
-        );
-        Ok(ChangeSource {
-            of: row.id.clone(),
-            draft: RequestDraft {
-                offering: row.offering.clone(),
-                environment: row.environment.clone(),
-                team: row.team.clone(),
-                name: row.name.clone(),
-                values,
-            },
-            path: row.path.clone(),
-            preserved,
-        })
+        Ok(self.edit_source(actor, of).await?.0)
     }
 
     async fn submit_change(

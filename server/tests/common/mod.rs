@@ -253,6 +253,21 @@ impl TestApp {
     }
 
     /// Signs in through the development login; returns the `Cookie` header to send.
+    /// A personal API token (its secret) of the session's user, with `scopes` ("read" or
+    /// "read write"), made through the Tokens page's server function.
+    pub async fn api_token(&self, cookie: &str, scopes: &str) -> String {
+        let form = format!(
+            "name=ci&scopes={}&expires_in_days=30",
+            scopes.replace(' ', "+")
+        );
+        let res = self.server_fn("tokens/create", Some(cookie), &form).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        serde_json::from_str::<serde_json::Value>(&res.body).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     pub async fn login_as(&self, handle: &str) -> String {
         let res = self
             .post_form("/auth/dev-login", &format!("handle={handle}"), None)
