@@ -30,7 +30,7 @@ tools:
 # Front end (wasm + Tailwind CSS into target/site) and the server binary, debug profile.
 build: tools
 	@echo "==> cargo leptos build"
-	cargo leptos build
+	bash .ci/step.sh build cargo leptos build
 
 # The release build (the binary and front end to deploy, precompressed), with the front end's sizes.
 release: tools
@@ -62,9 +62,9 @@ lint: tools
 	@echo "==> rustfmt"
 	cargo fmt --all --check
 	@echo "==> clippy (server + app with ssr)"
-	cargo clippy --workspace --all-targets -- -D warnings
+	bash .ci/step.sh clippy cargo clippy --workspace --all-targets -- -D warnings
 	@echo "==> clippy (app with hydrate, wasm32)"
-	cargo clippy -p app --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+	bash .ci/step.sh clippy-wasm cargo clippy -p app --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
 test-sqlite: tools
 	@mkdir -p $(LOGS)
@@ -81,7 +81,7 @@ e2e: build
 	@mkdir -p $(LOGS)
 	@echo "==> Playwright end-to-end tests in Chromium"
 	@echo "==> building the Kubernetes API test double (a process for the browser tests)"
-	cargo build -p kube-double --bin kube-double
+	bash .ci/step.sh kube-double cargo build -p kube-double --bin kube-double
 	SLIPWAY_E2E_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
 	  SLIPWAY_E2E_KUBE_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
 	  SLIPWAY_E2E_STAGING_KUBE_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
