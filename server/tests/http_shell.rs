@@ -16,12 +16,41 @@ async fn healthz_answers_ok_without_a_session() {
 }
 
 #[tokio::test]
-async fn readyz_is_ready_when_the_database_is_migrated() {
+async fn readyz_is_ready_when_the_database_is_migrated_and_the_catalog_loaded() {
     let app = TestApp::new(false).await;
+    // A replica just started, its catalog not read yet, would answer every form 404: it is
+    // not ready until the offering files were loaded once.
+    let res = app.get("/readyz", None).await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"code": "not_ready", "message": "The catalog is not loaded yet."})
+    );
+    // Its repository cannot be fetched: still not ready, and why.
+    assert!(app.state.catalog.refresh_files().await.is_err());
+    let res = app.get("/readyz", None).await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        res.body
+            .contains("The catalog could not be loaded: fetching the catalog's repository"),
+        "{}",
+        res.body
+    );
+    // Offering files that load.
+    let app = TestApp::with_settings(common::settings(&[
+        "--catalog-dir",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/src/devdata/catalog"),
+    ]))
+    .await;
+    app.state.catalog.refresh_files().await.unwrap();
     let res = app.get("/readyz", None).await;
     assert_eq!(res.status, StatusCode::OK);
     let body: serde_json::Value = serde_json::from_str(&res.body).unwrap();
-    assert_eq!(body, serde_json::json!({"database": "ok", "ready": true}));
+    assert_eq!(
+        body,
+        serde_json::json!({"database": "ok", "catalog": "ok", "ready": true})
+    );
 }
 
 #[tokio::test]

@@ -264,11 +264,15 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: the portal can serve requests (database reachable, schema current, not
-/// stopping). A portal that is not ready answers 503 in the error shape, naming what is
+/// `GET /readyz`: the portal can serve requests (database reachable, schema current, the
+/// catalog's offering files loaded once, not stopping). A portal that is not ready answers 503 in the error shape, naming what is
 /// missing; a stopping one says so from its SIGTERM on, so the load balancer stops sending
 /// it requests while it finishes those in flight.
-async fn readyz(State(db): State<Db>, State(stopping): State<Stopping>) -> Response {
+async fn readyz(
+    State(db): State<Db>,
+    State(stopping): State<Stopping>,
+    State(catalog): State<Arc<crate::services::catalog::CatalogService>>,
+) -> Response {
     if stopping.is_stopping() {
         return crate::error::ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -285,13 +289,17 @@ async fn readyz(State(db): State<Db>, State(stopping): State<Stopping>) -> Respo
         },
         Err(_) => "unreachable",
     };
-    if database == "ok" {
-        return Json(json!({ "ready": true, "database": database })).into_response();
-    }
-    crate::error::ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "not_ready",
-        format!("The database is {database}."),
-    )
-    .into_response()
+    let missing = if database == "ok" {
+        match catalog.readiness() {
+            Ok(()) => {
+                return Json(json!({ "ready": true, "database": database, "catalog": "ok" }))
+                    .into_response();
+            }
+            Err(missing) => missing,
+        }
+    } else {
+        format!("The database is {database}.")
+    };
+    crate::error::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", missing)
+        .into_response()
 }

@@ -54,6 +54,9 @@ pub struct CatalogService {
     last_fingerprint: Mutex<Option<String>>,
     /// The policies in force, and whether a good file (or none) was ever loaded.
     policies: RwLock<(Arc<Policies>, bool)>,
+    /// Whether the offering files were loaded once, and else why the last try failed: until
+    /// then the portal is not ready (a replica just started would answer every form 404).
+    loaded: RwLock<(bool, Option<String>)>,
 }
 
 /// A checked and rendered draft, with what the policies ask of it beyond its values.
@@ -98,7 +101,28 @@ impl CatalogService {
                 )),
                 false,
             )),
+            loaded: RwLock::new((false, None)),
         }
+    }
+
+    /// `Ok` once the offering files were loaded (since then a failed refresh keeps the last
+    /// catalog); before that, what is missing in words, for `/readyz`.
+    pub fn readiness(&self) -> Result<(), String> {
+        match &*self
+            .loaded
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            (true, _) => Ok(()),
+            (false, None) => Err("The catalog is not loaded yet.".into()),
+            (false, Some(error)) => Err(format!("The catalog could not be loaded: {error}")),
+        }
+    }
+
+    fn loaded_lock(&self) -> std::sync::RwLockWriteGuard<'_, (bool, Option<String>)> {
+        self.loaded
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The environment a draft names, when it is configured.
@@ -116,6 +140,14 @@ impl CatalogService {
     /// Reloads offering files if their source changed (fetching the repository first).
     /// Errors leave the catalog as it was.
     pub async fn refresh_files(&self) -> anyhow::Result<bool> {
+        let refreshed = self.load_files().await;
+        if let Err(error) = &refreshed {
+            self.loaded_lock().1 = Some(format!("{error:#}"));
+        }
+        refreshed
+    }
+
+    async fn load_files(&self) -> anyhow::Result<bool> {
         if let FileSource::Git { clone, .. } = &self.files {
             clone
                 .refresh(Duration::ZERO, Duration::from_secs(3600))
@@ -160,6 +192,7 @@ impl CatalogService {
         self.catalog
             .replace(Feed::Files, loaded.offerings, problems);
         *self.last_fingerprint.lock().expect("lock") = Some(loaded.fingerprint);
+        *self.loaded_lock() = (true, None);
     }
 
     /// Puts the loaded policy file in force. A file that does not parse keeps the last good
