@@ -23,6 +23,11 @@ const HISTORY_TTL: Duration = Duration::from_secs(60);
 /// Dashboards computed at most once per scope, period and state of the data.
 const COMPUTED_KEPT: usize = 256;
 
+/// How much older (ms) than the period asked for a kept period may end and still be served
+/// while that period's computation is in hand: periods end with the minute, so this is the
+/// few minutes in which nobody read this dashboard.
+const RECENT: i64 = 5 * 60_000;
+
 /// What a computed dashboard depends on besides the data: the teams (`None`: all), the
 /// offering, and the period `[from, to)`.
 type ComputedKey = (Option<Vec<String>>, Option<String>, i64, i64);
@@ -175,11 +180,21 @@ impl MetricsService {
         if let Some(dashboard) = kept(version) {
             return Ok(dashboard);
         }
-        let _computing = {
-            // Counted while queued, and uncounted even when the reader gives up (a browser
-            // that left drops the future while it waits).
-            let _queued = Queued::on(&self.waiting);
-            self.computing.lock().await
+        let _computing = match self.computing.try_lock() {
+            Ok(computing) => computing,
+            Err(_) => {
+                // A computation is in hand. When only the clock moved on since this period
+                // was last computed (the same data), the figures of a minute ago are served
+                // while it lasts, with their own period, instead of queueing every reader
+                // behind it; new data is never answered with old figures.
+                if let Some(dashboard) = self.recent(version, &key) {
+                    return Ok(dashboard);
+                }
+                // Counted while queued, and uncounted even when the reader gives up (a
+                // browser that left drops the future while it waits).
+                let _queued = Queued::on(&self.waiting);
+                self.computing.lock().await
+            }
         };
         // Another reader may have computed it meanwhile, for data as new or newer.
         let version = store::data_version(&self.db).await?;
@@ -204,6 +219,24 @@ impl MetricsService {
         }
         computed.dashboards.insert(key, dashboard.clone());
         Ok(dashboard)
+    }
+
+    /// The newest dashboard kept for the data as of `version`, of the same scope and period
+    /// length as `key`, whose period ended at most [`RECENT`] before `key`'s.
+    fn recent(&self, version: store::DataVersion, key: &ComputedKey) -> Option<Arc<Dashboard>> {
+        let (teams, offering, from, to) = key;
+        let computed = self.computed_lock();
+        if computed.version != Some(version) {
+            return None;
+        }
+        computed
+            .dashboards
+            .iter()
+            .filter(|((t, o, f, e), _)| {
+                t == teams && o == offering && e - f == to - from && *e < *to && to - e <= RECENT
+            })
+            .max_by_key(|((_, _, _, e), _)| *e)
+            .map(|(_, dashboard)| dashboard.clone())
     }
 
     fn computed_lock(&self) -> std::sync::MutexGuard<'_, Computed> {
