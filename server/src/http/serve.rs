@@ -73,11 +73,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("binding SLIPWAY_METRICS_LISTEN={address}"))?;
             tracing::info!(address = %listener.local_addr()?, "Prometheus metrics at /metrics");
             let router = admin_router(state.clone());
-            Some(tokio::spawn(async move {
-                if let Err(error) = axum::serve(no_delay(listener), router).await {
-                    tracing::error!(%error, "the metrics listener stopped");
-                }
-            }))
+            Some(tokio::spawn(listen(
+                listener,
+                router,
+                std::future::pending(),
+            )))
         }
         None => None,
     };
@@ -100,9 +100,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             background.stop(grace).await;
         }
     });
-    // The peer's address reaches handlers (the development login answers loopback only).
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(no_delay(listener), app).with_graceful_shutdown({
+    let server = listen(listener, router(state), {
         let stopping = stopping.clone();
         async move {
             shutdown_signal().await;
@@ -113,7 +111,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
     tokio::select! {
-        result = server.into_future() => result.context("serving HTTP")?,
+        () = server => {},
         () = async { stopping.wait().await; tokio::time::sleep(delay + grace).await } => {
             tracing::warn!(?grace, "grace period over; closing remaining connections");
         }
@@ -136,20 +134,74 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Accepted connections send what is written at once. With Nagle's algorithm on, a page
-/// written in several pieces (a streamed render: headers, then the body in chunks) waited for
-/// the browser's delayed ACK of the first piece — 40 ms on Linux — on every request of a
-/// kept-alive connection: pages topped out near 220 requests/s with the CPU mostly idle.
-pub fn no_delay(
+/// Serves `router` on `listener` until `stop` completes; then accepts no more connections,
+/// tells those open to close once their response in hand is sent, and returns when all have.
+///
+/// Each connection is hyper's HTTP/1.1 connection, not `axum::serve`'s: axum serves every
+/// connection through hyper-util's builder that detects HTTP/1 or HTTP/2, which kept 35 KB of
+/// heap per open status stream where the HTTP/1 connection alone keeps 18 KB (`cargo bench -p
+/// server --bench stream_heap`). The portal speaks HTTP/1.1; a proxy or ingress in front of it
+/// speaks HTTP/2 to browsers. What else it does:
+/// - the peer's address reaches handlers as `ConnectInfo` (the development login answers
+///   loopback only, the rate limits key on it);
+/// - accepted connections send what is written at once (`TCP_NODELAY`): with Nagle's algorithm
+///   on, a page written in several pieces (headers, then the body in chunks) waited for the
+///   browser's delayed ACK of the first — 40 ms on Linux — on every request of a kept-alive
+///   connection, and pages topped out near 220 requests/s with the CPU mostly idle;
+/// - a request's head must arrive within 30 s (hyper's default once it has a timer), so
+///   connections that never finish their headers do not stay open.
+pub async fn listen(
     listener: tokio::net::TcpListener,
-) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
-    use axum::serve::ListenerExt as _;
-    fn set(stream: &mut tokio::net::TcpStream) {
-        if let Err(error) = stream.set_nodelay(true) {
+    router: axum::Router,
+    stop: impl Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let (socket, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // The peer gave up before we took it: nothing to wait for.
+                Err(error) if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
+                ) => continue,
+                // Out of file descriptors and the like: wait for some to close, not spin.
+                Err(error) => {
+                    tracing::warn!(%error, "accepting a connection failed; retrying in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        if let Err(error) = socket.set_nodelay(true) {
             tracing::debug!(%error, "TCP_NODELAY not set on a connection");
         }
+        let router = router.clone();
+        let service = hyper::service::service_fn(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                router.clone().oneshot(request.map(axum::body::Body::new))
+            },
+        );
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .serve_connection(TokioIo::new(socket), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "a connection ended with an error");
+            }
+        });
     }
-    listener.tap_io(set)
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 /// What one round of [`housekeeping`] removed.
