@@ -18,7 +18,7 @@ export CARGO_TERM_COLOR ?= always
 LOGS := target/test-logs
 BIN := target/debug/slipway
 
-.PHONY: help tools build release image image-test run lint test test-sqlite test-postgres e2e api-fuzz clean-data bench-pages bench-streams
+.PHONY: help tools build release image image-test run lint test test-sqlite test-postgres e2e api-fuzz clean-data bench-pages bench-pages-postgres bench-streams
 
 help:
 	@echo "make run   - build and serve Slipway on http://127.0.0.1:3000 (dev login, ./data)"
@@ -112,6 +112,11 @@ test: tools
 bench-pages: release
 	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk
 	cargo bench -p load-bench --bench pages
+
+# The same on PostgreSQL: a throwaway cluster (.ci/with-postgres.sh), empty at the start.
+bench-pages-postgres: release
+	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk
+	.ci/with-postgres.sh bash -c 'SLIPWAY_BENCH_DATABASE_URL=$$SLIPWAY_TEST_DATABASE_URL cargo bench -p load-bench --bench pages'
 
 # Status streams from another process (release build, 50,000 watched objects, 10,000 streams).
 bench-streams: release

@@ -1,5 +1,6 @@
 //! Pages under load, as a platform team would see them: the release binary serving a year of
-//! history (50,000 requests, one team with about 5,000 of them) from SQLite, loaded by `wrk`
+//! history (50,000 requests, one team with about 5,000 of them) from SQLite (or PostgreSQL:
+//! `make bench-pages-postgres`), loaded by `wrk`
 //! with 8 connections on loopback, every page beside the server's own floor (`/healthz`)
 //! measured in the same run; then the server's resident memory, read from `/proc`.
 //!
@@ -250,9 +251,14 @@ async fn main() {
             &pat,
         ),
     ];
+    let backend = if served::database_url(dir.path()).starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     println!(
-        "\n{requests} requests in the ledger ({:.1} MB of JSON Lines, imported in {:.1} s); \
-         wrk -t2 -c8 -d{secs}s\n",
+        "\n{requests} requests in the ledger on {backend} ({:.1} MB of JSON Lines, imported in \
+         {:.1} s); wrk -t2 -c8 -d{secs}s\n",
         size as f64 / 1e6,
         import.as_secs_f64()
     );

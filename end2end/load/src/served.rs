@@ -42,16 +42,28 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// `slipway` with its database and data folder in `dir`, logging warnings only.
+/// The database the bench's server uses: `SLIPWAY_BENCH_DATABASE_URL` (an empty PostgreSQL
+/// database, as `make bench-pages-postgres` makes), else a SQLite file in `dir`.
+pub fn database_url(dir: &Path) -> String {
+    std::env::var("SLIPWAY_BENCH_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| format!("sqlite://{}/slipway.db", dir.display()))
+}
+
+/// `slipway` with its database (see [`database_url`]) and data folder in `dir`, logging
+/// warnings only.
 pub fn slipway(bin: &Path, dir: &Path) -> Command {
     let mut command = Command::new(bin);
     command
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/slipway.db", dir.display()),
-        )
+        .env("DATABASE_URL", database_url(dir))
         .env("SLIPWAY_DATA_DIR", dir)
         .env("RUST_LOG", "warn,slipway=info")
+        // As the image runs it (deploy/image/build.sh): freed memory goes back at once.
+        .env(
+            "MIMALLOC_PURGE_DELAY",
+            std::env::var("MIMALLOC_PURGE_DELAY").unwrap_or_else(|_| "0".into()),
+        )
         .env_remove("SLIPWAY_CLUSTERS");
     command
 }
