@@ -60,12 +60,14 @@ test('list items reordered, map entries added and removed, a preview and the met
   await page.keyboard.press('Enter');
   await expect(page.locator('#main')).toBeFocused();
   const add = page.getByRole('button', { name: 'Add to Ports' });
-  for (const port of ['http', 'metrics']) {
+  const portName = (i: number) => page.locator(`[data-path="/ports/${i}/name"] input`);
+  for (const [i, port] of ['http', 'metrics'].entries()) {
     await tabTo(page, add);
     await page.keyboard.press('Enter');
+    // The new item takes the focus once rendered: typing before that went to the button.
+    await expect(portName(i)).toBeFocused();
     await page.keyboard.type(port);
   }
-  const portName = (i: number) => page.locator(`[data-path="/ports/${i}/name"] input`);
   await tabTo(page, page.getByRole('button', { name: /^Move .* 1 down$/ }), { back: true });
   await page.keyboard.press('Enter');
   await expect(portName(0)).toHaveValue('metrics');
