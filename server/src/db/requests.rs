@@ -142,6 +142,39 @@ impl RequestRow {
     }
 }
 
+/// What a list of requests shows of each: the columns of [`LISTED_COLUMNS`]. A page of the list
+/// reads these only, not the form and file each request carries (SQLite copies every column
+/// value it hands over).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ListedRequest {
+    /// Id.
+    pub id: String,
+    /// What it does.
+    #[sqlx(try_from = "String")]
+    pub action: Action,
+    /// Offering id.
+    pub offering: String,
+    /// Offering version.
+    pub offering_version: String,
+    /// Claim kind.
+    pub kind: String,
+    /// Claim name.
+    pub name: String,
+    /// Team.
+    pub team: String,
+    /// Environment.
+    pub environment: String,
+    /// Name at submission.
+    pub requester_name: String,
+    /// Latest stage.
+    #[sqlx(try_from = "String")]
+    pub state: Stage,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+const LISTED_COLUMNS: &str = "r.id, r.action, r.offering, r.offering_version, r.kind, r.name, r.team, r.environment, r.requester_name, r.state, r.created_at";
+
 pub(super) const REQUEST_COLUMNS: &str = "r.id, r.action, r.offering, r.offering_version, r.api_version, r.kind, r.name, r.team, r.environment, r.requested_by, r.requester_name, r.requester_email, r.body, r.repository, r.path, r.content, r.write_mode, r.state, r.commit_sha, r.pr_number, r.pr_url, r.created_at, r.updated_at, r.promoted_from";
 
 /// Stages after which a request's change is in the branch (or was already there); the same
@@ -529,7 +562,7 @@ pub struct ListQuery<'a> {
 /// Each team's requests are read newest first from the `(team, id)` index and stop at
 /// `limit`, so a page costs the same for a team of ten requests or of a year of them; a
 /// person in several teams gets one such read per team, merged.
-pub async fn list(db: &Db, query: &ListQuery<'_>, limit: i64) -> Result<Vec<RequestRow>> {
+pub async fn list(db: &Db, query: &ListQuery<'_>, limit: i64) -> Result<Vec<ListedRequest>> {
     let limit = limit.max(1);
     let mut binds: Vec<String> = Vec::new();
     // Appends `clause` with `?` standing for the next placeholder, bound to `value`.
@@ -573,7 +606,7 @@ pub async fn list(db: &Db, query: &ListQuery<'_>, limit: i64) -> Result<Vec<Requ
     }
     let newest = format!(" ORDER BY r.id DESC LIMIT {limit}");
     let sql = match query.teams {
-        None => format!("SELECT {REQUEST_COLUMNS} FROM requests r WHERE 1 = 1{filter}{newest}"),
+        None => format!("SELECT {LISTED_COLUMNS} FROM requests r WHERE 1 = 1{filter}{newest}"),
         Some([]) => return Ok(vec![]),
         Some(teams) => {
             let mut parts = Vec::with_capacity(teams.len());
@@ -581,7 +614,7 @@ pub async fn list(db: &Db, query: &ListQuery<'_>, limit: i64) -> Result<Vec<Requ
                 let mut part = String::new();
                 push(&mut part, &mut binds, "r.team = ?", team.clone());
                 parts.push(format!(
-                    "SELECT * FROM (SELECT {REQUEST_COLUMNS} FROM requests r \
+                    "SELECT * FROM (SELECT {LISTED_COLUMNS} FROM requests r \
                      WHERE {part}{filter}{newest}) t{i}"
                 ));
             }

@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::db::outbox::JobStatus;
-use crate::db::requests::{self as store, ListQuery, NewRequest, RequestRow};
+use crate::db::requests::{self as store, ListQuery, ListedRequest, NewRequest, RequestRow};
 use crate::db::{self, Db};
 use crate::environment::Environments;
 use crate::ledger::Ledger;
@@ -371,6 +371,22 @@ pub(crate) fn summary(row: &RequestRow) -> RequestSummary {
         team: row.team.clone(),
         environment: row.environment.clone(),
         requested_by: row.requester_name.clone(),
+        stage: row.state,
+        created_at: rfc3339(row.created_at),
+    }
+}
+
+/// [`summary`] of a row read for a list.
+fn listed(row: ListedRequest) -> RequestSummary {
+    RequestSummary {
+        offering: format!("{}@{}", row.offering, row.offering_version),
+        id: row.id,
+        action: row.action,
+        kind: row.kind,
+        name: row.name,
+        team: row.team,
+        environment: row.environment,
+        requested_by: row.requester_name,
         stage: row.state,
         created_at: rfc3339(row.created_at),
     }
@@ -872,9 +888,9 @@ impl RequestPort for RequestService {
         .await?;
         let more = rows.len() > usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
         let requests: Vec<RequestSummary> = rows
-            .iter()
+            .into_iter()
             .take(usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX))
-            .map(summary)
+            .map(listed)
             .collect();
         let next = more
             .then(|| requests.last().map(|r| r.id.clone()))
