@@ -81,10 +81,12 @@ trap 'buildah rm "$ctr" >/dev/null 2>&1 || true' EXIT
 mnt=$(buildah mount "$ctr")
 cp -a "$rootfs"/. "$mnt"/
 buildah unmount "$ctr" >/dev/null
-# MIMALLOC_PURGE_DELAY=0: the allocator gives freed memory back to the system at once, not
+# MIMALLOC_PURGE_DELAY=10: the allocator gives freed memory back to the system after 10 ms, not
 # after a second of further allocation on the same thread (which idle threads never do): with
-# 50,000 watched objects 144 MiB resident instead of 194, and most of what 10,000 closed status
-# streams held returned (docs/performance.md).
+# 50,000 watched objects 149 MiB resident instead of 194, and most of what 10,000 closed status
+# streams held returned. Not 0: giving back at once made every large page's buffers fresh pages
+# again (madvise, TLB shootdowns, page faults: about a sixth of the CPU of the platform's year
+# dashboard, 427 against 565 pages/s; docs/performance.md).
 buildah config \
   --user 10001:10001 \
   --workingdir /var/lib/slipway \
@@ -97,7 +99,7 @@ buildah config \
   --env SLIPWAY_SITE_ROOT=/opt/slipway/site \
   --env SLIPWAY_DATA_DIR=/var/lib/slipway \
   --env DATABASE_URL=sqlite:///var/lib/slipway/slipway.db \
-  --env MIMALLOC_PURGE_DELAY=0 \
+  --env MIMALLOC_PURGE_DELAY=10 \
   --label org.opencontainers.image.title=Slipway \
   --label org.opencontainers.image.source="$source" \
   --label org.opencontainers.image.version="$version" \
