@@ -308,6 +308,21 @@ mod tests {
         );
     }
 
+    /// `.cargo/config.toml` builds the bundled SQLite without memory statistics (their mutex
+    /// serialised every value sqlx's workers copy); a build that loses the flag fails here.
+    #[tokio::test]
+    async fn the_bundled_sqlite_keeps_no_memory_statistics() {
+        let db = Db::connect("sqlite::memory:", 1).await.unwrap();
+        let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "compiled with {options:?}"
+        );
+    }
+
     #[test]
     fn sqlite_urls_get_create_mode_unless_they_choose_one() {
         let dir = tempfile::tempdir().unwrap();
