@@ -5,6 +5,8 @@
 
 use leptos::prelude::*;
 
+use crate::metrics::one_decimal;
+
 /// One mark of a chart.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mark {
@@ -20,8 +22,8 @@ pub struct Mark {
 const WIDTH: f64 = 640.0;
 /// Width of the full-page charts (weeks, shares).
 const WIDE: f64 = 1100.0;
-const BAR_COLOUR: &str = "fill-sky-600 dark:fill-sky-400";
-const TEXT_COLOUR: &str = "fill-slate-600 dark:fill-slate-300";
+// The colours of bars and text come from the `chart` class on the image (style/tailwind.css),
+// not from a class list on each mark.
 const STAGE_COLOURS: [&str; 4] = [
     "fill-sky-600 dark:fill-sky-400",
     "fill-violet-600 dark:fill-violet-400",
@@ -48,7 +50,7 @@ fn frame(
             // Its own width at most, narrower when the page is: no inline style, which the
             // Content Security Policy does not allow.
             width=width.to_string()
-            class="h-auto max-w-full"
+            class="chart h-auto max-w-full"
             role="img"
             aria-labelledby=labelled
         >
@@ -92,7 +94,7 @@ pub fn ColumnChart(
             let x = i as f64 * step;
             let label = (i % every == 0).then(|| {
                 view! {
-                    <text x=format!("{:.1}", x + step / 2.0) y=format!("{:.1}", height - 6.0) text-anchor="middle" font-size="11" class=TEXT_COLOUR>
+                    <text x=one_decimal(x + step / 2.0) y=one_decimal(height - 6.0) text-anchor="middle" font-size="11">
                         {mark.label.clone()}
                     </text>
                 }
@@ -100,12 +102,12 @@ pub fn ColumnChart(
             view! {
                 <g data-testid="chart-mark" data-value=mark.value.to_string()>
                     <rect
-                        x=format!("{:.1}", x + step * 0.15)
-                        y=format!("{:.1}", plot - h)
-                        width=format!("{:.1}", step * 0.7)
-                        height=format!("{:.1}", h.max(if mark.value > 0.0 { 1.0 } else { 0.0 }))
+                        x=one_decimal(x + step * 0.15)
+                        y=one_decimal(plot - h)
+                        width=one_decimal(step * 0.7)
+                        height=one_decimal(h.max(if mark.value > 0.0 { 1.0 } else { 0.0 }))
                         rx="2"
-                        class=BAR_COLOUR
+                        class="bar"
                     >
                         <title>{format!("{}: {}", mark.label, mark.shown)}</title>
                     </rect>
@@ -148,11 +150,11 @@ pub fn BarChart(
             let label: String = mark.label.chars().take(24).collect();
             view! {
                 <g data-testid="chart-mark" data-value=mark.value.to_string()>
-                    <text x=(label_width - 8.0).to_string() y=format!("{:.1}", y + row * 0.65) text-anchor="end" font-size="12" class=TEXT_COLOUR>{label}</text>
-                    <rect x=label_width.to_string() y=format!("{:.1}", y + 4.0) width=format!("{w:.1}") height=format!("{:.1}", row - 8.0) rx="2" class=BAR_COLOUR>
+                    <text x=(label_width - 8.0).to_string() y=one_decimal(y + row * 0.65) text-anchor="end" font-size="12">{label}</text>
+                    <rect x=label_width.to_string() y=one_decimal(y + 4.0) width=one_decimal(w) height=one_decimal(row - 8.0) rx="2" class="bar">
                         <title>{format!("{}: {}", mark.label, mark.shown)}</title>
                     </rect>
-                    <text x=format!("{:.1}", label_width + w + 6.0) y=format!("{:.1}", y + row * 0.65) font-size="12" class=TEXT_COLOUR>{mark.shown.clone()}</text>
+                    <text x=one_decimal(label_width + w + 6.0) y=one_decimal(y + row * 0.65) font-size="12">{mark.shown.clone()}</text>
                 </g>
             }
         })
@@ -177,7 +179,7 @@ pub fn ShareBar(
         .map(|(i, mark)| {
             let w = mark.value.max(0.0) * WIDE;
             let part = view! {
-                <rect data-testid="chart-mark" data-value=mark.value.to_string() x=format!("{x:.1}") y="0" width=format!("{w:.1}") height="28" class=STAGE_COLOURS[i % STAGE_COLOURS.len()]>
+                <rect data-testid="chart-mark" data-value=mark.value.to_string() x=one_decimal(x) y="0" width=one_decimal(w) height="28" class=STAGE_COLOURS[i % STAGE_COLOURS.len()]>
                     <title>{format!("{}: {}", mark.label, mark.shown)}</title>
                 </rect>
             };
@@ -193,7 +195,7 @@ pub fn ShareBar(
             view! {
                 <g>
                     <rect x=lx.to_string() y="40" width="12" height="12" class=STAGE_COLOURS[i % STAGE_COLOURS.len()] />
-                    <text x=(lx + 18.0).to_string() y="50" font-size="12" class=TEXT_COLOUR>{format!("{} {}", mark.label, mark.shown)}</text>
+                    <text x=(lx + 18.0).to_string() y="50" font-size="12">{format!("{} {}", mark.label, mark.shown)}</text>
                 </g>
             }
         })

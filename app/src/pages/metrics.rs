@@ -15,8 +15,9 @@ use crate::pages::login::encode_component;
 
 const INPUT: &str = "rounded-md border border-control bg-surface px-2 py-1.5 text-sm";
 const CARD: &str = "rounded-xl border border-line bg-surface p-4";
-const TH: &str = "px-3 py-2 text-left text-xs font-medium uppercase tracking-wide text-muted";
-const TD: &str = "px-3 py-2 text-sm tabular-nums";
+/// A table of figures: its header and data cells get their look from the `data-table` class (see
+/// style/tailwind.css), not from a class list on each cell.
+const TABLE: &str = "data-table w-full";
 
 /// What a dashboard page is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,8 +92,11 @@ fn MetricsDashboard(focus: Focus) -> impl IntoView {
             <p class="text-sm"><A href="/metrics" attr:class="text-sky-700 hover:underline dark:text-sky-400">"Metrics"</A></p>
             <Transition fallback=move || view! { <h1 class="text-2xl font-semibold tracking-tight">{plain}</h1> }>
                 {move || Suspend::new(async move {
+                    // By reference: the title needs one name, not a copy of the dashboard.
                     let named = dashboard
+                        .by_ref()
                         .await
+                        .as_ref()
                         .ok()
                         .and_then(|d| d.offering.as_ref().map(|o| d.title(o).to_owned()));
                     let text = match named {
@@ -109,20 +113,28 @@ fn MetricsDashboard(focus: Focus) -> impl IntoView {
         </header>
         <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                dashboard.await.map(|d| view! {
-                    <Filters dashboard=d.clone() focus=focus />
-                    <DashboardBody dashboard=d />
+                dashboard.await.map(|mut d| {
+                    let teams = std::mem::take(&mut d.teams_available);
+                    view! {
+                        <Filters days=d.days from=d.from to=d.to team=d.team.clone().unwrap_or_default() teams=teams focus=focus />
+                        <DashboardBody dashboard=d />
+                    }
                 })
             })}
         </Transition>
     }
 }
 
+/// The period and team choice; `from` and `to` are the period's bounds (Unix ms).
 #[component]
-fn Filters(dashboard: Dashboard, focus: Focus) -> impl IntoView {
-    let days = dashboard.days;
-    let team = dashboard.team.clone().unwrap_or_default();
-    let teams = dashboard.teams_available.clone();
+fn Filters(
+    days: u32,
+    from: i64,
+    to: i64,
+    team: String,
+    teams: Vec<String>,
+    focus: Focus,
+) -> impl IntoView {
     let team_filter = (focus != Focus::Team).then(|| {
         view! {
             <label class="flex flex-col gap-1 text-xs font-medium">"Team"
@@ -149,7 +161,7 @@ fn Filters(dashboard: Dashboard, focus: Focus) -> impl IntoView {
                 {team_filter}
                 <button type="submit" class="rounded-md bg-action text-on-action px-3 py-1.5 text-sm font-medium">"Show"</button>
                 <p class="text-xs text-muted">
-                    {format!("{} to {} (UTC)", date(dashboard.from), date(dashboard.to - 1))}
+                    {format!("{} to {} (UTC)", date(from), date(to - 1))}
                 </p>
             </div>
         </Form>
@@ -174,7 +186,10 @@ fn count(n: u64, noun: &str) -> String {
 }
 
 fn rating(value: Option<f64>) -> String {
-    value.map_or_else(|| "—".to_owned(), |r| format!("{r:.1} / 5"))
+    value.map_or_else(
+        || "—".to_owned(),
+        |r| format!("{} / 5", crate::metrics::one_decimal(r)),
+    )
 }
 
 #[component]
@@ -224,7 +239,7 @@ fn Panel(
 #[component]
 fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
     let query = same_figures(&dashboard);
-    let s = dashboard.summary.clone();
+    let s = &dashboard.summary;
     if s.requests == 0 && s.deployments == 0 && s.restores == 0 && dashboard.failures.is_empty() {
         return view! {
             <EmptyState title="Nothing to measure in this period">
@@ -233,16 +248,6 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
         }
         .into_any();
     }
-    let self_service = s.self_service.clone().map(|ss| {
-        view! {
-            <Figure
-                label="Self-service share"
-                value=share(ss.share)
-                note=format!("{} of {} commits to GitOps paths via Slipway{}", ss.through_slipway, ss.through_slipway + ss.out_of_band,
-                    if ss.unreadable.is_empty() { String::new() } else { format!(" ({} repositories unreadable)", ss.unreadable.len()) })
-            />
-        }
-    });
     let week_marks: Vec<Mark> = dashboard
         .weeks
         .iter()
@@ -281,20 +286,62 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
             shown: share(st.share),
         })
         .collect();
-    let weeks = dashboard.weeks.clone();
-    let stages = dashboard.stages.clone();
-    let failures = dashboard.failures.clone();
-    let dora = dashboard.dora.clone();
-    let feedback = dashboard.feedback.clone();
-    let promotions = dashboard.promotions.clone();
-    let refusals = dashboard.refusals.clone();
-    let titles = dashboard.titles.clone();
-    let promotion_titles = titles.clone();
-    let offering_titles = titles.clone();
-    let offerings = dashboard.offerings.clone();
-    let teams = dashboard.teams.clone();
-    let environments = dashboard.environments.clone();
-    let days = dashboard.days;
+    // The dashboard is this page's own copy: its parts move into the view, none is copied.
+    let Dashboard {
+        summary: s,
+        weeks,
+        offerings,
+        teams,
+        environments,
+        stages,
+        failures,
+        dora,
+        feedback,
+        promotions,
+        refusals,
+        titles,
+        days,
+        ..
+    } = dashboard;
+    let self_service = s.self_service.map(|ss| {
+        view! {
+            <Figure
+                label="Self-service share"
+                value=share(ss.share)
+                note=format!("{} of {} commits to GitOps paths via Slipway{}", ss.through_slipway, ss.through_slipway + ss.out_of_band,
+                    if ss.unreadable.is_empty() { String::new() } else { format!(" ({} repositories unreadable)", ss.unreadable.len()) })
+            />
+        }
+    });
+    // Built before the view: a panel's content is a closure that would take `titles` for itself.
+    let offering_table = group_table("Offering", "table-offerings", offerings, &titles, |key| {
+        Some(format!("/metrics/offerings/{key}"))
+    });
+    let promotion_rows = promotions
+        .into_iter()
+        .map(|p| {
+            let title = titles.get(&p.offering).cloned().unwrap_or_else(|| p.offering.clone());
+            let (team, offering) = (p.team.clone(), p.offering.clone());
+            view! {
+                <tr data-testid="promotion-row" data-team=team data-offering=offering>
+                    <td>{p.team}</td><td class="[overflow-wrap:anywhere]">{title}</td><td>{p.promotions}</td>
+                    <td>{p.ready}</td><td>{ms(p.lead_time_p50_ms)}</td><td>{p.refusals}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let feedback_items = feedback
+        .into_iter()
+        .map(|f| {
+            view! {
+                <li class="text-sm">
+                    <span class="font-medium" aria-label=format!("rated {} of 5", f.rating)>{"★".repeat(usize::from(f.rating))}{"☆".repeat(5 - usize::from(f.rating.min(5)))}</span>
+                    " "<span class="text-xs text-muted">{format!("{} · {} · {}", titles.get(&f.offering).unwrap_or(&f.offering), f.team, date(f.at))}</span>
+                    <p class="break-words text-strong">{f.comment}</p>
+                </li>
+            }
+        })
+        .collect_view();
     view! {
         <dl class="mb-6 grid grid-cols-2 gap-3 md:grid-cols-4" data-testid="summary">
             <Figure label="Requests" value=s.requests.to_string() note=format!("{} succeeded, {} failed", s.succeeded, s.failed) />
@@ -322,16 +369,16 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
             <ColumnChart id="chart-weeks" title="Requests submitted per week".to_owned() marks=week_marks />
             <details class="mt-3">
                 <summary class="cursor-pointer text-xs font-medium text-secondary">"Table"</summary>
-                <table class="mt-2 w-full" data-testid="table-weeks">
+                <table class="data-table mt-2 w-full" data-testid="table-weeks">
                     <thead><tr>
-                        <th class=TH>"Week of"</th><th class=TH>"Requests"</th><th class=TH>"People"</th>
-                        <th class=TH>"Teams"</th><th class=TH>"Deployments"</th><th class=TH>"Failures"</th>
+                        <th>"Week of"</th><th>"Requests"</th><th>"People"</th>
+                        <th>"Teams"</th><th>"Deployments"</th><th>"Failures"</th>
                     </tr></thead>
                     <tbody>
                         {weeks.into_iter().map(|w| view! {
-                            <tr class="border-t border-line">
-                                <td class=TD>{date(w.start)}</td><td class=TD>{w.requests}</td><td class=TD>{w.active_users}</td>
-                                <td class=TD>{w.active_teams}</td><td class=TD>{w.deployments}</td><td class=TD>{w.failures}</td>
+                            <tr>
+                                <td>{date(w.start)}</td><td>{w.requests}</td><td>{w.active_users}</td>
+                                <td>{w.active_teams}</td><td>{w.deployments}</td><td>{w.failures}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>
@@ -342,26 +389,26 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
         <div class="grid gap-6 lg:grid-cols-2">
             <Panel title="Time to ready by offering (p50)" table="offerings" query=query.clone()>
                 <BarChart id="chart-offerings" title="Median time to ready per offering".to_owned() marks=ready_marks />
-                {group_table("Offering", "table-offerings", offerings, offering_titles, |key| Some(format!("/metrics/offerings/{key}")))}
+                {offering_table}
             </Panel>
             <Panel title="Requests by team" table="teams" query=query.clone()>
                 <BarChart id="chart-teams" title="Requests per team".to_owned() marks=team_marks />
-                {group_table("Team", "table-teams", teams, Default::default(), |key| Some(format!("/metrics/teams/{key}")))}
+                {group_table("Team", "table-teams", teams, &Default::default(), |key| Some(format!("/metrics/teams/{key}")))}
             </Panel>
         </div>
 
         <Panel title="Requests by environment" table="environments" query=query.clone()>
-            {group_table("Environment", "table-environments", environments, Default::default(), |_| None)}
+            {group_table("Environment", "table-environments", environments, &Default::default(), |_| None)}
         </Panel>
 
         <Panel title="Where the time to ready goes" table="stages" query=query.clone()>
             <ShareBar id="chart-stages" title="Share of the summed time to ready per stage".to_owned() marks=stage_marks />
-            <table class="mt-3 w-full" data-testid="table-stages">
-                <thead><tr><th class=TH>"Stage"</th><th class=TH>"Share"</th><th class=TH>"Median"</th><th class=TH>"Total"</th></tr></thead>
+            <table class="data-table mt-3 w-full" data-testid="table-stages">
+                <thead><tr><th>"Stage"</th><th>"Share"</th><th>"Median"</th><th>"Total"</th></tr></thead>
                 <tbody>
                     {stages.into_iter().map(|st| view! {
-                        <tr class="border-t border-line">
-                            <td class=TD>{st.stage}</td><td class=TD>{share(st.share)}</td><td class=TD>{ms(st.p50_ms)}</td><td class=TD>{human_duration(st.total_ms)}</td>
+                        <tr>
+                            <td>{st.stage}</td><td>{share(st.share)}</td><td>{ms(st.p50_ms)}</td><td>{human_duration(st.total_ms)}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
@@ -369,20 +416,20 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
         </Panel>
 
         <Panel title="DORA by team and environment" table="dora" query=query.clone()>
-            <table class="w-full" data-testid="table-dora">
+            <table class=TABLE data-testid="table-dora">
                 <thead><tr>
-                    <th class=TH>"Team"</th><th class=TH>"Environment"</th><th class=TH>"Deployments"</th><th class=TH>"Per week"</th>
-                    <th class=TH>"Lead time (p50)"</th><th class=TH>"Change failure rate"</th><th class=TH>"Time to restore (p50)"</th>
+                    <th>"Team"</th><th>"Environment"</th><th>"Deployments"</th><th>"Per week"</th>
+                    <th>"Lead time (p50)"</th><th>"Change failure rate"</th><th>"Time to restore (p50)"</th>
                 </tr></thead>
                 <tbody>
                     {dora.into_iter().map(|d| {
                         let (team, environment) = (d.team.clone(), d.environment.clone());
                         view! {
-                        <tr class="border-t border-line" data-testid="dora-row" data-team=team data-environment=environment>
-                            <td class=TD>{d.team}</td><td class=TD>{d.environment}</td><td class=TD>{d.deployments}</td>
-                            <td class=TD>{format!("{:.2}", d.per_week)}</td><td class=TD>{ms(d.lead_time_p50_ms)}</td>
-                            <td class=TD>{format!("{} ({} of {})", share(d.change_failure_rate), d.change_failures, d.deployments)}</td>
-                            <td class=TD>{format!("{} ({})", ms(d.restore_p50_ms), count(d.restores, "restore"))}</td>
+                        <tr data-testid="dora-row" data-team=team data-environment=environment>
+                            <td>{d.team}</td><td>{d.environment}</td><td>{d.deployments}</td>
+                            <td>{format!("{:.2}", d.per_week)}</td><td>{ms(d.lead_time_p50_ms)}</td>
+                            <td>{format!("{} ({} of {})", share(d.change_failure_rate), d.change_failures, d.deployments)}</td>
+                            <td>{format!("{} ({})", ms(d.restore_p50_ms), count(d.restores, "restore"))}</td>
                         </tr>
                     }}).collect_view()}
                 </tbody>
@@ -391,33 +438,25 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
 
         <div class="grid gap-6 lg:grid-cols-2">
             <Panel title="Promotions by team and offering" table="promotions" query=query.clone()>
-                <table class="w-full" data-testid="table-promotions">
+                <table class=TABLE data-testid="table-promotions">
                     <thead><tr>
-                        <th class=TH>"Team"</th><th class=TH>"Offering"</th><th class=TH>"Promoted"</th>
-                        <th class=TH>"Ready"</th><th class=TH>"Lead time (p50)"</th><th class=TH>"Refused"</th>
+                        <th>"Team"</th><th>"Offering"</th><th>"Promoted"</th>
+                        <th>"Ready"</th><th>"Lead time (p50)"</th><th>"Refused"</th>
                     </tr></thead>
                     <tbody>
-                        {promotions.into_iter().map(|p| {
-                            let title = promotion_titles.get(&p.offering).cloned().unwrap_or_else(|| p.offering.clone());
-                            let (team, offering) = (p.team.clone(), p.offering.clone());
-                            view! {
-                            <tr class="border-t border-line" data-testid="promotion-row" data-team=team data-offering=offering>
-                                <td class=TD>{p.team}</td><td class=format!("{TD} [overflow-wrap:anywhere]")>{title}</td><td class=TD>{p.promotions}</td>
-                                <td class=TD>{p.ready}</td><td class=TD>{ms(p.lead_time_p50_ms)}</td><td class=TD>{p.refusals}</td>
-                            </tr>
-                        }}).collect_view()}
+                        {promotion_rows}
                     </tbody>
                 </table>
             </Panel>
             <Panel title="Promotions refused, by gate" table="refusals" query=query.clone()>
-                <table class="w-full" data-testid="table-refusals">
-                    <thead><tr><th class=TH>"Gate"</th><th class=TH>"Refusals"</th></tr></thead>
+                <table class=TABLE data-testid="table-refusals">
+                    <thead><tr><th>"Gate"</th><th>"Refusals"</th></tr></thead>
                     <tbody>
                         {refusals.into_iter().map(|r| {
                             let gate = r.gate.clone();
                             view! {
-                                <tr class="border-t border-line" data-testid="refusal-row" data-gate=gate>
-                                    <td class=TD>{r.gate}</td><td class=TD>{r.count}</td>
+                                <tr data-testid="refusal-row" data-gate=gate>
+                                    <td>{r.gate}</td><td>{r.count}</td>
                                 </tr>
                             }
                         }).collect_view()}
@@ -428,13 +467,13 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
 
         <div class="grid gap-6 lg:grid-cols-2">
             <Panel title="Top failure reasons" table="failures" query=query.clone()>
-                <table class="w-full" data-testid="table-failures">
-                    <thead><tr><th class=TH>"Reason"</th><th class=TH>"Failures"</th><th class=TH>"Latest"</th></tr></thead>
+                <table class=TABLE data-testid="table-failures">
+                    <thead><tr><th>"Reason"</th><th>"Failures"</th><th>"Latest"</th></tr></thead>
                     <tbody>
                         {failures.into_iter().map(|f| view! {
-                            <tr class="border-t border-line">
-                                <td class=TD>{f.reason}</td><td class=TD>{f.count}</td>
-                                <td class="px-3 py-2 text-xs text-secondary">
+                            <tr>
+                                <td>{f.reason}</td><td>{f.count}</td>
+                                <td class="text-xs text-secondary">
                                     <A href=format!("/requests/{}", f.request_id) attr:class="hover:underline">{f.example}</A>
                                 </td>
                             </tr>
@@ -444,13 +483,7 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
             </Panel>
             <Panel title="Feedback" table="feedback" query=query>
                 <ul class="space-y-3" data-testid="feedback-list">
-                    {feedback.into_iter().map(|f| view! {
-                        <li class="text-sm">
-                            <span class="font-medium" aria-label=format!("rated {} of 5", f.rating)>{"★".repeat(usize::from(f.rating))}{"☆".repeat(5 - usize::from(f.rating.min(5)))}</span>
-                            " "<span class="text-xs text-muted">{format!("{} · {} · {}", titles.get(&f.offering).unwrap_or(&f.offering), f.team, date(f.at))}</span>
-                            <p class="break-words text-strong">{f.comment}</p>
-                        </li>
-                    }).collect_view()}
+                    {feedback_items}
                 </ul>
             </Panel>
         </div>
@@ -462,14 +495,14 @@ fn group_table(
     name: &'static str,
     testid: &'static str,
     rows: Vec<GroupRow>,
-    titles: std::collections::BTreeMap<String, String>,
+    titles: &std::collections::BTreeMap<String, String>,
     link: fn(&str) -> Option<String>,
-) -> impl IntoView {
+) -> impl IntoView + use<> {
     view! {
-        <table class="mt-3 w-full" data-testid=testid>
+        <table class="data-table mt-3 w-full" data-testid=testid>
             <thead><tr>
-                <th class=TH>{name}</th><th class=TH>"Requests"</th><th class=TH>"Success"</th>
-                <th class=TH>"Ready p50"</th><th class=TH>"Ready p90"</th><th class=TH>"Rating"</th>
+                <th>{name}</th><th>"Requests"</th><th>"Success"</th>
+                <th>"Ready p50"</th><th>"Ready p90"</th><th>"Rating"</th>
             </tr></thead>
             <tbody>
                 {rows.into_iter().map(|g| {
@@ -481,11 +514,11 @@ fn group_table(
                     };
                     let settled = g.succeeded + g.failed;
                     view! {
-                        <tr class="border-t border-line" data-testid="group-row" data-key=row_key>
-                            <td class=format!("{TD} [overflow-wrap:anywhere]")>{key}</td><td class=TD>{g.requests}</td>
-                            <td class=TD>{share((settled > 0).then(|| g.succeeded as f64 / settled as f64))}</td>
-                            <td class=TD>{ms(g.ready_p50_ms)}</td><td class=TD>{ms(g.ready_p90_ms)}</td>
-                            <td class=TD>{rating(g.rating)}</td>
+                        <tr data-testid="group-row" data-key=row_key>
+                            <td class="[overflow-wrap:anywhere]">{key}</td><td>{g.requests}</td>
+                            <td>{share((settled > 0).then(|| g.succeeded as f64 / settled as f64))}</td>
+                            <td>{ms(g.ready_p50_ms)}</td><td>{ms(g.ready_p90_ms)}</td>
+                            <td>{rating(g.rating)}</td>
                         </tr>
                     }
                 }).collect_view()}

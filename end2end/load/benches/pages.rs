@@ -7,7 +7,9 @@
 //! Run: `make bench-pages` (builds the release binary and front end, installs `wrk`).
 //! `SLIPWAY_BENCH_BIN` names another binary, `SLIPWAY_BENCH_REQUESTS` another ledger size,
 //! `SLIPWAY_BENCH_SECS` the load's length per page (default 10); `SLIPWAY_BENCH_IMPORT_ONLY`
-//! stops after timing the import.
+//! stops after timing the import; `SLIPWAY_BENCH_ONLY=metrics` loads only the rows whose label
+//! contains that text (the floor is always measured); `SLIPWAY_BENCH_SAVE=DIR` keeps each page
+//! as the load saw it.
 //!
 //! The ledger is written as JSON Lines and imported with `slipway import-ledger`, so the
 //! import of a year of history is timed here too.
@@ -251,6 +253,11 @@ async fn main() {
             &pat,
         ),
     ];
+    let only = std::env::var("SLIPWAY_BENCH_ONLY").unwrap_or_default();
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|(label, _, _)| label.contains(&only))
+        .collect();
     let backend = if served::database_url(dir.path()).starts_with("postgres") {
         "PostgreSQL"
     } else {
@@ -262,16 +269,23 @@ async fn main() {
         size as f64 / 1e6,
         import.as_secs_f64()
     );
-    println!("| page | req/s | p50 | p99 | p99 ÷ floor's |");
-    println!("|---|---:|---:|---:|---:|");
+    println!("| page | KB | req/s | p50 | p99 | p99 ÷ floor's |");
+    println!("|---|---:|---:|---:|---:|---:|");
     println!(
-        "| floor `/healthz` | {:.0} | {:.2} ms | {:.2} ms | 1 |",
+        "| floor `/healthz` | — | {:.0} | {:.2} ms | {:.2} ms | 1 |",
         floor.per_second, floor.p50_ms, floor.p99_ms
     );
-    for (label, url, cookie) in rows {
+    let save = std::env::var_os("SLIPWAY_BENCH_SAVE").map(std::path::PathBuf::from);
+    for (n, (label, url, cookie)) in rows.into_iter().enumerate() {
+        let page = server.body(&url, cookie).await;
+        if let Some(save) = &save {
+            std::fs::create_dir_all(save).expect("the folder to save pages in");
+            std::fs::write(save.join(format!("page-{n}.html")), &page).expect("saving a page");
+        }
         let load = wrk(&url, cookie, secs);
         println!(
-            "| {label} | {:.0} | {:.2} ms | {:.2} ms | {:.1} |",
+            "| {label} | {:.1} | {:.0} | {:.2} ms | {:.2} ms | {:.1} |",
+            page.len() as f64 / 1e3,
             load.per_second,
             load.p50_ms,
             load.p99_ms,

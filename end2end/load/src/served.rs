@@ -145,6 +145,20 @@ impl Served {
             .to_owned()
     }
 
+    /// The body of `url` fetched once with `cookie` (a page's weight, before any compression).
+    pub async fn body(&self, url: &str, cookie: &str) -> String {
+        self.client
+            .get(url)
+            .header("cookie", cookie)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .expect("the page answers")
+            .text()
+            .await
+            .expect("the page's body")
+    }
+
     /// Resident memory of the server process (VmRSS), in MiB.
     pub fn rss_mib(&self) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
