@@ -23,6 +23,10 @@ pub struct MetricsQuery {
     /// Only this offering.
     #[serde(default)]
     pub offering: Option<String>,
+    /// At most this many rows in each long table (offerings, teams, environments, DORA,
+    /// promotions, feedback; see [`Dashboard::cut_to`]). Every row when absent.
+    #[serde(default)]
+    pub rows: Option<u32>,
 }
 
 impl MetricsQuery {
@@ -89,13 +93,62 @@ pub struct Dashboard {
     /// Offering titles by id, for every offering the dashboard names.
     #[serde(default)]
     pub titles: std::collections::BTreeMap<String, String>,
+    /// The tables shown in part ([`MetricsQuery::rows`]): each one's name (as in [`TABLES`])
+    /// and how many rows it has in full.
+    #[serde(default)]
+    pub cut: std::collections::BTreeMap<String, u64>,
 }
 
 impl Dashboard {
+    /// Keeps at most `rows` rows in each long table: those that weigh most (requests,
+    /// deployments, promotions; the newest feedback), in the table's own order. The headline
+    /// figures, the weeks, the stages and the (already bounded) failures and refusals stay
+    /// whole; [`Dashboard::cut`] names what was cut and its full length.
+    pub fn cut_to(&mut self, rows: usize) {
+        let cut = &mut self.cut;
+        keep_heaviest(cut, "offerings", &mut self.offerings, rows, |g| g.requests);
+        keep_heaviest(cut, "teams", &mut self.teams, rows, |g| g.requests);
+        keep_heaviest(cut, "environments", &mut self.environments, rows, |g| {
+            g.requests
+        });
+        keep_heaviest(cut, "dora", &mut self.dora, rows, |d| d.deployments);
+        keep_heaviest(cut, "promotions", &mut self.promotions, rows, |p| {
+            p.promotions
+        });
+        keep_heaviest(cut, "feedback", &mut self.feedback, rows, |_| 0);
+    }
+
     /// The offering's title, or its id when the catalog no longer has it.
     pub fn title<'a>(&'a self, offering: &'a str) -> &'a str {
         self.titles.get(offering).map_or(offering, String::as_str)
     }
+}
+
+/// Keeps the `n` rows of `table` that weigh most, ties (and equal weights) in table order, and
+/// the table's order among them; records `name`'s full length in `cut` when rows went.
+fn keep_heaviest<T>(
+    cut: &mut std::collections::BTreeMap<String, u64>,
+    name: &str,
+    table: &mut Vec<T>,
+    n: usize,
+    weight: impl Fn(&T) -> u64,
+) {
+    if table.len() <= n {
+        return;
+    }
+    cut.insert(name.to_owned(), table.len() as u64);
+    let mut order: Vec<usize> = (0..table.len()).collect();
+    // Stable: rows of equal weight keep the table's order.
+    order.sort_by_key(|&i| std::cmp::Reverse(weight(&table[i])));
+    let mut keep = vec![false; table.len()];
+    for &i in &order[..n] {
+        keep[i] = true;
+    }
+    let mut index = 0;
+    table.retain(|_| {
+        index += 1;
+        keep[index - 1]
+    });
 }
 
 /// Promotions of one team's claims of one offering.
@@ -376,6 +429,66 @@ pub fn one_decimal(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn group(key: &str, requests: u64) -> GroupRow {
+        GroupRow {
+            key: key.into(),
+            requests,
+            ..GroupRow::default()
+        }
+    }
+
+    #[test]
+    fn a_cut_keeps_the_heaviest_rows_in_table_order_and_says_how_many_there_were() {
+        let dora = |team: &str, deployments| DoraRow {
+            team: team.into(),
+            environment: "prod".into(),
+            deployments,
+            ..DoraRow::default()
+        };
+        let mut dashboard = Dashboard {
+            summary: Summary {
+                requests: 99,
+                ..Summary::default()
+            },
+            weeks: vec![Week::default(); 5],
+            teams: vec![group("a", 9), group("b", 5), group("c", 5), group("d", 1)],
+            environments: vec![group("dev", 3), group("prod", 2)],
+            // Alphabetical, as the measures list them: the cut keeps that order.
+            dora: vec![dora("a", 1), dora("b", 7), dora("c", 0), dora("d", 7)],
+            feedback: (0..4)
+                .map(|at| FeedbackRow {
+                    at: 10 - at,
+                    ..FeedbackRow::default()
+                })
+                .collect(),
+            ..Dashboard::default()
+        };
+        let whole = dashboard.clone();
+        dashboard.cut_to(2);
+        let keys = |rows: &[GroupRow]| rows.iter().map(|g| g.key.clone()).collect::<Vec<_>>();
+        // Equal weights: the one first in the table stays.
+        assert_eq!(keys(&dashboard.teams), ["a", "b"]);
+        assert_eq!(keys(&dashboard.environments), ["dev", "prod"]);
+        let teams: Vec<_> = dashboard.dora.iter().map(|d| d.team.as_str()).collect();
+        assert_eq!(teams, ["b", "d"]);
+        let at: Vec<_> = dashboard.feedback.iter().map(|f| f.at).collect();
+        assert_eq!(at, [10, 9], "the newest feedback");
+        assert_eq!(
+            dashboard.cut,
+            [
+                ("dora".to_owned(), 4),
+                ("feedback".to_owned(), 4),
+                ("teams".to_owned(), 4)
+            ]
+            .into()
+        );
+        assert_eq!(
+            dashboard.summary, whole.summary,
+            "headline figures stay whole"
+        );
+        assert_eq!(dashboard.weeks, whole.weeks, "so do the weeks");
+    }
 
     #[test]
     fn one_decimal_writes_what_the_float_formatter_writes() {

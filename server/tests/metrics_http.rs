@@ -127,6 +127,19 @@ async fn csv_exports_are_scoped_named_and_defuse_spreadsheet_formulas() {
         res.body,
         "team,requests,succeeded,failed,ready_p50_ms,ready_p90_ms,rating,ratings\nteam-a,1,1,0,720000,720000,,0\n"
     );
+    // The page shows the heaviest rows of a long table; its CSV is the whole table.
+    let whole = app
+        .get("/api/metrics/export/teams?days=7", Some(&pat))
+        .await;
+    assert!(
+        whole.body.lines().count() > 2,
+        "two teams at least: {}",
+        whole.body
+    );
+    let asked_cut = app
+        .get("/api/metrics/export/teams?days=7&rows=1", Some(&pat))
+        .await;
+    assert_eq!(asked_cut.body, whole.body);
     let failures = app
         .get("/api/metrics/export/failures?days=7", Some(&pat))
         .await;

@@ -466,7 +466,7 @@ async fn the_service_keeps_members_to_their_teams_and_lets_admins_see_all() {
     let query = |team: Option<&str>| MetricsQuery {
         days: Some(30),
         team: team.map(str::to_owned),
-        offering: None,
+        ..MetricsQuery::default()
     };
     // 30 days ending at T+14D start at T−16D: every request, R0 too.
     let mine = service
@@ -502,6 +502,36 @@ async fn the_service_keeps_members_to_their_teams_and_lets_admins_see_all() {
         .await
         .unwrap_err();
     assert_eq!(odd.status_code(), 422, "only the offered periods");
+    // The page's first view: one row per long table, the team with most requests, the same
+    // headline figures; the cut named with each table's full length.
+    let first = service
+        .dashboard_until(
+            &admin,
+            &MetricsQuery {
+                rows: Some(1),
+                ..query(None)
+            },
+            TO,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.summary, all.summary);
+    assert!(all.teams.len() > 1, "more than one team to cut");
+    assert_eq!(first.teams, all.teams[..1]);
+    assert_eq!(first.cut.get("teams"), Some(&(all.teams.len() as u64)));
+    assert!(all.cut.is_empty(), "every row when no cut is asked for");
+    let none = service
+        .dashboard_until(
+            &admin,
+            &MetricsQuery {
+                rows: Some(0),
+                ..query(None)
+            },
+            TO,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(none.status_code(), 422, "at least one row");
 }
 
 #[tokio::test]
@@ -728,8 +758,7 @@ async fn a_dashboard_is_computed_again_after_any_write_it_depends_on() {
     let admin = l.users[4].clone();
     let query = MetricsQuery {
         days: Some(30),
-        team: None,
-        offering: None,
+        ..MetricsQuery::default()
     };
     let first = service.dashboard_until(&admin, &query, TO).await.unwrap();
     assert_eq!(
@@ -781,8 +810,7 @@ async fn readers_arriving_together_wait_for_one_computation_of_a_dashboard() {
     let admin = l.users[4].clone();
     let query = MetricsQuery {
         days: Some(30),
-        team: None,
-        offering: None,
+        ..MetricsQuery::default()
     };
     let held = service.hold_computing().await;
     let readers: Vec<_> = (0..8)
@@ -826,8 +854,7 @@ async fn while_the_next_minute_is_computed_readers_get_the_last_one_of_the_same_
     let admin = l.users[4].clone();
     let query = MetricsQuery {
         days: Some(30),
-        team: None,
-        offering: None,
+        ..MetricsQuery::default()
     };
     let first = service.dashboard_until(&admin, &query, TO).await.unwrap();
     assert_eq!(service.computations(), 1);

@@ -19,6 +19,10 @@ const CARD: &str = "rounded-xl border border-line bg-surface p-4";
 /// style/tailwind.css), not from a class list on each cell.
 const TABLE: &str = "data-table w-full";
 
+/// Rows of each long table on a dashboard's first view (a platform of 60 teams has 180 rows of
+/// DORA figures per team and environment); the rest one link away, and in the table's CSV.
+const PAGE_ROWS: u32 = 25;
+
 /// What a dashboard page is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Focus {
@@ -54,21 +58,26 @@ fn MetricsDashboard(focus: Focus) -> impl IntoView {
         let p = params.get();
         let days = q.get("days").and_then(|d| d.parse().ok());
         let pick = |value: Option<String>| value.filter(|v| !v.is_empty());
+        // The first view shows the heaviest rows of each long table; `rows=all` every row.
+        let rows = (q.get("rows").as_deref() != Some("all")).then_some(PAGE_ROWS);
         match focus {
             Focus::Platform => MetricsQuery {
                 days,
                 team: pick(q.get("team")),
                 offering: None,
+                rows,
             },
             Focus::Offering => MetricsQuery {
                 days,
                 team: pick(q.get("team")),
                 offering: pick(p.get("id")),
+                rows,
             },
             Focus::Team => MetricsQuery {
                 days,
                 team: pick(p.get("team")),
                 offering: None,
+                rows,
             },
         }
     });
@@ -214,15 +223,35 @@ fn same_figures(dashboard: &Dashboard) -> String {
     parts.join("&")
 }
 
-/// A section with a heading, a CSV link for its table, and its content.
+/// A table shown in part: how many of its rows, picked how, and where the whole table is.
+struct Cut {
+    shown: usize,
+    total: u64,
+    /// `"most requests"`, `"newest"` …
+    by: &'static str,
+    /// The same page with every row.
+    all: String,
+}
+
+/// A section with a heading, a CSV link for its table, and its content; when the table is
+/// shown in part, a note saying so with a link to all of it.
 #[component]
 fn Panel(
     title: &'static str,
     table: &'static str,
     query: String,
+    #[prop(default = None)] cut: Option<Cut>,
     children: Children,
 ) -> impl IntoView {
     let href = format!("/api/metrics/export/{table}?{query}");
+    let cut = cut.map(|cut| {
+        view! {
+            <p class="mt-2 text-xs text-muted" data-testid=format!("cut-{table}")>
+                {format!("The {} rows with the {} of {}. ", cut.shown, cut.by, cut.total)}
+                <a href=cut.all class="font-medium text-sky-700 hover:underline dark:text-sky-400">{format!("Show all {}", cut.total)}</a>
+            </p>
+        }
+    });
     view! {
         // `min-w-0`: in a grid a card would otherwise grow to its widest table. The content
         // scrolls inside the card when it is wider (a table at 400 % zoom), never the page.
@@ -232,6 +261,7 @@ fn Panel(
                 <a href=href download="" rel="external" data-testid=format!("csv-{table}") class="text-xs font-medium text-sky-700 hover:underline dark:text-sky-400">"Download CSV"</a>
             </div>
             <div class="overflow-x-auto">{children()}</div>
+            {cut}
         </section>
     }
 }
@@ -286,6 +316,25 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
             shown: share(st.share),
         })
         .collect();
+    let all = format!("?{query}&rows=all");
+    let cut_of = |table: &str, by: &'static str, shown: usize| {
+        dashboard.cut.get(table).map(|&total| Cut {
+            shown,
+            total,
+            by,
+            all: all.clone(),
+        })
+    };
+    let offerings_cut = cut_of("offerings", "most requests", dashboard.offerings.len());
+    let teams_cut = cut_of("teams", "most requests", dashboard.teams.len());
+    let environments_cut = cut_of(
+        "environments",
+        "most requests",
+        dashboard.environments.len(),
+    );
+    let dora_cut = cut_of("dora", "most deployments", dashboard.dora.len());
+    let promotions_cut = cut_of("promotions", "most promotions", dashboard.promotions.len());
+    let feedback_cut = cut_of("feedback", "newest", dashboard.feedback.len());
     // The dashboard is this page's own copy: its parts move into the view, none is copied.
     let Dashboard {
         summary: s,
@@ -387,17 +436,17 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
         </Panel>
 
         <div class="grid gap-6 lg:grid-cols-2">
-            <Panel title="Time to ready by offering (p50)" table="offerings" query=query.clone()>
+            <Panel title="Time to ready by offering (p50)" table="offerings" query=query.clone() cut=offerings_cut>
                 <BarChart id="chart-offerings" title="Median time to ready per offering".to_owned() marks=ready_marks />
                 {offering_table}
             </Panel>
-            <Panel title="Requests by team" table="teams" query=query.clone()>
+            <Panel title="Requests by team" table="teams" query=query.clone() cut=teams_cut>
                 <BarChart id="chart-teams" title="Requests per team".to_owned() marks=team_marks />
                 {group_table("Team", "table-teams", teams, &Default::default(), |key| Some(format!("/metrics/teams/{key}")))}
             </Panel>
         </div>
 
-        <Panel title="Requests by environment" table="environments" query=query.clone()>
+        <Panel title="Requests by environment" table="environments" query=query.clone() cut=environments_cut>
             {group_table("Environment", "table-environments", environments, &Default::default(), |_| None)}
         </Panel>
 
@@ -415,7 +464,7 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
             </table>
         </Panel>
 
-        <Panel title="DORA by team and environment" table="dora" query=query.clone()>
+        <Panel title="DORA by team and environment" table="dora" query=query.clone() cut=dora_cut>
             <table class=TABLE data-testid="table-dora">
                 <thead><tr>
                     <th>"Team"</th><th>"Environment"</th><th>"Deployments"</th><th>"Per week"</th>
@@ -437,7 +486,7 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
         </Panel>
 
         <div class="grid gap-6 lg:grid-cols-2">
-            <Panel title="Promotions by team and offering" table="promotions" query=query.clone()>
+            <Panel title="Promotions by team and offering" table="promotions" query=query.clone() cut=promotions_cut>
                 <table class=TABLE data-testid="table-promotions">
                     <thead><tr>
                         <th>"Team"</th><th>"Offering"</th><th>"Promoted"</th>
@@ -481,7 +530,7 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
                     </tbody>
                 </table>
             </Panel>
-            <Panel title="Feedback" table="feedback" query=query>
+            <Panel title="Feedback" table="feedback" query=query cut=feedback_cut>
                 <ul class="space-y-3" data-testid="feedback-list">
                     {feedback_items}
                 </ul>

@@ -38,13 +38,15 @@ pub async fn audit_csv(
 }
 
 /// `GET /api/metrics/export/{table}?days=&team=&offering=`: one dashboard table as CSV,
-/// scoped like the dashboard.
+/// scoped like the dashboard, every row of it.
 pub async fn metrics_csv(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
     Path(table): Path<String>,
-    Query(query): Query<app::metrics::MetricsQuery>,
+    Query(mut query): Query<app::metrics::MetricsQuery>,
 ) -> Result<Response, ApiError> {
+    // A table's CSV is the whole table, whatever the page showed of it.
+    query.rows = None;
     let Some(Extension(user)) = user else {
         return Err(ApiError::unauthenticated());
     };

@@ -650,6 +650,9 @@ pub struct MetricsParams {
     team: Option<String>,
     /// Only this offering.
     offering: Option<String>,
+    /// At most this many rows per long table, those that weigh most (`cut` names the tables
+    /// cut and their full length); every row when absent.
+    rows: Option<u32>,
 }
 
 impl From<MetricsParams> for MetricsQuery {
@@ -658,6 +661,7 @@ impl From<MetricsParams> for MetricsQuery {
             days: p.days,
             team: p.team,
             offering: p.offering,
+            rows: p.rows,
         }
     }
 }

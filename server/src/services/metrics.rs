@@ -130,7 +130,15 @@ impl MetricsService {
         }
         let scope = Self::scope(actor, query)?;
         let from = to - i64::from(days) * 86_400_000;
+        if query.rows == Some(0) {
+            return Err(AppError::Invalid(
+                "Rows per table must be at least 1 (leave it out for every row).".into(),
+            ));
+        }
         let mut dashboard = Dashboard::clone(&*self.computed(&scope, from, to).await?);
+        if let Some(rows) = query.rows {
+            dashboard.cut_to(rows as usize);
+        }
         dashboard.team = query.team.clone().filter(|t| !t.is_empty());
         dashboard.offering = scope.offering.clone();
         dashboard.teams_available = if actor.is_admin {
