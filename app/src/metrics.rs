@@ -100,8 +100,9 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    /// Keeps at most `rows` rows in each long table: those that weigh most (requests,
-    /// deployments, promotions; the newest feedback), in the table's own order. The headline
+    /// Keeps at most `rows` rows in each long table: those that weigh most (requests;
+    /// deployments and restores; promotions and refusals; the newest feedback), in the table's
+    /// own order. The headline
     /// figures, the weeks, the stages and the (already bounded) failures and refusals stay
     /// whole; [`Dashboard::cut`] names what was cut and its full length.
     pub fn cut_to(&mut self, rows: usize) {
@@ -111,9 +112,12 @@ impl Dashboard {
         keep_heaviest(cut, "environments", &mut self.environments, rows, |g| {
             g.requests
         });
-        keep_heaviest(cut, "dora", &mut self.dora, rows, |d| d.deployments);
+        // A row of restores only, or of refused promotions only, still counts.
+        keep_heaviest(cut, "dora", &mut self.dora, rows, |d| {
+            d.deployments + d.restores
+        });
         keep_heaviest(cut, "promotions", &mut self.promotions, rows, |p| {
-            p.promotions
+            p.promotions + p.refusals
         });
         keep_heaviest(cut, "feedback", &mut self.feedback, rows, |_| 0);
     }
@@ -415,10 +419,12 @@ pub fn percent(share: f64) -> String {
     format!("{} %", one_decimal(share * 100.0))
 }
 
-/// `v` with one decimal, as `format!("{v:.1}")` writes it except that an exact tie rounds away
-/// from zero, by integer arithmetic: the exact float formatter (and its slow fallback) took a
-/// twentieth of the time to render the platform's year dashboard, thousands of figures and
-/// chart coordinates.
+/// `v` with one decimal by integer arithmetic: `v × 10` rounded half away from zero. It writes
+/// what `format!("{v:.1}")` writes except at a tie, exact or made one by the multiplication
+/// (0.25 and 0.15 give 0.3 and 0.2 where the formatter writes 0.2 and 0.1), never `-0.0`, and
+/// `0.0` for NaN; the same in the browser as on the server. For figures and chart coordinates:
+/// the exact float formatter (and its slow fallback) took a twentieth of the time to render the
+/// platform's year dashboard.
 pub fn one_decimal(v: f64) -> String {
     let tenths = (v * 10.0).round() as i64;
     let sign = if tenths < 0 { "-" } else { "" };
@@ -456,6 +462,23 @@ mod tests {
             environments: vec![group("dev", 3), group("prod", 2)],
             // Alphabetical, as the measures list them: the cut keeps that order.
             dora: vec![dora("a", 1), dora("b", 7), dora("c", 0), dora("d", 7)],
+            promotions: vec![
+                PromotionRow {
+                    team: "a".into(),
+                    promotions: 1,
+                    ..PromotionRow::default()
+                },
+                PromotionRow {
+                    team: "b".into(),
+                    refusals: 3,
+                    ..PromotionRow::default()
+                },
+                PromotionRow {
+                    team: "c".into(),
+                    promotions: 2,
+                    ..PromotionRow::default()
+                },
+            ],
             feedback: (0..4)
                 .map(|at| FeedbackRow {
                     at: 10 - at,
@@ -472,6 +495,16 @@ mod tests {
         assert_eq!(keys(&dashboard.environments), ["dev", "prod"]);
         let teams: Vec<_> = dashboard.dora.iter().map(|d| d.team.as_str()).collect();
         assert_eq!(teams, ["b", "d"]);
+        let teams: Vec<_> = dashboard
+            .promotions
+            .iter()
+            .map(|p| p.team.as_str())
+            .collect();
+        assert_eq!(teams, ["b", "c"], "refused promotions weigh too");
+        let mut restored = whole.clone();
+        restored.dora[2].restores = 9;
+        restored.cut_to(1);
+        assert_eq!(restored.dora[0].team, "c", "so do restores");
         let at: Vec<_> = dashboard.feedback.iter().map(|f| f.at).collect();
         assert_eq!(at, [10, 9], "the newest feedback");
         assert_eq!(
@@ -479,6 +512,7 @@ mod tests {
             [
                 ("dora".to_owned(), 4),
                 ("feedback".to_owned(), 4),
+                ("promotions".to_owned(), 3),
                 ("teams".to_owned(), 4)
             ]
             .into()

@@ -340,3 +340,74 @@ async fn the_self_service_share_counts_commits_to_environment_folders_by_their_t
     );
     assert!(mine["summary"]["self_service"].is_null());
 }
+
+#[tokio::test]
+async fn the_page_shows_the_heaviest_rows_of_a_long_table_and_all_of_them_on_request() {
+    let app = TestApp::new(true).await;
+    let pat = app.login_as("pat").await;
+    let alice = app.login_as("alice").await;
+    let (by,): (String,) = sqlx::query_as("SELECT id FROM users WHERE subject = 'dev|alice'")
+        .fetch_one(app.db().pool())
+        .await
+        .unwrap();
+    let now = slipway::db::now_ms();
+    // 30 teams, team-00 with three requests and team-01 with two: they must stay when the
+    // table is cut to 25, whatever their place in it.
+    let requests: Vec<HistoricRequest> = (0..30)
+        .flat_map(|t| {
+            let copies = match t {
+                0 => 3,
+                1 => 2,
+                _ => 1,
+            };
+            (0..copies).map(move |c| (t, c))
+        })
+        .map(|(t, c)| HistoricRequest {
+            id: format!("r-{t:02}-{c}"),
+            action: "create".into(),
+            offering: "postgresql".into(),
+            team: format!("team-{t:02}"),
+            environment: "dev".into(),
+            name: format!("db-{t:02}-{c}"),
+            requested_by: by.clone(),
+            events: vec![("submitted".into(), now - 60 * MIN, None)],
+        })
+        .collect();
+    slipway::db::metrics::import(app.db(), &requests)
+        .await
+        .unwrap();
+    let page = app.get("/metrics?days=7", Some(&pat)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let body = &page.body;
+    assert!(
+        body.contains("Showing the 25 teams with the most requests, of 30."),
+        "{body}"
+    );
+    assert!(body.contains(r##"href="?days=7&amp;rows=all#panel-teams""##));
+    assert!(body.contains(r#"data-key="team-00""#) && body.contains(r#"data-key="team-01""#));
+    assert!(
+        !body.contains(r#"data-key="team-29""#),
+        "the last of the lightest is cut"
+    );
+    assert!(
+        body.contains("Requests per team: the 25 with the most requests, of 30"),
+        "the chart says so too"
+    );
+    assert!(
+        !body.contains(r#"name="rows""#),
+        "the filter asks for the cut again"
+    );
+
+    let all = app.get("/metrics?days=7&rows=all", Some(&pat)).await;
+    let body = &all.body;
+    assert!(body.contains("Showing all 30 teams."), "{body}");
+    assert!(body.contains(r##"href="?days=7#panel-teams""##));
+    assert!(body.contains(r#"data-key="team-29""#));
+    assert!(
+        body.contains(r#"<input type="hidden" name="rows" value="all""#),
+        "another period keeps every row"
+    );
+    // A member sees their own teams' figures, never a cut of everyone's.
+    let mine = app.get("/metrics?days=7", Some(&alice)).await;
+    assert!(!mine.body.contains("team-00"), "{}", mine.body);
+}

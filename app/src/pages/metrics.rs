@@ -122,10 +122,11 @@ fn MetricsDashboard(focus: Focus) -> impl IntoView {
         </header>
         <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let every_row = query.with_untracked(|q| q.rows.is_none());
                 dashboard.await.map(|mut d| {
                     let teams = std::mem::take(&mut d.teams_available);
                     view! {
-                        <Filters days=d.days from=d.from to=d.to team=d.team.clone().unwrap_or_default() teams=teams focus=focus />
+                        <Filters days=d.days from=d.from to=d.to team=d.team.clone().unwrap_or_default() teams=teams every_row=every_row focus=focus />
                         <DashboardBody dashboard=d />
                     }
                 })
@@ -142,6 +143,8 @@ fn Filters(
     to: i64,
     team: String,
     teams: Vec<String>,
+    /// The page shows every row (`rows=all`): another period or team keeps doing so.
+    every_row: bool,
     focus: Focus,
 ) -> impl IntoView {
     let team_filter = (focus != Focus::Team).then(|| {
@@ -168,6 +171,7 @@ fn Filters(
                     </select>
                 </label>
                 {team_filter}
+                {every_row.then(|| view! { <input type="hidden" name="rows" value="all" /> })}
                 <button type="submit" class="rounded-md bg-action text-on-action px-3 py-1.5 text-sm font-medium">"Show"</button>
                 <p class="text-xs text-muted">
                     {format!("{} to {} (UTC)", date(from), date(to - 1))}
@@ -223,14 +227,37 @@ fn same_figures(dashboard: &Dashboard) -> String {
     parts.join("&")
 }
 
-/// A table shown in part: how many of its rows, picked how, and where the whole table is.
-struct Cut {
+/// The note under a long table: which of its rows the page shows, and a link to the other view
+/// (every row, or the heaviest again) that comes back to the same panel.
+struct RowsNote {
+    text: String,
+    link: String,
+    href: String,
+}
+
+/// The note for `table` (showing `shown` rows) when it is long: cut to its heaviest rows, or
+/// shown whole after `rows=all`. `noun` names its rows; `pick(n)` says which `n` a cut keeps.
+fn rows_note(
+    dashboard: &Dashboard,
+    query: &str,
+    table: &'static str,
     shown: usize,
-    total: u64,
-    /// `"most requests"`, `"newest"` …
-    by: &'static str,
-    /// The same page with every row.
-    all: String,
+    noun: &str,
+    pick: fn(usize) -> String,
+) -> Option<RowsNote> {
+    match dashboard.cut.get(table) {
+        Some(&total) => Some(RowsNote {
+            text: format!("Showing the {}, of {total}. ", pick(shown)),
+            link: format!("Show all {total} {noun}"),
+            href: format!("?{query}&rows=all#panel-{table}"),
+        }),
+        None if shown > PAGE_ROWS as usize => Some(RowsNote {
+            text: format!("Showing all {shown} {noun}. "),
+            link: format!("Show the {} only", pick(PAGE_ROWS as usize)),
+            href: format!("?{query}#panel-{table}"),
+        }),
+        None => None,
+    }
 }
 
 /// A section with a heading, a CSV link for its table, and its content; when the table is
@@ -240,28 +267,29 @@ fn Panel(
     title: &'static str,
     table: &'static str,
     query: String,
-    #[prop(default = None)] cut: Option<Cut>,
+    #[prop(default = None)] rows: Option<RowsNote>,
     children: Children,
 ) -> impl IntoView {
     let href = format!("/api/metrics/export/{table}?{query}");
-    let cut = cut.map(|cut| {
+    // Underlined: inside a sentence, colour alone would not tell the link (WCAG 1.4.1).
+    let rows = rows.map(|note| {
         view! {
-            <p class="mt-2 text-xs text-muted" data-testid=format!("cut-{table}")>
-                {format!("The {} rows with the {} of {}. ", cut.shown, cut.by, cut.total)}
-                <a href=cut.all class="font-medium text-sky-700 hover:underline dark:text-sky-400">{format!("Show all {}", cut.total)}</a>
+            <p class="mt-2 text-xs text-muted" data-testid=format!("rows-{table}")>
+                {note.text}
+                <a href=note.href class="font-medium text-sky-700 underline dark:text-sky-400">{note.link}</a>
             </p>
         }
     });
     view! {
         // `min-w-0`: in a grid a card would otherwise grow to its widest table. The content
         // scrolls inside the card when it is wider (a table at 400 % zoom), never the page.
-        <section class=format!("{CARD} mb-6 min-w-0") data-testid=format!("panel-{table}")>
+        <section class=format!("{CARD} mb-6 min-w-0") id=format!("panel-{table}") data-testid=format!("panel-{table}")>
             <div class="mb-3 flex items-center justify-between gap-2">
                 <h2 class="text-base font-semibold">{title}</h2>
                 <a href=href download="" rel="external" data-testid=format!("csv-{table}") class="text-xs font-medium text-sky-700 hover:underline dark:text-sky-400">"Download CSV"</a>
             </div>
             <div class="overflow-x-auto">{children()}</div>
-            {cut}
+            {rows}
         </section>
     }
 }
@@ -316,25 +344,42 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
             shown: share(st.share),
         })
         .collect();
-    let all = format!("?{query}&rows=all");
-    let cut_of = |table: &str, by: &'static str, shown: usize| {
-        dashboard.cut.get(table).map(|&total| Cut {
-            shown,
-            total,
-            by,
-            all: all.clone(),
+    let note = |table, shown, noun, pick| rows_note(&dashboard, &query, table, shown, noun, pick);
+    let offerings_note = note("offerings", dashboard.offerings.len(), "offerings", |n| {
+        format!("{n} offerings with the most requests")
+    });
+    let teams_note = note("teams", dashboard.teams.len(), "teams", |n| {
+        format!("{n} teams with the most requests")
+    });
+    let environments_note = note(
+        "environments",
+        dashboard.environments.len(),
+        "environments",
+        |n| format!("{n} environments with the most requests"),
+    );
+    let dora_note = note("dora", dashboard.dora.len(), "rows", |n| {
+        format!("{n} rows with the most deployments and restores")
+    });
+    let promotions_note = note("promotions", dashboard.promotions.len(), "rows", |n| {
+        format!("{n} rows with the most promotions and refusals")
+    });
+    let feedback_note = note("feedback", dashboard.feedback.len(), "comments", |n| {
+        format!("{n} newest comments")
+    });
+    // A chart drawn from a cut table says so in its title (read out as the image's name).
+    let of_all = |table: &str, shown: usize| {
+        dashboard.cut.get(table).map_or_else(String::new, |total| {
+            format!(": the {shown} with the most requests, of {total}")
         })
     };
-    let offerings_cut = cut_of("offerings", "most requests", dashboard.offerings.len());
-    let teams_cut = cut_of("teams", "most requests", dashboard.teams.len());
-    let environments_cut = cut_of(
-        "environments",
-        "most requests",
-        dashboard.environments.len(),
+    let offerings_chart = format!(
+        "Median time to ready per offering{}",
+        of_all("offerings", dashboard.offerings.len())
     );
-    let dora_cut = cut_of("dora", "most deployments", dashboard.dora.len());
-    let promotions_cut = cut_of("promotions", "most promotions", dashboard.promotions.len());
-    let feedback_cut = cut_of("feedback", "newest", dashboard.feedback.len());
+    let teams_chart = format!(
+        "Requests per team{}",
+        of_all("teams", dashboard.teams.len())
+    );
     // The dashboard is this page's own copy: its parts move into the view, none is copied.
     let Dashboard {
         summary: s,
@@ -436,17 +481,17 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
         </Panel>
 
         <div class="grid gap-6 lg:grid-cols-2">
-            <Panel title="Time to ready by offering (p50)" table="offerings" query=query.clone() cut=offerings_cut>
-                <BarChart id="chart-offerings" title="Median time to ready per offering".to_owned() marks=ready_marks />
+            <Panel title="Time to ready by offering (p50)" table="offerings" query=query.clone() rows=offerings_note>
+                <BarChart id="chart-offerings" title=offerings_chart marks=ready_marks />
                 {offering_table}
             </Panel>
-            <Panel title="Requests by team" table="teams" query=query.clone() cut=teams_cut>
-                <BarChart id="chart-teams" title="Requests per team".to_owned() marks=team_marks />
+            <Panel title="Requests by team" table="teams" query=query.clone() rows=teams_note>
+                <BarChart id="chart-teams" title=teams_chart marks=team_marks />
                 {group_table("Team", "table-teams", teams, &Default::default(), |key| Some(format!("/metrics/teams/{key}")))}
             </Panel>
         </div>
 
-        <Panel title="Requests by environment" table="environments" query=query.clone() cut=environments_cut>
+        <Panel title="Requests by environment" table="environments" query=query.clone() rows=environments_note>
             {group_table("Environment", "table-environments", environments, &Default::default(), |_| None)}
         </Panel>
 
@@ -464,7 +509,7 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
             </table>
         </Panel>
 
-        <Panel title="DORA by team and environment" table="dora" query=query.clone() cut=dora_cut>
+        <Panel title="DORA by team and environment" table="dora" query=query.clone() rows=dora_note>
             <table class=TABLE data-testid="table-dora">
                 <thead><tr>
                     <th>"Team"</th><th>"Environment"</th><th>"Deployments"</th><th>"Per week"</th>
@@ -486,7 +531,7 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
         </Panel>
 
         <div class="grid gap-6 lg:grid-cols-2">
-            <Panel title="Promotions by team and offering" table="promotions" query=query.clone() cut=promotions_cut>
+            <Panel title="Promotions by team and offering" table="promotions" query=query.clone() rows=promotions_note>
                 <table class=TABLE data-testid="table-promotions">
                     <thead><tr>
                         <th>"Team"</th><th>"Offering"</th><th>"Promoted"</th>
@@ -530,7 +575,7 @@ fn DashboardBody(dashboard: Dashboard) -> impl IntoView {
                     </tbody>
                 </table>
             </Panel>
-            <Panel title="Feedback" table="feedback" query=query cut=feedback_cut>
+            <Panel title="Feedback" table="feedback" query=query rows=feedback_note>
                 <ul class="space-y-3" data-testid="feedback-list">
                     {feedback_items}
                 </ul>

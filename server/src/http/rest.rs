@@ -655,6 +655,29 @@ pub struct MetricsParams {
     rows: Option<u32>,
 }
 
+/// A dashboard table's scope; its CSV has every row.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// Period in days: 7, 30, 90 or 365.
+    days: Option<u32>,
+    /// Only this team.
+    team: Option<String>,
+    /// Only this offering.
+    offering: Option<String>,
+}
+
+impl From<ExportParams> for MetricsQuery {
+    fn from(p: ExportParams) -> Self {
+        MetricsQuery {
+            days: p.days,
+            team: p.team,
+            offering: p.offering,
+            rows: None,
+        }
+    }
+}
+
 impl From<MetricsParams> for MetricsQuery {
     fn from(p: MetricsParams) -> Self {
         MetricsQuery {
@@ -687,7 +710,7 @@ pub async fn metrics(
 /// `GET /api/v1/metrics/export/{table}`.
 #[utoipa::path(get, path = "/api/v1/metrics/export/{table}", tag = "metrics",
     params(("table" = String, Path, description = "weeks, offerings, teams, environments, stages, failures, dora, feedback, promotions or refusals"),
-        MetricsParams),
+        ExportParams),
     responses((status = 200, description = "The table as CSV", content_type = "text/csv", body = String),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -695,7 +718,7 @@ pub async fn metrics_export(
     state: State<AppState>,
     user: Option<axum::Extension<CurrentUser>>,
     table: Path<String>,
-    Params(params): Params<MetricsParams>,
+    Params(params): Params<ExportParams>,
 ) -> Result<Response, ApiError> {
     super::exports::metrics_csv(state, user, table, Query(params.into())).await
 }
