@@ -102,9 +102,9 @@ pub struct Dashboard {
 impl Dashboard {
     /// Keeps at most `rows` rows in each long table: those that weigh most (requests;
     /// deployments and restores; promotions and refusals; the newest feedback), in the table's
-    /// own order. The headline
-    /// figures, the weeks, the stages and the (already bounded) failures and refusals stay
-    /// whole; [`Dashboard::cut`] names what was cut and its full length.
+    /// own order. The headline figures, the weeks, the stages and the (already bounded)
+    /// failures and refusals stay whole; [`Dashboard::cut`] names what was cut and its full
+    /// length.
     pub fn cut_to(&mut self, rows: usize) {
         let cut = &mut self.cut;
         keep_heaviest(cut, "offerings", &mut self.offerings, rows, |g| g.requests);

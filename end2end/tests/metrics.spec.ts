@@ -53,6 +53,11 @@ test('the dashboard shows the seeded ledger as figures, SVG charts and tables, a
 
   // Tables beside the charts.
   const pg = page.locator('[data-testid="table-offerings"] [data-testid="group-row"][data-key="postgresql"]');
+  // Their cells take their look from the table's one class (style/tailwind.css): small
+  // capitals in the header, padded cells, a rule between rows.
+  await expect(page.getByTestId('table-offerings').locator('th').first()).toHaveCSS('text-transform', 'uppercase');
+  await expect(pg.locator('td').first()).toHaveCSS('padding-left', '12px');
+  await expect(pg).toHaveCSS('border-top-width', '1px');
   await expect(pg).toContainText('10.0 min');
   await expect(pg).toContainText('30.0 min');
   await expect(pg).toContainText('4.0 / 5');

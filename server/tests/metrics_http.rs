@@ -407,6 +407,27 @@ async fn the_page_shows_the_heaviest_rows_of_a_long_table_and_all_of_them_on_req
         body.contains(r#"<input type="hidden" name="rows" value="all""#),
         "another period keeps every row"
     );
+    // The REST API cuts when asked to, and its CSV export is every row whatever is asked.
+    let token = app.api_token(&pat, "read").await;
+    let rest = |path: &'static str| {
+        let request = Request::get(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        app.send(request)
+    };
+    let cut = json(&rest("/api/v1/metrics?days=7&rows=25").await.body);
+    assert_eq!(cut["teams"].as_array().map(Vec::len), Some(25), "{cut}");
+    assert_eq!(cut["cut"]["teams"], 30);
+    let whole = json(&rest("/api/v1/metrics?days=7").await.body);
+    assert_eq!(whole["teams"].as_array().map(Vec::len), Some(30));
+    let csv = rest("/api/v1/metrics/export/teams?days=7&rows=1").await;
+    assert_eq!(
+        csv.body.lines().count(),
+        31,
+        "a header and 30 teams: {}",
+        csv.body
+    );
     // A member sees their own teams' figures, never a cut of everyone's.
     let mine = app.get("/metrics?days=7", Some(&alice)).await;
     assert!(!mine.body.contains("team-00"), "{}", mine.body);

@@ -490,47 +490,24 @@ async fn the_service_keeps_members_to_their_teams_and_lets_admins_see_all() {
         .unwrap();
     assert_eq!(all.summary.requests, 8);
     assert_eq!(all.teams_available, vec!["team-a", "team-b", "team-c"]);
-    let odd = service
-        .dashboard_until(
-            &admin,
-            &MetricsQuery {
-                days: Some(12),
-                ..query(None)
-            },
-            TO,
-        )
-        .await
-        .unwrap_err();
+    // The administrator's whole dashboard, changed by `change`.
+    let admin_with = |change: fn(&mut MetricsQuery)| {
+        let (service, admin) = (&service, &admin);
+        let mut asked = query(None);
+        change(&mut asked);
+        async move { service.dashboard_until(admin, &asked, TO).await }
+    };
+    let odd = admin_with(|q| q.days = Some(12)).await.unwrap_err();
     assert_eq!(odd.status_code(), 422, "only the offered periods");
     // The page's first view: one row per long table, the team with most requests, the same
     // headline figures; the cut named with each table's full length.
-    let first = service
-        .dashboard_until(
-            &admin,
-            &MetricsQuery {
-                rows: Some(1),
-                ..query(None)
-            },
-            TO,
-        )
-        .await
-        .unwrap();
+    let first = admin_with(|q| q.rows = Some(1)).await.unwrap();
     assert_eq!(first.summary, all.summary);
     assert!(all.teams.len() > 1, "more than one team to cut");
     assert_eq!(first.teams, all.teams[..1]);
     assert_eq!(first.cut.get("teams"), Some(&(all.teams.len() as u64)));
     assert!(all.cut.is_empty(), "every row when no cut is asked for");
-    let none = service
-        .dashboard_until(
-            &admin,
-            &MetricsQuery {
-                rows: Some(0),
-                ..query(None)
-            },
-            TO,
-        )
-        .await
-        .unwrap_err();
+    let none = admin_with(|q| q.rows = Some(0)).await.unwrap_err();
     assert_eq!(none.status_code(), 422, "at least one row");
 }
 

@@ -173,6 +173,25 @@ pub struct ListedRequest {
     pub created_at: i64,
 }
 
+impl RequestRow {
+    /// What a list shows of this request (the same fields a list reads with [`list`]).
+    pub fn listed(&self) -> ListedRequest {
+        ListedRequest {
+            id: self.id.clone(),
+            action: self.action,
+            offering: self.offering.clone(),
+            offering_version: self.offering_version.clone(),
+            kind: self.kind.clone(),
+            name: self.name.clone(),
+            team: self.team.clone(),
+            environment: self.environment.clone(),
+            requester_name: self.requester_name.clone(),
+            state: self.state,
+            created_at: self.created_at,
+        }
+    }
+}
+
 const LISTED_COLUMNS: &str = "r.id, r.action, r.offering, r.offering_version, r.kind, r.name, r.team, r.environment, r.requester_name, r.state, r.created_at";
 
 pub(super) const REQUEST_COLUMNS: &str = "r.id, r.action, r.offering, r.offering_version, r.api_version, r.kind, r.name, r.team, r.environment, r.requested_by, r.requester_name, r.requester_email, r.body, r.repository, r.path, r.content, r.write_mode, r.state, r.commit_sha, r.pr_number, r.pr_url, r.created_at, r.updated_at, r.promoted_from";

@@ -362,21 +362,10 @@ fn without_stamp(manifest: &Value) -> Value {
 
 /// A request as lists show it.
 pub(crate) fn summary(row: &RequestRow) -> RequestSummary {
-    RequestSummary {
-        id: row.id.clone(),
-        action: row.action,
-        offering: format!("{}@{}", row.offering, row.offering_version),
-        kind: row.kind.clone(),
-        name: row.name.clone(),
-        team: row.team.clone(),
-        environment: row.environment.clone(),
-        requested_by: row.requester_name.clone(),
-        stage: row.state,
-        created_at: rfc3339(row.created_at),
-    }
+    listed(row.listed())
 }
 
-/// [`summary`] of a row read for a list.
+/// A request read for a list ([`store::list`]), as lists show it.
 fn listed(row: ListedRequest) -> RequestSummary {
     RequestSummary {
         offering: format!("{}@{}", row.offering, row.offering_version),
