@@ -30,11 +30,11 @@ tools:
 # Front end (wasm + Tailwind CSS into target/site) and the server binary, debug profile.
 build: tools
 	@echo "==> cargo leptos build"
-	bash .ci/step.sh build cargo leptos build
+	bash .ci/step.sh build cargo leptos build --split
 
 # The release build (the binary and front end to deploy, precompressed), with the front end's sizes.
 release: tools
-	cargo leptos build --release --precompress
+	cargo leptos build --release --precompress --split
 	@python3 .ci/front-size.py target/site/pkg
 
 # The OCI image: the release build on a root filesystem of Debian packages, committed by

@@ -1,12 +1,22 @@
 //! Slipway's user interface, compiled twice: into the server (feature `ssr`) to render pages
-//! and run server functions, and into WebAssembly (feature `hydrate`) to make those pages live.
+//! and run server functions, and into WebAssembly (feature `hydrate`) for the page's islands.
 //!
 //! ```text
-//!   browser ──GET /catalog──▶ server: shell() + App rendered to HTML (ssr)
+//!   browser ──GET /catalog──▶ server: shell() + App rendered to HTML (ssr), every page whole
 //!      │                                   │
 //!      │◀── HTML + /pkg/slipway.<hash>.js ─┘
-//!      └─ hydrate(): the same App attaches to that HTML; server fns are then plain POSTs
+//!      └─ hydrate_islands(): only the `#[island]` components come alive (menus, forms, live
+//!         status); a page's heavier islands load their own chunk of WebAssembly on first use
 //! ```
+//!
+//! Islands (Leptos's `islands` feature): a `#[component]` renders on the server only and
+//! never reaches the browser; an `#[island]` is rendered on the server and hydrated in the
+//! browser from the props the server serialised beside it. Islands share no reactive context
+//! with the page around them: they take their data as props, read the tab's status stream
+//! through [`components::live::use_live_feed`] and speak through the page's live region with
+//! [`components::announce::use_announcer`]. Links are ordinary links: every page is a
+//! document of its own, served at the server's page rate, and the front end it needs comes
+//! from the browser's cache.
 //!
 //! Invariants: this crate never depends on sqlx, kube, git or OIDC crates. Server functions in
 //! [`api`] are thin: they read the ports and the current user from context, call one port
@@ -69,11 +79,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <script nonce=use_nonce() inner_html=THEME_BOOT_SCRIPT></script>
                 <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body class="min-h-screen bg-canvas text-slate-900 antialiased dark:text-slate-100">
                 <App />
+                // Last in the document: islands hydrate in document order, so when this one
+                // has, every island of the page has (the lazily loaded ones included).
+                <HydrationMark />
             </body>
         </html>
     }
@@ -83,18 +96,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    components::live::provide_live_feed();
-    // Effects run only in the browser, after hydration: the marker tells tests (and anyone
-    // debugging) that the WebAssembly front end has taken over the server-rendered page.
-    #[cfg(feature = "hydrate")]
-    Effect::new(|_| {
-        if let Some(body) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.body())
-        {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
         <Title formatter=|page: String| {
             if page.is_empty() { "Slipway".to_owned() } else { format!("{page} · Slipway") }
@@ -105,7 +106,9 @@ pub fn App() -> impl IntoView {
                 // Every other page inside the shared layout (navigation, user menu, banners).
                 <ParentRoute path=StaticSegment("") view=|| view! { <Layout><Outlet /></Layout> }>
                     <Route path=StaticSegment("catalog") view=CatalogPage />
-                    <Route path=path!("catalog/:id") view=OfferingPage />
+                    // Async: the document title is the offering's, known before the first byte (no script
+                    // in the browser sets it later), and an unknown offering is a real 404.
+                    <Route path=path!("catalog/:id") view=OfferingPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("requests") view=RequestsPage />
                     // Async: an unknown (or another team's) request is a real 404, not a 200
                     // page whose status came too late to send.
@@ -129,10 +132,27 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Browser entry point: attaches the app to the server-rendered HTML.
+/// Marks the page as hydrated (`data-hydrated` on `<body>`) once its islands have come
+/// alive: tests, and anyone debugging, know the WebAssembly front end has taken over.
+#[island]
+fn HydrationMark() -> impl IntoView {
+    // Effects run only in the browser, after the island has hydrated.
+    Effect::new(|_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(body) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.body())
+        {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}
+
+/// Browser entry point: sets up the reactive system; the islands script then hydrates each
+/// island of the page in document order.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    hydrate_body(App);
+    hydrate_islands();
 }

@@ -44,17 +44,24 @@ test('the page hydrates: the user menu opens on click and shows the teams', asyn
   await expect(menu.getByTestId('user-teams')).toHaveText(/team-a\s*team-b/);
 });
 
-test('navigation between sections happens in the page, without a reload', async ({ page }) => {
+test('each section is a page of its own, whose front end comes from the browser cache', async ({ page }) => {
   await signIn(page, 'Alice Archer');
   await hydrated(page);
-  await page.evaluate(() => ((window as any).__sameDocument = true));
   const nav = page.getByRole('navigation', { name: 'Main', exact: true });
   for (const section of ['Requests', 'Status', 'Metrics', 'Catalog']) {
     await nav.getByRole('link', { name: section }).click();
     await expect(page.getByRole('heading', { name: section, level: 1 })).toBeVisible();
     await expect(nav.getByRole('link', { name: section })).toHaveAttribute('aria-current', 'page');
+    await hydrated(page);
+    // The main module, its glue and the stylesheet: named by their content's hash, kept by
+    // the browser from the first page on (transferSize 0 is a cache hit).
+    const front = await page.evaluate(() =>
+      performance.getEntriesByType('resource')
+        .map((e) => [new URL(e.name).pathname, (e as PerformanceResourceTiming).transferSize] as const)
+        .filter(([path]) => path.startsWith('/pkg/slipway.')));
+    expect(front.map(([path]) => path.split('.').pop()).sort(), section).toEqual(['css', 'js', 'wasm']);
+    for (const [path, transferred] of front) expect(transferred, `${section}: ${path}`).toBe(0);
   }
-  expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
   await expect(nav.getByRole('link', { name: 'Admin' })).toHaveCount(0);
 });
 
@@ -138,6 +145,8 @@ test('every page type hydrates under the Content Security Policy, with nothing f
   await expect(page).toHaveURL(/\/requests\/[0-9a-f-]{36}$/);
   const request = new URL(page.url()).pathname;
 
+  // The WebAssembly modules each page loaded.
+  const modules = new Map<string, string[]>();
   const visit = async (page: Page, paths: string[]) => {
     for (const path of paths) {
       // What the page before is still loading is not this page's.
@@ -148,12 +157,20 @@ test('every page type hydrates under the Content Security Policy, with nothing f
       await hydrated(page);
       expect(await page.evaluate(() => (window as any).__cspViolations ?? []), path).toEqual([]);
       expect(wasm.filter((p, i) => wasm.indexOf(p) !== i), `${path}: no file fetched twice`).toEqual([]);
+      modules.set(path, await page.evaluate(() =>
+        performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname).filter((p) => p.endsWith('.wasm'))));
     }
   };
   await visit(page, [
     '/catalog', '/catalog/postgresql', '/requests', request, '/status', '/status/clusters',
     '/metrics', '/metrics/teams/team-a', '/metrics/offerings/postgresql', '/tokens', '/approvals',
   ]);
+  // Pages without a form or anything live need the main module only; the form engine comes
+  // with the offering's page, in a chunk of its own.
+  for (const path of ['/catalog', '/requests', '/metrics', '/metrics/teams/team-a']) {
+    expect(modules.get(path), path).toEqual([expect.stringMatching(/^\/pkg\/slipway\.[\w-]+\.wasm$/)]);
+  }
+  expect(modules.get('/catalog/postgresql')!.some((p) => p.includes('offering_view')), 'the form engine in its chunk').toBe(true);
   // Hydrated means working: the user menu opens on click.
   const button = page.getByTestId('user-menu-button');
   await button.click();

@@ -20,3 +20,11 @@ export async function signInByKeyboard(page: Page, persona: string) {
   await expect(page).toHaveURL(/\/catalog$/);
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 }
+
+/** A link or a form has loaded a new page: once it is hydrated, the keyboard starts at the
+ *  top of the document, and its first stop is the link past the navigation to the content. */
+export async function atNewPage(page: Page) {
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('link', { name: 'Skip to content' })).toBeFocused();
+}

@@ -3,11 +3,9 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_location;
 
-use crate::api::get_session_info;
-use crate::components::announce::{Announcer, AnnouncerRegion};
-use crate::components::focus::{focus_after_render, focus_is_in_form};
+use crate::api::{get_session_info, list_clusters};
+use crate::components::announce::AnnouncerRegion;
 use crate::components::live::ClusterBanner;
 use crate::components::theme::ThemeToggle;
 use crate::domain::{CurrentUser, SessionInfo};
@@ -26,37 +24,44 @@ const NAV_LINK: &str = "rounded-md px-3 py-2 text-sm font-medium text-secondary 
     hover:text-slate-900 dark:hover:text-white \
     aria-[current=page]:bg-action aria-[current=page]:text-on-action";
 
-/// Wraps a page with the portal's chrome.
+/// Wraps a page with the portal's chrome. Rendered on the server only: its islands are the
+/// navigation button for narrow screens, the theme toggle, the user menu and the banner of
+/// unreachable clusters with the live-updates indicator.
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     let session = Resource::new(|| (), |_| get_session_info());
-    let (mobile_open, set_mobile_open) = signal(false);
-    // After a link changes the page in place, the focus goes to the new page's content (a
-    // screen reader announces it) instead of staying on a link of the page that was left.
-    // A link that changes only the query (the next page of a list) does the same. A filter's
-    // form keeps the focus where it is, on its controls, and the change is announced instead.
-    let announcer = Announcer::provide();
-    let location = use_location();
-    Effect::new(move |before: Option<(String, String)>| {
-        let now = (location.pathname.get(), location.search.get());
-        if let Some(before) = before
-            && before != now
-        {
-            set_mobile_open.set(false);
-            if before.0 == now.0 && focus_is_in_form() {
-                announcer.say("Results updated");
-            } else {
-                focus_after_render("#main".to_owned());
-            }
-        }
-        now
-    });
+    let clusters = Resource::new(|| (), |_| list_clusters());
 
     let session_view = move |render: fn(SessionInfo) -> AnyView| {
         move || {
             Suspend::new(async move { session.await.map(render).unwrap_or_else(|_| ().into_any()) })
         }
     };
+
+    // Built apart and type-erased: one type for the whole frame nests too deep for rustc.
+    let header = view! {
+            <header class="sticky top-0 z-20 border-b border-line bg-surface/90 backdrop-blur">
+            <div class="mx-auto flex h-14 max-w-7xl items-center gap-4 px-4 sm:px-6">
+                <MobileNavButton />
+                <a href="/catalog" class="flex items-center gap-2 font-semibold tracking-tight">
+                    <img src="/favicon.svg" alt="" class="h-6 w-6" />
+                    <span>"Slipway"</span>
+                </a>
+                <nav aria-label="Main" class="hidden items-center gap-1 md:flex">
+                    <Suspense fallback=|| ()>{session_view(nav_links)}</Suspense>
+                </nav>
+                <div class="ml-auto flex items-center gap-2">
+                    <ThemeToggle />
+                    <Suspense fallback=|| ()>{session_view(user_menu)}</Suspense>
+                </div>
+            </div>
+            // Shown by the button above on narrow screens.
+            <nav id="mobile-nav" hidden aria-label="Main (mobile)" class="flex flex-col gap-1 border-t border-line px-4 py-2 md:hidden">
+                <Suspense fallback=|| ()>{session_view(nav_links)}</Suspense>
+            </nav>
+        </header>
+    }
+    .into_any();
 
     view! {
         <div class="flex min-h-screen flex-col">
@@ -65,41 +70,14 @@ pub fn Layout(children: Children) -> impl IntoView {
             // login's warning, unreachable clusters, whether live updates are on.
             <section aria-label="Notices">
                 <Suspense fallback=|| ()>{session_view(dev_banner)}</Suspense>
-                <ClusterBanner />
-                <AnnouncerRegion announcer />
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        view! { <ClusterBanner clusters=clusters.await.unwrap_or_default() /> }
+                    })}
+                </Suspense>
+                <AnnouncerRegion />
             </section>
-            <header class="sticky top-0 z-20 border-b border-line bg-surface/90 backdrop-blur">
-                <div class="mx-auto flex h-14 max-w-7xl items-center gap-4 px-4 sm:px-6">
-                    <button
-                        type="button"
-                        class="rounded-md p-2 text-secondary hover:bg-subtle md:hidden"
-                        aria-controls="mobile-nav"
-                        aria-expanded=move || mobile_open.get().to_string()
-                        on:click=move |_| set_mobile_open.update(|open| *open = !*open)
-                    >
-                        <span class="sr-only">"Open navigation"</span>
-                        <svg class="h-5 w-5" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.8" aria-hidden="true">
-                            <path d="M4 6h16M4 12h16M4 18h16" />
-                        </svg>
-                    </button>
-                    <a href="/catalog" class="flex items-center gap-2 font-semibold tracking-tight">
-                        <img src="/favicon.svg" alt="" class="h-6 w-6" />
-                        <span>"Slipway"</span>
-                    </a>
-                    <nav aria-label="Main" class="hidden items-center gap-1 md:flex">
-                        <Suspense fallback=|| ()>{session_view(nav_links)}</Suspense>
-                    </nav>
-                    <div class="ml-auto flex items-center gap-2">
-                        <ThemeToggle />
-                        <Suspense fallback=|| ()>{session_view(user_menu)}</Suspense>
-                    </div>
-                </div>
-                <Show when=move || mobile_open.get()>
-                    <nav id="mobile-nav" aria-label="Main (mobile)" class="flex flex-col gap-1 border-t border-line px-4 py-2 md:hidden">
-                        <Suspense fallback=|| ()>{session_view(nav_links)}</Suspense>
-                    </nav>
-                </Show>
-            </header>
+            {header}
             <main id="main" tabindex="-1" class="mx-auto w-full max-w-7xl flex-1 px-4 py-8 outline-none sm:px-6">
                 <ErrorBoundary fallback=error_panel>{children()}</ErrorBoundary>
             </main>
@@ -107,6 +85,42 @@ pub fn Layout(children: Children) -> impl IntoView {
                 "Slipway — self-service for the platform, GitOps underneath."
             </footer>
         </div>
+    }
+}
+
+/// The button that shows the navigation (`#mobile-nav`, rendered by the server) on narrow
+/// screens.
+#[island]
+fn MobileNavButton() -> impl IntoView {
+    let (open, set_open) = signal(false);
+    let toggle = move |_| {
+        let next = !open.get_untracked();
+        set_open.set(next);
+        #[cfg(feature = "hydrate")]
+        if let Some(nav) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id("mobile-nav"))
+        {
+            let _ = if next {
+                nav.remove_attribute("hidden")
+            } else {
+                nav.set_attribute("hidden", "")
+            };
+        }
+    };
+    view! {
+        <button
+            type="button"
+            class="rounded-md p-2 text-secondary hover:bg-subtle md:hidden"
+            aria-controls="mobile-nav"
+            aria-expanded=move || open.get().to_string()
+            on:click=toggle
+        >
+            <span class="sr-only">"Open navigation"</span>
+            <svg class="h-5 w-5" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.8" aria-hidden="true">
+                <path d="M4 6h16M4 12h16M4 18h16" />
+            </svg>
+        </button>
     }
 }
 
@@ -144,7 +158,7 @@ fn user_menu(info: SessionInfo) -> AnyView {
 }
 
 /// Avatar button that opens a menu with the user's teams and "Sign out".
-#[component]
+#[island]
 fn UserMenu(user: CurrentUser) -> impl IntoView {
     let (open, set_open) = signal(false);
     let initials = user.initials();

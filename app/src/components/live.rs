@@ -1,58 +1,52 @@
 //! Live status in the browser: one `EventSource` per tab on `/api/status/events`, shared by
-//! every component through context, plus the health badge and the unreachable-cluster banner.
+//! every island of the page, plus the health badge and the unreachable-cluster banner.
 //!
 //! ```text
 //!  EventSource ── claim / ledger / cluster / reset ──▶ LiveFeed.last (signal)
-//!      │ reconnects by itself, sending Last-Event-ID         │ components react: update a badge,
-//!      ▼                                                     ▼ refetch a resource
+//!      │ reconnects by itself, sending Last-Event-ID         │ islands react: update a badge,
+//!      ▼                                                     ▼ read their data again
 //!  LiveFeed.open (signal) ─▶ data-live on the indicator (tests wait for "open")
 //! ```
-//! On the server the feed never changes: pages render their resources as read.
+//! Islands share no context, so the feed is the tab's own: made by the first island that
+//! reads it, kept for the page's life. On the server the feed never changes: pages render
+//! their data as read.
 
 use leptos::prelude::*;
 
-use crate::api::list_clusters;
 use crate::domain::{Health, HealthState};
-use crate::status::{StatusMessage, state_label};
+use crate::status::{ClusterView, StatusMessage, state_label};
 
 /// The tab's status stream.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct LiveFeed {
     /// The latest message with a counter (two equal messages are two changes).
-    pub last: ReadSignal<Option<(u64, StatusMessage)>>,
+    pub last: ArcReadSignal<Option<(u64, StatusMessage)>>,
     /// Whether the stream is connected.
-    pub open: ReadSignal<bool>,
-    /// The stream's writers, until the first component that reads the feed takes them to open
-    /// it: a page that shows nothing live (the sign-in page, whose visitor the stream would
-    /// refuse) opens none.
-    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-    opener: StoredValue<Option<Writers>>,
-}
-
-type Writers = (WriteSignal<Option<(u64, StatusMessage)>>, WriteSignal<bool>);
-
-/// Provides the tab's stream to every component below; it opens when first used.
-pub fn provide_live_feed() {
-    let (last, set_last) = signal(None::<(u64, StatusMessage)>);
-    let (open, set_open) = signal(false);
-    provide_context(LiveFeed {
-        last,
-        open,
-        opener: StoredValue::new(Some((set_last, set_open))),
-    });
+    pub open: ArcReadSignal<bool>,
 }
 
 #[cfg(feature = "hydrate")]
-fn connect(set_last: WriteSignal<Option<(u64, StatusMessage)>>, set_open: WriteSignal<bool>) {
+thread_local! {
+    /// The tab's feed, opened by the first island that reads it: a page that shows nothing
+    /// live (the sign-in page, whose visitor the stream would refuse) opens none.
+    static FEED: LiveFeed = connect();
+}
+
+#[cfg(feature = "hydrate")]
+fn connect() -> LiveFeed {
     use wasm_bindgen::JsCast as _;
     use wasm_bindgen::prelude::Closure;
 
+    let (last, set_last) = arc_signal(None::<(u64, StatusMessage)>);
+    let (open, set_open) = arc_signal(false);
+    let feed = LiveFeed { last, open };
     let Ok(source) = web_sys::EventSource::new("/api/status/events") else {
-        return;
+        return feed;
     };
     let counter = std::rc::Rc::new(std::cell::Cell::new(0_u64));
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new({
         let counter = counter.clone();
+        let set_last = set_last.clone();
         move |event: web_sys::MessageEvent| {
             let Some(text) = event.data().as_string() else {
                 return;
@@ -70,7 +64,7 @@ fn connect(set_last: WriteSignal<Option<(u64, StatusMessage)>>, set_open: WriteS
     // Opening (and every reopening) is announced as a reset: whatever happened before the
     // stream was there (between the page's render and now) is re-read, never missed.
     let on_open = Closure::<dyn FnMut()>::new({
-        let counter = counter.clone();
+        let set_open = set_open.clone();
         move || {
             set_open.set(true);
             counter.set(counter.get() + 1);
@@ -83,39 +77,40 @@ fn connect(set_last: WriteSignal<Option<(u64, StatusMessage)>>, set_open: WriteS
     let on_error = Closure::<dyn FnMut()>::new(move || set_open.set(false));
     source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     on_error.forget();
-}
-
-/// The feed (opening it in the browser, once per tab), or one that never changes when none
-/// was provided. On the server the feed never changes: pages render their resources as read.
-pub fn use_live_feed() -> LiveFeed {
-    let Some(feed) = use_context::<LiveFeed>() else {
-        return LiveFeed {
-            last: signal(None).0,
-            open: signal(false).0,
-            opener: StoredValue::new(None),
-        };
-    };
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        if let Some((set_last, set_open)) = feed.opener.try_update_value(Option::take).flatten() {
-            connect(set_last, set_open);
-        }
-    });
     feed
 }
 
-/// Runs `react` for every message the feed delivers after mounting — not for the one it
-/// already held: a page reached by a link has just read its data, and reacting to an old
-/// message would read it all again.
+/// The tab's feed (opening it in the browser, once per tab). On the server the feed never
+/// changes: pages render their data as read.
+pub fn use_live_feed() -> LiveFeed {
+    #[cfg(feature = "hydrate")]
+    {
+        FEED.with(LiveFeed::clone)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        LiveFeed {
+            last: arc_signal(None).0,
+            open: arc_signal(false).0,
+        }
+    }
+}
+
+/// Runs `react` for every message the feed delivers after the island hydrated. The message
+/// the feed already held is not delivered: the stream opened before this island was there (a
+/// lazily loaded island hydrates after the page's others), so what it said since the page was
+/// rendered is unknown to the island, which gets a [`StatusMessage::Reset`] instead and reads
+/// its data again. Before the stream opens there is nothing to catch up on: its opening is a
+/// reset of its own.
 pub fn on_live_message(react: impl Fn(&StatusMessage) + 'static) {
     let feed = use_live_feed();
     Effect::new(move |seen: Option<u64>| {
         let last = feed.last.get();
         let counter = last.as_ref().map_or(0, |(n, _)| *n);
-        if let (Some(seen), Some((n, message))) = (seen, &last)
-            && *n != seen
-        {
-            react(message);
+        match (seen, &last) {
+            (None, Some(_)) => react(&StatusMessage::Reset),
+            (Some(seen), Some((n, message))) if *n != seen => react(message),
+            _ => {}
         }
         counter
     });
@@ -159,33 +154,30 @@ pub fn HealthBadge(health: Health, last_known: Option<HealthState>) -> impl Into
 }
 
 /// A banner per unreachable cluster, kept current by the stream; and the stream's own state.
-#[component]
-pub fn ClusterBanner() -> impl IntoView {
-    let clusters = Resource::new(|| (), |_| list_clusters());
+/// `clusters` is what the server read for the page.
+#[island]
+pub fn ClusterBanner(clusters: Vec<ClusterView>) -> impl IntoView {
+    let clusters = RwSignal::new(clusters);
     on_live_message(move |message| {
         if matches!(
             message,
             StatusMessage::Cluster { .. } | StatusMessage::Reset
         ) {
-            clusters.refetch();
+            crate::components::island::reload(clusters, crate::api::list_clusters());
         }
     });
-    let feed = use_live_feed();
+    let open = use_live_feed().open;
+    let words = open.clone();
     view! {
-        <span data-testid="live-indicator" class="sr-only" data-live=move || if feed.open.get() { "open" } else { "closed" }>
-            {move || if feed.open.get() { "Live updates on" } else { "Live updates off" }}
+        <span data-testid="live-indicator" class="sr-only" data-live=move || if open.get() { "open" } else { "closed" }>
+            {move || if words.get() { "Live updates on" } else { "Live updates off" }}
         </span>
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                let down: Vec<_> = clusters.await.unwrap_or_default().into_iter().filter(|c| !c.reachable).collect();
-                down.into_iter().map(|c| view! {
-                    <div role="alert" data-testid="cluster-banner" data-cluster=c.name.clone()
-                        class="border-b border-amber-300 bg-amber-50 px-4 py-2 text-center text-sm text-amber-950 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-100">
-                        {format!("Cluster {} cannot be reached since {}{}. Statuses from it are the last known, marked Stale.",
-                            c.name, c.since, c.error.map(|e| format!(" ({e})")).unwrap_or_default())}
-                    </div>
-                }).collect_view()
-            })}
-        </Transition>
+        {move || clusters.get().into_iter().filter(|c| !c.reachable).map(|c| view! {
+            <div role="alert" data-testid="cluster-banner" data-cluster=c.name.clone()
+                class="border-b border-amber-300 bg-amber-50 px-4 py-2 text-center text-sm text-amber-950 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-100">
+                {format!("Cluster {} cannot be reached since {}{}. Statuses from it are the last known, marked Stale.",
+                    c.name, c.since, c.error.map(|e| format!(" ({e})")).unwrap_or_default())}
+            </div>
+        }).collect_view()}
     }
 }

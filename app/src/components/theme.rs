@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 /// A button that switches between light and dark mode. Works only once hydrated.
-#[component]
+#[island]
 pub fn ThemeToggle() -> impl IntoView {
     // Both server and browser render `false` first so hydration matches; the real state is
     // read once mounted.

@@ -7,6 +7,7 @@ use crate::api::{
     AbandonGitJob, DeactivateUser, ReactivateUser, RetryGitJob, get_system_info, list_git_jobs,
     list_users,
 };
+use crate::components::island::{after_each, reload};
 use crate::components::page::{EmptyState, PageHeader};
 use crate::domain::{SystemInfo, UserSummary};
 use crate::requests::GitJob;
@@ -59,12 +60,23 @@ fn system_table(info: SystemInfo) -> impl IntoView {
 /// remote said; failed ones can be sent back, pending ones given up on (both audited).
 #[component]
 pub fn GitJobsPage() -> impl IntoView {
+    let jobs = Resource::new(|| (), |_| list_git_jobs());
+    view! {
+        <PageHeader title="Git jobs" lead="Requests the Git writers could not write: failed ones, and those still being retried, with what the remote said." />
+        <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
+            {move || Suspend::new(async move { jobs.await.map(|jobs| view! { <GitJobs jobs /> }) })}
+        </Suspense>
+    }
+}
+
+/// The jobs with their actions, read again after each one.
+#[island(lazy)]
+fn GitJobs(jobs: Vec<GitJob>) -> impl IntoView {
     let retry = ServerAction::<RetryGitJob>::new();
     let abandon = ServerAction::<AbandonGitJob>::new();
-    let jobs = Resource::new(
-        move || (retry.version().get(), abandon.version().get()),
-        |_| list_git_jobs(),
-    );
+    let jobs = RwSignal::new(jobs);
+    after_each(retry.version(), move || reload(jobs, list_git_jobs()));
+    after_each(abandon.version(), move || reload(jobs, list_git_jobs()));
     let outcome = move || {
         [retry.value().get(), abandon.value().get()]
             .into_iter()
@@ -73,11 +85,8 @@ pub fn GitJobsPage() -> impl IntoView {
             .map(|e| view! { <p role="alert" class="mb-4 text-sm text-red-700 dark:text-red-400">{e.to_string()}</p> })
     };
     view! {
-        <PageHeader title="Git jobs" lead="Requests the Git writers could not write: failed ones, and those still being retried, with what the remote said." />
         {outcome}
-        <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
-            {move || Suspend::new(async move { jobs.await.map(|jobs| jobs_table(jobs, retry, abandon)) })}
-        </Suspense>
+        {move || jobs_table(jobs.get(), retry, abandon)}
     }
 }
 
@@ -159,12 +168,23 @@ fn jobs_table(
 /// sessions and revokes their tokens at once.
 #[component]
 pub fn UsersPage() -> impl IntoView {
+    let users = Resource::new(|| (), |_| list_users());
+    view! {
+        <PageHeader title="Users" lead="Everyone who has signed in. Teams come from the identity provider at each sign-in; deactivating someone ends their sessions and revokes their API tokens at once, and refuses their sign-in until they are reactivated." />
+        <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
+            {move || Suspend::new(async move { users.await.map(|users| view! { <Users users /> }) })}
+        </Suspense>
+    }
+}
+
+/// The users with their actions, read again after each one.
+#[island(lazy)]
+fn Users(users: Vec<UserSummary>) -> impl IntoView {
     let deactivate = ServerAction::<DeactivateUser>::new();
     let reactivate = ServerAction::<ReactivateUser>::new();
-    let users = Resource::new(
-        move || (deactivate.version().get(), reactivate.version().get()),
-        |_| list_users(),
-    );
+    let users = RwSignal::new(users);
+    after_each(deactivate.version(), move || reload(users, list_users()));
+    after_each(reactivate.version(), move || reload(users, list_users()));
     let outcome = move || {
         [deactivate.value().get(), reactivate.value().get()]
             .into_iter()
@@ -173,11 +193,8 @@ pub fn UsersPage() -> impl IntoView {
             .map(|e| view! { <p role="alert" class="mb-4 text-sm text-red-700 dark:text-red-400">{e.to_string()}</p> })
     };
     view! {
-        <PageHeader title="Users" lead="Everyone who has signed in. Teams come from the identity provider at each sign-in; deactivating someone ends their sessions and revokes their API tokens at once, and refuses their sign-in until they are reactivated." />
         {outcome}
-        <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
-            {move || Suspend::new(async move { users.await.map(|users| users_table(users, deactivate, reactivate)) })}
-        </Transition>
+        {move || users_table(users.get(), deactivate, reactivate)}
     }
 }
 

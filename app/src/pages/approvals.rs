@@ -5,14 +5,28 @@ use leptos::prelude::*;
 
 use crate::api::{DecideApproval, list_approvals};
 use crate::components::diff::Diff;
+use crate::components::island::{after_each, reload};
 use crate::components::page::{EmptyState, PageHeader};
 use crate::requests::ApprovalItem;
 
 /// The approvals queue.
 #[component]
 pub fn ApprovalsPage() -> impl IntoView {
+    let items = Resource::new(|| (), |_| list_approvals());
+    view! {
+        <PageHeader title="Approvals" lead="Requests a platform policy holds until enough approvers agree. Nothing reaches Git before; a rejection ends the request." />
+        <Suspense fallback=|| view! { <p class="text-sm text-secondary">"Loading…"</p> }>
+            {move || Suspend::new(async move { items.await.map(|items| view! { <Approvals items /> }) })}
+        </Suspense>
+    }
+}
+
+/// The queue with its decisions, read again after each one.
+#[island(lazy)]
+fn Approvals(items: Vec<ApprovalItem>) -> impl IntoView {
     let decide = ServerAction::<DecideApproval>::new();
-    let items = Resource::new(move || decide.version().get(), |_| list_approvals());
+    let items = RwSignal::new(items);
+    after_each(decide.version(), move || reload(items, list_approvals()));
     let outcome = move || {
         decide.value().get().map(|result| match result {
             Ok(()) => view! { <p role="status" data-testid="decision-recorded" class="mb-4 text-sm text-emerald-800 dark:text-emerald-300">"Decision recorded."</p> }.into_any(),
@@ -20,11 +34,8 @@ pub fn ApprovalsPage() -> impl IntoView {
         })
     };
     view! {
-        <PageHeader title="Approvals" lead="Requests a platform policy holds until enough approvers agree. Nothing reaches Git before; a rejection ends the request." />
         {outcome}
-        <Suspense fallback=|| view! { <p class="text-sm text-secondary">"Loading…"</p> }>
-            {move || Suspend::new(async move { items.await.map(|items| queue(items, decide)) })}
-        </Suspense>
+        {move || queue(items.get(), decide)}
     }
 }
 

@@ -1,7 +1,8 @@
 //! The audit log for administrators: filters, pages of entries, CSV export of the filtered set.
 
+use crate::components::filter::FilterForm;
 use leptos::prelude::*;
-use leptos_router::components::{A, Form};
+use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::get_audit_page;
@@ -29,36 +30,36 @@ pub fn AuditPage() -> impl IntoView {
 
     view! {
         <PageHeader title="Audit log" lead="Every sign-in, sign-out, submission and admin action: who, when, what, and how it ended." />
-        <Form method="GET" action="">
+        <FilterForm>
             <div class="mb-4 flex flex-wrap items-end gap-3" role="search" aria-label="Filter the audit log">
                 <label class="flex flex-col gap-1 text-xs font-medium">"Actor"
-                    <input name="actor" class=INPUT placeholder="name contains…" prop:value=move || current("actor") />
+                    <input name="actor" class=INPUT placeholder="name contains…" value=current("actor") />
                 </label>
                 <label class="flex flex-col gap-1 text-xs font-medium">"Action"
-                    <select name="action" class=INPUT prop:value=move || current("action")>
-                        <option value="">"any"</option>
-                        <option value="login">"login"</option>
-                        <option value="logout">"logout"</option>
-                        <option value="request.create">"request.create"</option>
-                        <option value="token.create">"token.create"</option>
-                        <option value="token.revoke">"token.revoke"</option>
-                        <option value="user.deactivate">"user.deactivate"</option>
-                        <option value="user.reactivate">"user.reactivate"</option>
-                        <option value="audit.export">"audit.export"</option>
+                    <select name="action" class=INPUT>
+                        <option value="" selected=current("action").is_empty()>"any"</option>
+                        <option value="login" selected=current("action") == "login">"login"</option>
+                        <option value="logout" selected=current("action") == "logout">"logout"</option>
+                        <option value="request.create" selected=current("action") == "request.create">"request.create"</option>
+                        <option value="token.create" selected=current("action") == "token.create">"token.create"</option>
+                        <option value="token.revoke" selected=current("action") == "token.revoke">"token.revoke"</option>
+                        <option value="user.deactivate" selected=current("action") == "user.deactivate">"user.deactivate"</option>
+                        <option value="user.reactivate" selected=current("action") == "user.reactivate">"user.reactivate"</option>
+                        <option value="audit.export" selected=current("action") == "audit.export">"audit.export"</option>
                     </select>
                 </label>
                 <label class="flex flex-col gap-1 text-xs font-medium">"Outcome"
-                    <select name="outcome" class=INPUT prop:value=move || current("outcome")>
-                        <option value="">"any"</option>
-                        <option value="ok">"ok"</option>
-                        <option value="denied">"denied"</option>
-                        <option value="error">"error"</option>
+                    <select name="outcome" class=INPUT>
+                        <option value="" selected=current("outcome").is_empty()>"any"</option>
+                        <option value="ok" selected=current("outcome") == "ok">"ok"</option>
+                        <option value="denied" selected=current("outcome") == "denied">"denied"</option>
+                        <option value="error" selected=current("outcome") == "error">"error"</option>
                     </select>
                 </label>
                 <button type="submit" class="rounded-md bg-action text-on-action px-3 py-1.5 text-sm font-medium">"Filter"</button>
                 <a href=csv_href rel="external" download="slipway-audit.csv" class="ml-auto rounded-md border border-control px-3 py-1.5 text-sm">"Download CSV"</a>
             </div>
-        </Form>
+        </FilterForm>
         <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move { page.await.map(|p| audit_table(p, filter())) })}
         </Transition>

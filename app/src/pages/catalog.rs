@@ -1,8 +1,9 @@
 //! The catalog of offerings: search, filters (tag, source, environment) and server-side paging.
 //! The filters live in the URL's query, so a filtered page can be linked and reloaded.
 
+use crate::components::filter::FilterForm;
 use leptos::prelude::*;
-use leptos_router::components::{A, Form};
+use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::list_offerings;
@@ -65,7 +66,7 @@ fn Filters(filter: CatalogFilter, page: Page) -> impl IntoView {
         view! { <option value=value selected=selected>{label}</option> }
     };
     view! {
-        <Form method="GET" action="">
+        <FilterForm>
             <div role="search" class="mb-6 flex flex-wrap items-end gap-3">
                 <label class="flex grow flex-col gap-1 text-xs font-medium">"Search"
                     <input type="search" name="q" value=filter.q.clone() placeholder="postgres, bucket, kafka…" class=INPUT data-testid="catalog-search" />
@@ -93,7 +94,7 @@ fn Filters(filter: CatalogFilter, page: Page) -> impl IntoView {
                 </label>
                 <button type="submit" class="rounded-md bg-action text-on-action px-3 py-1.5 text-sm font-medium">"Filter"</button>
             </div>
-        </Form>
+        </FilterForm>
     }
 }
 

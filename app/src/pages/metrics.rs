@@ -2,9 +2,10 @@
 //! offering (`/metrics/offerings/:id`) and one team (`/metrics/teams/:team`). Every chart has
 //! its table beside it, and every table a CSV export.
 
+use crate::components::filter::FilterForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::{A, Form};
+use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::get_dashboard;
@@ -161,7 +162,7 @@ fn Filters(
         }
     });
     view! {
-        <Form method="GET" action="">
+        <FilterForm>
             <div class="mb-6 flex flex-wrap items-end gap-3" role="search" aria-label="Choose the period and team">
                 <label class="flex flex-col gap-1 text-xs font-medium">"Period"
                     <select name="days" class=INPUT>
@@ -177,7 +178,7 @@ fn Filters(
                     {format!("{} to {} (UTC)", date(from), date(to - 1))}
                 </p>
             </div>
-        </Form>
+        </FilterForm>
     }
 }
 

@@ -18,6 +18,7 @@ use crate::catalog::{
 use crate::components::diff::Diff;
 use crate::components::focus::focus_after_render;
 use crate::components::form::{FormState, fields_view};
+use crate::components::island::go_to;
 use crate::error::AppError;
 use crate::requests::{Action as RequestAction, ChangeSource};
 
@@ -27,7 +28,7 @@ const BUTTON: &str =
 const SECONDARY: &str =
     "rounded-md border border-control px-3 py-1.5 text-sm font-medium hover:bg-subtle";
 
-/// `/catalog/:id`.
+/// `/catalog/:id`: read on the server, handed to the form's island.
 #[component]
 pub fn OfferingPage() -> impl IntoView {
     let params = use_params_map();
@@ -49,13 +50,18 @@ pub fn OfferingPage() -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                data.await.map(|(offering, draft, editing)| view! { <OfferingView offering draft editing /> })
+                data.await.map(|(offering, draft, editing)| view! {
+                    <Title text=offering.summary.title.clone() />
+                    <OfferingView offering draft editing />
+                })
             })}
         </Transition>
     }
 }
 
-#[component]
+/// The offering's page with its form: an island, loaded with its own chunk of WebAssembly
+/// (the form engine is needed on these pages only).
+#[island(lazy)]
 fn OfferingView(
     offering: OfferingDetail,
     draft: Option<SavedDraft>,
@@ -98,12 +104,9 @@ fn OfferingView(
     let change = ServerAction::<SubmitChange>::new();
     let editing_of = editing.as_ref().map(|e| e.of.clone());
     // A taken submission opens its request page; refused values land at their fields.
-    let navigate = leptos_router::hooks::use_navigate();
     let submitted = move || submit.value().get().or_else(|| change.value().get());
     Effect::new(move |_| match submitted() {
-        Some(Ok(submitted)) => {
-            navigate(&format!("/requests/{}", submitted.id), Default::default());
-        }
+        Some(Ok(submitted)) => go_to(&format!("/requests/{}", submitted.id)),
         Some(Err(AppError::Validation(errors))) => {
             state.server_errors.set(errors_by_path(&errors));
             // The keyboard goes where the work is: the first refused field, else the message.
@@ -190,7 +193,6 @@ fn OfferingView(
     let docs = schema_docs(&offering);
 
     view! {
-        <Title text=summary.title.clone() />
         <header class="mb-6">
             <p class="text-sm"><a href="/catalog" class="text-indigo-700 hover:underline dark:text-indigo-300">"← Catalog"</a></p>
             <h1 class="mt-1 text-2xl font-semibold tracking-tight">{summary.title.clone()}</h1>

@@ -3,12 +3,13 @@
 //! every environment with the request's promotion chain.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
-use crate::api::{Promote, get_claim_across, get_promotion_plan};
+use crate::api::{Promote, get_promotion_plan};
 use crate::components::diff::Diff;
 use crate::components::focus::focus_after_render;
+use crate::components::island::{go_to, run};
 use crate::components::live::{HealthBadge, on_live_message};
+use crate::error::AppError;
 use crate::pages::requests::StageBadge;
 use crate::promotions::{ClaimAcross, KeptFrom, PromotionPlan};
 use crate::requests::{Action, WriteMode};
@@ -17,38 +18,46 @@ use crate::status::StatusMessage;
 const LINK: &str = "text-indigo-700 hover:underline dark:text-indigo-300";
 
 /// What promoting the claim of request `of` to `target` would do, and the button that does
-/// it. The plan is read again whenever the source's status or ledger moves.
+/// it. The plan is read when the panel opens in the browser, and again whenever the source's
+/// status or ledger moves.
 #[component]
 pub fn PromotePanel(of: String, target: String, close: Callback<()>) -> impl IntoView {
-    let key = (of.clone(), target.clone());
-    let plan = Resource::new(
-        move || key.clone(),
-        |(of, target)| get_promotion_plan(of, target),
-    );
+    let plan = RwSignal::new(None::<Result<PromotionPlan, AppError>>);
+    let read = {
+        let (of, target) = (of.clone(), target.clone());
+        move || {
+            let (of, target) = (of.clone(), target.clone());
+            run(async move { plan.set(Some(get_promotion_plan(of, target).await)) });
+        }
+    };
     let promote = ServerAction::<Promote>::new();
+    Effect::new({
+        let read = read.clone();
+        move |_| read()
+    });
     on_live_message(move |message| {
         // Not while a promotion is on its way: the button stays under the pointer.
         if promote.pending().get_untracked() {
             return;
         }
-        let source = plan
-            .get_untracked()
-            .and_then(|p| p.ok())
-            .map(|p| p.source.id);
+        let source = plan.with_untracked(|p| {
+            p.as_ref()
+                .and_then(|p| p.as_ref().ok())
+                .map(|p| p.source.id.clone())
+        });
         match message {
             StatusMessage::Claim { request_id, .. } | StatusMessage::Ledger { request_id, .. }
                 if Some(request_id) == source.as_ref() =>
             {
-                plan.refetch();
+                read();
             }
-            StatusMessage::Cluster { .. } | StatusMessage::Reset => plan.refetch(),
+            StatusMessage::Cluster { .. } | StatusMessage::Reset => read(),
             _ => {}
         }
     });
-    let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(submitted)) = promote.value().get() {
-            navigate(&format!("/requests/{}", submitted.id), Default::default());
+            go_to(&format!("/requests/{}", submitted.id));
         }
     });
     focus_after_render("#promote-heading".to_owned());
@@ -57,22 +66,19 @@ pub fn PromotePanel(of: String, target: String, close: Callback<()>) -> impl Int
         <section aria-labelledby="promote-heading" data-testid="promote-panel" data-target=target.clone()
             class="mb-6 rounded-xl border border-line bg-surface p-4">
             <h2 id="promote-heading" tabindex="-1" class="font-medium">{heading}</h2>
-            <Transition fallback=|| view! { <p class="mt-2 text-sm text-muted">"Checking the gates…"</p> }>
-                {move || {
-                    let of = of.clone();
-                    // A plan that cannot be made (not promotable from here, not committed yet)
-                    // is said in the panel; the rest of the page stays.
-                    Suspend::new(async move {
-                        match plan.await {
-                            Ok(p) => plan_view(p, of, promote, close).into_any(),
-                            Err(e) => view! {
-                                <p role="alert" data-testid="promote-error" class="mt-2 text-sm text-red-800 dark:text-red-300">{e.to_string()}</p>
-                                <button type="button" class="mt-2 rounded-md border border-control px-3 py-1.5 text-sm" on:click=move |_| close.run(())>"Close"</button>
-                            }.into_any(),
-                        }
-                    })
-                }}
-            </Transition>
+            {move || {
+                let of = of.clone();
+                // A plan that cannot be made (not promotable from here, not committed yet)
+                // is said in the panel; the rest of the page stays.
+                match plan.get() {
+                    None => view! { <p class="mt-2 text-sm text-muted">"Checking the gates…"</p> }.into_any(),
+                    Some(Ok(p)) => plan_view(p, of, promote, close).into_any(),
+                    Some(Err(e)) => view! {
+                        <p role="alert" data-testid="promote-error" class="mt-2 text-sm text-red-800 dark:text-red-300">{e.to_string()}</p>
+                        <button type="button" class="mt-2 rounded-md border border-control px-3 py-1.5 text-sm" on:click=move |_| close.run(())>"Close"</button>
+                    }.into_any(),
+                }
+            }}
         </section>
     }
 }
@@ -166,40 +172,24 @@ fn plan_view(
     }
 }
 
-/// The claim of request `of` in every environment, side by side, and the request's chain.
-#[component]
-pub fn AcrossSection(of: Signal<String>) -> impl IntoView {
-    let across = Resource::new(move || of.get(), get_claim_across);
-    on_live_message(move |message| {
-        let known = |id: &String| {
-            across.with_untracked(|a| {
-                a.as_ref().and_then(|a| a.as_ref().ok()).is_some_and(|a| {
-                    a.stages
-                        .iter()
-                        .any(|s| s.request.as_ref().is_some_and(|r| r.id == *id))
-                        || a.lineage.iter().any(|r| r.id == *id)
-                })
-            })
-        };
-        match message {
-            StatusMessage::Claim { request_id, .. } | StatusMessage::Ledger { request_id, .. }
-                if known(request_id) =>
-            {
-                across.refetch();
-            }
-            StatusMessage::Cluster { .. } | StatusMessage::Reset => across.refetch(),
-            _ => {}
+/// Whether a status message is about a request of the comparison `across` (a claim of it in
+/// some environment, or a step of its chain): the comparison is then read again.
+pub fn concerns(across: &ClaimAcross, message: &StatusMessage) -> bool {
+    match message {
+        StatusMessage::Claim { request_id, .. } | StatusMessage::Ledger { request_id, .. } => {
+            across
+                .stages
+                .iter()
+                .any(|s| s.request.as_ref().is_some_and(|r| r.id == *request_id))
+                || across.lineage.iter().any(|r| r.id == *request_id)
         }
-    });
-    view! {
-        <Transition fallback=|| ()>
-            // The comparison is an aid: when it cannot be read, the request page still shows.
-            {move || Suspend::new(async move { across.await.ok().map(|a| across_view(a, of.get_untracked())) })}
-        </Transition>
+        StatusMessage::Cluster { .. } | StatusMessage::Reset => true,
     }
 }
 
-fn across_view(across: ClaimAcross, current: String) -> impl IntoView {
+/// The claim of request `current` in every environment, side by side, and the request's
+/// chain.
+pub fn across_view(across: ClaimAcross, current: String) -> impl IntoView {
     let chain = (across.lineage.len() > 1).then(|| {
         let steps = across.lineage.into_iter().map(|r| {
             let here = r.id == current;
@@ -207,7 +197,7 @@ fn across_view(across: ClaimAcross, current: String) -> impl IntoView {
             let name = if here {
                 view! { <span aria-current="page" class="font-medium">{r.environment.clone()}</span> }.into_any()
             } else {
-                view! { <A href=format!("/requests/{}", r.id) attr:class=LINK>{r.environment.clone()}</A> }.into_any()
+                view! { <a href=format!("/requests/{}", r.id) class=LINK>{r.environment.clone()}</a> }.into_any()
             };
             view! {
                 <li data-testid="lineage-step" data-environment=environment class="flex items-center gap-2 text-sm">
@@ -227,7 +217,7 @@ fn across_view(across: ClaimAcross, current: String) -> impl IntoView {
         let version = request.as_ref().map(|r| r.offering.rsplit_once('@').map_or(String::new(), |(_, v)| v.to_owned()));
         let link = request.as_ref().map(|r| {
             let verb = r.action.verb();
-            view! { <A href=format!("/requests/{}", r.id) attr:class=LINK>{verb}</A> }
+            view! { <a href=format!("/requests/{}", r.id) class=LINK>{verb}</a> }
         });
         let stage_badge = request.as_ref().map(|r| view! { <StageBadge stage=r.stage /> });
         let live = stage.live.clone().map(|l| view! { <HealthBadge health=l.health last_known=l.last_known /> });
@@ -239,9 +229,9 @@ fn across_view(across: ClaimAcross, current: String) -> impl IntoView {
         });
         let promote = request.as_ref().map(|r| r.id.clone()).map(|id| {
             stage.promotes_to.into_iter().map(|target| view! {
-                <A href=format!("/requests/{id}?promote={target}") attr:class=format!("{LINK} text-xs") attr:data-testid="across-promote">
+                <a href=format!("/requests/{id}?promote={target}") class=format!("{LINK} text-xs") data-testid="across-promote">
                     {format!("Promote to {target}")}
-                </A>
+                </a>
             }).collect_view()
         });
         let from = stage.promote_from.clone().map(|f| view! { <span class="block text-xs text-muted">{format!("from {f}")}</span> });

@@ -1,17 +1,21 @@
 //! The requests of the user's teams, newest first, and one request's timeline.
 
+use crate::components::filter::FilterForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::{A, Form};
+use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{RateOffering, SubmitChange, get_request, get_request_status, list_requests};
+use crate::api::{
+    RateOffering, SubmitChange, get_claim_across, get_request, get_request_status, list_requests,
+};
 use crate::components::announce::use_announcer;
 use crate::components::focus::focus_after_render;
+use crate::components::island::{go_to, reload};
 use crate::components::live::{HealthBadge, on_live_message};
 use crate::components::page::{EmptyState, PageHeader};
-use crate::pages::promotion::{AcrossSection, PromotePanel};
-use crate::promotions::{TimelineEntry, fold_flapping};
+use crate::pages::promotion::{PromotePanel, across_view, concerns};
+use crate::promotions::{ClaimAcross, TimelineEntry, fold_flapping};
 use crate::requests::{
     Action as RequestAction, EventKind, RequestDetail, RequestEvent, RequestFilter, RequestPage,
     Stage,
@@ -37,26 +41,26 @@ pub fn RequestsPage() -> impl IntoView {
     let current = move |name: &'static str| query.with(|q| q.get(name)).unwrap_or_default();
     view! {
         <PageHeader title="Requests" lead="Every create, update and delete your teams asked for, from submission to Ready." />
-        <Form method="GET" action="">
+        <FilterForm>
             <div class="mb-4 flex flex-wrap items-end gap-3" role="search" aria-label="Filter requests">
                 <label class="flex flex-col gap-1 text-xs font-medium">"Name or kind"
-                    <input name="q" class=INPUT placeholder="contains…" prop:value=move || current("q") />
+                    <input name="q" class=INPUT placeholder="contains…" value=current("q") />
                 </label>
                 <label class="flex flex-col gap-1 text-xs font-medium">"Team"
-                    <input name="team" class=INPUT placeholder="any of mine" prop:value=move || current("team") />
+                    <input name="team" class=INPUT placeholder="any of mine" value=current("team") />
                 </label>
                 <label class="flex flex-col gap-1 text-xs font-medium">"Environment"
-                    <input name="environment" class=INPUT placeholder="any" prop:value=move || current("environment") />
+                    <input name="environment" class=INPUT placeholder="any" value=current("environment") />
                 </label>
                 <label class="flex flex-col gap-1 text-xs font-medium">"Stage"
-                    <select name="stage" class=INPUT prop:value=move || current("stage")>
+                    <select name="stage" class=INPUT>
                         <option value="">"any"</option>
-                        {Stage::ALL.into_iter().map(|s| view! { <option value=s.as_str()>{s.label()}</option> }).collect_view()}
+                        {Stage::ALL.into_iter().map(|s| view! { <option value=s.as_str() selected=current("stage") == s.as_str()>{s.label()}</option> }).collect_view()}
                     </select>
                 </label>
                 <button type="submit" class="rounded-md bg-action text-on-action px-3 py-1.5 text-sm font-medium">"Filter"</button>
             </div>
-        </Form>
+        </FilterForm>
         <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move { page.await.map(|p| requests_table(p, filter())) })}
         </Transition>
@@ -159,93 +163,123 @@ fn requests_table(page: RequestPage, filter: RequestFilter) -> impl IntoView {
     .into_any()
 }
 
-/// `/requests/:id`.
+/// `/requests/:id`: read on the server (an unknown or another team's request is a 404 before
+/// the first byte), then followed live by its island.
 #[component]
 pub fn RequestPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let data = Resource::new(id, get_request);
+    let status = Resource::new(id, get_request_status);
+    // The comparison is an aid: when it cannot be read, the request page still shows.
+    let across = Resource::new(id, get_claim_across);
     // The promotion panel, open for one target (`?promote=staging` opens it from a link).
     let query = use_query_map();
-    let promoting = RwSignal::new(query.with_untracked(|q| q.get("promote")));
-    // Another request (the one a promotion made, say) starts closed unless its link asks.
-    Effect::new(move |_| {
-        params.track();
-        promoting.set(query.with(|q| q.get("promote")));
-    });
-    let status = Resource::new(id, get_request_status);
-    // Pushed changes, the whole timeline over one stream: a claim message carries the new
-    // status (shown at once, the tree is re-read); a ledger message (the Git writer's stages
-    // and the cluster's alike) adds to the timeline; a cluster going away or coming back, or a
-    // reset (also sent when the stream opens, covering what happened before it did), re-reads
-    // both.
+    let promote = query.with_untracked(|q| q.get("promote"));
+    view! {
+        <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
+            {move || {
+                let promote = promote.clone();
+                Suspend::new(async move {
+                    let (detail, status, across) = (data.await?, status.await?, across.await.ok());
+                    let s = &detail.summary;
+                    let title = format!("{} {} {}/{}", s.action.verb(), s.kind, s.team, s.name);
+                    Ok::<_, crate::error::AppError>(view! {
+                        <Title text=title />
+                        <RequestView detail status across promote />
+                    })
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// The request, its live status, the claim across environments and its timeline, kept
+/// current by the status stream: a claim message carries the new status (shown at once, the
+/// tree is read again); a ledger message (the Git writer's stages and the cluster's alike)
+/// adds to the timeline; a cluster going away or coming back, or a reset (also sent when the
+/// stream opens, covering what happened before it did), reads everything again.
+#[island(lazy)]
+fn RequestView(
+    detail: RequestDetail,
+    status: RequestStatus,
+    across: Option<ClaimAcross>,
+    promote: Option<String>,
+) -> impl IntoView {
+    let id = detail.summary.id.clone();
+    let data = RwSignal::new(detail);
+    let status = RwSignal::new(status);
+    let across = RwSignal::new(across);
+    let promoting = RwSignal::new(promote);
     let (live_now, set_live_now) = signal(None::<LiveStatus>);
     // Said to a screen reader once, politely, without moving the focus: the request's stage
     // and the claim's health when they change while the page is open.
     let announcer = use_announcer();
-    Effect::new(move |before: Option<Option<(String, Stage)>>| {
-        let before = before.flatten();
-        let now = data.with(|d| {
-            d.as_ref()
-                .and_then(|d| d.as_ref().ok())
-                .map(|d| (d.summary.id.clone(), d.summary.stage))
-        });
-        // The same request moving on; another request (after a delete) is another page.
-        if let (Some((was, before)), Some((is, now))) = (&before, &now)
-            && was == is
-            && before != now
-        {
+    Effect::new(move |before: Option<Stage>| {
+        let now = data.with(|d| d.summary.stage);
+        if before.is_some_and(|before| before != now) {
             announcer.say(format!("Stage: {}", now.label()));
         }
-        now.or(before)
+        now
     });
-    on_live_message(move |message| {
-        let current = params.with_untracked(|p| p.get("id").unwrap_or_default());
-        match message {
-            StatusMessage::Claim {
-                request_id, live, ..
-            } if *request_id == current => {
-                announcer.say(format!("In the cluster: {}", health_words(&live.health)));
-                set_live_now.set(Some(live.clone()));
-                status.refetch();
+    let read = {
+        let id = id.clone();
+        move |detail: bool, live: bool, others: bool| {
+            if detail {
+                reload(data, get_request(id.clone()));
             }
-            StatusMessage::Ledger { request_id, .. } if *request_id == current => {
-                data.refetch();
-                status.refetch();
+            if live {
+                reload(status, get_request_status(id.clone()));
             }
-            StatusMessage::Cluster { .. } | StatusMessage::Reset => {
-                set_live_now.set(None);
-                data.refetch();
-                status.refetch();
+            if others {
+                let id = id.clone();
+                reload(across, async move { Ok(get_claim_across(id).await.ok()) });
             }
-            _ => {}
+        }
+    };
+    on_live_message({
+        let id = id.clone();
+        move |message| {
+            let others =
+                across.with_untracked(|a| a.as_ref().is_some_and(|a| concerns(a, message)));
+            match message {
+                StatusMessage::Claim {
+                    request_id, live, ..
+                } if *request_id == id => {
+                    announcer.say(format!("In the cluster: {}", health_words(&live.health)));
+                    set_live_now.set(Some(live.clone()));
+                    read(false, true, others);
+                }
+                StatusMessage::Ledger { request_id, .. } if *request_id == id => {
+                    read(true, true, others)
+                }
+                StatusMessage::Cluster { .. } | StatusMessage::Reset => {
+                    set_live_now.set(None);
+                    read(true, true, true);
+                }
+                _ => read(false, false, others),
+            }
         }
     });
     // The live status and the resource tree first, then the claim across environments,
     // then how the request got here (timeline) and what it wrote (file).
     view! {
-        <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
-            {move || Suspend::new(async move { data.await.map(|d| request_header(d, promoting)) })}
-        </Transition>
-        // The panel belongs to the request it was opened on (its id read once, not followed).
-        {move || promoting.get().map(|target| {
-            let opener = format!(r#"[data-testid="promote"][data-target="{target}"]"#);
-            let close = Callback::new(move |()| {
-                promoting.set(None);
-                focus_after_render(opener.clone());
-            });
-            let of = params.with_untracked(|p| p.get("id").unwrap_or_default());
-            view! { <PromotePanel of=of target=target close=close /> }
-        })}
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                status.await.map(|s| live_section(s, live_now))
-            })}
-        </Transition>
-        <AcrossSection of=Signal::derive(id) />
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move { data.await.map(request_history) })}
-        </Transition>
+        {move || request_header(data.get(), promoting)}
+        // The panel belongs to this request (its id read once, not followed).
+        {
+            let of = id.clone();
+            move || promoting.get().map(|target| {
+                let opener = format!(r#"[data-testid="promote"][data-target="{target}"]"#);
+                let close = Callback::new(move |()| {
+                    promoting.set(None);
+                    focus_after_render(opener.clone());
+                });
+                view! { <PromotePanel of=of.clone() target=target close=close /> }
+            })
+        }
+        {move || live_section(status.get(), live_now)}
+        {move || across.get().map(|a| across_view(a, id.clone()))}
+        {move || request_history(data.get())}
     }
 }
 
@@ -334,10 +368,9 @@ fn request_header(detail: RequestDetail, promoting: RwSignal<Option<String>>) ->
     let in_branch =
         s.stage.in_branch() && s.stage != Stage::Deleted && s.action != RequestAction::Delete;
     let delete = ServerAction::<SubmitChange>::new();
-    let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(submitted)) = delete.value().get() {
-            navigate(&format!("/requests/{}", submitted.id), Default::default());
+            go_to(&format!("/requests/{}", submitted.id));
         }
     });
     let confirming = RwSignal::new(false);
@@ -383,7 +416,7 @@ fn request_header(detail: RequestDetail, promoting: RwSignal<Option<String>>) ->
     });
     let promoted_from = detail.promoted_from.clone().map(|source| view! {
         <p data-testid="promoted-from" class="mt-1 text-sm">"Promoted from "
-            <A href=format!("/requests/{source}") attr:class="text-indigo-700 hover:underline dark:text-indigo-300">{format!("request {source}")}</A>
+            <a href=format!("/requests/{source}") class="text-indigo-700 hover:underline dark:text-indigo-300">{format!("request {source}")}</a>
         </p>
     });
     let title = format!("{} {} {}/{}", s.action.verb(), s.kind, s.team, s.name);
@@ -395,7 +428,6 @@ fn request_header(detail: RequestDetail, promoting: RwSignal<Option<String>>) ->
         </section>
     });
     view! {
-        <Title text=title.clone() />
         <header class="mb-6">
             <p class="text-sm"><a href="/requests" class="text-indigo-700 hover:underline dark:text-indigo-300">"← Requests"</a></p>
             <h1 class="mt-1 flex flex-wrap items-center gap-3 text-2xl font-semibold tracking-tight">

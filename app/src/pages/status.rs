@@ -1,10 +1,12 @@
 //! Live reconciliation status: the teams' claims (`/status`) and the clusters as the watchers
-//! see them (`/status/clusters`). Both follow the status stream without reloading.
+//! see them (`/status/clusters`). Both follow the status stream without reloading: the
+//! server renders them, an island of each follows the stream.
 
 use leptos::prelude::*;
 
 use crate::api::{list_claims, list_clusters};
 use crate::components::announce::use_announcer;
+use crate::components::island::reload;
 use crate::components::live::{HealthBadge, on_live_message};
 use crate::components::page::{EmptyState, PageHeader};
 use crate::status::{ClaimRow, ClusterView, StatusMessage, health_words};
@@ -13,8 +15,23 @@ use crate::status::{ClaimRow, ClusterView, StatusMessage, health_words};
 #[component]
 pub fn StatusPage() -> impl IntoView {
     let claims = Resource::new(|| (), |_| list_claims());
+    view! {
+        <PageHeader title="Status" lead="What the control plane reports for your teams' claims, live, with the root cause when something is not Ready." />
+        <p class="mb-4 text-sm"><a href="/status/clusters" class="text-indigo-700 hover:underline dark:text-indigo-300">"Clusters and watched kinds →"</a></p>
+        <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                claims.await.map(|rows| view! { <LiveClaims rows /> })
+            })}
+        </Suspense>
+    }
+}
+
+/// The claims as the server read them, then as the stream says they change.
+#[island(lazy)]
+fn LiveClaims(rows: Vec<ClaimRow>) -> impl IntoView {
+    let claims = RwSignal::new(rows);
     // A claim message carries the new status: patch the row at once. Anything else (a new
-    // claim, a cluster coming back, a reset) reloads the list.
+    // claim, a cluster coming back, a reset) reads the list again.
     let (patched, set_patched) = signal(Vec::<(String, crate::status::LiveStatus)>::new());
     // Said once to screen readers: which claim changed, and to what.
     let announcer = use_announcer();
@@ -23,9 +40,8 @@ pub fn StatusPage() -> impl IntoView {
             request_id, live, ..
         } => {
             let name = claims.with_untracked(|rows| {
-                rows.as_ref()
-                    .and_then(|r| r.as_ref().ok())
-                    .and_then(|rows| rows.iter().find(|row| row.request_id == *request_id))
+                rows.iter()
+                    .find(|row| row.request_id == *request_id)
                     .map(|row| row.name.clone())
             });
             if let Some(name) = name {
@@ -35,19 +51,11 @@ pub fn StatusPage() -> impl IntoView {
                 p.retain(|(id, _)| id != request_id);
                 p.push((request_id.clone(), live.clone()));
             });
-            claims.refetch();
+            reload(claims, list_claims());
         }
-        _ => claims.refetch(),
+        _ => reload(claims, list_claims()),
     });
-    view! {
-        <PageHeader title="Status" lead="What the control plane reports for your teams' claims, live, with the root cause when something is not Ready." />
-        <p class="mb-4 text-sm"><a href="/status/clusters" class="text-indigo-700 hover:underline dark:text-indigo-300">"Clusters and watched kinds →"</a></p>
-        <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                claims.await.map(|rows| claims_table(rows, patched))
-            })}
-        </Transition>
-    }
+    move || claims_table(claims.get(), patched)
 }
 
 fn claims_table(
@@ -123,20 +131,27 @@ fn claims_table(
 #[component]
 pub fn ClustersPage() -> impl IntoView {
     let clusters = Resource::new(|| (), |_| list_clusters());
+    view! {
+        <PageHeader title="Clusters" lead="The clusters Slipway watches: whether they answer, which kinds are followed, how many objects and how fresh." />
+        <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
+            {move || Suspend::new(async move { clusters.await.map(|clusters| view! { <LiveClusters clusters /> }) })}
+        </Suspense>
+    }
+}
+
+/// The clusters as the server read them, read again when one goes away or comes back.
+#[island(lazy)]
+fn LiveClusters(clusters: Vec<ClusterView>) -> impl IntoView {
+    let clusters = RwSignal::new(clusters);
     on_live_message(move |message| {
         if matches!(
             message,
             StatusMessage::Cluster { .. } | StatusMessage::Reset
         ) {
-            clusters.refetch();
+            reload(clusters, list_clusters());
         }
     });
-    view! {
-        <PageHeader title="Clusters" lead="The clusters Slipway watches: whether they answer, which kinds are followed, how many objects and how fresh." />
-        <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
-            {move || Suspend::new(async move { clusters.await.map(clusters_view) })}
-        </Transition>
-    }
+    move || clusters_view(clusters.get())
 }
 
 fn clusters_view(clusters: Vec<ClusterView>) -> AnyView {

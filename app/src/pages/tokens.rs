@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::{CreateApiToken, RevokeApiToken, list_api_tokens};
+use crate::components::island::{after_each, reload};
 use crate::components::page::PageHeader;
 use crate::domain::ApiToken;
 
@@ -11,15 +12,25 @@ const INPUT: &str = "rounded-md border border-control bg-surface px-2 py-1.5 tex
 /// `/tokens`.
 #[component]
 pub fn TokensPage() -> impl IntoView {
-    let create = ServerAction::<CreateApiToken>::new();
-    let revoke = ServerAction::<RevokeApiToken>::new();
-    let tokens = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
-        |_| list_api_tokens(),
-    );
-
+    let tokens = Resource::new(|| (), |_| list_api_tokens());
     view! {
         <PageHeader title="API tokens" lead="Personal tokens for scripts and CI. They act as you on the REST API (/api/v1), within the access you give them." />
+        <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
+            {move || Suspend::new(async move { tokens.await.map(|tokens| view! { <Tokens tokens /> }) })}
+        </Suspense>
+    }
+}
+
+/// The form for a new token and the list, read again after each creation or revocation.
+#[island(lazy)]
+fn Tokens(tokens: Vec<ApiToken>) -> impl IntoView {
+    let create = ServerAction::<CreateApiToken>::new();
+    let revoke = ServerAction::<RevokeApiToken>::new();
+    let tokens = RwSignal::new(tokens);
+    after_each(create.version(), move || reload(tokens, list_api_tokens()));
+    after_each(revoke.version(), move || reload(tokens, list_api_tokens()));
+
+    view! {
         <section class="mb-8 rounded-xl border border-line bg-surface p-4">
             <h2 class="mb-3 text-base font-medium">"New token"</h2>
             <ActionForm action=create>
@@ -58,9 +69,7 @@ pub fn TokensPage() -> impl IntoView {
                 }.into_any(),
             })}
         </section>
-        <Transition fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
-            {move || Suspend::new(async move { tokens.await.map(|list| token_table(list, revoke)) })}
-        </Transition>
+        {move || token_table(tokens.get(), revoke)}
     }
 }
 
