@@ -101,27 +101,28 @@ pub fn App() -> impl IntoView {
             if page.is_empty() { "Slipway".to_owned() } else { format!("{page} · Slipway") }
         } />
         <Router>
+            // Every page is rendered whole before its first byte is sent (`SsrMode::Async`):
+            // - its status is known (an unknown or another team's request or figures is a
+            //   real 404, the admin pages a 403 for members);
+            // - its title is in the head (no script in the browser sets it later);
+            // - its islands are in the document when the islands script walks it once, on
+            //   load (an island streamed in later, out of order, would never hydrate).
+            // The pages render in about a millisecond: streaming would gain nothing.
             <Routes fallback=|| view! { <Layout><NotFound /></Layout> }>
-                <Route path=StaticSegment("login") view=LoginPage />
+                <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async />
                 // Every other page inside the shared layout (navigation, user menu, banners).
-                <ParentRoute path=StaticSegment("") view=|| view! { <Layout><Outlet /></Layout> }>
-                    <Route path=StaticSegment("catalog") view=CatalogPage />
-                    // Async: the document title is the offering's, known before the first byte (no script
-                    // in the browser sets it later), and an unknown offering is a real 404.
+                <ParentRoute path=StaticSegment("") view=|| view! { <Layout><Outlet /></Layout> } ssr=SsrMode::Async>
+                    <Route path=StaticSegment("catalog") view=CatalogPage ssr=SsrMode::Async />
                     <Route path=path!("catalog/:id") view=OfferingPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("requests") view=RequestsPage />
-                    // Async: an unknown (or another team's) request is a real 404, not a 200
-                    // page whose status came too late to send.
+                    <Route path=StaticSegment("requests") view=RequestsPage ssr=SsrMode::Async />
                     <Route path=path!("requests/:id") view=RequestPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("status") view=StatusPage />
-                    <Route path=path!("status/clusters") view=ClustersPage />
-                    // Async: another team's figures are a real 404, known before the first byte.
+                    <Route path=StaticSegment("status") view=StatusPage ssr=SsrMode::Async />
+                    <Route path=path!("status/clusters") view=ClustersPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("metrics") view=MetricsPage ssr=SsrMode::Async />
                     <Route path=path!("metrics/offerings/:id") view=OfferingMetricsPage ssr=SsrMode::Async />
                     <Route path=path!("metrics/teams/:team") view=TeamMetricsPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("tokens") view=TokensPage />
-                    <Route path=StaticSegment("approvals") view=ApprovalsPage />
-                    // Async: the page's status (403 for non-admins) is known before the first byte.
+                    <Route path=StaticSegment("tokens") view=TokensPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("approvals") view=ApprovalsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("admin") view=AdminPage ssr=SsrMode::Async />
                     <Route path=path!("admin/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("admin/git") view=GitJobsPage ssr=SsrMode::Async />

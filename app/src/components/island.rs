@@ -1,10 +1,10 @@
-//! What every island needs around its props: reading data again after a change (a live
-//! message, an action that went through) and going to another page.
+//! What every island needs around its props: data read again after a change (a live
+//! message, an action that went through), and going to another page.
 //!
 //! An island is hydrated from the props the server rendered it with; it never creates a
 //! `Resource` of its own, whose hydration would depend on the ids of every resource the
-//! server-only page around it read. It holds its data in a signal and reads it again with
-//! [`reload`] when something says it changed.
+//! server-only page around it read. It holds its data in a [`Held`] and reads it again with
+//! [`Held::reload`] when something says it changed.
 
 use std::future::Future;
 
@@ -12,17 +12,72 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
-/// Reads `fetch` into `into`, in the browser (nothing happens on the server). A failed read
-/// keeps what is shown: the next change reads again.
-pub fn reload<T: Send + Sync + 'static>(
-    into: RwSignal<T>,
-    fetch: impl Future<Output = Result<T, AppError>> + 'static,
-) {
-    run(async move {
-        if let Ok(value) = fetch.await {
-            into.set(value);
+/// Data an island shows, as the server rendered it and then as read again in the browser.
+/// Reads may finish out of order (a burst of live messages starts several): only the last
+/// one asked for is shown, as a `Resource` would.
+pub struct Held<T: Send + Sync + 'static> {
+    value: RwSignal<T>,
+    /// How many reads were asked for: a read that finishes when another was asked after it is
+    /// dropped.
+    asked: StoredValue<u64>,
+}
+
+impl<T: Send + Sync + 'static> Clone for Held<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Send + Sync + 'static> Copy for Held<T> {}
+
+impl<T: Send + Sync + 'static> Held<T> {
+    /// Holds `value`, the server's.
+    pub fn new(value: T) -> Self {
+        Self {
+            value: RwSignal::new(value),
+            asked: StoredValue::new(0),
         }
-    });
+    }
+
+    /// Reads `fetch` in the browser and shows it, unless another read was asked for since
+    /// (nothing happens on the server). A failed read keeps what is shown: the next change
+    /// reads again.
+    pub fn reload(self, fetch: impl Future<Output = Result<T, AppError>> + 'static) {
+        let ticket = self.asked.get_value() + 1;
+        self.asked.set_value(ticket);
+        run(async move {
+            if let Ok(value) = fetch.await
+                && self.asked.get_value() == ticket
+            {
+                self.value.set(value);
+            }
+        });
+    }
+
+    /// Shows `value` at once (and drops any read still on its way).
+    pub fn set(self, value: T) {
+        self.asked.update_value(|n| *n += 1);
+        self.value.set(value);
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Held<T> {
+    /// The value, tracked.
+    pub fn get(self) -> T {
+        self.value.get()
+    }
+}
+
+impl<T: Send + Sync + 'static> Held<T> {
+    /// Reads the value, tracked.
+    pub fn with<R>(self, f: impl FnOnce(&T) -> R) -> R {
+        self.value.with(f)
+    }
+
+    /// Reads the value, untracked.
+    pub fn with_untracked<R>(self, f: impl FnOnce(&T) -> R) -> R {
+        self.value.with_untracked(f)
+    }
 }
 
 /// Runs `task` in the browser (nothing happens on the server).

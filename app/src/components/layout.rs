@@ -72,7 +72,8 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <Suspense fallback=|| ()>{session_view(dev_banner)}</Suspense>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
-                        view! { <ClusterBanner clusters=clusters.await.unwrap_or_default() /> }
+                        let down = clusters.await.unwrap_or_default().into_iter().filter(|c| !c.reachable).collect();
+                        view! { <ClusterBanner clusters=down /> }
                     })}
                 </Suspense>
                 <AnnouncerRegion />

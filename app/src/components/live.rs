@@ -13,6 +13,8 @@
 
 use leptos::prelude::*;
 
+use crate::components::island::Held;
+
 use crate::domain::{Health, HealthState};
 use crate::status::{ClusterView, StatusMessage, state_label};
 
@@ -154,16 +156,19 @@ pub fn HealthBadge(health: Health, last_known: Option<HealthState>) -> impl Into
 }
 
 /// A banner per unreachable cluster, kept current by the stream; and the stream's own state.
-/// `clusters` is what the server read for the page.
+/// `clusters` are the unreachable ones when the server rendered the page.
 #[island]
 pub fn ClusterBanner(clusters: Vec<ClusterView>) -> impl IntoView {
-    let clusters = RwSignal::new(clusters);
+    let clusters = Held::new(clusters);
     on_live_message(move |message| {
         if matches!(
             message,
             StatusMessage::Cluster { .. } | StatusMessage::Reset
         ) {
-            crate::components::island::reload(clusters, crate::api::list_clusters());
+            clusters.reload(async {
+                let all = crate::api::list_clusters().await?;
+                Ok(all.into_iter().filter(|c| !c.reachable).collect())
+            });
         }
     });
     let open = use_live_feed().open;

@@ -7,7 +7,7 @@ use crate::api::{
     AbandonGitJob, DeactivateUser, ReactivateUser, RetryGitJob, get_system_info, list_git_jobs,
     list_users,
 };
-use crate::components::island::{after_each, reload};
+use crate::components::island::{Held, after_each};
 use crate::components::page::{EmptyState, PageHeader};
 use crate::domain::{SystemInfo, UserSummary};
 use crate::requests::GitJob;
@@ -74,9 +74,9 @@ pub fn GitJobsPage() -> impl IntoView {
 fn GitJobs(jobs: Vec<GitJob>) -> impl IntoView {
     let retry = ServerAction::<RetryGitJob>::new();
     let abandon = ServerAction::<AbandonGitJob>::new();
-    let jobs = RwSignal::new(jobs);
-    after_each(retry.version(), move || reload(jobs, list_git_jobs()));
-    after_each(abandon.version(), move || reload(jobs, list_git_jobs()));
+    let jobs = Held::new(jobs);
+    after_each(retry.version(), move || jobs.reload(list_git_jobs()));
+    after_each(abandon.version(), move || jobs.reload(list_git_jobs()));
     let outcome = move || {
         [retry.value().get(), abandon.value().get()]
             .into_iter()
@@ -182,9 +182,9 @@ pub fn UsersPage() -> impl IntoView {
 fn Users(users: Vec<UserSummary>) -> impl IntoView {
     let deactivate = ServerAction::<DeactivateUser>::new();
     let reactivate = ServerAction::<ReactivateUser>::new();
-    let users = RwSignal::new(users);
-    after_each(deactivate.version(), move || reload(users, list_users()));
-    after_each(reactivate.version(), move || reload(users, list_users()));
+    let users = Held::new(users);
+    after_each(deactivate.version(), move || users.reload(list_users()));
+    after_each(reactivate.version(), move || users.reload(list_users()));
     let outcome = move || {
         [deactivate.value().get(), reactivate.value().get()]
             .into_iter()

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::api::{DecideApproval, list_approvals};
 use crate::components::diff::Diff;
-use crate::components::island::{after_each, reload};
+use crate::components::island::{Held, after_each};
 use crate::components::page::{EmptyState, PageHeader};
 use crate::requests::ApprovalItem;
 
@@ -25,8 +25,8 @@ pub fn ApprovalsPage() -> impl IntoView {
 #[island(lazy)]
 fn Approvals(items: Vec<ApprovalItem>) -> impl IntoView {
     let decide = ServerAction::<DecideApproval>::new();
-    let items = RwSignal::new(items);
-    after_each(decide.version(), move || reload(items, list_approvals()));
+    let items = Held::new(items);
+    after_each(decide.version(), move || items.reload(list_approvals()));
     let outcome = move || {
         decide.value().get().map(|result| match result {
             Ok(()) => view! { <p role="status" data-testid="decision-recorded" class="mb-4 text-sm text-emerald-800 dark:text-emerald-300">"Decision recorded."</p> }.into_any(),

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::api::{Promote, get_promotion_plan};
 use crate::components::diff::Diff;
 use crate::components::focus::focus_after_render;
-use crate::components::island::{go_to, run};
+use crate::components::island::{Held, go_to};
 use crate::components::live::{HealthBadge, on_live_message};
 use crate::error::AppError;
 use crate::pages::requests::StageBadge;
@@ -22,12 +22,12 @@ const LINK: &str = "text-indigo-700 hover:underline dark:text-indigo-300";
 /// status or ledger moves.
 #[component]
 pub fn PromotePanel(of: String, target: String, close: Callback<()>) -> impl IntoView {
-    let plan = RwSignal::new(None::<Result<PromotionPlan, AppError>>);
+    let plan = Held::new(None::<Result<PromotionPlan, AppError>>);
     let read = {
         let (of, target) = (of.clone(), target.clone());
         move || {
             let (of, target) = (of.clone(), target.clone());
-            run(async move { plan.set(Some(get_promotion_plan(of, target).await)) });
+            plan.reload(async move { Ok(Some(get_promotion_plan(of, target).await)) });
         }
     };
     let promote = ServerAction::<Promote>::new();

@@ -11,7 +11,7 @@ use crate::api::{
 };
 use crate::components::announce::use_announcer;
 use crate::components::focus::focus_after_render;
-use crate::components::island::{go_to, reload};
+use crate::components::island::{Held, go_to};
 use crate::components::live::{HealthBadge, on_live_message};
 use crate::components::page::{EmptyState, PageHeader};
 use crate::pages::promotion::{PromotePanel, across_view, concerns};
@@ -207,9 +207,9 @@ fn RequestView(
     promote: Option<String>,
 ) -> impl IntoView {
     let id = detail.summary.id.clone();
-    let data = RwSignal::new(detail);
-    let status = RwSignal::new(status);
-    let across = RwSignal::new(across);
+    let data = Held::new(detail);
+    let status = Held::new(status);
+    let across = Held::new(across);
     let promoting = RwSignal::new(promote);
     let (live_now, set_live_now) = signal(None::<LiveStatus>);
     // Said to a screen reader once, politely, without moving the focus: the request's stage
@@ -226,14 +226,14 @@ fn RequestView(
         let id = id.clone();
         move |detail: bool, live: bool, others: bool| {
             if detail {
-                reload(data, get_request(id.clone()));
+                data.reload(get_request(id.clone()));
             }
             if live {
-                reload(status, get_request_status(id.clone()));
+                status.reload(get_request_status(id.clone()));
             }
             if others {
                 let id = id.clone();
-                reload(across, async move { Ok(get_claim_across(id).await.ok()) });
+                across.reload(async move { Ok(get_claim_across(id).await.ok()) });
             }
         }
     };

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::api::{list_claims, list_clusters};
 use crate::components::announce::use_announcer;
-use crate::components::island::reload;
+use crate::components::island::Held;
 use crate::components::live::{HealthBadge, on_live_message};
 use crate::components::page::{EmptyState, PageHeader};
 use crate::status::{ClaimRow, ClusterView, StatusMessage, health_words};
@@ -29,7 +29,7 @@ pub fn StatusPage() -> impl IntoView {
 /// The claims as the server read them, then as the stream says they change.
 #[island(lazy)]
 fn LiveClaims(rows: Vec<ClaimRow>) -> impl IntoView {
-    let claims = RwSignal::new(rows);
+    let claims = Held::new(rows);
     // A claim message carries the new status: patch the row at once. Anything else (a new
     // claim, a cluster coming back, a reset) reads the list again.
     let (patched, set_patched) = signal(Vec::<(String, crate::status::LiveStatus)>::new());
@@ -51,9 +51,9 @@ fn LiveClaims(rows: Vec<ClaimRow>) -> impl IntoView {
                 p.retain(|(id, _)| id != request_id);
                 p.push((request_id.clone(), live.clone()));
             });
-            reload(claims, list_claims());
+            claims.reload(list_claims());
         }
-        _ => reload(claims, list_claims()),
+        _ => claims.reload(list_claims()),
     });
     move || claims_table(claims.get(), patched)
 }
@@ -142,13 +142,13 @@ pub fn ClustersPage() -> impl IntoView {
 /// The clusters as the server read them, read again when one goes away or comes back.
 #[island(lazy)]
 fn LiveClusters(clusters: Vec<ClusterView>) -> impl IntoView {
-    let clusters = RwSignal::new(clusters);
+    let clusters = Held::new(clusters);
     on_live_message(move |message| {
         if matches!(
             message,
             StatusMessage::Cluster { .. } | StatusMessage::Reset
         ) {
-            reload(clusters, list_clusters());
+            clusters.reload(list_clusters());
         }
     });
     move || clusters_view(clusters.get())

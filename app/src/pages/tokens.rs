@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::{CreateApiToken, RevokeApiToken, list_api_tokens};
-use crate::components::island::{after_each, reload};
+use crate::components::island::{Held, after_each};
 use crate::components::page::PageHeader;
 use crate::domain::ApiToken;
 
@@ -26,9 +26,9 @@ pub fn TokensPage() -> impl IntoView {
 fn Tokens(tokens: Vec<ApiToken>) -> impl IntoView {
     let create = ServerAction::<CreateApiToken>::new();
     let revoke = ServerAction::<RevokeApiToken>::new();
-    let tokens = RwSignal::new(tokens);
-    after_each(create.version(), move || reload(tokens, list_api_tokens()));
-    after_each(revoke.version(), move || reload(tokens, list_api_tokens()));
+    let tokens = Held::new(tokens);
+    after_each(create.version(), move || tokens.reload(list_api_tokens()));
+    after_each(revoke.version(), move || tokens.reload(list_api_tokens()));
 
     view! {
         <section class="mb-8 rounded-xl border border-line bg-surface p-4">
