@@ -1,7 +1,7 @@
-//! Where keyboard focus goes when the page changes under it: to a new list item, to the first
-//! refused field, to a page reached by a link. Without this a keyboard or screen-reader user
-//! is left on a button that no longer exists (focus falls back to `<body>`) or on a link of
-//! the page they left.
+//! Where keyboard focus goes when an island changes the page under it: to a new list item, to
+//! the first refused field, to a preview, back to a filter's control on the page it loaded.
+//! Without this a keyboard or screen-reader user is left on a button that no longer exists
+//! (focus falls back to `<body>`).
 
 /// Focuses the first element matching `selector` (in document order) that can take the
 /// focus, once the browser has drawn the change that produced it: one folded in a closed
@@ -53,20 +53,6 @@ fn focus_first_match(document: &web_sys::Document, selector: &str) -> bool {
             return true;
         }
     }
-    false
-}
-
-/// Whether the focus is inside a form (a filter's control or its button).
-pub fn focus_is_in_form() -> bool {
-    #[cfg(feature = "hydrate")]
-    {
-        web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.active_element())
-            .and_then(|a| a.closest("form").ok().flatten())
-            .is_some()
-    }
-    #[cfg(not(feature = "hydrate"))]
     false
 }
 
