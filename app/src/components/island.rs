@@ -53,11 +53,27 @@ impl<T: Send + Sync + 'static> Held<T> {
             }
         });
     }
+}
 
-    /// Shows `value` at once (and drops any read still on its way).
-    pub fn set(self, value: T) {
-        self.asked.update_value(|n| *n += 1);
-        self.value.set(value);
+impl<T: Send + Sync + 'static> Held<T> {
+    /// Reads `fetch()` again each time one of the actions, given by their `version()`, has
+    /// finished (not for the state they had when the island hydrated).
+    pub fn reload_after<F>(
+        self,
+        versions: impl IntoIterator<Item = RwSignal<usize>>,
+        fetch: impl Fn() -> F + 'static,
+    ) where
+        F: Future<Output = Result<T, AppError>> + 'static,
+    {
+        let versions: Vec<_> = versions.into_iter().collect();
+        // Versions only grow: their sum changes whenever one of them does.
+        Effect::new(move |seen: Option<usize>| {
+            let now = versions.iter().map(|v| v.get()).sum();
+            if seen.is_some_and(|seen| seen != now) {
+                self.reload(fetch());
+            }
+            now
+        });
     }
 }
 
@@ -86,18 +102,6 @@ pub fn run(task: impl Future<Output = ()> + 'static) {
     leptos::task::spawn_local(task);
     #[cfg(not(feature = "hydrate"))]
     drop(task);
-}
-
-/// Runs `then` each time an action has finished again, given its `version()` (not for the
-/// state it had when the island hydrated).
-pub fn after_each(version: RwSignal<usize>, then: impl Fn() + 'static) {
-    Effect::new(move |seen: Option<usize>| {
-        let now = version.get();
-        if seen.is_some_and(|seen| seen != now) {
-            then();
-        }
-        now
-    });
 }
 
 /// Opens `path` as a new page (the browser's own navigation: islands have no router).

@@ -6,7 +6,7 @@ use leptos_router::components::A;
 
 use crate::api::{get_session_info, list_clusters};
 use crate::components::announce::AnnouncerRegion;
-use crate::components::live::ClusterBanner;
+use crate::components::live::{ClusterBanner, unreachable};
 use crate::components::theme::ThemeToggle;
 use crate::domain::{CurrentUser, SessionInfo};
 
@@ -72,8 +72,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <Suspense fallback=|| ()>{session_view(dev_banner)}</Suspense>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
-                        let down = clusters.await.unwrap_or_default().into_iter().filter(|c| !c.reachable).collect();
-                        view! { <ClusterBanner clusters=down /> }
+                        view! { <ClusterBanner clusters=unreachable(clusters.await.unwrap_or_default()) /> }
                     })}
                 </Suspense>
                 <AnnouncerRegion />

@@ -155,6 +155,12 @@ pub fn HealthBadge(health: Health, last_known: Option<HealthState>) -> impl Into
     }
 }
 
+/// The clusters of `all` that cannot be reached: the banner's props (it has nothing to say of
+/// the others, and is on every page).
+pub fn unreachable(all: Vec<ClusterView>) -> Vec<ClusterView> {
+    all.into_iter().filter(|c| !c.reachable).collect()
+}
+
 /// A banner per unreachable cluster, kept current by the stream; and the stream's own state.
 /// `clusters` are the unreachable ones when the server rendered the page.
 #[island]
@@ -165,10 +171,7 @@ pub fn ClusterBanner(clusters: Vec<ClusterView>) -> impl IntoView {
             message,
             StatusMessage::Cluster { .. } | StatusMessage::Reset
         ) {
-            clusters.reload(async {
-                let all = crate::api::list_clusters().await?;
-                Ok(all.into_iter().filter(|c| !c.reachable).collect())
-            });
+            clusters.reload(async { crate::api::list_clusters().await.map(unreachable) });
         }
     });
     let open = use_live_feed().open;
@@ -177,7 +180,7 @@ pub fn ClusterBanner(clusters: Vec<ClusterView>) -> impl IntoView {
         <span data-testid="live-indicator" class="sr-only" data-live=move || if open.get() { "open" } else { "closed" }>
             {move || if words.get() { "Live updates on" } else { "Live updates off" }}
         </span>
-        {move || clusters.get().into_iter().filter(|c| !c.reachable).map(|c| view! {
+        {move || clusters.get().into_iter().map(|c| view! {
             <div role="alert" data-testid="cluster-banner" data-cluster=c.name.clone()
                 class="border-b border-amber-300 bg-amber-50 px-4 py-2 text-center text-sm text-amber-950 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-100">
                 {format!("Cluster {} cannot be reached since {}{}. Statuses from it are the last known, marked Stale.",

@@ -1,8 +1,11 @@
-//! Page furniture: a heading with a lead paragraph, and the empty state every list shows
-//! before it has anything in it.
+//! Page furniture: a heading with a lead paragraph, the empty state every list shows before
+//! it has anything in it, and what a page read on the server until it is read.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::error::AppError;
 
 /// A page's title (also the document title) and a one-line description.
 #[component]
@@ -39,5 +42,25 @@ pub fn EmptyState(
                 {children()}
             </div>
         </section>
+    }
+}
+
+/// What a page read on the server, shown by `show` once read ("Loading…" until then; an error
+/// goes to the layout's error boundary). Pages hand it their island with the data as props.
+pub fn loaded<T, V>(
+    read: Resource<Result<T, AppError>>,
+    show: impl Fn(T) -> V + Clone + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
+            {move || {
+                let show = show.clone();
+                Suspend::new(async move { read.await.map(show) })
+            }}
+        </Suspense>
     }
 }

@@ -7,8 +7,8 @@ use crate::api::{
     AbandonGitJob, DeactivateUser, ReactivateUser, RetryGitJob, get_system_info, list_git_jobs,
     list_users,
 };
-use crate::components::island::{Held, after_each};
-use crate::components::page::{EmptyState, PageHeader};
+use crate::components::island::Held;
+use crate::components::page::{EmptyState, PageHeader, loaded};
 use crate::domain::{SystemInfo, UserSummary};
 use crate::requests::GitJob;
 
@@ -23,9 +23,7 @@ pub fn AdminPage() -> impl IntoView {
             <A href="/admin/git" attr:class="font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Git jobs →"</A>
             <A href="/admin/users" attr:class="font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Users →"</A>
         </p>
-        <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
-            {move || Suspend::new(async move { info.await.map(system_table) })}
-        </Suspense>
+        {loaded(info, system_table)}
     }
 }
 
@@ -63,9 +61,7 @@ pub fn GitJobsPage() -> impl IntoView {
     let jobs = Resource::new(|| (), |_| list_git_jobs());
     view! {
         <PageHeader title="Git jobs" lead="Requests the Git writers could not write: failed ones, and those still being retried, with what the remote said." />
-        <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
-            {move || Suspend::new(async move { jobs.await.map(|jobs| view! { <GitJobs jobs /> }) })}
-        </Suspense>
+        {loaded(jobs, |jobs| view! { <GitJobs jobs /> })}
     }
 }
 
@@ -75,8 +71,7 @@ fn GitJobs(jobs: Vec<GitJob>) -> impl IntoView {
     let retry = ServerAction::<RetryGitJob>::new();
     let abandon = ServerAction::<AbandonGitJob>::new();
     let jobs = Held::new(jobs);
-    after_each(retry.version(), move || jobs.reload(list_git_jobs()));
-    after_each(abandon.version(), move || jobs.reload(list_git_jobs()));
+    jobs.reload_after([retry.version(), abandon.version()], list_git_jobs);
     let outcome = move || {
         [retry.value().get(), abandon.value().get()]
             .into_iter()
@@ -171,9 +166,7 @@ pub fn UsersPage() -> impl IntoView {
     let users = Resource::new(|| (), |_| list_users());
     view! {
         <PageHeader title="Users" lead="Everyone who has signed in. Teams come from the identity provider at each sign-in; deactivating someone ends their sessions and revokes their API tokens at once, and refuses their sign-in until they are reactivated." />
-        <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
-            {move || Suspend::new(async move { users.await.map(|users| view! { <Users users /> }) })}
-        </Suspense>
+        {loaded(users, |users| view! { <Users users /> })}
     }
 }
 
@@ -183,8 +176,7 @@ fn Users(users: Vec<UserSummary>) -> impl IntoView {
     let deactivate = ServerAction::<DeactivateUser>::new();
     let reactivate = ServerAction::<ReactivateUser>::new();
     let users = Held::new(users);
-    after_each(deactivate.version(), move || users.reload(list_users()));
-    after_each(reactivate.version(), move || users.reload(list_users()));
+    users.reload_after([deactivate.version(), reactivate.version()], list_users);
     let outcome = move || {
         [deactivate.value().get(), reactivate.value().get()]
             .into_iter()

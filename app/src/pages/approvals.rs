@@ -5,8 +5,8 @@ use leptos::prelude::*;
 
 use crate::api::{DecideApproval, list_approvals};
 use crate::components::diff::Diff;
-use crate::components::island::{Held, after_each};
-use crate::components::page::{EmptyState, PageHeader};
+use crate::components::island::Held;
+use crate::components::page::{EmptyState, PageHeader, loaded};
 use crate::requests::ApprovalItem;
 
 /// The approvals queue.
@@ -15,9 +15,7 @@ pub fn ApprovalsPage() -> impl IntoView {
     let items = Resource::new(|| (), |_| list_approvals());
     view! {
         <PageHeader title="Approvals" lead="Requests a platform policy holds until enough approvers agree. Nothing reaches Git before; a rejection ends the request." />
-        <Suspense fallback=|| view! { <p class="text-sm text-secondary">"Loading…"</p> }>
-            {move || Suspend::new(async move { items.await.map(|items| view! { <Approvals items /> }) })}
-        </Suspense>
+        {loaded(items, |items| view! { <Approvals items /> })}
     }
 }
 
@@ -26,7 +24,7 @@ pub fn ApprovalsPage() -> impl IntoView {
 fn Approvals(items: Vec<ApprovalItem>) -> impl IntoView {
     let decide = ServerAction::<DecideApproval>::new();
     let items = Held::new(items);
-    after_each(decide.version(), move || items.reload(list_approvals()));
+    items.reload_after([decide.version()], list_approvals);
     let outcome = move || {
         decide.value().get().map(|result| match result {
             Ok(()) => view! { <p role="status" data-testid="decision-recorded" class="mb-4 text-sm text-emerald-800 dark:text-emerald-300">"Decision recorded."</p> }.into_any(),

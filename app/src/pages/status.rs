@@ -8,7 +8,7 @@ use crate::api::{list_claims, list_clusters};
 use crate::components::announce::use_announcer;
 use crate::components::island::Held;
 use crate::components::live::{HealthBadge, on_live_message};
-use crate::components::page::{EmptyState, PageHeader};
+use crate::components::page::{EmptyState, PageHeader, loaded};
 use crate::status::{ClaimRow, ClusterView, StatusMessage, health_words};
 
 /// `/status`: my teams' claims with live status.
@@ -18,11 +18,7 @@ pub fn StatusPage() -> impl IntoView {
     view! {
         <PageHeader title="Status" lead="What the control plane reports for your teams' claims, live, with the root cause when something is not Ready." />
         <p class="mb-4 text-sm"><a href="/status/clusters" class="text-indigo-700 hover:underline dark:text-indigo-300">"Clusters and watched kinds →"</a></p>
-        <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                claims.await.map(|rows| view! { <LiveClaims rows /> })
-            })}
-        </Suspense>
+        {loaded(claims, |rows| view! { <LiveClaims rows /> })}
     }
 }
 
@@ -133,9 +129,7 @@ pub fn ClustersPage() -> impl IntoView {
     let clusters = Resource::new(|| (), |_| list_clusters());
     view! {
         <PageHeader title="Clusters" lead="The clusters Slipway watches: whether they answer, which kinds are followed, how many objects and how fresh." />
-        <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
-            {move || Suspend::new(async move { clusters.await.map(|clusters| view! { <LiveClusters clusters /> }) })}
-        </Suspense>
+        {loaded(clusters, |clusters| view! { <LiveClusters clusters /> })}
     }
 }
 

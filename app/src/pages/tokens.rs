@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 
 use crate::api::{CreateApiToken, RevokeApiToken, list_api_tokens};
-use crate::components::island::{Held, after_each};
-use crate::components::page::PageHeader;
+use crate::components::island::Held;
+use crate::components::page::{PageHeader, loaded};
 use crate::domain::ApiToken;
 
 const INPUT: &str = "rounded-md border border-control bg-surface px-2 py-1.5 text-sm";
@@ -15,9 +15,7 @@ pub fn TokensPage() -> impl IntoView {
     let tokens = Resource::new(|| (), |_| list_api_tokens());
     view! {
         <PageHeader title="API tokens" lead="Personal tokens for scripts and CI. They act as you on the REST API (/api/v1), within the access you give them." />
-        <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
-            {move || Suspend::new(async move { tokens.await.map(|tokens| view! { <Tokens tokens /> }) })}
-        </Suspense>
+        {loaded(tokens, |tokens| view! { <Tokens tokens /> })}
     }
 }
 
@@ -27,8 +25,7 @@ fn Tokens(tokens: Vec<ApiToken>) -> impl IntoView {
     let create = ServerAction::<CreateApiToken>::new();
     let revoke = ServerAction::<RevokeApiToken>::new();
     let tokens = Held::new(tokens);
-    after_each(create.version(), move || tokens.reload(list_api_tokens()));
-    after_each(revoke.version(), move || tokens.reload(list_api_tokens()));
+    tokens.reload_after([create.version(), revoke.version()], list_api_tokens);
 
     view! {
         <section class="mb-8 rounded-xl border border-line bg-surface p-4">
